@@ -1,0 +1,1 @@
+//! Userspace TCP/IP stack over a TUN device, and the server glue that runs `ws` over it.
