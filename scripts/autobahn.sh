@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Autobahn|Testsuite (wstest) against tunws, in both roles, over the userspace stack on a real TUN.
+#
+#   scripts/autobahn.sh [--server] [--client] [--cases 1.*,2.*] [--exclude 9.*] [--update]
+#                       [--testee tunws|kernel] [--debug] [--install-only]
+#
+# Server role: `wstest -m fuzzingclient` (kernel TCP, 10.0.0.1) against `tunws` /echo on 10.0.0.2.
+# Client role: `wstest -m fuzzingserver` on 10.0.0.1:9001, driven by `tunws client --echo` on 10.0.0.2.
+# `--testee kernel` runs the ws engine over kernel TCP on the namespace's loopback instead
+# (ws/examples/kernel_echo.rs and kernel_client.rs): same engine, no userspace stack, which tells
+# engine bugs from stack bugs.
+#
+# Verdicts are compared with tests/autobahn/expected-{server,client}.json (exit 1 on any difference;
+# --update rewrites them). Reports go to target/autobahn/<role>/ (index.html is the readable one).
+# Cases 12.* and 13.* (permessage-deflate) are excluded by default: we do not implement the extension,
+# and they would only report UNIMPLEMENTED after ~10 minutes.
+#
+# wstest is Python 2 code: CPython 2.7 from Debian bullseye packages is unpacked into a private prefix
+# (default scripts/.prefix/autobahn, override with AUTOBAHN_PREFIX), with a private apt state so the
+# system's apt is untouched; the pinned Python packages go on top with pip 20.3.4. Needs root (netns).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prefix=${AUTOBAHN_PREFIX:-$repo/scripts/.prefix/autobahn}
+reports=${AUTOBAHN_REPORTS:-$repo/target/autobahn}
+specs=$repo/tests/autobahn
+
+# Debian bullseye packages that make a working CPython 2.7 with headers (for the C extensions).
+debs=(python2.7 python2.7-minimal libpython2.7-minimal libpython2.7-stdlib libpython2.7
+      python2.7-dev libpython2.7-dev libssl1.1 libffi7)
+pip_version=20.3.4
+# The set known to work with wstest on Python 2.7 (newer releases dropped Python 2).
+py_packages=(autobahntestsuite==25.10.1 'autobahn[twisted,accelerate]==0.10.9' txaio==2.1.0
+    Twisted==19.10.0 incremental==16.10.1 zope.interface==4.6.0 constantly==15.1.0 Automat==22.10.0
+    attrs==21.4.0 hyperlink==21.0.0 idna==2.10 PyHamcrest==1.10.1 pyOpenSSL==19.1.0
+    cryptography==3.3.2 cffi==1.15.1 pycparser==2.21 enum34==1.1.10 ipaddress==1.0.23
+    service_identity==18.1.0 pyasn1==0.5.1 pyasn1-modules==0.3.0 jinja2==2.11.3 markupsafe==1.1.1
+    Werkzeug==1.0.1 klein==17.10.0 typing==3.10.0.0 unittest2==1.1.0 linecache2==1.0.0
+    traceback2==1.4.0 six==1.16.0 wsaccel==0.6.6 ujson==2.0.3 setuptools==44.0.0)
+
+roles=()
+cases="*"
+exclude="12.*,13.*"
+update=0
+testee=tunws
+profile=release
+install_only=0
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --server) roles+=(server) ;;
+        --client) roles+=(client) ;;
+        --cases) cases=$2; shift ;;
+        --exclude) exclude=$2; shift ;;
+        --update) update=1 ;;
+        --testee) testee=$2; shift ;;
+        --debug) profile=dev ;;
+        --install-only) install_only=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "autobahn.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ ${#roles[@]} -gt 0 ]] || roles=(server client)
+[[ $testee == tunws || $testee == kernel ]] || { echo "autobahn.sh: --testee is tunws or kernel" >&2; exit 2; }
+
+log() { echo "autobahn: $*" >&2; }
+die() { echo "autobahn: error: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Installer: idempotent; a stamp holding the package list makes a rerun take no time.
+
+py_env() {
+    export LD_LIBRARY_PATH=$prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    export PYTHONDONTWRITEBYTECODE=1
+}
+
+debian_mirror() {
+    # The mirror this machine's apt already uses (deb822 .sources or one-line .list format).
+    local f url
+    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -f $f ]] || continue
+        url=$(grep -hoE '(https?://[^ ]+/debian)/?( |$)' "$f" 2>/dev/null | head -n1 | tr -d ' ' || true)
+        [[ -n $url ]] && { echo "${url%/}"; return; }
+    done
+    echo http://deb.debian.org/debian
+}
+
+install_wstest() {
+    local stamp=$prefix/.installed want
+    want=$(printf '%s\n' "${debs[@]}" "pip==$pip_version" "${py_packages[@]}")
+    if [[ -x $prefix/usr/local/bin/wstest && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+        return
+    fi
+    local t0=$SECONDS
+    command -v apt-get >/dev/null || die "apt-get not found: the installer needs Debian's apt to fetch Python 2.7"
+    command -v gcc >/dev/null || die "gcc not found: wsaccel, ujson, cffi and cryptography build C extensions"
+    python3 -m pip --version >/dev/null 2>&1 || die "python3 -m pip not found: it fetches the pip $pip_version wheel for Python 2.7"
+    log "installing wstest (Python 2.7 + autobahntestsuite) into $prefix"
+    rm -rf "$prefix"
+    local apt_dir=$prefix/apt mirror
+    mirror=$(debian_mirror)
+    mkdir -p "$apt_dir"/{lists/partial,cache/archives/partial,etc/apt.conf.d,etc/preferences.d,debs}
+    : >"$apt_dir/status"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bullseye main" \
+        >"$apt_dir/etc/sources.list"
+    local apt_opts=(-q -o Dir::State="$apt_dir" -o Dir::State::status="$apt_dir/status"
+        -o Dir::Cache="$apt_dir/cache" -o Dir::Etc="$apt_dir/etc"
+        -o Dir::Etc::sourcelist="$apt_dir/etc/sources.list" -o Dir::Etc::sourceparts=-
+        -o Dir::Etc::parts="$apt_dir/etc/apt.conf.d" -o Dir::Etc::preferencesparts="$apt_dir/etc/preferences.d"
+        -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+    apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1 ||
+        die "apt-get update of $mirror bullseye failed (see $apt_dir/update.log)"
+    (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" download "${debs[@]}") >"$apt_dir/download.log" 2>&1 ||
+        die "apt-get download failed (see $apt_dir/download.log)"
+    local deb
+    for deb in "$apt_dir"/debs/*.deb; do dpkg -x "$deb" "$prefix"; done
+    py_env
+    local py=$prefix/usr/bin/python2.7
+    "$py" -c 'import ssl, zlib, ctypes' || die "the unpacked Python 2.7 does not start"
+    python3 -m pip download -q --disable-pip-version-check --python-version 2.7 --only-binary=:all: \
+        --no-deps -d "$prefix/wheels" "pip==$pip_version" || die "could not download the pip $pip_version wheel"
+    local pip_whl=$prefix/wheels/pip-$pip_version-py2.py3-none-any.whl
+    "$py" "$pip_whl/pip" install -q --no-python-version-warning --no-index --no-warn-script-location "$pip_whl"
+    local pip=("$py" -m pip --disable-pip-version-check --no-python-version-warning)
+    # setuptools first: the packages without Python 2 wheels build from sdists and import it.
+    "${pip[@]}" install -q --no-warn-script-location setuptools==44.0.0
+    CFLAGS="-I$prefix/usr/include -I$prefix/usr/include/python2.7 -I$prefix/usr/include/x86_64-linux-gnu/python2.7" \
+        "${pip[@]}" install -q --no-warn-script-location "${py_packages[@]}" ||
+        die "pip install of the pinned set failed (rerun to retry from scratch)"
+    "$prefix/usr/local/bin/wstest" --help >/dev/null || die "wstest installed but does not start"
+    echo "$want" >"$stamp"
+    log "wstest installed in $((SECONDS - t0)) s"
+}
+
+install_wstest
+py_env
+wstest=$prefix/usr/local/bin/wstest
+if [[ $install_only == 1 ]]; then
+    "$wstest" --autobahnversion 2>/dev/null | grep -v Warning || true
+    exit 0
+fi
