@@ -1,1 +1,494 @@
 //! Harness for the netns integration tests: namespaces, TUN devices and `tunws` processes that clean up after themselves.
+//!
+//! Every test makes its own [`Netns`] (a network namespace holding a TUN device `tun0` whose kernel
+//! side is 10.0.0.1/24 and fd00::1/64), starts [`Tunws`] inside it (the userspace stack answers as
+//! 10.0.0.2), and drives it with kernel-socket clients that run inside the namespace through
+//! [`Netns::run`]. Dropping a guard undoes what it set up, also when the test panics, so a failed
+//! test leaves no namespace and no process behind.
+
+use std::ffi::CString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub use tungstenite;
+use tungstenite::Message;
+
+/// Address of the kernel side of the TUN device in every test namespace.
+pub const KERNEL_ADDR: &str = "10.0.0.1";
+/// Address tunws answers on (its default `--addr 10.0.0.2/24`).
+pub const TUNWS_ADDR: &str = "10.0.0.2";
+/// Port tunws listens on (its default `--port 8080`).
+pub const TUNWS_PORT: u16 = 8080;
+
+/// `10.0.0.2:8080` as a socket address, the endpoint every client test connects to.
+pub fn tunws_endpoint() -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, 2], TUNWS_PORT))
+}
+
+/// Returns early from a test, with a printed reason, when the process is not root.
+///
+/// Creating namespaces and TUN devices needs CAP_NET_ADMIN; CI and `scripts/test.sh` run as root,
+/// so there the tests always run.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::is_root() {
+            eprintln!("skipped: needs root (CAP_NET_ADMIN)");
+            return;
+        }
+    };
+}
+
+/// True when the effective user is root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs a command to completion and panics with its output when it fails: setup steps that fail
+/// make the test meaningless, so they stop it loudly.
+fn run_checked(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed? scripts/test.sh installs it)"));
+    assert!(
+        out.status.success(),
+        "{program} {} failed ({}): {}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace with a configured TUN device `tun0`, deleted on drop.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Creates `tw-<test>-<pid>-<n>` with `lo` up and `tun0` (10.0.0.1/24, fd00::1/64, link up).
+    ///
+    /// `test` should be short: it only makes the name readable in `ip netns list` when a run is
+    /// interrupted by something stronger than a panic.
+    pub fn new(test: &str) -> Netns {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("tw-{test}-{}-{n}", std::process::id());
+        run_checked("ip", &["netns", "add", &name]);
+        // From here on the guard exists, so a failing step below still deletes the namespace.
+        let ns = Netns { name };
+        let n = ns.name.as_str();
+        run_checked("ip", &["-n", n, "link", "set", "lo", "up"]);
+        run_checked("ip", &["-n", n, "tuntap", "add", "dev", "tun0", "mode", "tun"]);
+        run_checked("ip", &["-n", n, "addr", "add", "10.0.0.1/24", "dev", "tun0"]);
+        // nodad: the address is usable at once instead of after duplicate address detection.
+        run_checked("ip", &["-n", n, "-6", "addr", "add", "fd00::1/64", "dev", "tun0", "nodad"]);
+        run_checked("ip", &["-n", n, "link", "set", "tun0", "up"]);
+        ns
+    }
+
+    /// The namespace's name, as `ip netns` knows it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A command that runs `program` inside the namespace (through `ip netns exec`, which execs
+    /// the program, so the child's PID is the program's own).
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+
+    /// Runs `f` on a thread that has entered the namespace, and returns its result.
+    ///
+    /// Kernel sockets opened by `f` (std `TcpStream`, tungstenite over it) live in the namespace,
+    /// and so do the sockets of threads `f` spawns: a new thread inherits its creator's namespace.
+    /// A panic in `f` is re-raised in the caller.
+    pub fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
+        let path = CString::new(format!("/var/run/netns/{}", self.name)).expect("no NUL in a netns name");
+        let handle = thread::spawn(move || {
+            // SAFETY: path is a valid NUL-terminated string; the fd is checked and closed below.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            assert!(fd >= 0, "open {path:?}: {}", std::io::Error::last_os_error());
+            // SAFETY: fd is a namespace file we own; setns only changes this thread's namespace.
+            let rc = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
+            let err = std::io::Error::last_os_error();
+            // SAFETY: fd is open and not used afterwards.
+            unsafe { libc::close(fd) };
+            assert_eq!(rc, 0, "setns into {path:?}: {err}");
+            f()
+        });
+        match handle.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Drops `percent` % of the packets crossing `tun0` in each direction, with nftables
+    /// (`numgen random`), since netem is not available in the test kernels.
+    pub fn add_loss(&self, percent: u32) {
+        let rule = format!("numgen random mod 100 < {percent} drop");
+        let nft = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &self.name, "nft"];
+            all.extend_from_slice(args);
+            run_checked("ip", &all);
+        };
+        nft(&["add", "table", "inet", "tw"]);
+        nft(&["add", "chain", "inet", "tw", "in", "{ type filter hook input priority 0; }"]);
+        nft(&["add", "chain", "inet", "tw", "out", "{ type filter hook output priority 0; }"]);
+        nft(&["add", "rule", "inet", "tw", "in", "iifname", "tun0", &rule]);
+        nft(&["add", "rule", "inet", "tw", "out", "oifname", "tun0", &rule]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Not run_checked: panicking in drop during a panic would abort and hide the first error.
+        match Command::new("ip").args(["netns", "del", &self.name]).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!("ip netns del {}: {}", self.name, String::from_utf8_lossy(&out.stderr)),
+            Err(e) => eprintln!("ip netns del {}: {e}", self.name),
+        }
+    }
+}
+
+/// Path of the `tunws` binary of this workspace (`target/debug/tunws` next to the test binary).
+///
+/// Under `cargo test` (which sets `CARGO`) it is built once per test binary first, so the tests
+/// never run a stale binary; when the test binaries are run directly (as `scripts/test.sh` does,
+/// after building everything as the invoking user), the existing binary is used.
+pub fn tunws_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // The test executable is target/<profile>/deps/<name>-<hash>; tunws is target/<profile>/tunws.
+        let exe = std::env::current_exe().expect("current_exe");
+        let dir = exe.parent().and_then(|d| d.parent()).expect("test binary lives in target/<profile>/deps");
+        let bin = dir.join("tunws");
+        if let Ok(cargo) = std::env::var("CARGO") {
+            let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "-p", "demo", "--bin", "tunws", "--manifest-path", manifest])
+                .status()
+                .expect("run cargo build -p demo");
+            assert!(status.success(), "cargo build -p demo --bin tunws failed");
+        }
+        assert!(bin.exists(), "{} not found: run `cargo build -p demo` first", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// Output of a child process, collected by reader threads and waited on by the test.
+#[derive(Default)]
+struct Captured {
+    text: Mutex<String>,
+    changed: Condvar,
+}
+
+impl Captured {
+    fn collect(self: &Arc<Self>, stream: impl Read + Send + 'static) {
+        let me = Arc::clone(self);
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).map(|n| n > 0).unwrap_or(false) {
+                me.text.lock().unwrap().push_str(&String::from_utf8_lossy(&line));
+                me.changed.notify_all();
+                line.clear();
+            }
+        });
+    }
+
+    fn wait_for(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut text = self.text.lock().unwrap();
+        while !text.contains(needle) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            text = self.changed.wait_timeout(text, deadline - now).unwrap().0;
+        }
+        true
+    }
+}
+
+/// A process started inside a namespace, killed (SIGKILL) on drop if still running; its stdout
+/// and stderr are captured for assertions and printed when the test fails.
+pub struct Proc {
+    label: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Captured>,
+    stderr: Arc<Captured>,
+    status: Option<ExitStatus>,
+}
+
+impl Proc {
+    /// Spawns `cmd` with piped stdin, stdout and stderr.
+    pub fn spawn(label: &str, mut cmd: Command) -> Proc {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {label}: {e}"));
+        let stdout = Arc::new(Captured::default());
+        let stderr = Arc::new(Captured::default());
+        stdout.collect(child.stdout.take().expect("piped stdout"));
+        stderr.collect(child.stderr.take().expect("piped stderr"));
+        Proc { label: label.to_string(), stdin: child.stdin.take(), child, stdout, stderr, status: None }
+    }
+
+    /// The process id (the program itself: `ip netns exec` execs it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the process wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.text.lock().unwrap().clone()
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.text.lock().unwrap().clone()
+    }
+
+    /// Waits until stdout or stderr contains `needle`; false on timeout or when the process exited
+    /// without printing it.
+    pub fn wait_for_output(&mut self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let slice = Duration::from_millis(50);
+            if self.stdout.wait_for(needle, slice) || self.stderr.wait_for(needle, Duration::ZERO) {
+                return true;
+            }
+            if Instant::now() >= deadline || self.try_status().is_some() {
+                // One last look: the output may have landed just before the exit.
+                return self.stdout.wait_for(needle, Duration::from_millis(100))
+                    || self.stderr.wait_for(needle, Duration::ZERO);
+            }
+        }
+    }
+
+    /// Writes `data` to the process's stdin.
+    pub fn write_stdin(&mut self, data: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(data).and_then(|()| stdin.flush()).expect("write to stdin");
+    }
+
+    /// Closes the process's stdin (it reads end of file).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGINT`) to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits pid_t");
+        // SAFETY: plain kill(2) on the PID of our own child, which has not been reaped yet
+        // (reaping happens only through self.child), so the PID cannot have been reused.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill {pid}: {}", std::io::Error::last_os_error());
+    }
+
+    fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().expect("try_wait");
+        }
+        self.status
+    }
+
+    /// Waits for the process to exit, up to `timeout`; `None` if it is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while self.try_status().is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.try_status()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.try_status().is_none()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.try_status().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if thread::panicking() {
+            eprintln!("---- {} stdout ----\n{}", self.label, self.stdout());
+            eprintln!("---- {} stderr ----\n{}", self.label, self.stderr());
+        }
+    }
+}
+
+/// How long tunws may take to print `listening on` after it is started.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `tunws` running inside a namespace.
+pub struct Tunws {
+    proc: Proc,
+}
+
+impl Tunws {
+    /// Starts `tunws ARGS` inside `ns` and waits for its `listening on` line.
+    ///
+    /// `RUST_LOG` defaults to `info` so connection logs (`client N connected …`) are captured.
+    pub fn start(ns: &Netns, args: &[&str]) -> Tunws {
+        let mut proc = spawn_tunws(ns, "tunws", args);
+        if !proc.wait_for_output("listening on", STARTUP_TIMEOUT) {
+            let status = proc.try_status();
+            panic!(
+                "tunws {} did not print `listening on` within {STARTUP_TIMEOUT:?} (exit status: {status:?})\nstdout:\n{}\nstderr:\n{}",
+                args.join(" "),
+                proc.stdout(),
+                proc.stderr()
+            );
+        }
+        Tunws { proc }
+    }
+
+    /// The underlying process (output, signals, exit status).
+    pub fn proc(&mut self) -> &mut Proc {
+        &mut self.proc
+    }
+
+    /// stdout and stderr of tunws so far, concatenated.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.proc.stdout(), self.proc.stderr())
+    }
+}
+
+/// Spawns the tunws binary with `args` inside `ns` without waiting for anything (for the client
+/// role, which prints no `listening on`).
+pub fn spawn_tunws(ns: &Netns, label: &str, args: &[&str]) -> Proc {
+    let bin = tunws_bin();
+    let mut cmd = ns.command(bin.to_str().expect("utf-8 path"));
+    cmd.args(args);
+    if std::env::var_os("RUST_LOG").is_none() {
+        cmd.env("RUST_LOG", "info");
+    }
+    Proc::spawn(label, cmd)
+}
+
+/// Timeout for every blocking read and write of the kernel-side clients, so a silent server makes
+/// a test fail instead of hanging.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A TCP connection to tunws (call inside [`Netns::run`]) with read and write timeouts set.
+pub fn connect_tcp() -> TcpStream {
+    let stream = TcpStream::connect_timeout(&tunws_endpoint(), IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", tunws_endpoint()));
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// A WebSocket client (tungstenite, an implementation independent of ours) over kernel TCP,
+/// connected to `ws://10.0.0.2:8080{path}`. Call inside [`Netns::run`].
+pub type Client = tungstenite::WebSocket<TcpStream>;
+
+/// Connects and upgrades to `path` on tunws; panics with the reason when the handshake fails.
+pub fn ws_connect(path: &str) -> Client {
+    let url = format!("ws://{}:{}{path}", TUNWS_ADDR, TUNWS_PORT);
+    let config = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20));
+    match tungstenite::client::client_with_config(url.as_str(), connect_tcp(), Some(config)) {
+        Ok((ws, _response)) => ws,
+        Err(e) => panic!("WebSocket handshake with {url} failed: {e}"),
+    }
+}
+
+/// Reads the next data message, answering pings on the way; panics on close or error.
+pub fn read_data(ws: &mut Client) -> Message {
+    loop {
+        match ws.read() {
+            Ok(m @ (Message::Text(_) | Message::Binary(_))) => return m,
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+            Ok(Message::Close(frame)) => panic!("server closed instead of sending data: {frame:?}"),
+            Err(e) => panic!("read from WebSocket: {e}"),
+        }
+    }
+}
+
+/// Sends a raw HTTP request and returns everything the server sent until it closed the connection
+/// (or [`IO_TIMEOUT`] passed). Call inside [`Netns::run`].
+pub fn http_exchange(request: &[u8]) -> String {
+    let mut stream = connect_tcp();
+    stream.write_all(request).expect("send request");
+    let mut response = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            // A reset after the response (the server closed with our bytes unread) still leaves
+            // the response we already read; a timeout ends a keep-alive response.
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Sets SO_LINGER to zero so that dropping the stream sends RST instead of FIN.
+pub fn set_linger_zero(stream: &TcpStream) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: valid fd owned by stream, pointer and length describe a live libc::linger.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
+}
+
+/// Deterministic payload bytes (xorshift), so a corrupted echo cannot match by accident.
+pub fn pattern_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A valid UTF-8 string of exactly `len` bytes mixing 1-, 2-, 3- and 4-byte characters.
+pub fn pattern_text(len: usize) -> String {
+    const CHARS: [char; 6] = ['a', 'é', '€', '𝄞', ' ', 'z'];
+    let mut s = String::with_capacity(len);
+    let mut i = 0;
+    while s.len() < len {
+        let c = CHARS[i % CHARS.len()];
+        if s.len() + c.len_utf8() <= len {
+            s.push(c);
+        } else {
+            s.push('x');
+        }
+        i += 1;
+    }
+    s
+}
