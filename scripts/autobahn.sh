@@ -140,3 +140,137 @@ if [[ $install_only == 1 ]]; then
     "$wstest" --autobahnversion 2>/dev/null | grep -v Warning || true
     exit 0
 fi
+
+# ---------------------------------------------------------------------------------------------
+# Testees. Built through cargo so that they are never stale (a no-op when up to date).
+
+command -v ip >/dev/null || die "ip (iproute2) not found"
+[[ $(id -u) == 0 ]] || die "run as root: the runner makes a network namespace with a TUN device"
+command -v cargo >/dev/null || die "cargo not found"
+target_dir=$(cd "$repo" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+profile_dir=$([[ $profile == dev ]] && echo debug || echo release)
+if [[ $testee == tunws ]]; then
+    log "building tunws ($profile_dir)"
+    (cd "$repo" && cargo build -q -p demo --bin tunws --profile "$profile") || die "cargo build -p demo failed"
+    server_cmd=("$target_dir/$profile_dir/tunws" --tun tun0 --addr 10.0.0.2/24 --port 9001)
+    client_cmd=("$target_dir/$profile_dir/tunws" client --tun tun0 --addr 10.0.0.2/24)
+    server_host=10.0.0.2
+    kernel_host=10.0.0.1
+else
+    log "building the kernel-TCP harness ($profile_dir)"
+    (cd "$repo" && cargo build -q -p ws --example kernel_echo --example kernel_client --profile "$profile") ||
+        die "cargo build -p ws --examples failed"
+    server_cmd=("$target_dir/$profile_dir/examples/kernel_echo" 127.0.0.1:9001)
+    client_cmd=("$target_dir/$profile_dir/examples/kernel_client")
+    server_host=127.0.0.1
+    kernel_host=127.0.0.1
+fi
+
+# ---------------------------------------------------------------------------------------------
+# The namespace: everything runs inside it, so nothing touches the root namespace's network.
+
+ns=tw-ab-$$
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+in_ns() { ip netns exec "$ns" "$@"; }
+
+ip netns add "$ns" || die "could not create network namespace $ns"
+in_ns ip link set lo up
+if [[ $testee == tunws ]]; then
+    in_ns ip tuntap add dev tun0 mode tun
+    in_ns ip addr add 10.0.0.1/24 dev tun0
+    in_ns ip link set tun0 mtu "${AUTOBAHN_MTU:-1500}" up
+fi
+
+json_list() { # "a,b" -> ["a","b"]
+    local out="" item
+    IFS=, read -ra items <<<"$1"
+    for item in "${items[@]}"; do [[ -n $item ]] && out+="${out:+,}\"$item\""; done
+    echo "[$out]"
+}
+
+# write_spec TEMPLATE URL OUTDIR > spec.json
+write_spec() {
+    sed -e "s|@URL@|$2|" -e "s|@OUTDIR@|$3|" -e "s|@CASES@|$(json_list "$cases")|" \
+        -e "s|@EXCLUDE@|$(json_list "$exclude")|" "$specs/$1"
+}
+
+# wait_for_log FILE PATTERN PID SECONDS: until the line shows up, the process dies, or time runs out.
+wait_for_log() {
+    local deadline=$((SECONDS + $4))
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        kill -0 "$3" 2>/dev/null || { cat "$1" >&2; die "$(basename "$1" .log) exited before '$2'"; }
+        [[ $SECONDS -lt $deadline ]] || { cat "$1" >&2; die "no '$2' from $(basename "$1" .log) after $4 s"; }
+        sleep 0.1
+    done
+}
+
+# Server role: wstest connects to our /echo once per case.
+run_server() {
+    local dir=$reports/server
+    rm -rf "$dir" && mkdir -p "$dir"
+    in_ns "${server_cmd[@]}" >"$dir/testee.log" 2>&1 &
+    local testee_pid=$!
+    pids+=("$testee_pid")
+    wait_for_log "$dir/testee.log" "listening on" "$testee_pid" 10
+    write_spec fuzzingclient.json "ws://$server_host:9001/echo" "$dir" >"$dir/spec.json"
+    log "server role: wstest fuzzingclient -> ws://$server_host:9001/echo (log: $dir/wstest.log)"
+    in_ns timeout "${AUTOBAHN_ROLE_TIMEOUT:-600}" "$wstest" -m fuzzingclient -s "$dir/spec.json" \
+        >"$dir/wstest.log" 2>&1 || log "server role: wstest exited with status $? (see $dir/wstest.log)"
+    kill "$testee_pid" 2>/dev/null || true
+    wait "$testee_pid" 2>/dev/null || true
+}
+
+# Client role: wstest serves the cases; our client connects once per case and echoes.
+run_client() {
+    local dir=$reports/client
+    rm -rf "$dir" && mkdir -p "$dir"
+    write_spec fuzzingserver.json "ws://$kernel_host:9001" "$dir" >"$dir/spec.json"
+    in_ns "$wstest" -m fuzzingserver -s "$dir/spec.json" --webport=0 >"$dir/wstest.log" 2>&1 &
+    local wstest_pid=$!
+    pids+=("$wstest_pid")
+    wait_for_log "$dir/wstest.log" "Ok, will run" "$wstest_pid" 20
+    local deadline=$((SECONDS + 10))
+    until in_ns ss -Hltn "sport = :9001" | grep -q LISTEN; do
+        [[ $SECONDS -lt $deadline ]] || die "wstest fuzzingserver does not listen on 9001"
+        sleep 0.1
+    done
+    local base=ws://$kernel_host:9001 count
+    in_ns timeout 30 "${client_cmd[@]}" "$base/getCaseCount" >"$dir/getCaseCount.out" 2>"$dir/getCaseCount.log" || true
+    count=$(grep -oE '^[0-9]+$' "$dir/getCaseCount.out" | tail -n1 || true)
+    [[ -n $count ]] || { cat "$dir/getCaseCount.log" >&2; die "client role: no case count from $base/getCaseCount"; }
+    log "client role: $count cases from wstest fuzzingserver on $base (logs: $dir/case-N.log)"
+    local i
+    for ((i = 1; i <= count; i++)); do
+        in_ns timeout "${AUTOBAHN_CASE_TIMEOUT:-60}" "${client_cmd[@]}" --echo \
+            "$base/runCase?case=$i&agent=tunws" >"$dir/case-$i.log" 2>&1 || echo "exit status $?" >>"$dir/case-$i.log"
+    done
+    in_ns timeout 30 "${client_cmd[@]}" "$base/updateReports?agent=tunws" >"$dir/updateReports.log" 2>&1 ||
+        log "client role: updateReports exited with status $? (see $dir/updateReports.log)"
+    local deadline=$((SECONDS + 30))
+    until [[ -f $dir/index.json ]]; do
+        [[ $SECONDS -lt $deadline ]] || { log "client role: wstest wrote no index.json"; break; }
+        sleep 0.2
+    done
+    kill "$wstest_pid" 2>/dev/null || true
+    wait "$wstest_pid" 2>/dev/null || true
+}
+
+summary_args=(--cases "$cases" --exclude "$exclude")
+[[ $update == 1 ]] && summary_args+=(--update)
+for role in "${roles[@]}"; do
+    t0=$SECONDS
+    "run_$role"
+    log "$role role took $((SECONDS - t0)) s"
+    summary_args+=(--role "$role" "$reports/$role" "$specs/expected-$role.json")
+done
+echo
+python3 "$specs/summarise.py" "${summary_args[@]}"
