@@ -1,0 +1,38 @@
+//! `/chat` broadcasts every text message to every open chat connection, the sender included.
+
+use netns_tests::tungstenite::Message;
+use netns_tests::{Netns, Tunws, read_data, require_root, ws_connect};
+
+#[test]
+fn three_clients_each_receive_every_message() {
+    require_root!();
+    let ns = Netns::new("chat");
+    let mut tunws = Tunws::start(&ns, &[]);
+    ns.run(|| {
+        let mut clients: Vec<_> = (0..3).map(|_| ws_connect("/chat")).collect();
+        let sent: Vec<String> = (0..3).map(|i| format!("hello from client {i}")).collect();
+        for (ws, text) in clients.iter_mut().zip(&sent) {
+            ws.send(Message::text(text.as_str())).expect("send");
+        }
+        for (i, ws) in clients.iter_mut().enumerate() {
+            let mut seen = Vec::new();
+            // Messages that are not ours (a join notice, say) are allowed but must not make us
+            // miss one of ours: read until all three arrived or the read times out (panic).
+            while sent.iter().any(|s| !seen.contains(s)) {
+                if let Message::Text(t) = read_data(ws) {
+                    let t = t.to_string();
+                    assert!(!seen.contains(&t) || !sent.contains(&t), "client {i} got {t:?} twice");
+                    seen.push(t);
+                }
+            }
+        }
+        for mut ws in clients {
+            ws.close(None).expect("close");
+            while ws.read().is_ok() {}
+        }
+    });
+    // Proof of life in the server log, as DESIGN.md promises.
+    let proc = tunws.proc();
+    assert!(proc.wait_for_output("connected from 10.0.0.1:", std::time::Duration::from_secs(2)), "no connection log line");
+    assert!(proc.wait_for_output("left (1000)", std::time::Duration::from_secs(5)), "no `left (1000)` log line");
+}

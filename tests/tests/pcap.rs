@@ -1,0 +1,107 @@
+//! `--pcap FILE` records the TCP three-way handshake: SYN from the kernel, SYN-ACK from the
+//! stack (10.0.0.2), ACK from the kernel acknowledging the stack's initial sequence number.
+
+use netns_tests::{Netns, Tunws, http_exchange, require_root};
+use std::time::Duration;
+
+/// One IPv4 TCP segment seen in the capture.
+#[derive(Debug)]
+struct Segment {
+    src: [u8; 4],
+    dst: [u8; 4],
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+}
+
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    u16::from_be_bytes([b[i], b[i + 1]])
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// Parses a classic pcap file (either byte order, µs or ns timestamps) whose link type carries
+/// bare IP packets, and returns its IPv4 TCP segments.
+fn tcp_segments(file: &[u8]) -> Vec<Segment> {
+    assert!(file.len() >= 24, "pcap shorter than its global header ({} bytes)", file.len());
+    let magic = u32::from_le_bytes(file[..4].try_into().unwrap());
+    let le = match magic {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        other => panic!("not a pcap file (magic {other:#x})"),
+    };
+    let word = |i: usize| {
+        let b: [u8; 4] = file[i..i + 4].try_into().unwrap();
+        if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) }
+    };
+    // LINKTYPE_RAW (101), LINKTYPE_IPV4 (228), LINKTYPE_IPV6 (229), and DLT_RAW's value 12.
+    let linktype = word(20);
+    assert!(matches!(linktype, 101 | 228 | 229 | 12), "link type {linktype} does not hold bare IP packets");
+    let mut segments = Vec::new();
+    let mut at = 24;
+    while at + 16 <= file.len() {
+        let caplen = word(at + 8) as usize;
+        let packet = &file[at + 16..(at + 16 + caplen).min(file.len())];
+        at += 16 + caplen;
+        if packet.len() < 20 || packet[0] >> 4 != 4 || packet[9] != 6 {
+            continue;
+        }
+        let ihl = usize::from(packet[0] & 0x0f) * 4;
+        let tcp = &packet[ihl.min(packet.len())..];
+        if tcp.len() < 20 {
+            continue;
+        }
+        segments.push(Segment {
+            src: packet[12..16].try_into().unwrap(),
+            dst: packet[16..20].try_into().unwrap(),
+            src_port: u16_at(tcp, 0),
+            dst_port: u16_at(tcp, 2),
+            seq: u32_at(tcp, 4),
+            ack: u32_at(tcp, 8),
+            flags: tcp[13],
+        });
+    }
+    segments
+}
+
+#[test]
+fn pcap_holds_the_three_way_handshake() {
+    require_root!();
+    let ns = Netns::new("pcap");
+    let path = std::env::temp_dir().join(format!("{}.pcap", ns.name()));
+    let _ = std::fs::remove_file(&path);
+    let mut tunws = Tunws::start(&ns, &["--pcap", path.to_str().unwrap()]);
+    let response = ns.run(|| http_exchange(b"GET / HTTP/1.1\r\nHost: 10.0.0.2\r\nConnection: close\r\n\r\n"));
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // The capture is complete once tunws has flushed it on exit.
+    tunws.proc().signal(libc::SIGINT);
+    let status = tunws.proc().wait_timeout(Duration::from_secs(10));
+    assert!(status.is_some(), "tunws did not exit on SIGINT");
+    let file = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    let segments = tcp_segments(&file);
+    let (kernel, stack) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let syn = segments
+        .iter()
+        .find(|s| s.src == kernel && s.dst == stack && s.dst_port == 8080 && s.flags & (SYN | ACK | RST | FIN) == SYN)
+        .unwrap_or_else(|| panic!("no SYN from 10.0.0.1 to :8080 in {segments:#?}"));
+    let syn_ack = segments
+        .iter()
+        .find(|s| s.src == stack && s.dst_port == syn.src_port && s.flags & (SYN | ACK | RST) == SYN | ACK)
+        .unwrap_or_else(|| panic!("no SYN-ACK from 10.0.0.2 in {segments:#?}"));
+    assert_eq!(syn_ack.ack, syn.seq.wrapping_add(1), "SYN-ACK does not acknowledge the SYN");
+    let ack = segments
+        .iter()
+        .find(|s| s.src == kernel && s.src_port == syn.src_port && s.flags & (SYN | ACK) == ACK)
+        .unwrap_or_else(|| panic!("no ACK from 10.0.0.1 after the SYN-ACK in {segments:#?}"));
+    assert_eq!(ack.ack, syn_ack.seq.wrapping_add(1), "ACK does not acknowledge the SYN-ACK");
+}

@@ -1,0 +1,37 @@
+//! SIGINT: every open WebSocket gets a close frame with 1001 (going away), then tunws exits 0.
+
+use netns_tests::tungstenite::{Message, protocol::frame::coding::CloseCode};
+use netns_tests::{Netns, Tunws, read_data, require_root, ws_connect};
+use std::time::Duration;
+
+#[test]
+fn sigint_closes_with_1001_and_exits_zero() {
+    require_root!();
+    let ns = Netns::new("sigint");
+    let mut tunws = Tunws::start(&ns, &[]);
+    let mut clients = ns.run(|| {
+        let mut clients = vec![ws_connect("/echo"), ws_connect("/chat")];
+        // Both connections are fully open (a round trip each) before the signal.
+        for ws in &mut clients {
+            ws.send(Message::text("before")).expect("send");
+            assert_eq!(read_data(ws), Message::text("before"));
+        }
+        clients
+    });
+    tunws.proc().signal(libc::SIGINT);
+    for (i, ws) in clients.iter_mut().enumerate() {
+        let code = loop {
+            match ws.read() {
+                Ok(Message::Close(frame)) => break frame.map(|f| f.code),
+                Ok(_) => {}
+                Err(e) => panic!("client {i}: no close frame before the connection ended: {e}"),
+            }
+        };
+        assert_eq!(code, Some(CloseCode::Away), "client {i}: close code");
+        // Answer the close (tungstenite queued the reply; reading flushes it).
+        while ws.read().is_ok() {}
+    }
+    let status = tunws.proc().wait_timeout(Duration::from_secs(10));
+    let status = status.unwrap_or_else(|| panic!("tunws still running 10 s after SIGINT"));
+    assert!(status.success(), "tunws exit status after SIGINT: {status}");
+}
