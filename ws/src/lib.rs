@@ -84,7 +84,8 @@ pub mod frame;
 pub mod mask;
 pub mod time;
 pub mod utf8;
-// The handshake module is declared here by its owner:
+pub mod handshake;
+pub use handshake::{HttpStatus, Request, RequestError, ResponseError, Upgrade};
 
 pub use close::{CloseCode, ClosePayload, CloseReason, MAX_CLOSE_REASON_LEN};
 pub use connection::{Config, Connection, ControlPayload, Event, Keepalive, Role, State};
