@@ -1,1 +1,18 @@
 //! Userspace TCP/IP stack over a TUN device, and the server glue that runs `ws` over it.
+//!
+//! The network half: [`device`] (the TUN link and the smoltcp device over it), [`middleware`]
+//! (pcap, trace, loss around the device), [`pool`] (spare listeners), [`Net`] (interface,
+//! sockets, connection table, the calls an event loop makes) and [`Clock`].
+
+pub mod clock;
+pub mod config;
+pub mod device;
+pub mod middleware;
+pub mod net;
+pub mod pool;
+
+pub use clock::{Clock, Duration, Instant};
+pub use config::NetConfig;
+pub use net::{ConnError, ConnId, Net, NetStats};
+pub use smoltcp::socket::tcp::State as TcpState;
+pub use smoltcp::wire::IpCidr;

@@ -1,0 +1,204 @@
+//! The packet link under smoltcp, and the smoltcp `phy::Device` built on it.
+//!
+//! A [`Link`] moves whole IP packets (one `read`/`write` each), nothing more: the TUN fd in
+//! production ([`tun::TunLink`]), an in-memory pair in tests ([`memory::pair`]). [`Port`] turns
+//! any link into a smoltcp device with two reused buffers (no allocation per packet) and runs
+//! the middleware [`Chain`] on every packet in both directions.
+
+pub mod memory;
+pub mod tun;
+
+use std::io;
+use std::os::fd::RawFd;
+
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+
+use crate::middleware::{Chain, Direction, Verdict};
+
+/// A source and sink of raw IP packets.
+pub trait Link: Send {
+    /// Reads one packet into `buf`. `Ok(None)` when none is queued now (never blocks).
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+    /// Writes one packet. A full queue may drop it silently: TCP retransmits.
+    fn send(&mut self, packet: &[u8]) -> io::Result<()>;
+    /// Largest IP packet this link carries (the TUN MTU).
+    fn mtu(&self) -> usize;
+    /// File descriptor that becomes readable when a packet is queued, for ppoll. `None` for
+    /// links that are driven by a test harness and never block.
+    fn fd(&self) -> Option<RawFd>;
+}
+
+impl<L: Link + ?Sized> Link for Box<L> {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        (**self).recv(buf)
+    }
+    fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        (**self).send(packet)
+    }
+    fn mtu(&self) -> usize {
+        (**self).mtu()
+    }
+    fn fd(&self) -> Option<RawFd> {
+        (**self).fd()
+    }
+}
+
+/// Counters of what crossed the port, for tests and the final log line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PortStats {
+    /// Packets read from the link and handed to smoltcp.
+    pub rx_packets: u64,
+    /// Packets smoltcp produced and the link accepted.
+    pub tx_packets: u64,
+    /// Packets a middleware layer dropped (both directions).
+    pub dropped: u64,
+    /// Link read/write errors other than "would block" (logged, then ignored).
+    pub errors: u64,
+}
+
+/// smoltcp device over a [`Link`], with the middleware chain around it.
+pub struct Port<L: Link> {
+    link: L,
+    chain: Chain,
+    rx_buf: Vec<u8>,
+    tx_buf: Vec<u8>,
+    mtu: usize,
+    stats: PortStats,
+}
+
+impl<L: Link> Port<L> {
+    /// Wraps `link`; the buffers are allocated once here, sized to the link MTU.
+    pub fn new(link: L, chain: Chain) -> Self {
+        let mtu = link.mtu();
+        Port { link, chain, rx_buf: vec![0; mtu], tx_buf: vec![0; mtu], mtu, stats: PortStats::default() }
+    }
+
+    /// The link underneath.
+    pub fn link(&self) -> &L {
+        &self.link
+    }
+
+    /// The link underneath, mutably (tests use it to reach the in-memory wire).
+    pub fn link_mut(&mut self) -> &mut L {
+        &mut self.link
+    }
+
+    /// The middleware chain (to flush pcap, for instance).
+    pub fn chain_mut(&mut self) -> &mut Chain {
+        &mut self.chain
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> PortStats {
+        self.stats
+    }
+}
+
+impl<L: Link> phy::Device for Port<L> {
+    type RxToken<'a>
+        = PortRx<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = PortTx<'a, L>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        // Drop decisions happen here, before smoltcp sees the packet, so a dropped packet costs
+        // one read and nothing else; keep reading until one passes or the link is empty.
+        let len = loop {
+            let len = match self.link.recv(&mut self.rx_buf) {
+                Ok(Some(len)) => len,
+                Ok(None) => return None,
+                Err(err) => {
+                    self.stats.errors += 1;
+                    log::warn!("link read failed: {err}");
+                    return None;
+                }
+            };
+            match self.chain.handle(Direction::Ingress, &self.rx_buf[..len], timestamp) {
+                Verdict::Pass => break len,
+                Verdict::Drop => self.stats.dropped += 1,
+            }
+        };
+        self.stats.rx_packets += 1;
+        let rx = PortRx { packet: &self.rx_buf[..len] };
+        let tx = PortTx {
+            link: &mut self.link,
+            chain: &mut self.chain,
+            buf: &mut self.tx_buf,
+            stats: &mut self.stats,
+            now: timestamp,
+        };
+        Some((rx, tx))
+    }
+
+    fn transmit(&mut self, timestamp: Instant) -> Option<Self::TxToken<'_>> {
+        Some(PortTx {
+            link: &mut self.link,
+            chain: &mut self.chain,
+            buf: &mut self.tx_buf,
+            stats: &mut self.stats,
+            now: timestamp,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ip;
+        caps.max_transmission_unit = self.mtu;
+        // Checksums stay at their default (compute and verify everything): the kernel drops
+        // packets with bad checksums that arrive over a TUN.
+        caps
+    }
+}
+
+/// Receive token: the packet already sits in the port's receive buffer.
+pub struct PortRx<'a> {
+    packet: &'a [u8],
+}
+
+impl phy::RxToken for PortRx<'_> {
+    fn consume<R, F>(self, f: F) -> R
+    where
+        F: FnOnce(&[u8]) -> R,
+    {
+        f(self.packet)
+    }
+}
+
+/// Transmit token: smoltcp fills the port's transmit buffer, the chain sees it, the link sends.
+pub struct PortTx<'a, L: Link> {
+    link: &'a mut L,
+    chain: &'a mut Chain,
+    buf: &'a mut Vec<u8>,
+    stats: &'a mut PortStats,
+    now: Instant,
+}
+
+impl<L: Link> phy::TxToken for PortTx<'_, L> {
+    fn consume<R, F>(self, len: usize, f: F) -> R
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        // smoltcp never asks for more than the MTU; grow rather than panic if it ever does.
+        if self.buf.len() < len {
+            self.buf.resize(len, 0);
+        }
+        let packet = &mut self.buf[..len];
+        let result = f(packet);
+        match self.chain.handle(Direction::Egress, packet, self.now) {
+            Verdict::Pass => match self.link.send(packet) {
+                Ok(()) => self.stats.tx_packets += 1,
+                Err(err) => {
+                    self.stats.errors += 1;
+                    log::warn!("link write failed: {err}");
+                }
+            },
+            Verdict::Drop => self.stats.dropped += 1,
+        }
+        result
+    }
+}

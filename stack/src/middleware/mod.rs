@@ -1,0 +1,117 @@
+//! Middleware around the device: every packet in and out passes a chain of layers.
+//!
+//! Layers are ordered from the stack side to the wire side: `[trace, pcap, loss]`. Outgoing
+//! packets run through them in that order, incoming packets in reverse, so pcap and trace show
+//! exactly what smoltcp saw and sent (a packet the loss layer drops on the way in never reaches
+//! them; one dropped on the way out was still sent by the stack, and is shown).
+//!
+//! A layer answers each packet with a [`Verdict`]. Today that is pass or drop; delay, reorder
+//! and duplicate would become further verdicts served by a timed queue in [`crate::device::Port`],
+//! without changing the layers that only observe.
+
+pub mod loss;
+pub mod pcap;
+pub mod trace;
+
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smoltcp::time::Instant;
+
+use crate::config::NetConfig;
+
+/// Which way a packet is going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the wire (TUN) to the stack.
+    Ingress,
+    /// From the stack to the wire.
+    Egress,
+}
+
+/// What a layer wants done with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Hand it on to the next layer.
+    Pass,
+    /// Discard it; later layers do not see it.
+    Drop,
+}
+
+/// One middleware layer.
+pub trait Layer: Send {
+    /// Looks at (and judges) one whole IP packet. `now` is the stack's clock.
+    fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict;
+
+    /// Pushes buffered output (pcap records) to its destination.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The layers around one device, stack side first.
+#[derive(Default)]
+pub struct Chain {
+    layers: Vec<Box<dyn Layer>>,
+}
+
+impl Chain {
+    /// An empty chain: every packet passes untouched.
+    pub fn new() -> Self {
+        Chain::default()
+    }
+
+    /// Builds `[trace, pcap, loss]` from the configuration, each only when switched on.
+    pub fn from_config(config: &NetConfig) -> io::Result<Chain> {
+        let mut chain = Chain::new();
+        if config.trace {
+            chain.push(Box::new(trace::Trace::stderr()));
+        }
+        if let Some(path) = &config.pcap {
+            let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            chain.push(Box::new(pcap::Pcap::create(path, base)?));
+        }
+        if config.loss_percent > 0.0 {
+            chain.push(Box::new(loss::Loss::new(config.loss_percent, config.loss_seed)));
+        }
+        Ok(chain)
+    }
+
+    /// Appends a layer on the wire side of the existing ones.
+    pub fn push(&mut self, layer: Box<dyn Layer>) {
+        self.layers.push(layer);
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// True when no layer is configured.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// Runs the packet through the layers in its direction's order; the first drop wins.
+    pub fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict {
+        let run = |layer: &mut Box<dyn Layer>| layer.handle(direction, packet, now);
+        let dropped = match direction {
+            Direction::Egress => self.layers.iter_mut().any(|l| run(l) == Verdict::Drop),
+            Direction::Ingress => self.layers.iter_mut().rev().any(|l| run(l) == Verdict::Drop),
+        };
+        if dropped { Verdict::Drop } else { Verdict::Pass }
+    }
+
+    /// Flushes every layer; reports the first error after trying all.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        for layer in &mut self.layers {
+            if let Err(err) = layer.flush() {
+                if result.is_ok() {
+                    result = Err(err);
+                }
+            }
+        }
+        result
+    }
+}

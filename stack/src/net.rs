@@ -1,0 +1,725 @@
+//! `Net`: the smoltcp interface over the device, the listen pool and the connection table.
+//!
+//! The event loop that drives it, once per iteration:
+//!
+//! ```text
+//! let now = clock.now();
+//! net.poll(now);                       // ingress one packet at a time (+ pool top-up), egress
+//! while let Some((id, peer)) = net.accept() { ... }
+//! ... net.recv / net.send per connection ...
+//! while let Some(id) = net.poll_gone() { ... free per-connection state ... }
+//! net.wait(net.poll_delay(clock.now()))?;   // ppoll on the TUN fd, µs precision
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::RawFd;
+
+use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
+use smoltcp::socket::tcp::{self, RecvError, State};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{HardwareAddress, IpCidr, IpEndpoint};
+
+use crate::config::NetConfig;
+use crate::device::tun::TunLink;
+use crate::device::{Link, Port, PortStats};
+use crate::middleware::Chain;
+use crate::pool::{Pool, SOCKET_TIMEOUT};
+
+/// Ingress packets handled per [`Net::poll`] before egress gets its turn, so a flood of input
+/// cannot starve output and application work.
+const INGRESS_BUDGET: usize = 256;
+
+/// First port of the ephemeral range used by [`Net::connect`] (RFC 6335).
+const EPHEMERAL_FIRST: u16 = 49152;
+
+/// Identifies one TCP connection for its whole life. Never reused within a `Net`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a per-connection operation did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnError {
+    /// No such connection: never existed, or already reported by [`Net::poll_gone`].
+    Unknown,
+    /// recv: the peer closed its side and every byte it sent has been read.
+    /// send: our sending side is closed.
+    Closed,
+    /// The connection was reset by the peer, aborted, or timed out.
+    Reset,
+    /// connect: no address of ours can reach the remote, or the remote is unspecified/port 0.
+    Unaddressable,
+    /// connect: `max_connections` reached, or no free ephemeral port.
+    Exhausted,
+    /// listen: port 0.
+    InvalidPort,
+}
+
+impl fmt::Display for ConnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnError::Unknown => "unknown connection",
+            ConnError::Closed => "connection closed",
+            ConnError::Reset => "connection reset",
+            ConnError::Unaddressable => "remote address unreachable from our addresses",
+            ConnError::Exhausted => "no socket or ephemeral port left",
+            ConnError::InvalidPort => "invalid port",
+        })
+    }
+}
+
+impl std::error::Error for ConnError {}
+
+/// A snapshot of the socket bookkeeping, for tests and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetStats {
+    /// Spare listeners on the listening port.
+    pub listeners: usize,
+    /// Connections in the table (half-open, established, closing).
+    pub connections: usize,
+    /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
+    pub draining: usize,
+    /// Closed sockets kept for reuse.
+    pub free: usize,
+    /// Packet counters of the device.
+    pub port: PortStats,
+}
+
+struct Conn {
+    handle: SocketHandle,
+    local: IpEndpoint,
+    remote: IpEndpoint,
+    /// The application knows this id: returned by `accept()` or by `connect()`.
+    announced: bool,
+    /// The application called close/abort: report it gone even with unread data.
+    released: bool,
+    /// Last state seen, to log transitions.
+    state: State,
+}
+
+/// The userspace TCP/IP stack: device + middleware, smoltcp interface, sockets, listen pool and
+/// connection table. See the module documentation for the loop that drives it.
+pub struct Net {
+    device: Port<Box<dyn Link>>,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    pool: Pool,
+    conns: HashMap<ConnId, Conn>,
+    /// (local, remote) → connection, to spot a second socket for the same 4-tuple.
+    tuples: HashMap<(IpEndpoint, IpEndpoint), ConnId>,
+    /// Connections not yet announced (SYN-RECEIVED), checked after every ingress packet.
+    pending: Vec<ConnId>,
+    /// Sockets the application is done with, in TIME-WAIT or with a RST still to send.
+    draining: Vec<SocketHandle>,
+    accepted: VecDeque<(ConnId, SocketAddr)>,
+    gone: VecDeque<ConnId>,
+    next_id: u64,
+    next_ephemeral: u16,
+    /// Reused scratch list of listeners that took a SYN.
+    taken: Vec<SocketHandle>,
+    /// Set by application calls that change socket state, so the next poll rescans.
+    dirty: bool,
+    /// When smoltcp last said it wants to be polled; a poll at or after it rescans sockets.
+    poll_at: Option<Instant>,
+    log_states: bool,
+}
+
+impl Net {
+    /// Opens the TUN device named in `config` (created if missing), wraps it in the configured
+    /// middleware and brings the interface up with the configured addresses.
+    pub fn open(config: &NetConfig) -> io::Result<Net> {
+        let link = TunLink::open(&config.tun, config.mtu)?;
+        log::info!("opened TUN {} (MTU {})", link.name(), link.mtu());
+        Net::with_link(Box::new(link), config, Instant::ZERO)
+    }
+
+    /// Builds the stack over any [`Link`] (an in-memory pair in tests); `config.tun` and
+    /// `config.mtu` are ignored, the middleware and addresses are used. `now` is the clock's
+    /// current reading.
+    pub fn with_link(link: Box<dyn Link>, config: &NetConfig, now: Instant) -> io::Result<Net> {
+        let chain = Chain::from_config(config)?;
+        let mut device = Port::new(link, chain);
+        let mut iface_config = Config::new(HardwareAddress::Ip);
+        // smoltcp's default seed is 0, which repeats the same ISNs every run.
+        iface_config.random_seed = random_seed()?;
+        let mut iface = Interface::new(iface_config, &mut device, now);
+        let mut addrs: Vec<IpCidr> = vec![config.addr];
+        addrs.extend(config.addr6);
+        iface.update_ip_addrs(|list| {
+            for cidr in addrs {
+                if list.push(cidr).is_err() {
+                    log::error!("too many addresses, {cidr} not configured");
+                }
+            }
+        });
+        Ok(Net {
+            device,
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            pool: Pool::new(config.max_connections.max(1), config.rx_buffer, config.tx_buffer),
+            conns: HashMap::new(),
+            tuples: HashMap::new(),
+            pending: Vec::new(),
+            draining: Vec::new(),
+            accepted: VecDeque::new(),
+            gone: VecDeque::new(),
+            next_id: 1,
+            next_ephemeral: EPHEMERAL_FIRST + (random_seed()? % 16384) as u16,
+            taken: Vec::new(),
+            dirty: false,
+            poll_at: None,
+            log_states: config.trace,
+        })
+    }
+
+    /// Accepts connections on `port` from now on (all our addresses). One port at a time.
+    pub fn listen(&mut self, port: u16) -> Result<(), ConnError> {
+        if port == 0 {
+            return Err(ConnError::InvalidPort);
+        }
+        self.pool.set_port(&mut self.sockets, port);
+        let in_use = self.in_use();
+        self.pool.top_up(&mut self.sockets, in_use, |_| None);
+        Ok(())
+    }
+
+    /// The listening port, if [`Net::listen`] was called.
+    pub fn listen_port(&self) -> Option<u16> {
+        self.pool.port()
+    }
+
+    /// Processes everything that is due at `now`: incoming packets one at a time (topping up
+    /// the listen pool after each), timers, outgoing packets. Then updates the accept and gone
+    /// queues. Returns true when anything happened (a packet in or out, a state change).
+    pub fn poll(&mut self, now: Instant) -> bool {
+        let mut activity = false;
+        self.iface.poll_maintenance(now);
+        for _ in 0..INGRESS_BUDGET {
+            match self.iface.poll_ingress_single(now, &mut self.device, &mut self.sockets) {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed | PollIngressSingleResult::SocketStateChanged => {
+                    activity = true;
+                    self.after_ingress();
+                }
+            }
+        }
+        while self.iface.poll_egress(now, &mut self.device, &mut self.sockets) == PollResult::SocketStateChanged {
+            activity = true;
+        }
+        let timers_due = self.poll_at.is_none_or(|at| now >= at);
+        if activity || self.dirty || timers_due {
+            self.dirty = false;
+            self.check_pending();
+            self.scan();
+            activity |= self.recycle_draining();
+            // Releasing sockets may have made room for listeners.
+            self.top_up();
+        }
+        activity
+    }
+
+    /// How long the loop may sleep before smoltcp needs [`Net::poll`] again (`None`: until a
+    /// packet arrives). Zero when work is already waiting.
+    pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
+        if self.dirty || !self.accepted.is_empty() || !self.gone.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let delay = self.iface.poll_delay(now, &self.sockets);
+        self.poll_at = delay.map(|d| now + d);
+        delay
+    }
+
+    /// Sleeps until the TUN fd is readable or `timeout` passes (`None`: no timeout), with
+    /// microsecond precision. Returns at once for links without an fd (tests drive those).
+    /// A signal also ends the wait (`Ok`), so a SIGINT handler's flag is seen promptly.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.wait_with(timeout, &[]).map(|_| ())
+    }
+
+    /// Like [`Net::wait`], also waking when one of `extra` (at most 31 fds, e.g. stdin) is
+    /// readable. Returns a bit mask: bit `i` set when `extra[i]` is readable (or hung up).
+    pub fn wait_with(&mut self, timeout: Option<Duration>, extra: &[RawFd]) -> io::Result<u32> {
+        const MAX_EXTRA: usize = 31;
+        if extra.len() > MAX_EXTRA {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many fds to wait on"));
+        }
+        let mut fds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; MAX_EXTRA + 1];
+        let link_fd = self.device.link().fd();
+        if link_fd.is_none() && extra.is_empty() {
+            return Ok(0);
+        }
+        fds[0].fd = link_fd.unwrap_or(-1);
+        fds[0].events = libc::POLLIN;
+        for (slot, &fd) in fds[1..].iter_mut().zip(extra) {
+            slot.fd = fd;
+            slot.events = libc::POLLIN;
+        }
+        let timespec = timeout.map(|d| {
+            let micros = d.total_micros();
+            libc::timespec {
+                tv_sec: (micros / 1_000_000) as libc::time_t,
+                tv_nsec: ((micros % 1_000_000) * 1000) as libc::c_long,
+            }
+        });
+        let ts_ptr = timespec.as_ref().map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
+        // SAFETY: `fds` outlives the call and holds `1 + extra.len()` initialised entries; a
+        // negative fd is ignored by ppoll. Null sigmask: the current mask stays.
+        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), (1 + extra.len()) as libc::nfds_t, ts_ptr, std::ptr::null()) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            return if err.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(err) };
+        }
+        let ready = fds[1..=extra.len()]
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.revents != 0)
+            .fold(0u32, |mask, (i, _)| mask | (1 << i));
+        Ok(ready)
+    }
+
+    /// The next newly established incoming connection and its remote endpoint.
+    pub fn accept(&mut self) -> Option<(ConnId, SocketAddr)> {
+        self.accepted.pop_front()
+    }
+
+    /// The next connection whose socket closed, reset or timed out (and whose received data
+    /// has been read, or which the application closed itself). Its id is forgotten: free the
+    /// application state that belongs to it.
+    pub fn poll_gone(&mut self) -> Option<ConnId> {
+        self.gone.pop_front()
+    }
+
+    /// Reads received bytes into `buf`. `Ok(0)`: nothing now (or not yet established).
+    /// `Err(Closed)`: the peer sent FIN and everything has been read. `Err(Reset)`: reset or
+    /// timed out.
+    pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, ConnError> {
+        self.recv_with(id, |data| {
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            (n, n)
+        })
+        .map(|n| n.unwrap_or(0))
+    }
+
+    /// Zero-copy receive: `f` gets the largest contiguous run of received bytes (mutable, so
+    /// WebSocket payloads can be unmasked in place) and returns how many it consumed plus a
+    /// result. `Ok(None)` when nothing is buffered now. Errors as for [`Net::recv`].
+    pub fn recv_with<R>(
+        &mut self,
+        id: ConnId,
+        f: impl FnOnce(&mut [u8]) -> (usize, R),
+    ) -> Result<Option<R>, ConnError> {
+        let socket = self.socket_mut(id)?;
+        match socket.state() {
+            State::SynSent | State::SynReceived => return Ok(None),
+            _ => {}
+        }
+        if !socket.can_recv() && socket.may_recv() {
+            return Ok(None);
+        }
+        match socket.recv(f) {
+            Ok(r) => Ok(Some(r)),
+            Err(RecvError::Finished) => Err(ConnError::Closed),
+            Err(RecvError::InvalidState) => Err(ConnError::Reset),
+        }
+    }
+
+    /// Queues bytes for sending; returns how many fit in the send buffer (0 when full, or
+    /// before the handshake completes). `Err(Closed)` after our close, `Err(Reset)` after a
+    /// reset or timeout.
+    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, ConnError> {
+        self.send_with(id, |buf| {
+            let n = buf.len().min(data.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            (n, n)
+        })
+        .map(|n| n.unwrap_or(0))
+    }
+
+    /// Zero-copy send: `f` gets the largest contiguous free run of the send buffer and returns
+    /// how many bytes it wrote plus a result. `Ok(None)` when there is no room now or the
+    /// handshake is not complete. Errors as for [`Net::send`].
+    pub fn send_with<R>(
+        &mut self,
+        id: ConnId,
+        f: impl FnOnce(&mut [u8]) -> (usize, R),
+    ) -> Result<Option<R>, ConnError> {
+        self.dirty = true;
+        let socket = self.socket_mut(id)?;
+        match socket.state() {
+            State::SynSent | State::SynReceived => return Ok(None),
+            State::Established | State::CloseWait => {}
+            State::Closed => return Err(ConnError::Reset),
+            _ => return Err(ConnError::Closed),
+        }
+        if !socket.can_send() {
+            return Ok(None);
+        }
+        socket.send(f).map(Some).map_err(|_| ConnError::Closed)
+    }
+
+    /// Free bytes in the send buffer now (0 when our side cannot send). Stop producing data for
+    /// a connection while this is small: that is the backpressure signal.
+    pub fn send_capacity(&self, id: ConnId) -> Result<usize, ConnError> {
+        let socket = self.socket(id)?;
+        if !socket.may_send() {
+            return Ok(0);
+        }
+        Ok(socket.send_capacity() - socket.send_queue())
+    }
+
+    /// Bytes queued for sending and not yet acknowledged.
+    pub fn send_queue(&self, id: ConnId) -> Result<usize, ConnError> {
+        Ok(self.socket(id)?.send_queue())
+    }
+
+    /// Bytes received and not yet read.
+    pub fn recv_queue(&self, id: ConnId) -> Result<usize, ConnError> {
+        Ok(self.socket(id)?.recv_queue())
+    }
+
+    /// Closes our sending side (FIN after the queued data). The connection is reported by
+    /// [`Net::poll_gone`] once both sides are closed, even if received data is left unread;
+    /// the socket is recycled after that.
+    pub fn close(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.released = true;
+            self.sockets.get_mut::<tcp::Socket>(conn.handle).close();
+            self.dirty = true;
+        }
+    }
+
+    /// Resets the connection (one RST). Reported by [`Net::poll_gone`] on the next poll.
+    pub fn abort(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.released = true;
+            self.sockets.get_mut::<tcp::Socket>(conn.handle).abort();
+            self.dirty = true;
+        }
+    }
+
+    /// Disables (true) or enables (false) Nagle's algorithm, like TCP_NODELAY. WebSocket
+    /// traffic wants it off: small frames must not wait for the previous ACK.
+    pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), ConnError> {
+        self.socket_mut(id)?.set_nagle_enabled(!nodelay);
+        Ok(())
+    }
+
+    /// Sets the delayed-ACK time (`None`: ACK every segment at once). smoltcp's default is 10 ms.
+    pub fn set_ack_delay(&mut self, id: ConnId, delay: Option<Duration>) -> Result<(), ConnError> {
+        self.socket_mut(id)?.set_ack_delay(delay);
+        Ok(())
+    }
+
+    /// Opens a connection to `remote` from one of our addresses and an ephemeral port (client
+    /// role). The id is valid at once; [`Net::is_established`] turns true after the handshake,
+    /// and a refused or timed-out attempt is reported by [`Net::poll_gone`].
+    pub fn connect(&mut self, remote: SocketAddr) -> Result<ConnId, ConnError> {
+        let remote = IpEndpoint::from(remote);
+        if remote.port == 0 || remote.addr.is_unspecified() {
+            return Err(ConnError::Unaddressable);
+        }
+        let local_addr = self.iface.get_source_address(&remote.addr).ok_or(ConnError::Unaddressable)?;
+        let local = self.ephemeral_endpoint(local_addr, remote).ok_or(ConnError::Exhausted)?;
+        let in_use = self.in_use();
+        let room = in_use + self.pool.listeners() + self.pool.free() < self.pool.max_connections();
+        let handle = match self.pool.take_socket(&mut self.sockets, room) {
+            Some(handle) => handle,
+            None => self.pool.steal_listener(&mut self.sockets).ok_or(ConnError::Exhausted)?,
+        };
+        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        socket.set_timeout(Some(SOCKET_TIMEOUT));
+        socket.set_nagle_enabled(true);
+        if let Err(err) = socket.connect(self.iface.context(), remote, local) {
+            log::warn!("connect to {remote} failed: {err}");
+            self.pool.release(&mut self.sockets, handle, in_use);
+            return Err(ConnError::Unaddressable);
+        }
+        let id = self.new_id();
+        self.conns.insert(
+            id,
+            Conn { handle, local, remote, announced: true, released: false, state: State::SynSent },
+        );
+        self.tuples.insert((local, remote), id);
+        self.dirty = true;
+        Ok(id)
+    }
+
+    /// True once the handshake is complete and the connection can carry data.
+    pub fn is_established(&self, id: ConnId) -> bool {
+        self.socket(id).is_ok_and(|s| matches!(s.state(), State::Established | State::CloseWait))
+    }
+
+    /// The TCP state of the connection (RFC 793 names), for logs and tests.
+    pub fn state(&self, id: ConnId) -> Option<State> {
+        self.socket(id).ok().map(|s| s.state())
+    }
+
+    /// The remote endpoint of a connection.
+    pub fn remote_addr(&self, id: ConnId) -> Option<SocketAddr> {
+        self.conns.get(&id).map(|c| c.remote.into())
+    }
+
+    /// The local endpoint of a connection.
+    pub fn conn_local_addr(&self, id: ConnId) -> Option<SocketAddr> {
+        self.conns.get(&id).map(|c| c.local.into())
+    }
+
+    /// The stack's first address (the one from `config.addr`).
+    pub fn local_addr(&self) -> IpAddr {
+        self.iface.ip_addrs().first().map(|c| IpAddr::from(c.address())).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    /// The device MTU (equal to the TUN MTU).
+    pub fn mtu(&self) -> usize {
+        self.device.link().mtu()
+    }
+
+    /// Flushes the middleware (pcap records). Also happens when `Net` is dropped.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.device.chain_mut().flush()
+    }
+
+    /// Socket bookkeeping and packet counters.
+    pub fn stats(&self) -> NetStats {
+        NetStats {
+            listeners: self.pool.listeners(),
+            connections: self.conns.len(),
+            draining: self.draining.len(),
+            free: self.pool.free(),
+            port: self.device.stats(),
+        }
+    }
+
+    /// The link under the middleware (tests reach their in-memory wire through it).
+    pub fn link_mut(&mut self) -> &mut dyn Link {
+        self.device.link_mut().as_mut()
+    }
+
+    fn socket(&self, id: ConnId) -> Result<&tcp::Socket<'static>, ConnError> {
+        let conn = self.conns.get(&id).ok_or(ConnError::Unknown)?;
+        Ok(self.sockets.get::<tcp::Socket>(conn.handle))
+    }
+
+    fn socket_mut(&mut self, id: ConnId) -> Result<&mut tcp::Socket<'static>, ConnError> {
+        let conn = self.conns.get(&id).ok_or(ConnError::Unknown)?;
+        Ok(self.sockets.get_mut::<tcp::Socket>(conn.handle))
+    }
+
+    fn new_id(&mut self) -> ConnId {
+        let id = ConnId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Sockets owned by connections or draining: they count against `max_connections`.
+    fn in_use(&self) -> usize {
+        self.conns.len() + self.draining.len()
+    }
+
+    fn ephemeral_endpoint(&mut self, addr: smoltcp::wire::IpAddress, remote: IpEndpoint) -> Option<IpEndpoint> {
+        let span = u16::MAX - EPHEMERAL_FIRST + 1;
+        for _ in 0..span {
+            let port = self.next_ephemeral;
+            self.next_ephemeral = if port == u16::MAX { EPHEMERAL_FIRST } else { port + 1 };
+            let local = IpEndpoint::new(addr, port);
+            if Some(port) != self.pool.port() && !self.tuples.contains_key(&(local, remote)) {
+                return Some(local);
+            }
+        }
+        None
+    }
+
+    /// After each ingress packet: adopt listeners that took a SYN (dropping a duplicate socket
+    /// for a 4-tuple we already have), settle half-open connections, top the pool up.
+    fn after_ingress(&mut self) {
+        let mut taken = std::mem::take(&mut self.taken);
+        self.pool.collect_taken(&self.sockets, &mut taken);
+        for handle in taken.drain(..) {
+            self.adopt(handle);
+        }
+        self.taken = taken;
+        if !self.pending.is_empty() {
+            self.check_pending();
+        }
+        self.top_up();
+    }
+
+    fn adopt(&mut self, handle: SocketHandle) {
+        let socket = self.sockets.get::<tcp::Socket>(handle);
+        let state = socket.state();
+        let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint()) else {
+            let in_use = self.in_use();
+            self.pool.release(&mut self.sockets, handle, in_use);
+            return;
+        };
+        if let Some(&existing) = self.tuples.get(&(local, remote)) {
+            let existing_state = self.state(existing);
+            if existing_state.is_some_and(|s| s != State::TimeWait && s != State::Closed) {
+                // A retransmitted SYN reached a listener ahead of the socket that already owns
+                // this 4-tuple. The newcomer has not sent its SYN-ACK yet (egress comes after
+                // ingress), so removing it outright is invisible to the peer; closing it would
+                // send a RST that could kill the real connection.
+                log::debug!("dropping duplicate SYN-RECEIVED socket for {remote} (conn {existing} owns it)");
+                self.sockets.remove(handle);
+                return;
+            }
+            // The old connection is in TIME-WAIT and the peer reuses its port: the new one wins.
+            self.forget_socket_of(existing);
+        }
+        let id = self.new_id();
+        self.conns.insert(id, Conn { handle, local, remote, announced: false, released: false, state });
+        self.tuples.insert((local, remote), id);
+        self.pending.push(id);
+        if self.log_states {
+            log::info!("conn {id} {remote}: LISTEN → {state}");
+        }
+    }
+
+    /// Removes the TIME-WAIT socket of `id` at once (its tuple is being reused).
+    fn forget_socket_of(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.remove(&id) {
+            self.tuples.remove(&(conn.local, conn.remote));
+            self.pending.retain(|&p| p != id);
+            if conn.announced {
+                self.gone.push_back(id);
+            }
+            self.sockets.remove(conn.handle);
+        }
+    }
+
+    /// Half-open connections: announce the established ones, return the reset ones to the
+    /// pool, drop the failed ones.
+    fn check_pending(&mut self) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let id = self.pending[i];
+            let Some(conn) = self.conns.get_mut(&id) else {
+                self.pending.swap_remove(i);
+                continue;
+            };
+            let state = self.sockets.get::<tcp::Socket>(conn.handle).state();
+            match state {
+                State::SynReceived | State::SynSent => {
+                    i += 1;
+                    continue;
+                }
+                State::Listen => {
+                    // RST during the handshake: smoltcp put the socket back to LISTEN.
+                    let handle = conn.handle;
+                    self.drop_conn(id);
+                    self.pool.adopt_listener(handle);
+                }
+                State::Closed | State::TimeWait => {
+                    let handle = conn.handle;
+                    self.drop_conn(id);
+                    self.draining.push(handle);
+                }
+                _ => {
+                    conn.announced = true;
+                    conn.state = state;
+                    self.accepted.push_back((id, conn.remote.into()));
+                    if self.log_states {
+                        log::info!("conn {id} {}: SYN-RECEIVED → {state}", conn.remote);
+                    }
+                }
+            }
+            self.pending.swap_remove(i);
+        }
+    }
+
+    /// Forgets a connection's table entries (not its socket).
+    fn drop_conn(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.remove(&id) {
+            if self.tuples.get(&(conn.local, conn.remote)) == Some(&id) {
+                self.tuples.remove(&(conn.local, conn.remote));
+            }
+        }
+    }
+
+    /// Announced connections: log state changes, report the finished ones as gone.
+    fn scan(&mut self) {
+        let mut finished = Vec::new();
+        for (&id, conn) in self.conns.iter_mut() {
+            if !conn.announced {
+                continue;
+            }
+            let socket = self.sockets.get::<tcp::Socket>(conn.handle);
+            let state = socket.state();
+            if state != conn.state {
+                if self.log_states {
+                    log::info!("conn {id} {}: {} → {state}", conn.remote, conn.state);
+                }
+                conn.state = state;
+            }
+            let over = matches!(state, State::Closed | State::TimeWait);
+            if over && (conn.released || !socket.can_recv()) {
+                finished.push(id);
+            }
+        }
+        for id in finished {
+            if let Some(conn) = self.conns.get(&id) {
+                let handle = conn.handle;
+                self.drop_conn(id);
+                self.draining.push(handle);
+                self.gone.push_back(id);
+            }
+        }
+    }
+
+    /// Recycles draining sockets that are fully closed (RST sent). TIME-WAIT ones wait for
+    /// their timer, or are reaped early by `top_up` when the cap needs their room.
+    fn recycle_draining(&mut self) -> bool {
+        let mut recycled = false;
+        let mut i = 0;
+        while i < self.draining.len() {
+            let handle = self.draining[i];
+            let socket = self.sockets.get::<tcp::Socket>(handle);
+            if socket.state() == State::Closed && socket.remote_endpoint().is_none() {
+                self.draining.swap_remove(i);
+                let in_use = self.in_use();
+                self.pool.release(&mut self.sockets, handle, in_use);
+                recycled = true;
+            } else {
+                i += 1;
+            }
+        }
+        recycled
+    }
+
+    fn top_up(&mut self) {
+        let in_use = self.in_use();
+        let draining = &mut self.draining;
+        self.pool.top_up(&mut self.sockets, in_use, |sockets| {
+            let pos = draining.iter().position(|&h| sockets.get::<tcp::Socket>(h).state() == State::TimeWait)?;
+            Some(draining.swap_remove(pos))
+        });
+    }
+}
+
+/// 64 bits from the OS (getrandom(2)), for ISNs and the ephemeral port start.
+fn random_seed() -> io::Result<u64> {
+    let mut buf = [0u8; 8];
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: writes at most `buf.len() - filled` bytes into `buf[filled..]`.
+        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        filled += n as usize;
+    }
+    Ok(u64::from_ne_bytes(buf))
+}

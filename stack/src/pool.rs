@@ -1,0 +1,191 @@
+//! The listen pool: spare listening sockets, because smoltcp has no backlog.
+//!
+//! A listening smoltcp socket takes exactly one connection, and a SYN that finds no socket in
+//! LISTEN gets a RST. So the pool keeps `spare` listeners on the port and is topped up after
+//! every ingress packet (a burst of SYNs then never finds it empty), recycles closed sockets
+//! with their buffers, and never lets the sockets in use plus listeners exceed the cap, so
+//! SYNs beyond `max_connections` are refused with a RST by smoltcp itself.
+
+use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::socket::tcp;
+use smoltcp::time::Duration;
+
+/// A peer silent this long (during the handshake, or with our data unacknowledged) is dropped,
+/// so half-open sockets do not pin the pool forever.
+pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Spare listeners for a given connection cap: enough slack for a burst between two top-ups,
+/// few enough that smoltcp's linear socket scan stays cheap.
+pub fn spare_for(max_connections: usize) -> usize {
+    (max_connections / 16).clamp(8, 64).min(max_connections)
+}
+
+/// Listeners, recycled sockets and the cap; the connection table lives in [`crate::Net`].
+pub struct Pool {
+    port: Option<u16>,
+    listeners: Vec<SocketHandle>,
+    /// Closed sockets kept with their buffers for reuse, at most `spare` of them.
+    free: Vec<SocketHandle>,
+    spare: usize,
+    max_connections: usize,
+    rx_buffer: usize,
+    tx_buffer: usize,
+}
+
+impl Pool {
+    /// An empty pool; nothing listens until [`Pool::set_port`].
+    pub fn new(max_connections: usize, rx_buffer: usize, tx_buffer: usize) -> Self {
+        Pool {
+            port: None,
+            listeners: Vec::new(),
+            free: Vec::new(),
+            spare: spare_for(max_connections),
+            max_connections,
+            rx_buffer,
+            tx_buffer,
+        }
+    }
+
+    /// The listening port, if any.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// Spare listeners currently open.
+    pub fn listeners(&self) -> usize {
+        self.listeners.len()
+    }
+
+    /// Closed sockets kept for reuse.
+    pub fn free(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Target number of spare listeners.
+    pub fn spare(&self) -> usize {
+        self.spare
+    }
+
+    /// The configured cap on sockets in use plus listeners.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// Listens on `port` from now on; listeners on a previous port are closed (their
+    /// half-open connections, if any, are already owned by the connection table).
+    pub fn set_port(&mut self, sockets: &mut SocketSet<'static>, port: u16) {
+        if self.port == Some(port) {
+            return;
+        }
+        for handle in std::mem::take(&mut self.listeners) {
+            sockets.get_mut::<tcp::Socket>(handle).abort();
+            self.put_free(sockets, handle);
+        }
+        self.port = Some(port);
+    }
+
+    /// A closed socket for a new use: a recycled one, or a fresh one when `may_grow`.
+    pub fn take_socket(&mut self, sockets: &mut SocketSet<'static>, may_grow: bool) -> Option<SocketHandle> {
+        if let Some(handle) = self.free.pop() {
+            return Some(handle);
+        }
+        if !may_grow {
+            return None;
+        }
+        let socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; self.rx_buffer]),
+            tcp::SocketBuffer::new(vec![0; self.tx_buffer]),
+        );
+        Some(sockets.add(socket))
+    }
+
+    /// Moves listeners that left LISTEN (a SYN arrived) into `taken`.
+    pub fn collect_taken(&mut self, sockets: &SocketSet<'static>, taken: &mut Vec<SocketHandle>) {
+        self.listeners.retain(|&handle| {
+            let listening = sockets.get::<tcp::Socket>(handle).is_listening();
+            if !listening {
+                taken.push(handle);
+            }
+            listening
+        });
+    }
+
+    /// Adopts a socket that is listening on our port again (a RST in SYN-RECEIVED sends a
+    /// smoltcp socket back to LISTEN).
+    pub fn adopt_listener(&mut self, handle: SocketHandle) {
+        self.listeners.push(handle);
+    }
+
+    /// Gives up one listener so a client connection can use its socket without exceeding the cap.
+    pub fn steal_listener(&mut self, sockets: &mut SocketSet<'static>) -> Option<SocketHandle> {
+        let handle = self.listeners.pop()?;
+        // A listener has no peer: closing it sends nothing.
+        sockets.get_mut::<tcp::Socket>(handle).abort();
+        Some(handle)
+    }
+
+    /// Returns a socket that is fully closed (or in TIME-WAIT, whose wait is cut short) to
+    /// the pool: it listens again if the pool is short, waits in the free list otherwise, and
+    /// is dropped when the free list is full.
+    pub fn release(&mut self, sockets: &mut SocketSet<'static>, handle: SocketHandle, in_use: usize) {
+        if self.port.is_some() && self.listeners.len() < self.allowed_listeners(in_use) {
+            self.listen_on(sockets, handle);
+        } else {
+            self.put_free(sockets, handle);
+        }
+    }
+
+    /// Opens listeners until there are `spare` of them or the cap is reached. `in_use` counts
+    /// sockets owned by connections (including TIME-WAIT ones not yet reaped); `reap` supplies
+    /// such a socket when the cap leaves no room for a new one.
+    pub fn top_up(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        in_use: usize,
+        mut reap: impl FnMut(&mut SocketSet<'static>) -> Option<SocketHandle>,
+    ) {
+        if self.port.is_none() {
+            return;
+        }
+        while self.listeners.len() < self.allowed_listeners(in_use) {
+            let room = in_use + self.listeners.len() + self.free.len() < self.max_connections;
+            let handle = match self.take_socket(sockets, room) {
+                Some(handle) => handle,
+                None => match reap(sockets) {
+                    Some(handle) => handle,
+                    None => break,
+                },
+            };
+            self.listen_on(sockets, handle);
+        }
+    }
+
+    fn allowed_listeners(&self, in_use: usize) -> usize {
+        self.spare.min(self.max_connections.saturating_sub(in_use))
+    }
+
+    fn listen_on(&mut self, sockets: &mut SocketSet<'static>, handle: SocketHandle) {
+        let Some(port) = self.port else {
+            self.put_free(sockets, handle);
+            return;
+        };
+        let socket = sockets.get_mut::<tcp::Socket>(handle);
+        socket.set_timeout(Some(SOCKET_TIMEOUT));
+        socket.set_nagle_enabled(true);
+        match socket.listen(port) {
+            Ok(()) => self.listeners.push(handle),
+            Err(err) => {
+                log::error!("pool: cannot listen on port {port}: {err}");
+                self.put_free(sockets, handle);
+            }
+        }
+    }
+
+    fn put_free(&mut self, sockets: &mut SocketSet<'static>, handle: SocketHandle) {
+        if self.free.len() < self.spare {
+            self.free.push(handle);
+        } else {
+            sockets.remove(handle);
+        }
+    }
+}
