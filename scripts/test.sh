@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs every test of the project: installs what the tests need, then
+#   1. the workspace's tests (unit, in-memory stack, and the netns integration tests in tests/,
+#      which create network namespaces and TUN devices and so run as root; the browser test
+#      drives Debian's Chromium through playwright-core),
+#   2. the doc tests,
+#   3. the bare-metal build of ws (thumbv7em-none-eabihf, no_std),
+#   4. scripts/autobahn.sh (the Autobahn|Testsuite), when it is present.
+#
+#   sudo ./scripts/test.sh
+#
+# Idempotent: installed packages are not installed again. Builds run as the user who ran sudo, so
+# target/ stays theirs; only the test binaries run as root. Exits non-zero when anything failed,
+# after running everything, and ends with one summary line.
+set -euo pipefail
+script=test.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+require_root "$@"
+cd "$repo"
+started=$SECONDS
+
+# ---- what the tests need --------------------------------------------------------------------
+apt_packages=(iproute2 iputils-ping nftables curl chromium chromium-driver tshark jq gcc libc6-dev)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+    require_tools apt-get
+    note "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Update the package lists only when they are absent or too old to install from.
+    if ! compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then apt-get update -q; fi
+    apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+        { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } ||
+        die "apt-get install ${missing[*]} failed"
+fi
+require_tools ip nft curl ping jq cargo rustup node npm
+as_user rustup target list --installed | grep -qx thumbv7em-none-eabihf ||
+    as_user rustup target add thumbv7em-none-eabihf || die "rustup target add thumbv7em-none-eabihf failed"
+# playwright-core only: the browser is Debian's /usr/bin/chromium, never a downloaded build.
+locked=$(jq -r '.packages["node_modules/playwright-core"].version' tests/browser/package-lock.json)
+installed=$(jq -r .version tests/browser/node_modules/playwright-core/package.json 2>/dev/null || echo none)
+if [[ $installed != "$locked" ]]; then
+    (cd tests/browser && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/browser failed"
+fi
+
+# ---- steps ----------------------------------------------------------------------------------
+passed=0
+failed=0
+failures=()
+step() {
+    local name=$1 t0=$SECONDS
+    shift
+    echo
+    echo "==== $name"
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "==== $name: ok ($((SECONDS - t0)) s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "==== $name: FAILED ($((SECONDS - t0)) s)"
+    fi
+}
+
+# Builds every test binary as the invoking user, then runs each as root from its package's
+# directory, as `cargo test` would. tunws itself is built first: the netns tests run it.
+workspace_tests() {
+    local list bin dir rc=0
+    as_user cargo build -p demo --bin tunws || return 1
+    list=$(as_user cargo test --workspace --no-run --message-format=json-render-diagnostics) || return 1
+    while IFS=$'\t' read -r bin dir; do
+        echo "---- $(basename "$bin")"
+        # The timeout only guards against a hung test; each test has its own I/O timeouts.
+        (cd "$dir" && timeout 900 "$bin") || rc=1
+    done < <(jq -r 'select(.reason == "compiler-artifact" and .executable != null and .profile.test)
+                     | [.executable, (.manifest_path | sub("/Cargo.toml$"; ""))] | @tsv' <<<"$list")
+    return $rc
+}
+
+step "cargo test --workspace (as root)" workspace_tests
+step "doc tests" as_user cargo test --workspace --doc
+step "ws for thumbv7em-none-eabihf (no_std)" \
+    as_user cargo build -p ws --no-default-features --target thumbv7em-none-eabihf
+if [[ -x scripts/autobahn.sh ]]; then
+    step "Autobahn|Testsuite (scripts/autobahn.sh)" scripts/autobahn.sh
+fi
+
+echo
+echo "test.sh finished in $((SECONDS - started)) s"
+for f in "${failures[@]}"; do echo "failed step: $f"; done
+echo "summary: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
