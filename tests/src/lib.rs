@@ -392,8 +392,13 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A TCP connection to tunws (call inside [`Netns::run`]) with read and write timeouts set.
 pub fn connect_tcp() -> TcpStream {
-    let stream = TcpStream::connect_timeout(&tunws_endpoint(), IO_TIMEOUT)
-        .unwrap_or_else(|e| panic!("connect to {}: {e}", tunws_endpoint()));
+    connect_tcp_to(tunws_endpoint())
+}
+
+/// A TCP connection to `endpoint` (call inside [`Netns::run`]) with read and write timeouts set.
+pub fn connect_tcp_to(endpoint: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&endpoint, IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("connect to {endpoint}: {e}"));
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     stream.set_nodelay(true).unwrap();
@@ -431,7 +436,12 @@ pub fn read_data(ws: &mut Client) -> Message {
 /// Sends a raw HTTP request and returns everything the server sent until it closed the connection
 /// (or [`IO_TIMEOUT`] passed). Call inside [`Netns::run`].
 pub fn http_exchange(request: &[u8]) -> String {
-    let mut stream = connect_tcp();
+    http_exchange_at(tunws_endpoint(), request)
+}
+
+/// [`http_exchange`] with a server at `endpoint`.
+pub fn http_exchange_at(endpoint: SocketAddr, request: &[u8]) -> String {
+    let mut stream = connect_tcp_to(endpoint);
     stream.write_all(request).expect("send request");
     let mut response = Vec::new();
     let mut buf = [0u8; 16 * 1024];

@@ -1,6 +1,6 @@
 //! Plain HTTP on the WebSocket port: the page, the raw upgrade, and every refusal with its status.
 
-use netns_tests::{Netns, TUNWS_ADDR, Tunws, http_exchange, require_root};
+use netns_tests::{Netns, TUNWS_ADDR, Tunws, http_exchange, http_exchange_at, require_root};
 
 /// Status code of the first response in `response` (panics with the response if there is none).
 fn status_of(response: &str) -> u16 {
@@ -37,6 +37,19 @@ fn get_root_serves_the_chat_page() {
     for id in [r#"id="status""#, r#"id="msg""#, r#"id="send""#, r#"id="log""#] {
         assert!(response.contains(id), "page lacks {id}: {response}");
     }
+}
+
+#[test]
+fn page_is_served_over_ipv6_with_addr6() {
+    require_root!();
+    let ns = Netns::new("ipv6");
+    let _tunws = Tunws::start(&ns, &["--addr6", "fd00::2/64"]);
+    let response = ns.run(|| {
+        let endpoint = "[fd00::2]:8080".parse().unwrap();
+        http_exchange_at(endpoint, b"GET / HTTP/1.1\r\nHost: [fd00::2]:8080\r\nConnection: close\r\n\r\n")
+    });
+    assert_eq!(status_of(&response), 200, "{response}");
+    assert!(response.contains(r#"id="status""#), "{response}");
 }
 
 #[test]
