@@ -1,1 +1,88 @@
-fn main() {}
+//! `tunws`: the command-line program. Parses the command line, sets up logging and signals,
+//! opens the userspace stack on the TUN device and runs the server or the client role.
+
+mod chat;
+mod cli;
+mod client;
+mod echo;
+mod signals;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use smoltcp::wire::{IpAddress, IpCidr};
+use stack::server::{Page, Server, ServerConfig};
+use stack::{Net, NetConfig};
+
+use cli::{Cidr, Cli, Command, ServerArgs, TunArgs};
+
+/// The chat page served on `GET /`, embedded so the binary is self-contained.
+const CHAT_PAGE: &str = include_str!("chat.html");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    if let Err(e) = signals::install() {
+        log::error!("cannot install the SIGINT/SIGTERM handler: {e}");
+        return ExitCode::FAILURE;
+    }
+    let result = match cli.command {
+        Some(Command::Client(args)) => client::run(&args),
+        None => serve(&cli.server),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn smoltcp_cidr(cidr: Cidr) -> IpCidr {
+    IpCidr::new(IpAddress::from(cidr.addr), cidr.prefix)
+}
+
+/// The stack configuration shared by both roles.
+fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
+    NetConfig {
+        tun: tun.tun.clone(),
+        addr: smoltcp_cidr(tun.addr),
+        mtu: tun.mtu.map(usize::from),
+        pcap: tun.pcap.clone(),
+        trace: tun.trace,
+        loss_percent: tun.loss,
+        max_connections,
+        ..NetConfig::default()
+    }
+}
+
+fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
+    let mut config = net_config(&args.tun, args.max_connections);
+    config.addr6 = args.addr6.map(smoltcp_cidr);
+    let mut net = Net::open(&config)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot open TUN device {}: {e}", args.tun.tun)))?;
+
+    let mut server = Server::new(ServerConfig {
+        max_message: args.max_message,
+        origins: args.origins.clone(),
+        ..ServerConfig::default()
+    });
+    server.page(Page { path: "/".into(), content_type: "text/html; charset=utf-8", body: CHAT_PAGE.as_bytes() });
+    server.route("/echo", Box::new(echo::Echo));
+    server.route("/chat", Box::new(chat::Chat::default()));
+
+    net.listen(args.port).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("listen on port {}: {e}", args.port)))?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "listening on {}:{}", args.tun.addr.addr, args.port)?;
+    stdout.flush()?;
+    drop(stdout);
+    if let Some(addr6) = args.addr6 {
+        // The contract is one stdout line (scripts wait for it); the IPv6 address goes to the log.
+        log::info!("also listening on [{}]:{}", addr6.addr, args.port);
+    }
+
+    stack::server::run(&mut net, &mut server, &signals::STOP)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -4,12 +4,14 @@
 //! (pcap, trace, loss around the device), [`pool`] (spare listeners), [`Net`] (interface,
 //! sockets, connection table, the calls an event loop makes) and [`Clock`].
 
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod device;
 pub mod middleware;
 pub mod net;
 pub mod pool;
+pub mod server;
 
 pub use clock::{Clock, Duration, Instant};
 pub use config::NetConfig;

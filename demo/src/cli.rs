@@ -1,0 +1,253 @@
+//! The command line (DESIGN.md, "The command-line contract"). Only this file parses arguments.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Default `--max-message`: Autobahn's largest cases send 16 MiB messages; the extra 64 KiB
+/// leaves room for them without rounding surprises.
+pub const DEFAULT_MAX_MESSAGE: u64 = 16 * 1024 * 1024 + 64 * 1024;
+
+/// Default `--max-connections`: enough for classroom use and the 200-connect burst test, small
+/// enough that smoltcp's linear socket scan (about 90 ns per socket per packet) stays cheap.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// tunws: a WebSocket chat and echo server on a userspace TCP/IP stack over a TUN device.
+///
+/// Every step from raw IP packet to WebSocket frame happens in this program: the TCP
+/// three-way handshake (smoltcp), the HTTP upgrade and the WebSocket frames.
+/// The kernel side of the TUN device (address .1, link up, MTU) is configured by
+/// scripts/demo.sh or by hand; tunws opens the device by name or creates it.
+///
+/// Endpoints on one port: GET / serves the chat page, /chat broadcasts every text message to
+/// every /chat client, /echo sends every message back to its sender.
+#[derive(Debug, Parser)]
+#[command(name = "tunws", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Subcommands: without one, tunws runs the server.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect to a WebSocket server through the same userspace stack (the client role).
+    ///
+    /// Prints every received text message as a line on stdout and sends every stdin line as a
+    /// text message; with --echo, sends every received message back instead. Exits 0 after a
+    /// clean close.
+    Client(ClientArgs),
+}
+
+/// Options shared by the server and the client: the TUN device and the stack's address.
+#[derive(Debug, Args)]
+pub struct TunArgs {
+    /// TUN device to open (created if it does not exist)
+    #[arg(long, value_name = "NAME", default_value = "tun0")]
+    pub tun: String,
+
+    /// IPv4 address and prefix of the userspace stack (the kernel side is usually .1)
+    #[arg(long, value_name = "CIDR", default_value = "10.0.0.2/24", value_parser = parse_cidr)]
+    pub addr: Cidr,
+
+    /// Device MTU; defaults to the TUN's current MTU (a larger MTU means fewer packets per byte)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1280..))]
+    pub mtu: Option<u16>,
+
+    /// Write every packet in and out to this pcap file (open it in Wireshark or tshark)
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Print one line per TCP segment, state change and WebSocket handshake/frame
+    #[arg(long)]
+    pub trace: bool,
+
+    /// Drop this percentage of packets in each direction (seeded; for labs)
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = parse_percent)]
+    pub loss: f64,
+}
+
+/// Server options.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub tun: TunArgs,
+
+    /// Also serve on this IPv6 address and prefix
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    pub addr6: Option<Cidr>,
+
+    /// TCP port for HTTP and WebSocket
+    #[arg(long, value_name = "N", default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// Maximum number of TCP connections at once; further SYNs are answered with RST
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65535))]
+    pub max_connections: usize,
+
+    /// Largest WebSocket message accepted, in bytes; bigger ones are closed with 1009
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE)]
+    pub max_message: u64,
+
+    /// Allowed Origin for WebSocket upgrades (repeatable); requests with another Origin get
+    /// 403. Without this option every origin is allowed.
+    #[arg(long = "origin", value_name = "ORIGIN")]
+    pub origins: Vec<String>,
+}
+
+/// Client options.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub tun: TunArgs,
+
+    /// Send every received message (text or binary) back unchanged instead of reading stdin
+    #[arg(long)]
+    pub echo: bool,
+
+    /// Largest WebSocket message accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE)]
+    pub max_message: u64,
+
+    /// Server URL: ws://IP:PORT/PATH (the host must be an IP address literal)
+    #[arg(value_name = "URL", value_parser = parse_ws_url)]
+    pub url: WsUrl,
+}
+
+/// An address with a prefix length, as given on the command line (`10.0.0.2/24`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// The address.
+    pub addr: IpAddr,
+    /// The prefix length in bits.
+    pub prefix: u8,
+}
+
+fn parse_cidr(s: &str) -> Result<Cidr, String> {
+    let (addr, prefix) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not ADDRESS/PREFIX, e.g. 10.0.0.2/24"))?;
+    let addr: IpAddr = addr.parse().map_err(|_| format!("`{addr}` is not an IP address"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= max)
+        .ok_or_else(|| format!("prefix `{prefix}` must be a number from 0 to {max}"))?;
+    Ok(Cidr { addr, prefix })
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a percentage from 0 to 100")),
+    }
+}
+
+/// A parsed `ws://IP:PORT/PATH` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsUrl {
+    /// The server's address (the host part must be an IP literal: the stack has no DNS).
+    pub remote: SocketAddr,
+    /// The `Host` header value, as written in the URL.
+    pub host: String,
+    /// The request target, starting with `/` (includes any query).
+    pub path: String,
+}
+
+fn parse_ws_url(s: &str) -> Result<WsUrl, String> {
+    let rest = s
+        .strip_prefix("ws://")
+        .ok_or_else(|| format!("`{s}` must start with ws:// (wss is not implemented)"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let remote = if let Ok(remote) = authority.parse::<SocketAddr>() {
+        remote
+    } else {
+        // No port: the WebSocket default for ws:// is 80.
+        let host = authority.trim_start_matches('[').trim_end_matches(']');
+        let ip: IpAddr = host
+            .parse()
+            .map_err(|_| format!("`{authority}` must be IP:PORT (no DNS in the userspace stack)"))?;
+        SocketAddr::new(ip, 80)
+    };
+    Ok(WsUrl { remote, host: authority.to_string(), path: path.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let cli = Cli::try_parse_from(["tunws"]).unwrap();
+        assert!(cli.command.is_none());
+        let s = cli.server;
+        assert_eq!(s.tun.tun, "tun0");
+        assert_eq!(s.tun.addr, Cidr { addr: "10.0.0.2".parse().unwrap(), prefix: 24 });
+        assert_eq!(s.port, 8080);
+        assert_eq!(s.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert!(s.max_message >= 16 * 1024 * 1024);
+        assert!(s.origins.is_empty());
+        assert_eq!(s.tun.loss, 0.0);
+    }
+
+    #[test]
+    fn every_server_option_parses() {
+        let cli = Cli::try_parse_from([
+            "tunws", "--tun", "tw9", "--addr", "10.9.0.2/16", "--addr6", "fd00::2/64", "--port", "9000",
+            "--pcap", "/tmp/x.pcap", "--trace", "--loss", "5", "--mtu", "65000", "--max-connections",
+            "10", "--max-message", "100", "--origin", "http://a", "--origin", "http://b",
+        ])
+        .unwrap();
+        let s = cli.server;
+        assert_eq!(s.tun.tun, "tw9");
+        assert_eq!(s.addr6.unwrap().prefix, 64);
+        assert_eq!(s.port, 9000);
+        assert!(s.tun.trace);
+        assert_eq!(s.tun.loss, 5.0);
+        assert_eq!(s.tun.mtu, Some(65000));
+        assert_eq!(s.max_connections, 10);
+        assert_eq!(s.max_message, 100);
+        assert_eq!(s.origins, ["http://a", "http://b"]);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["tunws", "--addr", "10.0.0.2"][..],
+            &["tunws", "--addr", "10.0.0.2/33"],
+            &["tunws", "--loss", "101"],
+            &["tunws", "--port", "70000"],
+            &["tunws", "--max-connections", "0"],
+            &["tunws", "client", "http://10.0.0.1:80/"],
+            &["tunws", "client", "ws://example.com:80/"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn client_url_and_flags() {
+        let cli =
+            Cli::try_parse_from(["tunws", "client", "--tun", "tw1", "--echo", "ws://10.0.0.1:9001/runCase?case=1"])
+                .unwrap();
+        let Some(Command::Client(c)) = cli.command else { panic!("expected client") };
+        assert_eq!(c.tun.tun, "tw1");
+        assert!(c.echo);
+        assert_eq!(c.url.remote, "10.0.0.1:9001".parse().unwrap());
+        assert_eq!(c.url.host, "10.0.0.1:9001");
+        assert_eq!(c.url.path, "/runCase?case=1");
+        let url = parse_ws_url("ws://10.0.0.1").unwrap();
+        assert_eq!((url.remote.port(), url.path.as_str()), (80, "/"));
+        let url = parse_ws_url("ws://[fd00::1]:81/x").unwrap();
+        assert_eq!(url.remote, "[fd00::1]:81".parse().unwrap());
+    }
+}

@@ -1,0 +1,368 @@
+//! The client role: connect through the stack, send the opening handshake, then run a
+//! WebSocket with masked frames. [`run`] is its event loop.
+//!
+//! ```text
+//!   connect ──▶ TcpConnecting ──(ESTABLISHED)──▶ Handshake ──(101 valid)──▶ Open ──▶ Done(code)
+//!                     │ refused / timeout             │ other answer / timeout      │
+//!                     └───────────────▶ error ◀───────┘                  close handshake, FIN
+//! ```
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ws::handshake::{self, ClientRequest, EMPTY_HEADER, Status};
+use ws::{CloseCode, Connection, Duration, Instant, MaskKeySource, MessageKind, Role};
+
+use crate::server::session::{Session, Step};
+use crate::server::{delay_until, ws_instant};
+use crate::{Clock, ConnError, ConnId, Net};
+
+/// Time for the TCP handshake plus the WebSocket handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After the close handshake, time for the server to close TCP before we do (RFC 6455 §7.1.1
+/// lets the server go first).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest response head read (RFC 6455 answers are a few hundred bytes).
+const MAX_RESPONSE_HEAD: usize = 8 * 1024;
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The server's address (an IP literal: the stack has no DNS).
+    pub remote: SocketAddr,
+    /// The `Host` header, as written in the URL (`10.0.0.1:9001`).
+    pub host: String,
+    /// The request target (`/chat`, may hold a query).
+    pub path: String,
+    /// An `Origin` header to send, if any.
+    pub origin: Option<String>,
+    /// Largest message (and frame) accepted; bigger ones fail the connection with 1009.
+    pub max_message: u64,
+}
+
+/// Why the client did not get a WebSocket, or lost it abnormally.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The TCP connection could not be made or broke.
+    Tcp(ConnError),
+    /// The server's answer to the opening handshake was not a valid 101.
+    Handshake(handshake::ResponseError),
+    /// The request could not be written (invalid host or path).
+    Request(handshake::ClientRequestError),
+    /// No complete handshake within the timeout.
+    Timeout,
+    /// The operating system (TUN, random numbers, stdin).
+    Io(io::Error),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Tcp(e) => write!(f, "TCP: {e}"),
+            ClientError::Handshake(handshake::ResponseError::Rejected(code)) => {
+                write!(f, "handshake refused by the server: HTTP {code}")
+            }
+            ClientError::Handshake(e) => write!(f, "invalid handshake response: {e:?}"),
+            ClientError::Request(e) => write!(f, "cannot write the request: {e:?}"),
+            ClientError::Timeout => write!(f, "no WebSocket handshake within {} s", HANDSHAKE_TIMEOUT.as_millis() / 1000),
+            ClientError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+/// What the application on the client side sees.
+pub trait ClientApp {
+    /// The WebSocket is open.
+    fn on_open(&mut self, _out: &mut Sender<'_>) {}
+    /// A whole message arrived.
+    fn on_message(&mut self, out: &mut Sender<'_>, kind: MessageKind, data: &[u8]);
+    /// The extra fd given to [`run`] is readable (for example stdin). Return `Ok(false)` at
+    /// end of input to stop watching it.
+    fn on_input(&mut self, _out: &mut Sender<'_>) -> io::Result<bool> {
+        Ok(false)
+    }
+}
+
+/// Sends on the client's WebSocket from inside a [`ClientApp`] callback.
+pub struct Sender<'a> {
+    session: &'a mut Session<OsMaskKeys>,
+}
+
+impl Sender<'_> {
+    /// Queues a whole message (masked). Fails once a close frame was queued.
+    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), ws::SendError> {
+        self.session.send(kind, data)
+    }
+
+    /// Starts the close handshake.
+    pub fn close(&mut self, code: CloseCode, reason: &str) {
+        self.session.close(code, reason);
+    }
+}
+
+/// Masking keys from a xorshift64* generator seeded by the OS (RFC 6455 §5.3 asks for keys an
+/// intermediary cannot predict; a fast PRNG seeded from getrandom meets that for a client that
+/// lives one connection).
+pub struct OsMaskKeys {
+    state: u64,
+}
+
+impl OsMaskKeys {
+    /// Seeds from the operating system's random source.
+    pub fn new() -> io::Result<Self> {
+        let seed = u64::from_ne_bytes(os_random::<8>()?);
+        // xorshift must not start at zero.
+        Ok(OsMaskKeys { state: seed | 1 })
+    }
+}
+
+impl MaskKeySource for OsMaskKeys {
+    fn next_key(&mut self) -> [u8; 4] {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        let bits = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        ((bits >> 32) as u32).to_ne_bytes()
+    }
+}
+
+/// `N` bytes from getrandom(2).
+fn os_random<const N: usize>() -> io::Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    let mut filled = 0;
+    while filled < N {
+        // SAFETY: the pointer and length describe the unfilled tail of `buf`, which lives
+        // across the call.
+        let rc = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), N - filled, 0) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        } else {
+            filled += rc as usize;
+        }
+    }
+    Ok(buf)
+}
+
+/// The client connection's phase.
+enum Phase {
+    /// Waiting for the TCP handshake, then for the 101: `request` is sent once established,
+    /// `response` collects the answer's head.
+    Handshake { nonce: [u8; 16], request: Vec<u8>, sent: usize, response: Vec<u8>, deadline: Instant },
+    /// The WebSocket.
+    Open { session: Box<Session<OsMaskKeys>>, close_deadline: Option<Instant> },
+}
+
+/// A WebSocket client connection over the stack.
+pub struct Client {
+    id: ConnId,
+    config: ClientConfig,
+    phase: Phase,
+}
+
+impl Client {
+    /// Starts connecting (SYN) and prepares the opening handshake with a fresh random nonce.
+    pub fn connect(net: &mut Net, config: ClientConfig, now: Instant) -> Result<Client, ClientError> {
+        let nonce = os_random::<16>()?;
+        let mut request = vec![0u8; 1024 + config.host.len() + config.path.len()];
+        let n = handshake::write_client_request(
+            &ClientRequest { host: &config.host, path: &config.path, origin: config.origin.as_deref(), protocols: &[] },
+            nonce,
+            &mut request,
+        )
+        .map_err(ClientError::Request)?;
+        request.truncate(n);
+        let id = net.connect(config.remote).map_err(ClientError::Tcp)?;
+        let deadline = now + HANDSHAKE_TIMEOUT;
+        Ok(Client { id, config, phase: Phase::Handshake { nonce, request, sent: 0, response: Vec::new(), deadline } })
+    }
+
+    /// The stack's id of the TCP connection.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// When [`Client::handle`] must run again without I/O.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Handshake { deadline, .. } => Some(*deadline),
+            Phase::Open { session, close_deadline } => match (session.poll_timeout(), close_deadline) {
+                (Some(a), Some(b)) => Some(a.min(*b)),
+                (a, b) => a.or(*b),
+            },
+        }
+    }
+
+    /// Starts the close handshake (no effect before the WebSocket is open or once closing).
+    pub fn close(&mut self, code: CloseCode, reason: &str) {
+        if let Phase::Open { session, .. } = &mut self.phase {
+            session.close(code, reason);
+        }
+    }
+
+    /// Moves the connection forward. Returns `Ok(Some(code))` once the WebSocket is over
+    /// (TCP closed): the peer's close code, ours, or 1006 when the TCP connection dropped.
+    pub fn handle(&mut self, net: &mut Net, now: Instant, app: &mut dyn ClientApp) -> Result<Option<CloseCode>, ClientError> {
+        if let Phase::Handshake { .. } = self.phase {
+            if !self.handshake(net, now)? {
+                return Ok(None);
+            }
+            if let Phase::Open { session, .. } = &mut self.phase {
+                app.on_open(&mut Sender { session });
+            }
+        }
+        let Phase::Open { session, close_deadline } = &mut self.phase else { return Ok(None) };
+        if close_deadline.is_some_and(|d| d <= now) {
+            // The server did not close TCP after the close handshake: we do (RFC 6455 §7.1.1).
+            net.close(self.id);
+            return Ok(Some(session.end_code().unwrap_or(CloseCode::ABNORMAL)));
+        }
+        if session.poll_timeout().is_some_and(|t| t <= now) {
+            session.handle_timeout(now);
+        }
+        loop {
+            match session.step(net, self.id, now) {
+                Step::Message(kind) => {
+                    if session.end_code().is_none() {
+                        let data = session.take_message();
+                        app.on_message(&mut Sender { session }, kind, &data);
+                        session.restore_message(data);
+                    }
+                }
+                Step::Idle => break,
+                Step::TcpEnded(_) => {
+                    session.tcp_ended();
+                    net.close(self.id);
+                    return Ok(session.end_code());
+                }
+            }
+        }
+        if session.wants_tcp_close() {
+            // After a failure the client closes TCP itself.
+            net.close(self.id);
+            return Ok(session.end_code());
+        }
+        if session.end_code().is_some() && close_deadline.is_none() {
+            *close_deadline = Some(now + CLOSE_TIMEOUT);
+        }
+        Ok(None)
+    }
+
+    /// Runs the opening handshake; true once the WebSocket is open.
+    fn handshake(&mut self, net: &mut Net, now: Instant) -> Result<bool, ClientError> {
+        let Phase::Handshake { nonce, request, sent, response, deadline } = &mut self.phase else { return Ok(true) };
+        if now >= *deadline {
+            return Err(ClientError::Timeout);
+        }
+        if !net.is_established(self.id) {
+            // A refused connect (RST) shows up as a reset socket.
+            return match net.recv(self.id, &mut []) {
+                Err(e @ (ConnError::Reset | ConnError::Unknown)) => Err(ClientError::Tcp(e)),
+                _ => Ok(false),
+            };
+        }
+        while *sent < request.len() {
+            let n = net.send(self.id, &request[*sent..]).map_err(ClientError::Tcp)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            *sent += n;
+        }
+        let mut chunk = [0u8; 4096];
+        loop {
+            let room = (MAX_RESPONSE_HEAD + 1).saturating_sub(response.len()).min(chunk.len());
+            let n = net.recv(self.id, &mut chunk[..room]).map_err(ClientError::Tcp)?;
+            response.extend_from_slice(&chunk[..n]);
+            let mut headers = [EMPTY_HEADER; 64];
+            match handshake::parse_response(response, &mut headers, *nonce, &[]) {
+                Ok(Status::Complete(accepted)) => {
+                    let head_len = accepted.head_len();
+                    let config = ws::Config {
+                        max_frame_size: self.config.max_message,
+                        max_message_size: self.config.max_message,
+                        auto_pong: true,
+                        keepalive: None,
+                    };
+                    let conn = Connection::new(Role::Client, config, OsMaskKeys::new()?, now);
+                    let session = Session::new(conn, &response[head_len..], Default::default());
+                    // Frames must not wait for the ACK of the previous one.
+                    let _ = net.set_nodelay(self.id, true);
+                    log::info!("connected to ws://{}{} from {:?}", self.config.host, self.config.path, net.conn_local_addr(self.id));
+                    self.phase = Phase::Open { session: Box::new(session), close_deadline: None };
+                    return Ok(true);
+                }
+                Ok(Status::Partial) if n == 0 => return Ok(false),
+                Ok(Status::Partial) => {}
+                Err(e) => return Err(ClientError::Handshake(e)),
+            }
+        }
+    }
+}
+
+/// Connects, runs `app` until the WebSocket is over, and returns its close code. `input` is an
+/// extra fd to wait on while the WebSocket is open (stdin); `app.on_input` runs when it is
+/// readable, until it reports the end of input. When `stop` is set, the connection is closed
+/// with 1001.
+pub fn run(
+    net: &mut Net,
+    config: ClientConfig,
+    app: &mut dyn ClientApp,
+    mut input: Option<RawFd>,
+    stop: &AtomicBool,
+) -> Result<CloseCode, ClientError> {
+    let clock = Clock::new();
+    net.poll(clock.now());
+    let mut client = Client::connect(net, config, ws_instant(clock.now()))?;
+    let mut stopping = false;
+    let result = loop {
+        let stack_now = clock.now();
+        net.poll(stack_now);
+        let now = ws_instant(stack_now);
+        if !stopping && stop.load(Ordering::SeqCst) {
+            stopping = true;
+            client.close(CloseCode::GOING_AWAY, "client stopping");
+        }
+        match client.handle(net, now, app) {
+            Ok(Some(code)) => break Ok(code),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        net.poll(stack_now);
+        while net.poll_gone().is_some() {}
+        let mut timeout = net.poll_delay(stack_now);
+        if let Some(deadline) = client.poll_timeout() {
+            let delay = delay_until(deadline, now);
+            timeout = Some(timeout.map_or(delay, |t| t.min(delay)));
+        }
+        let open = matches!(client.phase, Phase::Open { .. });
+        let extra: Vec<RawFd> = input.filter(|_| open).into_iter().collect();
+        let ready = net.wait_with(timeout, &extra)?;
+        if ready & 1 != 0 {
+            if let Phase::Open { session, .. } = &mut client.phase {
+                if !app.on_input(&mut Sender { session })? {
+                    input = None;
+                }
+            }
+        }
+    };
+    // Let the FIN (or the close frame of a failure) leave before the process exits.
+    let stack_now = clock.now();
+    net.poll(stack_now);
+    net.flush()?;
+    result
+}

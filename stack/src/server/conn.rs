@@ -1,0 +1,184 @@
+//! One accepted TCP connection on the server: HTTP requests until an upgrade, then a
+//! WebSocket, then the TCP close.
+//!
+//! ```text
+//!   accept ──▶ Http ──(101)──▶ Ws ──(close handshake done, flushed)──▶ Closing ──▶ gone
+//!               │ error / Connection: close / timeout                     ▲
+//!               └──────────────────────────(response flushed)─────────────┘
+//! ```
+
+use std::net::SocketAddr;
+
+use ws::{CloseCode, Instant, MessageKind};
+
+use crate::{ConnError, ConnId, Net};
+
+use super::app::{OVERLOADED, SendError};
+use super::http::{self, Decision, Site};
+use super::outqueue::OutQueue;
+use super::session::Session;
+
+/// Request head bytes kept before answering 431: `ws`'s own head limit plus one byte, so
+/// its limit is the one that fires.
+const MAX_HEAD: usize = ws::handshake::ParseLimits::DEFAULT.max_head + 1;
+
+/// A server connection.
+pub(crate) struct Conn {
+    pub(super) peer: SocketAddr,
+    pub(super) phase: Phase,
+    /// The deadline under which this connection sits in the server's timer set.
+    pub(super) timer: Option<Instant>,
+}
+
+/// Where a connection is in its life (see the module doc).
+pub(crate) enum Phase {
+    /// Reading request heads; plain requests are answered, an upgrade moves to `Ws`.
+    Http(HttpConn),
+    /// A WebSocket on route `route`.
+    Ws(WsConn),
+    /// Our FIN is queued; input is read and discarded until the stack reports the socket
+    /// gone, or `deadline` passes and the connection is aborted.
+    Closing { deadline: Instant },
+}
+
+/// The HTTP phase: bytes of the request head so far and the responses not yet sent.
+pub(crate) struct HttpConn {
+    buf: Vec<u8>,
+    out: OutQueue,
+    /// Drop the connection if no complete request has arrived by then (slow or silent
+    /// clients, and the spare connections browsers open and never use).
+    pub(super) deadline: Instant,
+    /// Close once `out` is flushed (error answered, `Connection: close`, or peer's FIN).
+    close_after: bool,
+}
+
+/// What the HTTP phase stopped at.
+pub(crate) enum HttpStep {
+    /// Nothing more until bytes arrive, the socket drains or the deadline passes.
+    Idle,
+    /// Everything owed was sent; close the TCP connection.
+    Close,
+    /// The 101 is queued; switch to WebSocket on this route. The rest of `buf` is frames.
+    Upgrade { route: usize },
+    /// The peer reset the connection.
+    Reset,
+}
+
+impl HttpConn {
+    /// A connection that has sent nothing yet.
+    pub(crate) fn new(deadline: Instant) -> Self {
+        HttpConn { buf: Vec::new(), out: OutQueue::new(), deadline, close_after: false }
+    }
+
+    /// Answers every complete request buffered, reads more, repeats until blocked.
+    pub(crate) fn step(&mut self, net: &mut Net, id: ConnId, site: &Site<'_>, next_deadline: Instant) -> HttpStep {
+        let mut chunk = [0u8; MAX_HEAD];
+        loop {
+            match self.out.drain_into(|b| net.send(id, b)) {
+                Ok(_) => {}
+                Err(ConnError::Reset) => return HttpStep::Reset,
+                Err(_) => return HttpStep::Close,
+            }
+            if !self.out.is_empty() {
+                // Backpressure: answer the next request only once this answer is sent.
+                return HttpStep::Idle;
+            }
+            if self.close_after {
+                return HttpStep::Close;
+            }
+            if !self.buf.is_empty() {
+                match http::decide(&self.buf, site, &mut self.out) {
+                    Decision::Responded { head_len, keep_alive } => {
+                        self.buf.drain(..head_len);
+                        self.close_after = !keep_alive;
+                        self.deadline = next_deadline;
+                        continue;
+                    }
+                    Decision::Refused(status) => {
+                        log::debug!("connection {id}: refused with {}", status.code());
+                        self.buf.clear();
+                        self.close_after = true;
+                        continue;
+                    }
+                    Decision::Upgrade { route, head_len } => {
+                        self.buf.drain(..head_len);
+                        return HttpStep::Upgrade { route };
+                    }
+                    Decision::Partial if self.buf.len() >= MAX_HEAD => {
+                        // ws reports an over-long head itself; this guards our buffer bound.
+                        self.buf.clear();
+                        http::refuse(ws::HttpStatus::RequestHeaderFieldsTooLarge, &mut self.out);
+                        self.close_after = true;
+                        continue;
+                    }
+                    Decision::Partial => {}
+                }
+            }
+            let room = MAX_HEAD - self.buf.len();
+            match net.recv(id, &mut chunk[..room]) {
+                Ok(0) => return HttpStep::Idle,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                // The peer finished sending: answer what it asked, then close.
+                Err(ConnError::Closed) => self.close_after = true,
+                Err(ConnError::Reset) => return HttpStep::Reset,
+                Err(_) => return HttpStep::Close,
+            }
+        }
+    }
+
+    /// Turns this connection into a WebSocket: the 101 queued so far and the bytes after the
+    /// request head go to the session.
+    pub(crate) fn into_session(self, ws: ws::Connection) -> Session {
+        Session::new(ws, &self.buf, self.out)
+    }
+}
+
+/// The WebSocket phase.
+pub(crate) struct WsConn {
+    pub(super) session: Session,
+    pub(super) route: usize,
+    /// The app has been told `on_open` and not yet `on_close`.
+    pub(super) open: bool,
+    /// Give up on the close handshake (close TCP anyway) at this instant.
+    pub(super) close_deadline: Option<Instant>,
+}
+
+impl Conn {
+    /// A freshly accepted connection.
+    pub(crate) fn new(peer: SocketAddr, deadline: Instant) -> Self {
+        Conn { peer, phase: Phase::Http(HttpConn::new(deadline)), timer: None }
+    }
+
+    /// The next instant this connection needs attention without any I/O.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Http(http) => Some(http.deadline),
+            Phase::Ws(ws) => match (ws.session.poll_timeout(), ws.close_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            Phase::Closing { deadline } => Some(*deadline),
+        }
+    }
+
+    /// Queues a whole message if this is an open WebSocket; see [`super::Outbox::send`].
+    pub(crate) fn send_message(&mut self, kind: MessageKind, data: &[u8], queue_limit: usize) -> Result<(), SendError> {
+        let Phase::Ws(ws) = &mut self.phase else { return Err(SendError::NotOpen) };
+        if !ws.open || ws.session.end_code().is_some() {
+            return Err(SendError::NotOpen);
+        }
+        let queued = ws.session.queued();
+        if queued > 0 && queued.saturating_add(data.len()) > queue_limit {
+            ws.session.close(OVERLOADED, "too slow: send queue full");
+            return Err(SendError::Overloaded);
+        }
+        ws.session.send(kind, data).map_err(|_| SendError::NotOpen)
+    }
+
+    /// Starts the close handshake if this is an open WebSocket.
+    pub(crate) fn close_ws(&mut self, code: CloseCode, reason: &str) {
+        if let Phase::Ws(ws) = &mut self.phase {
+            ws.session.close(code, reason);
+        }
+    }
+}

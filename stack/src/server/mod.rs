@@ -1,0 +1,425 @@
+//! The server glue: HTTP and WebSocket on one port of [`Net`], routed by path.
+//!
+//! Each accepted connection is a [`conn::Conn`]: HTTP requests (parsed by `ws::handshake`)
+//! get a [`Page`], a refusal with the status `ws` names, or a 101 that turns the connection
+//! into a WebSocket handled by the [`App`] registered for its path. [`run`] is the event loop.
+//!
+//! Policies, with their reasons:
+//! - Handshake timeout ([`ServerConfig::handshake_timeout`], 10 s): a connection must deliver a
+//!   complete request head within it after accept or after the previous response; otherwise
+//!   it is closed quietly (browsers open spare connections that never send anything).
+//! - Keepalive: a WebSocket silent for 30 s gets a Ping; silent 30 s more, it is failed with
+//!   1011 (`ws` decides the code).
+//! - Backpressure: a connection whose queued output does not fit in its TCP send buffer is not
+//!   read (its bytes stay in the stack's receive buffer, the TCP window closes).
+//! - Bounded queues: a message for a connection whose queue already holds bytes and would
+//!   exceed [`ServerConfig::queue_limit`] is refused, and that connection is closed with
+//!   [`OVERLOADED`] (1008). A queue that is empty always accepts one message, so a single
+//!   message of up to `max_message` bytes always gets through.
+//! - Close: the server closes TCP after the WebSocket close handshake; if the peer does not
+//!   finish it within [`ServerConfig::close_timeout`], TCP is closed anyway, and a connection
+//!   whose FIN is not acknowledged within the same time is reset.
+//! - Readiness: after a [`Net::poll`] that reported activity, every connection is serviced
+//!   (smoltcp tells no more precisely which socket changed); idle wake-ups service only the
+//!   connections whose timers expired or that an app sent to.
+
+mod app;
+mod conn;
+mod http;
+mod outqueue;
+pub(crate) mod session;
+
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ws::{CloseCode, Duration, Instant, Keepalive};
+
+use crate::{Clock, ConnError, ConnId, Net};
+
+pub use app::{App, OVERLOADED, Outbox, SendError};
+pub use http::Page;
+
+use conn::{Conn, HttpStep, Phase, WsConn};
+use http::Site;
+use session::Step;
+
+/// How long a shutdown waits for close handshakes and FINs before exiting anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// Limits and timeouts of the server. `Default` gives the values documented on each field.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest WebSocket message (and frame) accepted; bigger ones are failed with 1009.
+    /// Default 16 MiB + 64 KiB (Autobahn's largest messages are 16 MiB).
+    pub max_message: u64,
+    /// Allowed `Origin` values for upgrades; a request carrying another Origin gets 403.
+    /// Empty (the default) allows every origin.
+    pub origins: Vec<String>,
+    /// Time to deliver a complete request head. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// WebSocket keepalive. Default: ping after 30 s idle, fail 30 s later.
+    pub keepalive: Option<Keepalive>,
+    /// Time for the peer to finish the close handshake, and then to acknowledge our FIN.
+    /// Default 5 s.
+    pub close_timeout: Duration,
+    /// Bound on bytes queued for one connection (see the module doc). Default 1 MiB.
+    pub queue_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_message: 16 * 1024 * 1024 + 64 * 1024,
+            origins: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
+            keepalive: Some(Keepalive { idle: Duration::from_secs(30), timeout: Duration::from_secs(30) }),
+            close_timeout: Duration::from_secs(5),
+            queue_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// The HTTP + WebSocket server over a [`Net`]. Register pages and routes, then drive it with
+/// [`run`] (or [`Server::handle`] from a loop of your own).
+pub struct Server {
+    config: ServerConfig,
+    pages: Vec<Page>,
+    route_paths: Vec<String>,
+    apps: Vec<Box<dyn App>>,
+    conns: HashMap<ConnId, Conn>,
+    /// (deadline, connection), earliest first; each connection appears at most once.
+    timers: BTreeSet<(Instant, ConnId)>,
+    /// Connections an app sent to or closed, to flush in this turn.
+    touched: Vec<ConnId>,
+    /// Reused list of ids to service.
+    scratch: Vec<ConnId>,
+    shutting_down: bool,
+}
+
+impl Server {
+    /// A server with no pages and no routes.
+    pub fn new(config: ServerConfig) -> Self {
+        Server {
+            config,
+            pages: Vec::new(),
+            route_paths: Vec::new(),
+            apps: Vec::new(),
+            conns: HashMap::new(),
+            timers: BTreeSet::new(),
+            touched: Vec::new(),
+            scratch: Vec::new(),
+            shutting_down: false,
+        }
+    }
+
+    /// Serves `page` on plain `GET`/`HEAD` of its path.
+    pub fn page(&mut self, page: Page) {
+        self.pages.push(page);
+    }
+
+    /// Accepts WebSocket upgrades on `path` (query ignored) and hands them to `app`.
+    pub fn route(&mut self, path: &str, app: Box<dyn App>) {
+        self.route_paths.push(path.to_string());
+        self.apps.push(app);
+    }
+
+    /// Connections the server is tracking (any phase).
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The earliest instant a connection needs [`Server::handle`] without any I/O.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// One turn of the server after `net.poll`: accept, free gone connections, service
+    /// connections with work (all of them when `activity`), run expired timers.
+    pub fn handle(&mut self, net: &mut Net, now: Instant, activity: bool) {
+        while let Some((id, peer)) = net.accept() {
+            log::debug!("connection {id} from {peer}");
+            self.conns.insert(id, Conn::new(peer, now + self.config.handshake_timeout));
+            if self.shutting_down {
+                self.start_tcp_close(net, id, now);
+            }
+            self.touched.push(id);
+        }
+        while let Some(id) = net.poll_gone() {
+            self.forget(id);
+        }
+        let mut ids = std::mem::take(&mut self.scratch);
+        ids.clear();
+        if activity {
+            ids.extend(self.conns.keys().copied());
+        }
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(conn) = self.conns.get_mut(&id) {
+                conn.timer = None;
+            }
+            self.expire(net, id, now);
+            ids.push(id);
+        }
+        ids.append(&mut self.touched);
+        loop {
+            for &id in &ids {
+                self.service(net, id, now);
+            }
+            // Apps may have sent to other connections while we serviced these.
+            if self.touched.is_empty() {
+                break;
+            }
+            ids.clear();
+            ids.append(&mut self.touched);
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        self.scratch = ids;
+    }
+
+    /// Starts a graceful shutdown: every WebSocket gets a close frame with 1001 (going away),
+    /// other connections are closed, new ones are closed as they arrive.
+    pub fn shutdown(&mut self, net: &mut Net, now: Instant) {
+        self.shutting_down = true;
+        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        for id in ids {
+            match self.conns.get_mut(&id).map(|c| &mut c.phase) {
+                Some(Phase::Ws(ws)) => ws.session.close(CloseCode::GOING_AWAY, "server shutting down"),
+                Some(Phase::Http(_)) => self.start_tcp_close(net, id, now),
+                _ => {}
+            }
+            self.touched.push(id);
+        }
+    }
+
+    /// Acts on an expired deadline of `id`.
+    fn expire(&mut self, net: &mut Net, id: ConnId, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        match &mut conn.phase {
+            Phase::Http(http) if http.deadline <= now => {
+                log::debug!("connection {id}: no complete request in time, closing");
+                self.start_tcp_close(net, id, now);
+            }
+            Phase::Ws(ws) if ws.close_deadline.is_some_and(|d| d <= now) => {
+                log::debug!("client {id}: close handshake not finished in time, closing TCP");
+                self.start_tcp_close(net, id, now);
+            }
+            Phase::Ws(ws) => ws.session.handle_timeout(now),
+            Phase::Closing { deadline } if *deadline <= now => {
+                log::debug!("connection {id}: FIN not acknowledged in time, resetting");
+                net.abort(id);
+                self.forget(id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Does all the work `id` has now, then files its next deadline.
+    fn service(&mut self, net: &mut Net, id: ConnId, now: Instant) {
+        loop {
+            let Some(conn) = self.conns.get_mut(&id) else { return };
+            match &mut conn.phase {
+                Phase::Http(http) => {
+                    let site = Site { pages: &self.pages, routes: &self.route_paths, origins: &self.config.origins };
+                    match http.step(net, id, &site, now + self.config.handshake_timeout) {
+                        HttpStep::Idle => break,
+                        HttpStep::Close => {
+                            self.start_tcp_close(net, id, now);
+                            break;
+                        }
+                        HttpStep::Reset => {
+                            self.forget(id);
+                            return;
+                        }
+                        HttpStep::Upgrade { route } => self.upgrade(net, id, route, now),
+                    }
+                }
+                Phase::Ws(ws) => match ws.session.step(net, id, now) {
+                    Step::Message(kind) => {
+                        if ws.open && ws.session.end_code().is_none() {
+                            let route = ws.route;
+                            let data = ws.session.take_message();
+                            self.with_app(route, |app, out| app.on_message(out, id, kind, &data));
+                            if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
+                                ws.session.restore_message(data);
+                            }
+                        }
+                        self.check_ws_end(id, now);
+                    }
+                    Step::Idle => {
+                        self.check_ws_end(id, now);
+                        if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
+                            if ws.session.wants_tcp_close() {
+                                self.start_tcp_close(net, id, now);
+                            }
+                        }
+                        break;
+                    }
+                    Step::TcpEnded(error) => {
+                        ws.session.tcp_ended();
+                        self.check_ws_end(id, now);
+                        if error == ConnError::Closed {
+                            self.start_tcp_close(net, id, now);
+                        } else {
+                            self.forget(id);
+                            return;
+                        }
+                        break;
+                    }
+                },
+                Phase::Closing { .. } => {
+                    // Read and drop whatever still arrives so the peer's FIN is not stuck
+                    // behind a full window.
+                    let mut sink = [0u8; 4096];
+                    loop {
+                        match net.recv(id, &mut sink) {
+                            Ok(0) | Err(ConnError::Closed) => break,
+                            Ok(_) => {}
+                            Err(_) => {
+                                self.forget(id);
+                                return;
+                            }
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        self.reschedule(id);
+    }
+
+    /// Switches `id` to WebSocket on `route` after its 101 was queued.
+    fn upgrade(&mut self, net: &mut Net, id: ConnId, route: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Phase::Http(http) = std::mem::replace(&mut conn.phase, Phase::Closing { deadline: now }) else { return };
+        let config = ws::Config {
+            max_frame_size: self.config.max_message,
+            max_message_size: self.config.max_message,
+            auto_pong: true,
+            keepalive: self.config.keepalive,
+        };
+        let session = http.into_session(ws::Connection::server(config, now));
+        conn.phase = Phase::Ws(WsConn { session, route, open: true, close_deadline: None });
+        let peer = conn.peer;
+        // Frames must not wait for the ACK of the previous one.
+        if let Err(e) = net.set_nodelay(id, true) {
+            log::debug!("connection {id}: set_nodelay: {e}");
+        }
+        log::info!("client {id} connected from {peer}");
+        self.with_app(route, |app, out| app.on_open(out, id, peer));
+        if self.shutting_down {
+            self.conns.get_mut(&id).map(|c| c.close_ws(CloseCode::GOING_AWAY, "server shutting down"));
+        }
+    }
+
+    /// If `id`'s WebSocket has just stopped being open, tells its app and logs it.
+    fn check_ws_end(&mut self, id: ConnId, now: Instant) {
+        let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) else { return };
+        let Some(code) = ws.session.end_code() else { return };
+        if !ws.open {
+            return;
+        }
+        ws.open = false;
+        ws.close_deadline = Some(now + self.config.close_timeout);
+        let route = ws.route;
+        log::info!("client {id} left ({code})");
+        self.with_app(route, |app, out| app.on_close(out, id, code));
+    }
+
+    /// Queues our FIN (after everything queued in the socket) and waits for the socket to go.
+    fn start_tcp_close(&mut self, net: &mut Net, id: ConnId, now: Instant) {
+        if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
+            ws.session.tcp_ended();
+            self.check_ws_end(id, now);
+        }
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        if !matches!(conn.phase, Phase::Closing { .. }) {
+            conn.phase = Phase::Closing { deadline: now + self.config.close_timeout };
+            net.close(id);
+        }
+        self.reschedule(id);
+    }
+
+    /// Frees everything about `id` (its socket is gone or reset).
+    fn forget(&mut self, id: ConnId) {
+        if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
+            ws.session.tcp_ended();
+            // Any instant will do: the connection is removed right after.
+            self.check_ws_end(id, Instant::from_micros(0));
+        }
+        if let Some(conn) = self.conns.remove(&id) {
+            if let Some(at) = conn.timer {
+                self.timers.remove(&(at, id));
+            }
+        }
+    }
+
+    /// Files `id` under its current deadline in the timer set.
+    fn reschedule(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let next = conn.deadline();
+        if next == conn.timer {
+            return;
+        }
+        if let Some(at) = conn.timer {
+            self.timers.remove(&(at, id));
+        }
+        if let Some(at) = next {
+            self.timers.insert((at, id));
+        }
+        conn.timer = next;
+    }
+
+    /// Calls the app of `route` with an [`Outbox`] over the connections.
+    fn with_app(&mut self, route: usize, f: impl FnOnce(&mut dyn App, &mut Outbox<'_>)) {
+        let mut out = Outbox { conns: &mut self.conns, touched: &mut self.touched, queue_limit: self.config.queue_limit };
+        f(self.apps[route].as_mut(), &mut out);
+    }
+}
+
+/// Converts the stack's clock reading to the `ws` engine's time.
+pub(crate) fn ws_instant(now: crate::Instant) -> Instant {
+    Instant::from_micros(u64::try_from(now.total_micros()).unwrap_or(0))
+}
+
+/// Converts an engine deadline to a stack delay from `now` (zero if already due).
+pub(crate) fn delay_until(deadline: Instant, now: Instant) -> crate::Duration {
+    crate::Duration::from_micros(deadline.saturating_duration_since(now).as_micros())
+}
+
+/// Runs the server until `stop` is set (by a SIGINT/SIGTERM handler), then closes every
+/// WebSocket with 1001, gives the peers up to a second to answer, flushes the middleware
+/// (pcap) and returns.
+pub fn run(net: &mut Net, server: &mut Server, stop: &AtomicBool) -> io::Result<()> {
+    let clock = Clock::new();
+    let mut shutdown_deadline: Option<Instant> = None;
+    loop {
+        let stack_now = clock.now();
+        let activity = net.poll(stack_now);
+        let now = ws_instant(stack_now);
+        if shutdown_deadline.is_none() && stop.load(Ordering::SeqCst) {
+            log::info!("shutting down: closing {} connection(s)", server.connections());
+            server.shutdown(net, now);
+            shutdown_deadline = Some(now + SHUTDOWN_GRACE);
+        }
+        server.handle(net, now, activity);
+        // Send what the server just queued without waiting for the next wake-up.
+        net.poll(stack_now);
+        if let Some(deadline) = shutdown_deadline {
+            if server.connections() == 0 || now >= deadline {
+                break;
+            }
+        }
+        let mut timeout = net.poll_delay(stack_now);
+        for deadline in [server.poll_timeout(), shutdown_deadline].into_iter().flatten() {
+            let delay = delay_until(deadline, now);
+            timeout = Some(timeout.map_or(delay, |t| t.min(delay)));
+        }
+        net.wait(timeout)?;
+    }
+    net.flush()
+}

@@ -1,0 +1,234 @@
+//! One WebSocket running over one TCP connection of the stack: bytes from the socket into the
+//! `ws::Connection`, whole messages out, frames into a bounded queue, queue into the socket.
+//! Shared by the server's connections and the client role.
+
+use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role, State};
+
+use crate::{ConnError, ConnId, Net};
+
+use super::outqueue::OutQueue;
+
+/// Bytes read from the socket per `recv`; frames are unmasked in place in this buffer.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What [`Session::step`] stopped at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// A whole message of this kind is in [`Session::message`].
+    Message(MessageKind),
+    /// Nothing more until bytes arrive, the socket drains or a timer fires.
+    Idle,
+    /// The TCP connection is over: the peer finished sending (`Closed`) or reset it.
+    TcpEnded(ConnError),
+}
+
+/// A WebSocket over a stack connection. See the module doc.
+pub(crate) struct Session<K: MaskKeySource = NoMask> {
+    ws: Connection<K>,
+    input: Box<[u8]>,
+    /// Unprocessed bytes are `input[start..end]`.
+    start: usize,
+    end: usize,
+    /// The engine could not use `input[start..end]` without more bytes.
+    starved: bool,
+    out: OutQueue,
+    message: Vec<u8>,
+    kind: MessageKind,
+    /// Why the WebSocket stopped being open, once it has: the peer's close code (1005 if it
+    /// sent none), the code we closed or failed with, or 1006 when the TCP connection dropped.
+    end_code: Option<CloseCode>,
+}
+
+impl<K: MaskKeySource> Session<K> {
+    /// Wraps an open `ws::Connection`. `early` are bytes that came with the handshake and are
+    /// already frames; `out` holds what is queued so far (the 101 on the server).
+    pub(crate) fn new(ws: Connection<K>, early: &[u8], out: OutQueue) -> Self {
+        let mut input = vec![0u8; READ_CHUNK.max(early.len())].into_boxed_slice();
+        input[..early.len()].copy_from_slice(early);
+        Session { ws, input, start: 0, end: early.len(), starved: false, out, message: Vec::new(), kind: MessageKind::Text, end_code: None }
+    }
+
+    /// Takes the message announced by the last [`Step::Message`] out (so an app can read it while the server is borrowed);
+    /// give it back with [`Session::restore_message`] to keep its allocation.
+    pub(crate) fn take_message(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.message)
+    }
+
+    /// Returns a buffer taken with [`Session::take_message`].
+    pub(crate) fn restore_message(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        // Keep everyday capacity, release what a 16 MiB message left behind.
+        buf.shrink_to(64 * 1024);
+        self.message = buf;
+    }
+
+    /// Why the WebSocket is no longer open, or `None` while it is.
+    pub(crate) fn end_code(&self) -> Option<CloseCode> {
+        self.end_code
+    }
+
+    /// Bytes queued and not yet in the TCP send buffer.
+    pub(crate) fn queued(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether the close handshake is over (or failed), everything is flushed, and the TCP
+    /// connection should now be closed.
+    pub(crate) fn wants_tcp_close(&self) -> bool {
+        self.ws.wants_tcp_close() && self.out.is_empty()
+    }
+
+    /// The next instant the engine needs [`Session::handle_timeout`] (keepalive ping, pong
+    /// deadline, close handshake deadline).
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.ws.poll_timeout()
+    }
+
+    /// Lets the engine act on its timers, then queues what it produced.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if let Some(Event::Failed(error)) = self.ws.handle_timeout(now) {
+            self.end_code.get_or_insert(error.close_code());
+        }
+        self.collect_transmit();
+    }
+
+    /// Records the TCP connection dropping under an open WebSocket (1006).
+    pub(crate) fn tcp_ended(&mut self) {
+        self.end_code.get_or_insert(CloseCode::ABNORMAL);
+    }
+
+    /// Queues one whole message. Refused (`Err`) once a close frame is queued.
+    pub(crate) fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), ws::SendError> {
+        if self.end_code.is_some() {
+            return Err(ws::SendError::Closed);
+        }
+        let header = self.ws.send_frame_header(kind.opcode(), true, data.len() as u64)?;
+        if self.ws.role() == Role::Client {
+            let mut masked = data.to_vec();
+            self.ws.mask_payload(&mut masked);
+            self.out.push(&[&header, &masked]);
+        } else {
+            self.out.push(&[&header, data]);
+        }
+        Ok(())
+    }
+
+    /// Starts the close handshake with `code` (no effect once closing).
+    pub(crate) fn close(&mut self, code: CloseCode, reason: &str) {
+        if self.end_code.is_some() {
+            return;
+        }
+        if self.ws.close(code, reason).is_ok() {
+            self.end_code = Some(code);
+        }
+        self.collect_transmit();
+    }
+
+    /// Moves control frames the engine produced (pongs, close, pings) into the queue.
+    fn collect_transmit(&mut self) {
+        let mut frame = [0u8; ws::MAX_CONTROL_FRAME_LEN];
+        while self.ws.wants_transmit() {
+            let n = self.ws.poll_transmit(&mut frame);
+            if n == 0 {
+                break;
+            }
+            self.out.push(&[&frame[..n]]);
+        }
+    }
+
+    /// Hands queued bytes to the TCP socket until it is full.
+    pub(crate) fn flush(&mut self, net: &mut Net, id: ConnId) -> Result<(), ConnError> {
+        self.out.drain_into(|bytes| net.send(id, bytes)).map(|_| ())
+    }
+
+    /// Moves the connection forward: flushes, then reads and feeds the engine until a whole
+    /// message is ready or nothing more can be done now.
+    ///
+    /// Backpressure: while queued output does not fit in the TCP send buffer, no more input
+    /// is processed, so unread bytes stay in the stack's receive buffer and its window
+    /// closes: a peer that does not read our replies is throttled instead of growing our queue.
+    pub(crate) fn step(&mut self, net: &mut Net, id: ConnId, now: Instant) -> Step {
+        loop {
+            if let Err(e) = self.flush(net, id) {
+                return Step::TcpEnded(e);
+            }
+            if !self.out.is_empty() {
+                return Step::Idle;
+            }
+            if self.start < self.end && !self.starved {
+                if self.ws.state() == State::Closed {
+                    // After the close handshake nothing more is read as frames (RFC 6455 §5.5.1).
+                    self.start = self.end;
+                } else if let Some(step) = self.feed(now) {
+                    return step;
+                }
+                continue;
+            }
+            if self.start == self.end {
+                self.start = 0;
+                self.end = 0;
+            }
+            if self.end == self.input.len() {
+                // The engine holds partial frame headers itself, so a full buffer it cannot
+                // use is a bug, not a peer's doing; fail the connection rather than spin.
+                self.close(CloseCode::INTERNAL, "");
+                self.start = self.end;
+                continue;
+            }
+            match net.recv(id, &mut self.input[self.end..]) {
+                Ok(0) => return Step::Idle,
+                Ok(n) => {
+                    self.end += n;
+                    self.starved = false;
+                }
+                Err(e) => return Step::TcpEnded(e),
+            }
+        }
+    }
+
+    /// Gives buffered input to the engine until it stops producing events; returns a whole
+    /// message, or `None` when the buffer has been used up.
+    fn feed(&mut self, now: Instant) -> Option<Step> {
+        while self.start < self.end {
+            let (consumed, event) = self.ws.handle_read(&mut self.input[self.start..self.end], now);
+            let from = self.start;
+            self.start += consumed;
+            let mut done = None;
+            match event {
+                Some(Event::Data { kind, payload, first, fin }) => {
+                    if first {
+                        self.message.clear();
+                        self.kind = kind;
+                    }
+                    self.message.extend_from_slice(payload);
+                    if fin {
+                        done = Some(Step::Message(self.kind));
+                    }
+                }
+                Some(Event::Close { code, .. }) => {
+                    self.end_code.get_or_insert(code.unwrap_or(CloseCode::NO_STATUS));
+                }
+                Some(Event::Failed(error)) => {
+                    self.end_code.get_or_insert(error.close_code());
+                }
+                Some(Event::Ping(_) | Event::Pong(_)) => {}
+                None if consumed == 0 => {
+                    // The engine needs more bytes than are buffered: keep them at the front
+                    // and read more behind them.
+                    self.input.copy_within(from..self.end, 0);
+                    self.end -= from;
+                    self.start = 0;
+                    self.starved = true;
+                    self.collect_transmit();
+                    return None;
+                }
+                None => {}
+            }
+            self.collect_transmit();
+            if done.is_some() {
+                return done;
+            }
+        }
+        None
+    }
+}
