@@ -14,7 +14,9 @@ pub struct Clock {
 impl Clock {
     /// Starts the clock at zero.
     pub fn new() -> Self {
-        Clock { start: std::time::Instant::now() }
+        Clock {
+            start: std::time::Instant::now(),
+        }
     }
 
     /// Time since the clock was created, as a smoltcp instant (µs resolution).

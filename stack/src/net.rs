@@ -17,7 +17,9 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::RawFd;
 
-use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
+};
 use smoltcp::socket::tcp::{self, RecvError, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpCidr, IpEndpoint};
@@ -89,6 +91,8 @@ pub struct NetStats {
     pub draining: usize,
     /// Closed sockets kept for reuse.
     pub free: usize,
+    /// Duplicate SYN-RECEIVED sockets removed (a retransmitted SYN caught by a second listener).
+    pub duplicates: u64,
     /// Packet counters of the device.
     pub port: PortStats,
 }
@@ -130,6 +134,7 @@ pub struct Net {
     /// When smoltcp last said it wants to be polled; a poll at or after it rescans sockets.
     poll_at: Option<Instant>,
     log_states: bool,
+    duplicates: u64,
 }
 
 impl Net {
@@ -145,11 +150,22 @@ impl Net {
     /// `config.mtu` are ignored, the middleware and addresses are used. `now` is the clock's
     /// current reading.
     pub fn with_link(link: Box<dyn Link>, config: &NetConfig, now: Instant) -> io::Result<Net> {
+        Net::with_link_seeded(link, config, now, random_seed()?)
+    }
+
+    /// Like [`Net::with_link`] with a fixed random seed (ISNs, ephemeral ports), so a test on
+    /// a simulated clock replays exactly.
+    pub fn with_link_seeded(
+        link: Box<dyn Link>,
+        config: &NetConfig,
+        now: Instant,
+        seed: u64,
+    ) -> io::Result<Net> {
         let chain = Chain::from_config(config)?;
         let mut device = Port::new(link, chain);
         let mut iface_config = Config::new(HardwareAddress::Ip);
         // smoltcp's default seed is 0, which repeats the same ISNs every run.
-        iface_config.random_seed = random_seed()?;
+        iface_config.random_seed = seed;
         let mut iface = Interface::new(iface_config, &mut device, now);
         let mut addrs: Vec<IpCidr> = vec![config.addr];
         addrs.extend(config.addr6);
@@ -164,7 +180,11 @@ impl Net {
             device,
             iface,
             sockets: SocketSet::new(Vec::new()),
-            pool: Pool::new(config.max_connections.max(1), config.rx_buffer, config.tx_buffer),
+            pool: Pool::new(
+                config.max_connections.max(1),
+                config.rx_buffer,
+                config.tx_buffer,
+            ),
             conns: HashMap::new(),
             tuples: HashMap::new(),
             pending: Vec::new(),
@@ -172,7 +192,8 @@ impl Net {
             accepted: VecDeque::new(),
             gone: VecDeque::new(),
             next_id: 1,
-            next_ephemeral: EPHEMERAL_FIRST + (random_seed()? % 16384) as u16,
+            next_ephemeral: EPHEMERAL_FIRST + (seed % 16384) as u16,
+            duplicates: 0,
             taken: Vec::new(),
             dirty: false,
             poll_at: None,
@@ -203,15 +224,23 @@ impl Net {
         let mut activity = false;
         self.iface.poll_maintenance(now);
         for _ in 0..INGRESS_BUDGET {
-            match self.iface.poll_ingress_single(now, &mut self.device, &mut self.sockets) {
+            match self
+                .iface
+                .poll_ingress_single(now, &mut self.device, &mut self.sockets)
+            {
                 PollIngressSingleResult::None => break,
-                PollIngressSingleResult::PacketProcessed | PollIngressSingleResult::SocketStateChanged => {
+                PollIngressSingleResult::PacketProcessed
+                | PollIngressSingleResult::SocketStateChanged => {
                     activity = true;
                     self.after_ingress();
                 }
             }
         }
-        while self.iface.poll_egress(now, &mut self.device, &mut self.sockets) == PollResult::SocketStateChanged {
+        while self
+            .iface
+            .poll_egress(now, &mut self.device, &mut self.sockets)
+            == PollResult::SocketStateChanged
+        {
             activity = true;
         }
         let timers_due = self.poll_at.is_none_or(|at| now >= at);
@@ -249,9 +278,16 @@ impl Net {
     pub fn wait_with(&mut self, timeout: Option<Duration>, extra: &[RawFd]) -> io::Result<u32> {
         const MAX_EXTRA: usize = 31;
         if extra.len() > MAX_EXTRA {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many fds to wait on"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "too many fds to wait on",
+            ));
         }
-        let mut fds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; MAX_EXTRA + 1];
+        let mut fds = [libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }; MAX_EXTRA + 1];
         let link_fd = self.device.link().fd();
         if link_fd.is_none() && extra.is_empty() {
             return Ok(0);
@@ -269,13 +305,26 @@ impl Net {
                 tv_nsec: ((micros % 1_000_000) * 1000) as libc::c_long,
             }
         });
-        let ts_ptr = timespec.as_ref().map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
+        let ts_ptr = timespec
+            .as_ref()
+            .map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
         // SAFETY: `fds` outlives the call and holds `1 + extra.len()` initialised entries; a
         // negative fd is ignored by ppoll. Null sigmask: the current mask stays.
-        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), (1 + extra.len()) as libc::nfds_t, ts_ptr, std::ptr::null()) };
+        let rc = unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                (1 + extra.len()) as libc::nfds_t,
+                ts_ptr,
+                std::ptr::null(),
+            )
+        };
         if rc < 0 {
             let err = io::Error::last_os_error();
-            return if err.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(err) };
+            return if err.kind() == io::ErrorKind::Interrupted {
+                Ok(0)
+            } else {
+                Err(err)
+            };
         }
         let ready = fds[1..=extra.len()]
             .iter()
@@ -427,13 +476,21 @@ impl Net {
         if remote.port == 0 || remote.addr.is_unspecified() {
             return Err(ConnError::Unaddressable);
         }
-        let local_addr = self.iface.get_source_address(&remote.addr).ok_or(ConnError::Unaddressable)?;
-        let local = self.ephemeral_endpoint(local_addr, remote).ok_or(ConnError::Exhausted)?;
+        let local_addr = self
+            .iface
+            .get_source_address(&remote.addr)
+            .ok_or(ConnError::Unaddressable)?;
+        let local = self
+            .ephemeral_endpoint(local_addr, remote)
+            .ok_or(ConnError::Exhausted)?;
         let in_use = self.in_use();
         let room = in_use + self.pool.listeners() + self.pool.free() < self.pool.max_connections();
         let handle = match self.pool.take_socket(&mut self.sockets, room) {
             Some(handle) => handle,
-            None => self.pool.steal_listener(&mut self.sockets).ok_or(ConnError::Exhausted)?,
+            None => self
+                .pool
+                .steal_listener(&mut self.sockets)
+                .ok_or(ConnError::Exhausted)?,
         };
         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(SOCKET_TIMEOUT));
@@ -446,7 +503,14 @@ impl Net {
         let id = self.new_id();
         self.conns.insert(
             id,
-            Conn { handle, local, remote, announced: true, released: false, state: State::SynSent },
+            Conn {
+                handle,
+                local,
+                remote,
+                announced: true,
+                released: false,
+                state: State::SynSent,
+            },
         );
         self.tuples.insert((local, remote), id);
         self.dirty = true;
@@ -455,7 +519,8 @@ impl Net {
 
     /// True once the handshake is complete and the connection can carry data.
     pub fn is_established(&self, id: ConnId) -> bool {
-        self.socket(id).is_ok_and(|s| matches!(s.state(), State::Established | State::CloseWait))
+        self.socket(id)
+            .is_ok_and(|s| matches!(s.state(), State::Established | State::CloseWait))
     }
 
     /// The TCP state of the connection (RFC 793 names), for logs and tests.
@@ -475,7 +540,11 @@ impl Net {
 
     /// The stack's first address (the one from `config.addr`).
     pub fn local_addr(&self) -> IpAddr {
-        self.iface.ip_addrs().first().map(|c| IpAddr::from(c.address())).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        self.iface
+            .ip_addrs()
+            .first()
+            .map(|c| IpAddr::from(c.address()))
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]))
     }
 
     /// The device MTU (equal to the TUN MTU).
@@ -495,6 +564,7 @@ impl Net {
             connections: self.conns.len(),
             draining: self.draining.len(),
             free: self.pool.free(),
+            duplicates: self.duplicates,
             port: self.device.stats(),
         }
     }
@@ -525,11 +595,19 @@ impl Net {
         self.conns.len() + self.draining.len()
     }
 
-    fn ephemeral_endpoint(&mut self, addr: smoltcp::wire::IpAddress, remote: IpEndpoint) -> Option<IpEndpoint> {
+    fn ephemeral_endpoint(
+        &mut self,
+        addr: smoltcp::wire::IpAddress,
+        remote: IpEndpoint,
+    ) -> Option<IpEndpoint> {
         let span = u16::MAX - EPHEMERAL_FIRST + 1;
         for _ in 0..span {
             let port = self.next_ephemeral;
-            self.next_ephemeral = if port == u16::MAX { EPHEMERAL_FIRST } else { port + 1 };
+            self.next_ephemeral = if port == u16::MAX {
+                EPHEMERAL_FIRST
+            } else {
+                port + 1
+            };
             let local = IpEndpoint::new(addr, port);
             if Some(port) != self.pool.port() && !self.tuples.contains_key(&(local, remote)) {
                 return Some(local);
@@ -556,7 +634,8 @@ impl Net {
     fn adopt(&mut self, handle: SocketHandle) {
         let socket = self.sockets.get::<tcp::Socket>(handle);
         let state = socket.state();
-        let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint()) else {
+        let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint())
+        else {
             let in_use = self.in_use();
             self.pool.release(&mut self.sockets, handle, in_use);
             return;
@@ -568,15 +647,28 @@ impl Net {
                 // this 4-tuple. The newcomer has not sent its SYN-ACK yet (egress comes after
                 // ingress), so removing it outright is invisible to the peer; closing it would
                 // send a RST that could kill the real connection.
-                log::debug!("dropping duplicate SYN-RECEIVED socket for {remote} (conn {existing} owns it)");
+                log::debug!(
+                    "dropping duplicate SYN-RECEIVED socket for {remote} (conn {existing} owns it)"
+                );
                 self.sockets.remove(handle);
+                self.duplicates += 1;
                 return;
             }
             // The old connection is in TIME-WAIT and the peer reuses its port: the new one wins.
             self.forget_socket_of(existing);
         }
         let id = self.new_id();
-        self.conns.insert(id, Conn { handle, local, remote, announced: false, released: false, state });
+        self.conns.insert(
+            id,
+            Conn {
+                handle,
+                local,
+                remote,
+                announced: false,
+                released: false,
+                state,
+            },
+        );
         self.tuples.insert((local, remote), id);
         self.pending.push(id);
         if self.log_states {
@@ -699,7 +791,9 @@ impl Net {
         let in_use = self.in_use();
         let draining = &mut self.draining;
         self.pool.top_up(&mut self.sockets, in_use, |sockets| {
-            let pos = draining.iter().position(|&h| sockets.get::<tcp::Socket>(h).state() == State::TimeWait)?;
+            let pos = draining
+                .iter()
+                .position(|&h| sockets.get::<tcp::Socket>(h).state() == State::TimeWait)?;
             Some(draining.swap_remove(pos))
         });
     }
@@ -711,7 +805,8 @@ fn random_seed() -> io::Result<u64> {
     let mut filled = 0;
     while filled < buf.len() {
         // SAFETY: writes at most `buf.len() - filled` bytes into `buf[filled..]`.
-        let n = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
         if n < 0 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {

@@ -85,7 +85,11 @@ impl Pool {
     }
 
     /// A closed socket for a new use: a recycled one, or a fresh one when `may_grow`.
-    pub fn take_socket(&mut self, sockets: &mut SocketSet<'static>, may_grow: bool) -> Option<SocketHandle> {
+    pub fn take_socket(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        may_grow: bool,
+    ) -> Option<SocketHandle> {
         if let Some(handle) = self.free.pop() {
             return Some(handle);
         }
@@ -127,7 +131,12 @@ impl Pool {
     /// Returns a socket that is fully closed (or in TIME-WAIT, whose wait is cut short) to
     /// the pool: it listens again if the pool is short, waits in the free list otherwise, and
     /// is dropped when the free list is full.
-    pub fn release(&mut self, sockets: &mut SocketSet<'static>, handle: SocketHandle, in_use: usize) {
+    pub fn release(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        handle: SocketHandle,
+        in_use: usize,
+    ) {
         if self.port.is_some() && self.listeners.len() < self.allowed_listeners(in_use) {
             self.listen_on(sockets, handle);
         } else {

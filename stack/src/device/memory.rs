@@ -28,13 +28,24 @@ pub struct MemoryLink {
 /// Makes two connected links carrying packets up to `mtu` bytes.
 pub fn pair(mtu: usize) -> (MemoryLink, MemoryLink) {
     let wire = Arc::new(Mutex::new(Wire::default()));
-    (MemoryLink { wire: wire.clone(), end: 0, mtu }, MemoryLink { wire, end: 1, mtu })
+    (
+        MemoryLink {
+            wire: wire.clone(),
+            end: 0,
+            mtu,
+        },
+        MemoryLink { wire, end: 1, mtu },
+    )
 }
 
 impl MemoryLink {
     /// Packets queued towards this end and not yet received.
     pub fn queued(&self) -> usize {
-        self.wire.lock().unwrap_or_else(PoisonError::into_inner).queues[self.end].len()
+        self.wire
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .queues[self.end]
+            .len()
     }
 }
 
@@ -53,7 +64,10 @@ impl Link for MemoryLink {
 
     fn send(&mut self, packet: &[u8]) -> io::Result<()> {
         if packet.len() > self.mtu {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "packet larger than MTU"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "packet larger than MTU",
+            ));
         }
         let mut wire = self.wire.lock().unwrap_or_else(PoisonError::into_inner);
         let mut buf = wire.spare.pop().unwrap_or_default();

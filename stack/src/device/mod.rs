@@ -71,7 +71,14 @@ impl<L: Link> Port<L> {
     /// Wraps `link`; the buffers are allocated once here, sized to the link MTU.
     pub fn new(link: L, chain: Chain) -> Self {
         let mtu = link.mtu();
-        Port { link, chain, rx_buf: vec![0; mtu], tx_buf: vec![0; mtu], mtu, stats: PortStats::default() }
+        Port {
+            link,
+            chain,
+            rx_buf: vec![0; mtu],
+            tx_buf: vec![0; mtu],
+            mtu,
+            stats: PortStats::default(),
+        }
     }
 
     /// The link underneath.
@@ -118,13 +125,18 @@ impl<L: Link> phy::Device for Port<L> {
                     return None;
                 }
             };
-            match self.chain.handle(Direction::Ingress, &self.rx_buf[..len], timestamp) {
+            match self
+                .chain
+                .handle(Direction::Ingress, &self.rx_buf[..len], timestamp)
+            {
                 Verdict::Pass => break len,
                 Verdict::Drop => self.stats.dropped += 1,
             }
         };
         self.stats.rx_packets += 1;
-        let rx = PortRx { packet: &self.rx_buf[..len] };
+        let rx = PortRx {
+            packet: &self.rx_buf[..len],
+        };
         let tx = PortTx {
             link: &mut self.link,
             chain: &mut self.chain,

@@ -23,7 +23,10 @@ impl TunLink {
         iface.set_non_blocking()?;
         if let Some(want) = mtu {
             if let Err(err) = set_mtu(iface.name(), want) {
-                log::warn!("cannot set MTU {want} on {}: {err}; using its current MTU", iface.name());
+                log::warn!(
+                    "cannot set MTU {want} on {}: {err}; using its current MTU",
+                    iface.name()
+                );
             }
         }
         let mtu = get_mtu(iface.name())?;
@@ -70,7 +73,10 @@ fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     let bytes = name.as_bytes();
     if bytes.len() >= req.ifr_name.len() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "interface name too long"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
     }
     for (dst, &src) in req.ifr_name.iter_mut().zip(bytes) {
         *dst = src as libc::c_char;
@@ -105,7 +111,7 @@ pub fn get_mtu(name: &str) -> io::Result<usize> {
 /// Sets the interface MTU (SIOCSIFMTU, needs CAP_NET_ADMIN).
 pub fn set_mtu(name: &str, mtu: usize) -> io::Result<()> {
     let mut req = ifreq_for(name)?;
-    req.ifr_ifru.ifru_mtu =
-        libc::c_int::try_from(mtu).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "MTU too large"))?;
+    req.ifr_ifru.ifru_mtu = libc::c_int::try_from(mtu)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "MTU too large"))?;
     interface_ioctl(libc::SIOCSIFMTU, &mut req)
 }

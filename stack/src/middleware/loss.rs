@@ -17,15 +17,25 @@ impl Loss {
     pub fn new(percent: f64, seed: u64) -> Self {
         let fraction = (percent / 100.0).clamp(0.0, 1.0);
         // u64::MAX as f64 rounds to 2^64; the cast saturates, so 100 % drops everything.
-        let threshold = if fraction >= 1.0 { u64::MAX } else { (fraction * u64::MAX as f64) as u64 };
-        Loss { threshold, rng: SplitMix64(seed) }
+        let threshold = if fraction >= 1.0 {
+            u64::MAX
+        } else {
+            (fraction * u64::MAX as f64) as u64
+        };
+        Loss {
+            threshold,
+            rng: SplitMix64(seed),
+        }
     }
 }
 
 impl Layer for Loss {
     fn handle(&mut self, direction: Direction, packet: &[u8], _now: Instant) -> Verdict {
         if self.threshold == u64::MAX || self.rng.next() < self.threshold {
-            log::debug!("loss: dropped {direction:?} packet of {} bytes", packet.len());
+            log::debug!(
+                "loss: dropped {direction:?} packet of {} bytes",
+                packet.len()
+            );
             Verdict::Drop
         } else {
             Verdict::Pass
@@ -74,7 +84,9 @@ mod tests {
     fn same_seed_same_drops_other_seed_other_drops() {
         let pattern = |seed| {
             let mut loss = Loss::new(30.0, seed);
-            (0..256).map(|_| loss.handle(Direction::Egress, &[], Instant::ZERO)).collect::<Vec<_>>()
+            (0..256)
+                .map(|_| loss.handle(Direction::Egress, &[], Instant::ZERO))
+                .collect::<Vec<_>>()
         };
         assert_eq!(pattern(1), pattern(1));
         assert_ne!(pattern(1), pattern(2));

@@ -68,11 +68,16 @@ impl Chain {
             chain.push(Box::new(trace::Trace::stderr()));
         }
         if let Some(path) = &config.pcap {
-            let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            let base = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
             chain.push(Box::new(pcap::Pcap::create(path, base)?));
         }
         if config.loss_percent > 0.0 {
-            chain.push(Box::new(loss::Loss::new(config.loss_percent, config.loss_seed)));
+            chain.push(Box::new(loss::Loss::new(
+                config.loss_percent,
+                config.loss_seed,
+            )));
         }
         Ok(chain)
     }
@@ -97,9 +102,17 @@ impl Chain {
         let run = |layer: &mut Box<dyn Layer>| layer.handle(direction, packet, now);
         let dropped = match direction {
             Direction::Egress => self.layers.iter_mut().any(|l| run(l) == Verdict::Drop),
-            Direction::Ingress => self.layers.iter_mut().rev().any(|l| run(l) == Verdict::Drop),
+            Direction::Ingress => self
+                .layers
+                .iter_mut()
+                .rev()
+                .any(|l| run(l) == Verdict::Drop),
         };
-        if dropped { Verdict::Drop } else { Verdict::Pass }
+        if dropped {
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
     }
 
     /// Flushes every layer; reports the first error after trying all.

@@ -47,7 +47,11 @@ impl<W: Write + Send> Pcap<W> {
         header[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
         header[20..24].copy_from_slice(&LINKTYPE_RAW.to_le_bytes());
         out.write_all(&header)?;
-        Ok(Pcap { out, base, failed: None })
+        Ok(Pcap {
+            out,
+            base,
+            failed: None,
+        })
     }
 
     /// The writer, e.g. to inspect the bytes in a test.
@@ -106,14 +110,19 @@ mod tests {
     fn header_and_record_layout() {
         let base = Duration::from_secs(1_700_000_000);
         let mut pcap = Pcap::new(Vec::new(), base).unwrap();
-        let packet = [0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let packet = [
+            0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         pcap.handle(Direction::Ingress, &packet, Instant::from_micros(2_500_001));
         let bytes = pcap.get_ref().clone();
         assert_eq!(bytes.len(), 24 + 16 + packet.len());
         assert_eq!(&bytes[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
         assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
         let rec = &bytes[24..];
-        assert_eq!(u32::from_le_bytes(rec[0..4].try_into().unwrap()), 1_700_000_002);
+        assert_eq!(
+            u32::from_le_bytes(rec[0..4].try_into().unwrap()),
+            1_700_000_002
+        );
         assert_eq!(u32::from_le_bytes(rec[4..8].try_into().unwrap()), 500_001);
         assert_eq!(u32::from_le_bytes(rec[8..12].try_into().unwrap()), 20);
         assert_eq!(u32::from_le_bytes(rec[12..16].try_into().unwrap()), 20);

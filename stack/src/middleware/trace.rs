@@ -33,7 +33,10 @@ impl Trace {
 
     /// Traces to any writer (tests capture the lines this way).
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        Trace { out, line: String::with_capacity(160) }
+        Trace {
+            out,
+            line: String::with_capacity(160),
+        }
     }
 }
 
@@ -62,13 +65,28 @@ pub fn describe(line: &mut String, direction: Direction, packet: &[u8], now: Ins
     };
     let micros = now.total_micros();
     // Writing to a String cannot fail.
-    let _ = write!(line, "trace {:4}.{:06} {dir} ", micros / 1_000_000, micros % 1_000_000);
+    let _ = write!(
+        line,
+        "trace {:4}.{:06} {dir} ",
+        micros / 1_000_000,
+        micros % 1_000_000
+    );
     let parsed = match packet.first().map(|b| b >> 4) {
         Some(4) => Ipv4Packet::new_checked(packet).ok().map(|ip| {
-            (IpAddr::from(ip.src_addr()), IpAddr::from(ip.dst_addr()), ip.next_header(), ip.payload())
+            (
+                IpAddr::from(ip.src_addr()),
+                IpAddr::from(ip.dst_addr()),
+                ip.next_header(),
+                ip.payload(),
+            )
         }),
         Some(6) => Ipv6Packet::new_checked(packet).ok().map(|ip| {
-            (IpAddr::from(ip.src_addr()), IpAddr::from(ip.dst_addr()), ip.next_header(), ip.payload())
+            (
+                IpAddr::from(ip.src_addr()),
+                IpAddr::from(ip.dst_addr()),
+                ip.next_header(),
+                ip.payload(),
+            )
         }),
         _ => None,
     };
@@ -117,7 +135,12 @@ fn describe_tcp(line: &mut String, src: IpAddr, dst: IpAddr, segment: &[u8]) {
     if tcp.ack() {
         let _ = write!(line, " ack={}", tcp.ack_number().0 as u32);
     }
-    let _ = write!(line, " win={} len={}", tcp.window_len(), tcp.payload().len());
+    let _ = write!(
+        line,
+        " win={} len={}",
+        tcp.window_len(),
+        tcp.payload().len()
+    );
     let mut options = tcp.options();
     while let Ok((rest, option)) = TcpOption::parse(options) {
         match option {
@@ -169,14 +192,24 @@ mod tests {
         let mut ip_packet = Ipv4Packet::new_unchecked(&mut buf[..]);
         ip.emit(&mut ip_packet, &caps);
         let mut tcp_packet = TcpPacket::new_unchecked(ip_packet.payload_mut());
-        tcp.emit(&mut tcp_packet, &IpAddress::Ipv4(src), &IpAddress::Ipv4(dst), &caps);
+        tcp.emit(
+            &mut tcp_packet,
+            &IpAddress::Ipv4(src),
+            &IpAddress::Ipv4(dst),
+            &caps,
+        );
         buf
     }
 
     #[test]
     fn syn_line_shows_endpoints_flags_seq_window_and_mss() {
         let mut line = String::new();
-        describe(&mut line, Direction::Ingress, &syn_packet(), Instant::from_micros(1_000_042));
+        describe(
+            &mut line,
+            Direction::Ingress,
+            &syn_packet(),
+            Instant::from_micros(1_000_042),
+        );
         assert_eq!(
             line,
             "trace    1.000042 in  10.0.0.1:53122 → 10.0.0.2:8080 TCP [SYN] seq=1000 win=64240 len=0 mss=1460 wscale=7"

@@ -1,0 +1,442 @@
+//! Deterministic no-root tests: two stacks back to back in memory on a simulated clock.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use stack::{ConnError, ConnId, Duration, Net, NetConfig, TcpState};
+
+/// Connects once and returns (client id, server id) after the handshake.
+fn connect(pair: &mut Pair) -> (ConnId, ConnId) {
+    let cid = pair.client.connect(Pair::server_addr()).unwrap();
+    let mut sid = None;
+    let ok = pair.run_until(Duration::from_secs(5), |p| {
+        if let Some((id, peer)) = p.server.accept() {
+            assert_eq!(Some(peer), p.client.conn_local_addr(cid));
+            sid = Some(id);
+        }
+        sid.is_some() && p.client.is_established(cid)
+    });
+    assert!(ok, "handshake did not complete");
+    (cid, sid.unwrap())
+}
+
+/// Moves `data` from `from` to `to` through the pair, returning what arrived.
+fn transfer(
+    pair: &mut Pair,
+    from_client: bool,
+    src: ConnId,
+    dst: ConnId,
+    data: &[u8],
+    limit: Duration,
+) -> Vec<u8> {
+    let mut sent = 0;
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 8192];
+    let ok = pair.run_until(limit, |p| {
+        let (tx, rx): (&mut Net, &mut Net) = if from_client {
+            (&mut p.client, &mut p.server)
+        } else {
+            (&mut p.server, &mut p.client)
+        };
+        if sent < data.len() {
+            sent += tx.send(src, &data[sent..]).unwrap();
+        }
+        loop {
+            match rx.recv(dst, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("recv failed: {e}"),
+            }
+        }
+        got.len() == data.len()
+    });
+    assert!(
+        ok,
+        "transfer stalled at {} of {} bytes ({sent} queued)",
+        got.len(),
+        data.len()
+    );
+    got
+}
+
+#[test]
+fn three_way_handshake_then_accept() {
+    let mut pair = Pair::listening();
+    let spare = pair.server.stats().listeners;
+    assert!(spare >= 8, "pool has {spare} listeners");
+    let (cid, sid) = connect(&mut pair);
+    assert_eq!(pair.server.state(sid), Some(TcpState::Established));
+    assert_eq!(pair.client.state(cid), Some(TcpState::Established));
+    assert_eq!(
+        pair.server.remote_addr(sid).unwrap().ip().to_string(),
+        "10.0.0.1"
+    );
+    // Exactly SYN, SYN-ACK, ACK crossed the wire.
+    assert_eq!(pair.client.stats().port.tx_packets, 2);
+    assert_eq!(pair.server.stats().port.tx_packets, 1);
+    // The listener that took the SYN was replaced.
+    assert_eq!(pair.server.stats().listeners, spare);
+    assert_eq!(pair.server.stats().connections, 1);
+    assert!(pair.server.accept().is_none());
+}
+
+#[test]
+fn one_mebibyte_each_way_byte_exact() {
+    let mut pair = Pair::listening();
+    let (cid, sid) = connect(&mut pair);
+    let up = pattern(1 << 20, 7);
+    assert_eq!(
+        transfer(&mut pair, true, cid, sid, &up, Duration::from_secs(30)),
+        up
+    );
+    let down = pattern(1 << 20, 8);
+    assert_eq!(
+        transfer(&mut pair, false, sid, cid, &down, Duration::from_secs(30)),
+        down
+    );
+}
+
+#[test]
+fn fin_close_reports_gone_and_pool_returns_to_baseline() {
+    let mut pair = Pair::listening();
+    let baseline = pair.server.stats();
+    let (cid, sid) = connect(&mut pair);
+    let data = pattern(5000, 3);
+    assert_eq!(
+        transfer(&mut pair, true, cid, sid, &data, Duration::from_secs(5)),
+        data
+    );
+
+    // Client closes first: the server reads to the end, sees Closed, closes its side.
+    pair.client.close(cid);
+    let mut server_gone = false;
+    let mut client_gone = false;
+    let ok = pair.run_until(Duration::from_secs(5), |p| {
+        let mut buf = [0u8; 64];
+        if !server_gone {
+            match p.server.recv(sid, &mut buf) {
+                Err(ConnError::Closed) => p.server.close(sid),
+                Ok(0) | Err(ConnError::Unknown) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        while let Some(id) = p.server.poll_gone() {
+            assert_eq!(id, sid);
+            server_gone = true;
+        }
+        while let Some(id) = p.client.poll_gone() {
+            assert_eq!(id, cid);
+            client_gone = true;
+        }
+        server_gone && client_gone
+    });
+    assert!(
+        ok,
+        "close did not finish (server gone {server_gone}, client gone {client_gone})"
+    );
+    assert_eq!(
+        pair.server.recv(sid, &mut [0u8; 1]),
+        Err(ConnError::Unknown)
+    );
+    // The server was passive closer (LAST-ACK → CLOSED): its socket is back in the pool now.
+    let after = pair.server.stats();
+    assert_eq!(
+        (after.listeners, after.connections, after.draining),
+        (baseline.listeners, 0, 0)
+    );
+    // The client waits in TIME-WAIT, then its socket is recycled too.
+    assert_eq!(pair.client.stats().draining, 1);
+    pair.run_for(Duration::from_secs(11));
+    let client = pair.client.stats();
+    assert_eq!(
+        (client.connections, client.draining, client.free),
+        (0, 0, 1)
+    );
+    // A second connection reuses recycled sockets instead of growing the set.
+    let sockets_before = pair.server.stats().listeners + pair.server.stats().free;
+    let (cid2, sid2) = connect(&mut pair);
+    assert_ne!(sid2, sid, "ids are never reused");
+    assert_ne!(cid2, cid);
+    let s = pair.server.stats();
+    assert_eq!(
+        s.listeners + s.free + s.connections,
+        sockets_before,
+        "no new socket allocated"
+    );
+}
+
+#[test]
+fn active_close_by_server_goes_through_time_wait() {
+    let mut pair = Pair::listening();
+    let (cid, sid) = connect(&mut pair);
+    assert_eq!(pair.server.send(sid, b"bye").unwrap(), 3);
+    pair.server.close(sid);
+    let mut got = Vec::new();
+    let ok = pair.run_until(Duration::from_secs(5), |p| {
+        let mut buf = [0u8; 16];
+        match p.client.recv(cid, &mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(ConnError::Closed) => p.client.close(cid),
+            Err(e) => panic!("{e}"),
+        }
+        p.server.poll_gone() == Some(sid)
+    });
+    assert!(ok);
+    assert_eq!(got, b"bye");
+    assert_eq!(
+        pair.server.stats().draining,
+        1,
+        "server socket waits in TIME-WAIT"
+    );
+    pair.run_for(Duration::from_secs(11));
+    assert_eq!(pair.server.stats().draining, 0);
+    assert_eq!(pair.server.stats().connections, 0);
+}
+
+#[test]
+fn two_hundred_simultaneous_connects_all_accepted() {
+    let mut client_config = config(CLIENT_IP);
+    client_config.rx_buffer = 4096;
+    client_config.tx_buffer = 4096;
+    let mut server_config = config(SERVER_IP);
+    server_config.rx_buffer = 4096;
+    server_config.tx_buffer = 4096;
+    let mut pair = Pair::new(server_config, client_config);
+    pair.server.listen(PORT).unwrap();
+    let ids: Vec<ConnId> = (0..200)
+        .map(|_| pair.client.connect(Pair::server_addr()).unwrap())
+        .collect();
+    let mut accepted = HashSet::new();
+    let ok = pair.run_until(Duration::from_secs(5), |p| {
+        while let Some((id, _)) = p.server.accept() {
+            assert!(accepted.insert(id));
+        }
+        assert!(p.client.poll_gone().is_none(), "a connect was refused");
+        accepted.len() == 200 && ids.iter().all(|&id| p.client.is_established(id))
+    });
+    assert!(ok, "accepted {} of 200", accepted.len());
+    // No retransmission was needed: 200 SYNs went out once (and 200 ACKs).
+    assert_eq!(pair.client.stats().port.tx_packets, 400);
+}
+
+#[test]
+fn connections_beyond_max_connections_get_rst() {
+    let mut server_config = config(SERVER_IP);
+    server_config.max_connections = 4;
+    let mut pair = Pair::new(server_config, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    let ids: Vec<ConnId> = (0..6)
+        .map(|_| pair.client.connect(Pair::server_addr()).unwrap())
+        .collect();
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    pair.run_until(Duration::from_secs(3), |p| {
+        while let Some((id, _)) = p.server.accept() {
+            accepted.push(id);
+        }
+        while let Some(id) = p.client.poll_gone() {
+            refused.push(id);
+        }
+        false
+    });
+    assert_eq!(accepted.len(), 4);
+    assert_eq!(refused.len(), 2);
+    assert_eq!(
+        ids.iter()
+            .filter(|&&id| pair.client.is_established(id))
+            .count(),
+        4
+    );
+    assert_eq!(pair.server.stats().listeners, 0);
+
+    // Freeing one connection makes room for exactly one more.
+    pair.server.abort(accepted[0]);
+    let mut gone = false;
+    pair.run_until(Duration::from_secs(1), |p| {
+        gone |= p.server.poll_gone() == Some(accepted[0]);
+        gone && p.server.stats().listeners == 1
+    });
+    assert!(gone);
+    let late = pair.client.connect(Pair::server_addr()).unwrap();
+    let ok = pair.run_until(Duration::from_secs(3), |p| {
+        p.server.accept().is_some() && p.client.is_established(late)
+    });
+    assert!(ok, "connection after a slot freed up was not accepted");
+}
+
+#[test]
+fn five_percent_loss_both_ways_transfer_intact() {
+    let mut server_config = config(SERVER_IP);
+    server_config.loss_percent = 5.0;
+    server_config.loss_seed = 11;
+    let mut client_config = config(CLIENT_IP);
+    client_config.loss_percent = 5.0;
+    client_config.loss_seed = 12;
+    let mut pair = Pair::new(server_config, client_config);
+    pair.server.listen(PORT).unwrap();
+    let (cid, sid) = connect(&mut pair);
+    let data = pattern(256 * 1024, 5);
+    assert_eq!(
+        transfer(&mut pair, true, cid, sid, &data, Duration::from_secs(600)),
+        data
+    );
+    let back = pattern(256 * 1024, 6);
+    assert_eq!(
+        transfer(&mut pair, false, sid, cid, &back, Duration::from_secs(600)),
+        back
+    );
+    assert!(pair.client.stats().port.dropped > 0 && pair.server.stats().port.dropped > 0);
+}
+
+#[test]
+fn retransmitted_syn_caught_by_second_listener_is_removed() {
+    // With a cap of 3 the pool is small, so a recycled socket in a lower slot becomes a
+    // listener while a SYN-RECEIVED socket sits in a higher slot: smoltcp matches sockets in
+    // slot order, so the retransmitted SYN goes to that listener.
+    let mut server_config = config(SERVER_IP);
+    server_config.max_connections = 3;
+    let mut pair = Pair::new(server_config, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    let (a_client, a_server) = connect(&mut pair);
+
+    // Lose the server's first SYN-ACK to the next connection.
+    let mut armed = true;
+    *pair.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
+        let hit = armed && tcp_of(packet).is_some_and(|t| t.syn() && t.ack());
+        if hit {
+            armed = false;
+        }
+        hit
+    }));
+    let c_client = pair.client.connect(Pair::server_addr()).unwrap();
+    pair.run_for(Duration::from_millis(50));
+    assert_eq!(
+        pair.server.stats().connections,
+        2,
+        "A plus C in SYN-RECEIVED"
+    );
+
+    // Close A (client first) so its socket, in the lowest slot, listens again.
+    pair.client.close(a_client);
+    let ok = pair.run_until(Duration::from_millis(500), |p| {
+        if p.server.recv(a_server, &mut [0u8; 8]) == Err(ConnError::Closed) {
+            p.server.close(a_server);
+        }
+        p.server.poll_gone() == Some(a_server)
+    });
+    assert!(ok);
+    assert_eq!(pair.server.stats().connections, 1);
+
+    // The client retransmits its SYN after 1 s; C must come up exactly once.
+    let mut accepted = Vec::new();
+    let ok = pair.run_until(Duration::from_secs(5), |p| {
+        while let Some((id, _)) = p.server.accept() {
+            accepted.push(id);
+        }
+        p.client.is_established(c_client) && !accepted.is_empty()
+    });
+    assert!(ok, "C did not connect");
+    pair.run_for(Duration::from_secs(3));
+    while let Some((id, _)) = pair.server.accept() {
+        accepted.push(id);
+    }
+    assert_eq!(accepted.len(), 1, "one accept for one connection");
+    // Without the removal, the stale SYN-RECEIVED socket would linger as a second connection.
+    assert_eq!(pair.server.stats().connections, 1);
+    assert_eq!(
+        pair.server.stats().duplicates,
+        1,
+        "the duplicate was detected"
+    );
+    // And it carries data both ways.
+    let c_server = accepted[0];
+    let data = pattern(10_000, 9);
+    assert_eq!(
+        transfer(
+            &mut pair,
+            true,
+            c_client,
+            c_server,
+            &data,
+            Duration::from_secs(5)
+        ),
+        data
+    );
+    assert_eq!(
+        transfer(
+            &mut pair,
+            false,
+            c_server,
+            c_client,
+            &data,
+            Duration::from_secs(5)
+        ),
+        data
+    );
+}
+
+#[test]
+fn reset_by_peer_is_reported_after_unread_data() {
+    let mut pair = Pair::listening();
+    let (cid, sid) = connect(&mut pair);
+    assert_eq!(pair.client.send(cid, b"abc"), Ok(3));
+    assert!(
+        pair.run_until(Duration::from_secs(1), |p| p.server.recv_queue(sid)
+            == Ok(3))
+    );
+    pair.client.abort(cid);
+    assert!(
+        pair.run_until(Duration::from_secs(1), |p| p.server.state(sid)
+            == Some(TcpState::Closed))
+    );
+    // Data that arrived before the RST is still delivered, then the reset.
+    let mut buf = [0u8; 8];
+    assert_eq!(pair.server.recv(sid, &mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"abc");
+    assert_eq!(pair.server.recv(sid, &mut buf), Err(ConnError::Reset));
+    assert_eq!(pair.server.send(sid, b"x"), Err(ConnError::Reset));
+    assert!(
+        pair.run_until(Duration::from_secs(1), |p| p.server.poll_gone()
+            == Some(sid))
+    );
+    assert_eq!(pair.server.stats().connections, 0);
+}
+
+#[test]
+fn reset_without_pending_data_is_gone_at_once() {
+    let mut pair = Pair::listening();
+    let (cid, sid) = connect(&mut pair);
+    pair.client.abort(cid);
+    assert!(
+        pair.run_until(Duration::from_secs(1), |p| p.server.poll_gone()
+            == Some(sid))
+    );
+    assert_eq!(
+        pair.server.recv(sid, &mut [0u8; 4]),
+        Err(ConnError::Unknown)
+    );
+    assert_eq!(pair.client.poll_gone(), Some(cid));
+    assert_eq!(pair.server.stats().connections, 0);
+}
+
+#[test]
+fn unknown_ids_are_errors_not_panics() {
+    let mut pair = Pair::listening();
+    let bogus = ConnId(999);
+    assert_eq!(
+        pair.server.recv(bogus, &mut [0u8; 4]),
+        Err(ConnError::Unknown)
+    );
+    assert_eq!(pair.server.send(bogus, b"x"), Err(ConnError::Unknown));
+    assert_eq!(pair.server.send_capacity(bogus), Err(ConnError::Unknown));
+    pair.server.close(bogus);
+    pair.server.abort(bogus);
+    assert_eq!(pair.server.listen(0), Err(ConnError::InvalidPort));
+    assert_eq!(
+        pair.client.connect(([10, 0, 0, 2], 0).into()),
+        Err(ConnError::Unaddressable)
+    );
+    let _ = NetConfig::default();
+}
