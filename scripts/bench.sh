@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks: tunws (userspace TCP over a TUN) against kernel-TCP peers, one run.
+#
+#   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
+#                    [--only echo,connect,bulk,scale] [--servers tunws,tungstenite,fastwebsockets]
+#                    [--no-build]
+#
+# Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
+# tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
+# the load generator to core 1, and runs interleaved rounds (medians reported) of:
+#   echo     WebSocket echo, C in {1,10,100,1000} x S in {32 B, 4 KiB}, plus 1 MiB at C=1:
+#            tunws /echo vs peer-tungstenite vs peer-fastwebsockets; msgs/s, latency, server CPU/msg
+#   connect  connect + upgrade + one echo + close, per second (10 concurrent workers)
+#   bulk     raw TCP both directions, kernel <-> tunbulk (the stack without WebSocket) vs
+#            kernel <-> kernel over veth, at MTU 1500 and 65000
+#   scale    N idle WebSockets (10, 1000, 10000) + echo latency of one more; server RSS per idle one
+# Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
+# ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
+# Needs root (namespaces, TUN), ip, taskset, python3. Every address used is inside the namespaces.
+set -euo pipefail
+script=bench.sh
+command_line="scripts/bench.sh $*"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+rounds=5
+duration=3
+warmup=1
+scale_ns=(10 1000 10000)
+sections=echo,connect,bulk,scale
+build=1
+out=
+servers=(tunws tungstenite fastwebsockets)
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
+        --rounds) rounds=$2; shift ;;
+        --duration) duration=$2; shift ;;
+        --warmup) warmup=$2; shift ;;
+        --out) out=$2; shift ;;
+        --only) sections=$2; shift ;;
+        --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
+        --no-build) build=0 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "$script: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+require_root "$@"
+require_tools ip taskset python3 cargo
+[[ $(nproc) -ge 2 ]] || die "needs 2 cores (server on core 0, load generator on core 1)"
+want() { [[ ,$sections, == *,$1,* ]]; }
+serving() { [[ " ${servers[*]} " == *" $1 "* ]]; }
+
+if [[ $build -eq 1 ]]; then
+    note "building release binaries (tunws, loadgen, peers, tcpbulk, tunbulk)"
+    as_user cargo build --release -p demo -p bench
+fi
+bin=$(target_dir)/release
+for b in loadgen peer-tungstenite peer-fastwebsockets tcpbulk $(serving tunws && echo tunws); do
+    [[ -x $bin/$b ]] || die "$bin/$b missing: run without --no-build"
+done
+out=${out:-$(target_dir)/bench/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$out"
+results=$out/results.jsonl
+: >"$results"
+
+# Names are unique per run so parallel runs and leftovers never collide.
+ns_c=tw-bench-$$-c
+ns_p=tw-bench-$$-p
+veth_c=twbc$$
+veth_p=twbp$$
+tun_ws=twbw$$
+tun_bulk=twbb$$
+kernel_c=10.201.0.1 kernel_p=10.201.0.2
+tunws_net=10.202.0 bulk_net=10.203.0
+pids=()
+
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    ip netns del "$ns_c" 2>/dev/null || true
+    ip netns del "$ns_p" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+in_c() { ip netns exec "$ns_c" "$@"; }
+in_p() { ip netns exec "$ns_p" "$@"; }
+
+note "namespaces $ns_c (load generator, TUN, tunws) and $ns_p (kernel peers)"
+ip netns add "$ns_c"
+ip netns add "$ns_p"
+ip link add "$veth_c" netns "$ns_c" type veth peer name "$veth_p" netns "$ns_p"
+in_c ip addr add $kernel_c/24 dev "$veth_c"
+in_p ip addr add $kernel_p/24 dev "$veth_p"
+for dev in "$tun_ws" "$tun_bulk"; do in_c ip tuntap add dev "$dev" mode tun; done
+in_c ip addr add $tunws_net.1/24 dev "$tun_ws"
+in_c ip addr add $bulk_net.1/24 dev "$tun_bulk"
+for dev in lo "$veth_c" "$tun_ws" "$tun_bulk"; do in_c ip link set "$dev" up; done
+for dev in lo "$veth_p"; do in_p ip link set "$dev" up; done
+# Connection churn and 10 000 idle sockets need the whole port range and quick port reuse.
+for ns in "$ns_c" "$ns_p"; do
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+done
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || note "could not raise the open-file limit"
+[[ $(ulimit -n) == unlimited || $(ulimit -n) -ge 10100 ]] || note "open-file limit $(ulimit -n): the 10 000-connection scale run will fail"
+
+# Starts a server in a namespace on core 0, waits for its "listening on" line, sets $started.
+start_server() {
+    local name=$1 ns=$2 log=$out/$1.log
+    shift 2
+    ip netns exec "$ns" taskset -c 0 "$@" >"$log" 2>&1 &
+    started=$!
+    pids+=("$started")
+    local i
+    for i in $(seq 100); do
+        grep -q "listening on" "$log" 2>/dev/null && return 0
+        kill -0 "$started" 2>/dev/null || break
+        sleep 0.1
+    done
+    tail -5 "$log" >&2
+    die "$name did not start (log: $log)"
+}
+
+stop_server() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# tunws needs room for 10 000 idle connections plus the active ones.
+start_tunws() {
+    start_server tunws "$ns_c" "$bin/tunws" --tun "$tun_ws" --addr $tunws_net.2/24 --port 8080 \
+        --mtu "$1" --max-connections 10100
+    tunws_pid=$started
+}
+
+declare -A addr=([tunws]=$tunws_net.2:8080 [tungstenite]=$kernel_p:9001 [fastwebsockets]=$kernel_p:9002)
+declare -A pid
+
+# Appends the loadgen JSON line of one run, tagged with section/server/round, to results.jsonl.
+# A failed run is recorded as such (and the server restarted if it died) instead of stopping.
+record() {
+    local section=$1 server=$2 round=$3 line
+    shift 3
+    if line=$("$@" 2>>"$out/loadgen.err"); then :; else
+        note "run failed: $section $server round $round: $* (see $out/loadgen.err)"
+        line=${line:-'{"failed":true}'}
+    fi
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(section=sys.argv[2],server=sys.argv[3],round=int(sys.argv[4])); print(json.dumps(d))' \
+        "$line" "$section" "$server" "$round" >>"$results"
+}
+
+loadgen() {
+    local server=$1
+    shift
+    if [[ $server == tunws ]] && ! kill -0 "${pid[tunws]}" 2>/dev/null; then
+        note "tunws died (log: $out/tunws.log); restarting it"
+        start_tunws 1500
+        pid[tunws]=$tunws_pid
+    fi
+    timeout 600 ip netns exec "$ns_c" taskset -c 1 "$bin/loadgen" --cpu 1 --server "${addr[$server]}" --path /echo \
+        --server-pid "${pid[$server]}" --duration "$duration" --warmup "$warmup" "$@"
+}
+
+# Each round visits the servers in a rotated order, so drift over the run hits all of them.
+rotated() {
+    local r=$1 n=${#servers[@]} i
+    for ((i = 0; i < n; i++)); do echo "${servers[$(((i + r) % n))]}"; done
+}
+
+if want echo || want connect || want scale; then
+    if serving tunws; then
+        start_tunws 1500
+        pid[tunws]=$tunws_pid
+    fi
+    if serving tungstenite; then
+        start_server peer-tungstenite "$ns_p" "$bin/peer-tungstenite" --cpu 0 --listen "${addr[tungstenite]}"
+        pid[tungstenite]=$started
+    fi
+    if serving fastwebsockets; then
+        start_server peer-fastwebsockets "$ns_p" "$bin/peer-fastwebsockets" --cpu 0 --listen "${addr[fastwebsockets]}"
+        pid[fastwebsockets]=$started
+    fi
+
+    cells=()
+    if want echo; then
+        for c in 1 10 100 1000; do for s in 32 4096; do cells+=("echo $c $s"); done; done
+        cells+=("echo 1 1048576")
+    fi
+    want connect && cells+=("connect 10 32")
+    for ((r = 1; r <= rounds; r++)); do
+        note "round $r/$rounds: ${#cells[@]} echo/connect cells x ${#servers[@]} servers"
+        for cell in "${cells[@]}"; do
+            read -r mode c s <<<"$cell"
+            for server in $(rotated "$r"); do
+                record "$mode" "$server" "$r" loadgen "$server" --mode "$mode" -c "$c" -s "$s" \
+                    --label "$mode c=$c s=$s"
+            done
+        done
+    done
+    if want scale; then
+        for ((r = 1; r <= rounds; r++)); do
+            for n in "${scale_ns[@]}"; do
+                note "round $r/$rounds: scale, $n idle connections"
+                for server in $(rotated "$r"); do
+                    record scale "$server" "$r" loadgen "$server" --mode echo -c 1 -s 32 --idle "$n" \
+                        --connect-batch 256 --label "scale idle=$n"
+                done
+            done
+        done
+    fi
+    serving tunws && stop_server "${pid[tunws]}"
+fi
+
+if want bulk; then
+    if [[ ! -x $bin/tunbulk ]]; then
+        note "bulk: $bin/tunbulk missing, TCP bulk through tunws skipped"
+    fi
+    start_server tcpbulk-sink "$ns_p" "$bin/tcpbulk" --cpu 0 sink --listen $kernel_p:9101
+    start_server tcpbulk-source "$ns_p" "$bin/tcpbulk" --cpu 0 source --listen $kernel_p:9102
+    for mtu in 1500 65000; do
+        in_c ip link set "$veth_c" mtu $mtu
+        in_p ip link set "$veth_p" mtu $mtu
+        in_c ip link set "$tun_bulk" mtu $mtu
+        tunbulk_pid=
+        if [[ -x $bin/tunbulk ]]; then
+            start_server tunbulk "$ns_c" "$bin/tunbulk" --tun "$tun_bulk" --addr $bulk_net.2/24 --mtu $mtu \
+                --sink-port 9101 --source-port 9102
+            tunbulk_pid=$started
+        fi
+        for ((r = 1; r <= rounds; r++)); do
+            note "round $r/$rounds: TCP bulk at MTU $mtu"
+            for target in kernel tunws; do
+                [[ $target == tunws && -z $tunbulk_pid ]] && continue
+                host=$kernel_p
+                [[ $target == tunws ]] && host=$bulk_net.2
+                record bulk "$target" "$r" timeout 120 ip netns exec "$ns_c" taskset -c 1 "$bin/tcpbulk" --cpu 1 send \
+                    --connect $host:9101 --duration "$duration" --label "send mtu=$mtu"
+                record bulk "$target" "$r" timeout 120 ip netns exec "$ns_c" taskset -c 1 "$bin/tcpbulk" --cpu 1 recv \
+                    --connect $host:9102 --duration "$duration" --label "recv mtu=$mtu"
+            done
+        done
+        [[ -n $tunbulk_pid ]] && stop_server "$tunbulk_pid"
+    done
+fi
+
+{
+    echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(uname -r)"
+    echo "command: $command_line (rounds=$rounds duration=${duration}s warmup=${warmup}s)"
+    echo "commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+} >"$out/machine.txt"
+python3 "$repo/bench/report.py" loadgen "$results" --machine "$out/machine.txt" \
+    --summary "$out/summary.json" >"$out/report.md"
+note "results: $out/report.md (raw: $results)"
