@@ -29,17 +29,18 @@ struct Seen {
     headers: Vec<(String, Vec<u8>)>,
     keep_alive: bool,
     content_length: Result<Option<u64>, RequestError>,
-    upgrade: Result<
-        (
-            String,
-            String,
-            String,
-            Option<String>,
-            Vec<String>,
-            Vec<String>,
-        ),
-        RequestError,
-    >,
+    upgrade: Result<SeenUpgrade, RequestError>,
+}
+
+/// Everything `validate_upgrade` hands out, owned.
+#[derive(Debug, PartialEq)]
+struct SeenUpgrade {
+    path: String,
+    host: String,
+    key: String,
+    origin: Option<String>,
+    protocols: Vec<String>,
+    extensions: Vec<String>,
 }
 
 /// Parses `bytes` and asks every question of the result (so each accessor runs on it).
@@ -60,19 +61,17 @@ fn server_sees(
         request.is_websocket_upgrade(),
         request.connection().count(),
     );
-    let upgrade = validate_upgrade(&request).map(|u| {
-        (
-            u.path().to_string(),
-            u.host().to_string(),
-            u.key().to_string(),
-            u.origin().map(str::to_string),
-            u.protocols().map(str::to_string).collect(),
-            u.extensions().map(str::to_string).collect(),
-        )
+    let upgrade = validate_upgrade(&request).map(|u| SeenUpgrade {
+        path: u.path().to_string(),
+        host: u.host().to_string(),
+        key: u.key().to_string(),
+        origin: u.origin().map(str::to_string),
+        protocols: u.protocols().map(str::to_string).collect(),
+        extensions: u.extensions().map(str::to_string).collect(),
     });
-    if let Ok((_, _, key, ..)) = &upgrade {
+    if let Ok(upgrade) = &upgrade {
         let mut out = [0u8; 256];
-        write_accept_response(key, None, &mut out).expect("a 101 fits in 256 bytes");
+        write_accept_response(&upgrade.key, None, &mut out).expect("a 101 fits in 256 bytes");
     }
     Ok(Status::Complete(Seen {
         method: request.method().to_string(),
