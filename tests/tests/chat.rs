@@ -1,6 +1,7 @@
 //! `/chat` broadcasts every text message to every open chat connection, the sender included.
 
 use netns_tests::tungstenite::Message;
+use netns_tests::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
 use netns_tests::{Netns, Tunws, read_data, require_root, ws_connect};
 
 #[test]
@@ -27,7 +28,7 @@ fn three_clients_each_receive_every_message() {
             }
         }
         for mut ws in clients {
-            ws.close(None).expect("close");
+            ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "bye".into() })).expect("close");
             while ws.read().is_ok() {}
         }
     });
