@@ -1,0 +1,146 @@
+//! Raw TCP echo (or sink) server on the stack over a real TUN — for smoke tests and benchmarks.
+//!
+//! ```text
+//! tcp_echo [--tun tun0] [--addr 10.0.0.2/24] [--addr6 fd00::2/64] [--port 7] [--mtu N]
+//!          [--pcap FILE] [--trace] [--loss PERCENT] [--max-connections N] [--sink]
+//! ```
+//! Echo mode sends every byte back; `--sink` discards input and logs the byte count per
+//! connection when it closes. Stops on SIGINT/SIGTERM after flushing the pcap.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use stack::{Clock, ConnError, ConnId, IpCidr, Net, NetConfig};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+struct Options {
+    config: NetConfig,
+    port: u16,
+    sink: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    fn value<T: FromStr>(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<T, String> {
+        let text = args.next().ok_or(format!("{flag} needs a value"))?;
+        text.parse().map_err(|_| format!("bad value for {flag}: {text}"))
+    }
+    let mut options = Options { config: NetConfig::default(), port: 7, sink: false };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let config = &mut options.config;
+        match flag.as_str() {
+            "--tun" => config.tun = value(&mut args, &flag)?,
+            "--addr" => config.addr = value::<IpCidr>(&mut args, &flag)?,
+            "--addr6" => config.addr6 = Some(value::<IpCidr>(&mut args, &flag)?),
+            "--mtu" => config.mtu = Some(value(&mut args, &flag)?),
+            "--pcap" => config.pcap = Some(value::<String>(&mut args, &flag)?.into()),
+            "--trace" => config.trace = true,
+            "--loss" => config.loss_percent = value(&mut args, &flag)?,
+            "--max-connections" => config.max_connections = value(&mut args, &flag)?,
+            "--port" => options.port = value(&mut args, &flag)?,
+            "--sink" => options.sink = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Per-connection state: bytes read but not yet echoed (the peer is not reading fast enough).
+#[derive(Default)]
+struct Conn {
+    pending: Vec<u8>,
+    total: u64,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(err) => {
+            eprintln!("tcp_echo: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    // SAFETY: the handler only stores to an atomic. No SA_RESTART: ppoll returns EINTR.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tcp_echo: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: Options) -> std::io::Result<()> {
+    let clock = Clock::new();
+    let mut net = Net::open(&options.config)?;
+    net.listen(options.port).map_err(std::io::Error::other)?;
+    println!("listening on {}:{}", net.local_addr(), options.port);
+    let mut conns: HashMap<ConnId, Conn> = HashMap::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while !STOP.load(Ordering::Relaxed) {
+        net.poll(clock.now());
+        while let Some((id, peer)) = net.accept() {
+            log::info!("conn {id} from {peer}");
+            // Echo latency matters more than segment count here.
+            let _ = net.set_nodelay(id, true);
+            conns.insert(id, Conn::default());
+        }
+        for (&id, conn) in conns.iter_mut() {
+            serve(&mut net, id, conn, &mut buf, options.sink);
+        }
+        while let Some(id) = net.poll_gone() {
+            if let Some(conn) = conns.remove(&id) {
+                log::info!("conn {id} gone after {} bytes", conn.total);
+            }
+        }
+        // Sending queued data changes what smoltcp wants; poll once more before sleeping.
+        net.poll(clock.now());
+        let delay = net.poll_delay(clock.now());
+        net.wait(delay)?;
+    }
+    log::info!("stopping: {:?}", net.stats());
+    net.flush()
+}
+
+/// Moves as many bytes as the buffers allow; stops reading while the echo is backed up.
+fn serve(net: &mut Net, id: ConnId, conn: &mut Conn, buf: &mut [u8], sink: bool) {
+    loop {
+        if !conn.pending.is_empty() {
+            match net.send(id, &conn.pending) {
+                Ok(n) => {
+                    conn.pending.drain(..n);
+                }
+                Err(_) => conn.pending.clear(),
+            }
+            if !conn.pending.is_empty() {
+                return;
+            }
+        }
+        match net.recv(id, buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                conn.total += n as u64;
+                if !sink {
+                    conn.pending.extend_from_slice(&buf[..n]);
+                }
+            }
+            Err(ConnError::Closed) => {
+                net.close(id);
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
