@@ -137,7 +137,8 @@ impl Netns {
     /// Drops `percent` % of the packets crossing `tun0` in each direction, with nftables
     /// (`numgen random`), since netem is not available in the test kernels.
     pub fn add_loss(&self, percent: u32) {
-        let rule = format!("numgen random mod 100 < {percent} drop");
+        // The counter lets a test prove that packets were really dropped.
+        let rule = format!("numgen random mod 100 < {percent} counter drop");
         let nft = |args: &[&str]| {
             let mut all = vec!["netns", "exec", &self.name, "nft"];
             all.extend_from_slice(args);
@@ -148,6 +149,16 @@ impl Netns {
         nft(&["add", "chain", "inet", "tw", "out", "{ type filter hook output priority 0; }"]);
         nft(&["add", "rule", "inet", "tw", "in", "iifname", "tun0", &rule]);
         nft(&["add", "rule", "inet", "tw", "out", "oifname", "tun0", &rule]);
+    }
+
+    /// Packets dropped so far by the rules of [`Netns::add_loss`] (both directions).
+    pub fn dropped_packets(&self) -> u64 {
+        let out = self.command("nft").args(["list", "table", "inet", "tw"]).output().expect("nft list");
+        assert!(out.status.success(), "nft list table inet tw: {}", String::from_utf8_lossy(&out.stderr));
+        // Each rule reads `... counter packets N bytes M drop`.
+        let text = String::from_utf8_lossy(&out.stdout);
+        let words: Vec<&str> = text.split_whitespace().collect();
+        words.windows(2).filter(|w| w[0] == "packets").filter_map(|w| w[1].parse::<u64>().ok()).sum()
     }
 }
 
