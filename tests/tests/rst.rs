@@ -3,8 +3,9 @@
 //! and the clients that come after them would be refused.
 
 use netns_tests::tungstenite::Message;
-use netns_tests::{Netns, Tunws, read_data, require_root, set_linger_zero, ws_connect};
+use netns_tests::{Netns, Tunws, read_data, require_root, set_linger_zero, tunws_endpoint, ws_connect};
 use std::io::Write;
+use std::net::TcpStream;
 use std::time::Duration;
 
 const MAX_CONNECTIONS: &str = "16";
@@ -38,4 +39,28 @@ fn reset_mid_frame_frees_the_socket() {
         }
     });
     assert!(tunws.proc().is_running(), "tunws exited:\n{}", tunws.output());
+    // Each reset reached the application: 1006 is "closed without a close frame".
+    let left = tunws.output().matches("left (1006)").count();
+    assert!(left >= RESETS, "{left} of {RESETS} reset clients logged as left (1006):\n{}", tunws.output());
+}
+
+/// The premise of the test above: the cap is real (one more connection is refused), and a
+/// reset connection gives its place back at once.
+#[test]
+fn max_connections_is_enforced_and_a_reset_frees_a_place() {
+    require_root!();
+    let ns = Netns::new("cap");
+    let _tunws = Tunws::start(&ns, &["--max-connections", "4"]);
+    ns.run(|| {
+        let mut held: Vec<_> = (0..4).map(|_| ws_connect("/echo")).collect();
+        let refused = TcpStream::connect_timeout(&tunws_endpoint(), Duration::from_secs(5));
+        assert!(refused.is_err(), "a 5th connection was accepted with --max-connections 4");
+        let first = held.remove(0);
+        set_linger_zero(first.get_ref());
+        drop(first);
+        std::thread::sleep(Duration::from_millis(200));
+        let mut ws = ws_connect("/echo");
+        ws.send(Message::text("in the freed place")).expect("send");
+        assert_eq!(read_data(&mut ws), Message::text("in the freed place"));
+    });
 }
