@@ -63,6 +63,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ ${#roles[@]} -gt 0 ]] || roles=(server client)
 [[ $testee == tunws || $testee == kernel ]] || { echo "autobahn.sh: --testee is tunws or kernel" >&2; exit 2; }
+# The kernel harness keeps its own reports, so that both can be compared side by side.
+[[ $testee == kernel ]] && reports=$reports/kernel
 
 log() { echo "autobahn: $*" >&2; }
 die() { echo "autobahn: error: $*" >&2; exit 1; }
