@@ -1,13 +1,20 @@
-//! Raw TCP echo (or sink) server on the stack over a real TUN — for smoke tests and benchmarks.
+//! Raw TCP echo (or sink) on the stack over a real TUN — for smoke tests and benchmarks.
 //!
 //! ```text
 //! tcp_echo [--tun tun0] [--addr 10.0.0.2/24] [--addr6 fd00::2/64] [--port 7] [--mtu N]
 //!          [--pcap FILE] [--trace] [--loss PERCENT] [--max-connections N] [--sink]
+//!          [--connect IP:PORT [--bytes N]]
 //! ```
-//! Echo mode sends every byte back; `--sink` discards input and logs the byte count per
-//! connection when it closes. Stops on SIGINT/SIGTERM after flushing the pcap.
+//! Server (default): echo mode sends every byte back; `--sink` discards input and logs the
+//! byte count per connection when it closes. Stops on SIGINT/SIGTERM after flushing the pcap.
+//!
+//! Client (`--connect`): the stack's client role. Sends `--bytes` (default 1 MiB) of a test
+//! pattern to an echo server, checks that exactly those bytes come back, prints the rate, and
+//! exits 0 on success.
 
 use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,14 +31,23 @@ struct Options {
     config: NetConfig,
     port: u16,
     sink: bool,
+    connect: Option<SocketAddr>,
+    bytes: usize,
 }
 
 fn parse_args() -> Result<Options, String> {
     fn value<T: FromStr>(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<T, String> {
         let text = args.next().ok_or(format!("{flag} needs a value"))?;
-        text.parse().map_err(|_| format!("bad value for {flag}: {text}"))
+        text.parse()
+            .map_err(|_| format!("bad value for {flag}: {text}"))
     }
-    let mut options = Options { config: NetConfig::default(), port: 7, sink: false };
+    let mut options = Options {
+        config: NetConfig::default(),
+        port: 7,
+        sink: false,
+        connect: None,
+        bytes: 1 << 20,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let config = &mut options.config;
@@ -46,6 +62,8 @@ fn parse_args() -> Result<Options, String> {
             "--max-connections" => config.max_connections = value(&mut args, &flag)?,
             "--port" => options.port = value(&mut args, &flag)?,
             "--sink" => options.sink = true,
+            "--connect" => options.connect = Some(value(&mut args, &flag)?),
+            "--bytes" => options.bytes = value(&mut args, &flag)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -73,7 +91,11 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    match run(options) {
+    let result = match options.connect {
+        Some(remote) => run_client(&options, remote),
+        None => run(options),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("tcp_echo: {err}");
@@ -82,10 +104,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(options: Options) -> std::io::Result<()> {
+fn run(options: Options) -> io::Result<()> {
     let clock = Clock::new();
     let mut net = Net::open(&options.config)?;
-    net.listen(options.port).map_err(std::io::Error::other)?;
+    net.listen(options.port).map_err(io::Error::other)?;
     println!("listening on {}:{}", net.local_addr(), options.port);
     let mut conns: HashMap<ConnId, Conn> = HashMap::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -105,12 +127,54 @@ fn run(options: Options) -> std::io::Result<()> {
                 log::info!("conn {id} gone after {} bytes", conn.total);
             }
         }
-        // Sending queued data changes what smoltcp wants; poll once more before sleeping.
-        net.poll(clock.now());
         let delay = net.poll_delay(clock.now());
         net.wait(delay)?;
     }
     log::info!("stopping: {:?}", net.stats());
+    net.flush()
+}
+
+/// Sends `options.bytes` to an echo server at `remote` and checks the echo, byte for byte.
+fn run_client(options: &Options, remote: SocketAddr) -> io::Result<()> {
+    let clock = Clock::new();
+    let mut net = Net::open(&options.config)?;
+    let id = net.connect(remote).map_err(io::Error::other)?;
+    let _ = net.set_nodelay(id, true);
+    let data: Vec<u8> = (0..options.bytes).map(|i| (i % 251) as u8).collect();
+    let (mut sent, mut received) = (0, 0);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut started = None;
+    while received < data.len() && !STOP.load(Ordering::Relaxed) {
+        net.poll(clock.now());
+        if net.poll_gone() == Some(id) {
+            return Err(io::Error::other(format!(
+                "connection to {remote} failed or closed early"
+            )));
+        }
+        if net.is_established(id) {
+            started.get_or_insert_with(std::time::Instant::now);
+            sent += net.send(id, &data[sent..]).map_err(io::Error::other)?;
+            loop {
+                let n = net.recv(id, &mut buf).map_err(io::Error::other)?;
+                if n == 0 {
+                    break;
+                }
+                if received + n > data.len() || buf[..n] != data[received..received + n] {
+                    return Err(io::Error::other(format!("echo differs at byte {received}")));
+                }
+                received += n;
+            }
+        }
+        let delay = net.poll_delay(clock.now());
+        net.wait(delay)?;
+    }
+    let elapsed = started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    println!(
+        "echoed {received} bytes via {remote} in {elapsed:.3} s ({:.1} MB/s each way)",
+        received as f64 / elapsed.max(1e-9) / 1e6
+    );
+    net.close(id);
+    net.poll(clock.now());
     net.flush()
 }
 

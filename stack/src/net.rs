@@ -135,6 +135,8 @@ pub struct Net {
     poll_at: Option<Instant>,
     log_states: bool,
     duplicates: u64,
+    /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
+    unseen_activity: bool,
 }
 
 impl Net {
@@ -194,6 +196,7 @@ impl Net {
             next_id: 1,
             next_ephemeral: EPHEMERAL_FIRST + (seed % 16384) as u16,
             duplicates: 0,
+            unseen_activity: false,
             taken: Vec::new(),
             dirty: false,
             poll_at: None,
@@ -252,13 +255,18 @@ impl Net {
             // Releasing sockets may have made room for listeners.
             self.top_up();
         }
+        self.unseen_activity = activity;
         activity
     }
 
     /// How long the loop may sleep before smoltcp needs [`Net::poll`] again (`None`: until a
-    /// packet arrives). Zero when work is already waiting.
+    /// packet arrives). Zero when work is already waiting: queued accepts or gone ids, sends
+    /// not yet polled out, or a last poll that moved packets — its effects (data received, a
+    /// handshake completed) may not have been seen by the application yet, so the loop must
+    /// turn once more before sleeping.
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
-        if self.dirty || !self.accepted.is_empty() || !self.gone.is_empty() {
+        if self.dirty || self.unseen_activity || !self.accepted.is_empty() || !self.gone.is_empty()
+        {
             return Some(Duration::ZERO);
         }
         let delay = self.iface.poll_delay(now, &self.sockets);
