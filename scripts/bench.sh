@@ -218,8 +218,7 @@ if want bulk; then
     if [[ ! -x $bin/tunbulk ]]; then
         note "bulk: $bin/tunbulk missing, TCP bulk through tunws skipped"
     fi
-    start_server tcpbulk-sink "$ns_p" "$bin/tcpbulk" --cpu 0 sink --listen $kernel_p:9101
-    start_server tcpbulk-source "$ns_p" "$bin/tcpbulk" --cpu 0 source --listen $kernel_p:9102
+    start_server tcpbulk "$ns_p" "$bin/tcpbulk" --cpu 0 serve --listen $kernel_p:9101
     for mtu in 1500 65000; do
         in_c ip link set "$veth_c" mtu $mtu
         in_p ip link set "$veth_p" mtu $mtu
@@ -227,7 +226,7 @@ if want bulk; then
         tunbulk_pid=
         if [[ -x $bin/tunbulk ]]; then
             start_server tunbulk "$ns_c" "$bin/tunbulk" --tun "$tun_bulk" --addr $bulk_net.2/24 --mtu $mtu \
-                --sink-port 9101 --source-port 9102
+                --port 9101 --cpu 0
             tunbulk_pid=$started
         fi
         for ((r = 1; r <= rounds; r++)); do
@@ -239,7 +238,7 @@ if want bulk; then
                 record bulk "$target" "$r" timeout 120 ip netns exec "$ns_c" taskset -c 1 "$bin/tcpbulk" --cpu 1 send \
                     --connect $host:9101 --duration "$duration" --label "send mtu=$mtu"
                 record bulk "$target" "$r" timeout 120 ip netns exec "$ns_c" taskset -c 1 "$bin/tcpbulk" --cpu 1 recv \
-                    --connect $host:9102 --duration "$duration" --label "recv mtu=$mtu"
+                    --connect $host:9101 --duration "$duration" --label "recv mtu=$mtu"
             done
         done
         [[ -n $tunbulk_pid ]] && stop_server "$tunbulk_pid"

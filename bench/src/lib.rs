@@ -10,6 +10,11 @@ pub mod stats;
 
 use std::io;
 
+/// tcpbulk/tunbulk protocol: a client's first byte asking the server to read and discard.
+pub const BULK_SINK: u8 = b's';
+/// tcpbulk/tunbulk protocol: a client's first byte asking the server to send until it leaves.
+pub const BULK_SOURCE: u8 = b'r';
+
 /// Pins the calling thread (and so a current-thread runtime) to one CPU, so that every server in a
 /// comparison gets exactly one core, like single-threaded tunws.
 pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {

@@ -1,7 +1,10 @@
 //! Raw TCP bulk transfer over kernel sockets, for the TCP throughput figures of scripts/bench.sh.
 //!
-//! `send` and `recv` are the measuring ends (they print the JSON line); `sink` and `source` are
-//! the kernel-side servers of the kernel↔kernel reference run. Rates count payload bytes.
+//! `send` and `recv` are the measuring ends (they print the JSON line); `serve` is the kernel-side
+//! server of the kernel↔kernel reference run, and `tunbulk` the same server on the userspace
+//! stack. The client's first byte picks the direction: [`bench::BULK_SINK`] (the server reads
+//! and discards until EOF, then closes) or [`bench::BULK_SOURCE`] (the server writes until the
+//! client goes away). Rates count payload bytes after that byte.
 
 use bench::stats::JsonLine;
 use clap::{Parser, Subcommand};
@@ -44,19 +47,21 @@ enum Cmd {
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// Serve: read and discard until EOF on every accepted connection, then close.
-    Sink {
-        #[arg(long)]
-        listen: SocketAddr,
-    },
-    /// Serve: write until the peer goes away on every accepted connection.
-    Source {
+    /// Serve sink or source connections (chosen by the client's first byte), one at a time.
+    Serve {
         #[arg(long)]
         listen: SocketAddr,
     },
 }
 
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+fn connect(addr: SocketAddr, mode: u8) -> io::Result<TcpStream> {
+    let mut s = connect_retrying(addr)?;
+    s.set_nodelay(true)?;
+    s.write_all(&[mode])?;
+    Ok(s)
+}
+
+fn connect_retrying(addr: SocketAddr) -> io::Result<TcpStream> {
     let give_up = Instant::now() + Duration::from_secs(5);
     loop {
         match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
@@ -81,7 +86,7 @@ fn report(label: &str, dir: &str, bytes: u64, secs: f64) {
 }
 
 fn send(addr: SocketAddr, duration: f64, label: &str) -> io::Result<()> {
-    let mut s = connect(addr)?;
+    let mut s = connect(addr, bench::BULK_SINK)?;
     let buf = vec![0x5a_u8; CHUNK];
     let start = Instant::now();
     let stop = start + Duration::from_secs_f64(duration);
@@ -99,7 +104,7 @@ fn send(addr: SocketAddr, duration: f64, label: &str) -> io::Result<()> {
 }
 
 fn recv(addr: SocketAddr, duration: f64, label: &str) -> io::Result<()> {
-    let mut s = connect(addr)?;
+    let mut s = connect(addr, bench::BULK_SOURCE)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut buf = vec![0u8; CHUNK];
     let start = Instant::now();
@@ -116,12 +121,20 @@ fn recv(addr: SocketAddr, duration: f64, label: &str) -> io::Result<()> {
     Ok(())
 }
 
-fn serve(addr: SocketAddr, each: fn(TcpStream) -> io::Result<()>) -> io::Result<()> {
+fn serve(addr: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     println!("listening on {}", listener.local_addr()?);
     for stream in listener.incoming() {
         // One transfer at a time is all the benchmark does; an error ends only that transfer.
-        let _ = stream.and_then(each);
+        let _ = stream.and_then(|mut s| {
+            let mut mode = [0u8];
+            s.read_exact(&mut mode)?;
+            match mode[0] {
+                bench::BULK_SINK => sink(s),
+                bench::BULK_SOURCE => source(s),
+                _ => Ok(()),
+            }
+        });
     }
     Ok(())
 }
@@ -147,7 +160,6 @@ fn main() -> io::Result<()> {
     match args.cmd {
         Cmd::Send { connect, duration, label } => send(connect, duration, &label),
         Cmd::Recv { connect, duration, label } => recv(connect, duration, &label),
-        Cmd::Sink { listen } => serve(listen, sink),
-        Cmd::Source { listen } => serve(listen, source),
+        Cmd::Serve { listen } => serve(listen),
     }
 }

@@ -1,0 +1,105 @@
+//! Raw TCP sink/source on the userspace stack (`stack::Net` over a TUN), the tunws side of the
+//! TCP bulk figures: the same event loop shape as tunws, without HTTP or WebSocket on top.
+//! Speaks tcpbulk's protocol: the client's first byte picks sink or source.
+
+use bench::{BULK_SINK, BULK_SOURCE};
+use clap::Parser;
+use stack::{Clock, ConnError, ConnId, IpCidr, Net, NetConfig};
+use std::collections::HashMap;
+use std::io;
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(about = "raw TCP sink/source on the userspace stack (bench helper)")]
+struct Args {
+    /// TUN device (created if missing; the kernel side is configured by the caller).
+    #[arg(long, default_value = "tun0")]
+    tun: String,
+    /// The stack's address and prefix.
+    #[arg(long, default_value = "10.0.0.2/24", value_parser = parse_cidr)]
+    addr: IpCidr,
+    /// Device MTU (must equal the TUN's).
+    #[arg(long)]
+    mtu: Option<usize>,
+    /// TCP port.
+    #[arg(long, default_value_t = 9101)]
+    port: u16,
+    /// Pin to this CPU.
+    #[arg(long)]
+    cpu: Option<usize>,
+}
+
+fn parse_cidr(s: &str) -> Result<IpCidr, String> {
+    s.parse().map_err(|()| format!("not an address/prefix: {s}"))
+}
+
+/// What a connection is doing; `Unknown` until its first byte arrives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Unknown,
+    Sink,
+    Source,
+}
+
+/// Moves as many bytes as the stack takes right now; false once the connection is finished.
+fn service(net: &mut Net, id: ConnId, role: &mut Role, buf: &mut [u8], fill: &[u8]) -> bool {
+    loop {
+        let got = match net.recv(id, buf) {
+            Ok(n) => n,
+            Err(ConnError::Closed) => {
+                net.close(id);
+                return false;
+            }
+            Err(_) => return false,
+        };
+        if *role == Role::Unknown && got > 0 {
+            *role = match buf[0] {
+                BULK_SINK => Role::Sink,
+                BULK_SOURCE => Role::Source,
+                _ => {
+                    net.abort(id);
+                    return false;
+                }
+            };
+        }
+        if *role == Role::Source {
+            match net.send(id, fill) {
+                Ok(0) if got == 0 => return true,
+                Ok(_) => {}
+                Err(_) => {
+                    net.close(id);
+                    return false;
+                }
+            }
+        } else if got == 0 {
+            return true;
+        }
+    }
+}
+
+fn main() -> io::Result<()> {
+    let args = Args::parse();
+    if let Some(cpu) = args.cpu {
+        bench::pin_to_cpu(cpu)?;
+    }
+    let config = NetConfig { tun: args.tun, addr: args.addr, mtu: args.mtu, ..NetConfig::default() };
+    let clock = Clock::new();
+    let mut net = Net::open(&config)?;
+    net.listen(args.port).map_err(io::Error::other)?;
+    println!("listening on {}:{}", net.local_addr(), args.port);
+    let mut conns: HashMap<ConnId, Role> = HashMap::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let fill = vec![0xa5u8; 64 * 1024];
+    loop {
+        net.poll(clock.now());
+        while let Some((id, _)) = net.accept() {
+            conns.insert(id, Role::Unknown);
+        }
+        conns.retain(|&id, role| service(&mut net, id, role, &mut buf, &fill));
+        while let Some(id) = net.poll_gone() {
+            conns.remove(&id);
+        }
+        let delay = net.poll_delay(clock.now());
+        net.wait(delay)?;
+    }
+}
