@@ -222,7 +222,13 @@ impl Net {
 
     /// Processes everything that is due at `now`: incoming packets one at a time (topping up
     /// the listen pool after each), timers, outgoing packets. Then updates the accept and gone
-    /// queues. Returns true when anything happened (a packet in or out, a state change).
+    /// queues.
+    ///
+    /// Returns true when anything happened (a packet in or out, a state change) in this poll
+    /// or in the one before it. The carry-over makes a second `poll` per loop turn (to send
+    /// what the application just queued) safe: whatever that one received is reported again
+    /// by the next turn's first `poll`, so the application looks at its sockets. Reporting
+    /// twice costs one extra pass; missing once would strand received data.
     pub fn poll(&mut self, now: Instant) -> bool {
         let mut activity = false;
         self.iface.poll_maintenance(now);
@@ -255,8 +261,9 @@ impl Net {
             // Releasing sockets may have made room for listeners.
             self.top_up();
         }
+        let report = activity || self.unseen_activity;
         self.unseen_activity = activity;
-        activity
+        report
     }
 
     /// How long the loop may sleep before smoltcp needs [`Net::poll`] again (`None`: until a
