@@ -247,6 +247,7 @@ impl<K: MaskKeySource> Connection<K> {
     /// Bytes that complete no event are remembered (headers, control payloads) or, for data,
     /// delivered as soon as they arrive, so any split of the input yields the same messages.
     /// After a Close or a failure all input is consumed and ignored.
+    #[must_use = "the consumed count and the event must be acted on"]
     pub fn handle_read<'a>(&mut self, input: &'a mut [u8], now: Instant) -> (usize, Option<Event<'a>>) {
         let total = input.len();
         if self.failed || self.close_received {
@@ -440,6 +441,7 @@ impl<K: MaskKeySource> Connection<K> {
     /// returns the bytes written. An `out` of [`crate::MAX_CONTROL_FRAME_LEN`] bytes always
     /// fits the next one. Write the result to the transport between whole data frames, never
     /// inside one that is being streamed.
+    #[must_use = "the written bytes must be sent"]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
         let mut written = 0;
         for opcode in [OpCode::Pong, OpCode::Ping, OpCode::Close] {

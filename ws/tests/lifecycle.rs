@@ -267,7 +267,8 @@ fn keepalive_pings_when_idle_and_pong_resets() {
     assert_eq!(drain(&mut conn), [0x89, 0x00]);
     assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(15_000)));
     let mut pong = client_frame(true, 0xA, b"");
-    conn.handle_read(&mut pong, Instant::from_millis(12_000));
+    let (consumed, event) = conn.handle_read(&mut pong, Instant::from_millis(12_000));
+    assert_eq!((consumed, event), (6, Some(Event::Pong(ws::ControlPayload::new()))));
     assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(22_000)));
     assert_eq!(conn.handle_timeout(Instant::from_millis(16_000)), None);
     assert_eq!(conn.state(), State::Open);
@@ -293,7 +294,9 @@ fn any_received_bytes_count_as_liveness() {
     // A long message is still arriving: its bytes postpone the deadline.
     let frame = client_frame(true, 0x2, &[0; 10]);
     let mut head = frame[..8].to_vec();
-    conn.handle_read(&mut head, Instant::from_millis(14_000));
+    let (consumed, event) = conn.handle_read(&mut head, Instant::from_millis(14_000));
+    assert_eq!(consumed, 8);
+    assert!(matches!(event, Some(Event::Data { payload: [0, 0], first: true, fin: false, .. })));
     assert_eq!(conn.handle_timeout(Instant::from_millis(15_000)), None);
     assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(19_000)));
 }
