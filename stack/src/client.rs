@@ -177,7 +177,8 @@ pub struct Client {
 
 impl Client {
     /// Starts connecting (SYN) and prepares the opening handshake with a fresh random nonce.
-    pub fn connect(net: &mut Net, config: ClientConfig, now: Instant) -> Result<Client, ClientError> {
+    pub fn connect(net: &mut Net, config: ClientConfig, now: crate::Instant) -> Result<Client, ClientError> {
+        let now = ws_instant(now);
         let nonce = os_random::<16>()?;
         let mut request = vec![0u8; 1024 + config.host.len() + config.path.len()];
         let n = handshake::write_client_request(
@@ -197,14 +198,32 @@ impl Client {
         self.id
     }
 
-    /// When [`Client::handle`] must run again without I/O.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// How long until [`Client::handle`] must run again without I/O.
+    pub fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
+        self.poll_timeout().map(|t| delay_until(t, ws_instant(now)))
+    }
+
+    /// Whether the WebSocket is open (handshake done); it stays true while closing.
+    pub fn is_open(&self) -> bool {
+        matches!(self.phase, Phase::Open { .. })
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Handshake { deadline, .. } => Some(*deadline),
             Phase::Open { session, close_deadline } => match (session.poll_timeout(), close_deadline) {
                 (Some(a), Some(b)) => Some(a.min(*b)),
                 (a, b) => a.or(*b),
             },
+        }
+    }
+
+    /// Queues a whole message (masked); `Err(Closed)` before the WebSocket is open or once a
+    /// close frame was queued.
+    pub fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), ws::SendError> {
+        match &mut self.phase {
+            Phase::Open { session, .. } => session.send(kind, data),
+            Phase::Handshake { .. } => Err(ws::SendError::Closed),
         }
     }
 
@@ -217,7 +236,8 @@ impl Client {
 
     /// Moves the connection forward. Returns `Ok(Some(code))` once the WebSocket is over
     /// (TCP closed): the peer's close code, ours, or 1006 when the TCP connection dropped.
-    pub fn handle(&mut self, net: &mut Net, now: Instant, app: &mut dyn ClientApp) -> Result<Option<CloseCode>, ClientError> {
+    pub fn handle(&mut self, net: &mut Net, now: crate::Instant, app: &mut dyn ClientApp) -> Result<Option<CloseCode>, ClientError> {
+        let now = ws_instant(now);
         if let Phase::Handshake { .. } = self.phase {
             if !self.handshake(net, now)? {
                 return Ok(None);
@@ -327,29 +347,24 @@ pub fn run(
 ) -> Result<CloseCode, ClientError> {
     let clock = Clock::new();
     net.poll(clock.now());
-    let mut client = Client::connect(net, config, ws_instant(clock.now()))?;
+    let mut client = Client::connect(net, config, clock.now())?;
     let mut stopping = false;
     let result = loop {
         let stack_now = clock.now();
         net.poll(stack_now);
-        let now = ws_instant(stack_now);
         if !stopping && stop.load(Ordering::SeqCst) {
             stopping = true;
             client.close(CloseCode::GOING_AWAY, "client stopping");
         }
-        match client.handle(net, now, app) {
+        match client.handle(net, stack_now, app) {
             Ok(Some(code)) => break Ok(code),
             Ok(None) => {}
             Err(e) => break Err(e),
         }
         net.poll(stack_now);
         while net.poll_gone().is_some() {}
-        let mut timeout = net.poll_delay(stack_now);
-        if let Some(deadline) = client.poll_timeout() {
-            let delay = delay_until(deadline, now);
-            timeout = Some(timeout.map_or(delay, |t| t.min(delay)));
-        }
-        let open = matches!(client.phase, Phase::Open { .. });
+        let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now)].into_iter().flatten().min();
+        let open = client.is_open();
         let extra: Vec<RawFd> = input.filter(|_| open).into_iter().collect();
         let ready = net.wait_with(timeout, &extra)?;
         if ready & 1 != 0 {

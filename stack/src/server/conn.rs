@@ -34,8 +34,9 @@ pub(crate) struct Conn {
 pub(crate) enum Phase {
     /// Reading request heads; plain requests are answered, an upgrade moves to `Ws`.
     Http(HttpConn),
-    /// A WebSocket on route `route`.
-    Ws(WsConn),
+    /// A WebSocket on route `route`. Boxed: a session is several times the size of the
+    /// other phases, and most connections of a browser-heavy load are plain HTTP.
+    Ws(Box<WsConn>),
     /// Our FIN is queued; input is read and discarded until the stack reports the socket
     /// gone, or `deadline` passes and the connection is aborted.
     Closing { deadline: Instant },

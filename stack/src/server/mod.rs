@@ -129,14 +129,16 @@ impl Server {
         self.conns.len()
     }
 
-    /// The earliest instant a connection needs [`Server::handle`] without any I/O.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(at, _)| *at)
+    /// How long until a connection needs [`Server::handle`] without any I/O (`None`: no timer).
+    pub fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
+        self.timers.first().map(|(at, _)| delay_until(*at, ws_instant(now)))
     }
 
-    /// One turn of the server after `net.poll`: accept, free gone connections, service
-    /// connections with work (all of them when `activity`), run expired timers.
-    pub fn handle(&mut self, net: &mut Net, now: Instant, activity: bool) {
+    /// One turn of the server after `net.poll(now)`: accept, free gone connections, service
+    /// connections with work (all of them when `activity`, what `net.poll` returned), run
+    /// expired timers. `now` is the reading of the clock that drives `net`.
+    pub fn handle(&mut self, net: &mut Net, now: crate::Instant, activity: bool) {
+        let now = ws_instant(now);
         while let Some((id, peer)) = net.accept() {
             log::debug!("connection {id} from {peer}");
             self.conns.insert(id, Conn::new(peer, now + self.config.handshake_timeout));
@@ -183,7 +185,8 @@ impl Server {
 
     /// Starts a graceful shutdown: every WebSocket gets a close frame with 1001 (going away),
     /// other connections are closed, new ones are closed as they arrive.
-    pub fn shutdown(&mut self, net: &mut Net, now: Instant) {
+    pub fn shutdown(&mut self, net: &mut Net, now: crate::Instant) {
+        let now = ws_instant(now);
         self.shutting_down = true;
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for id in ids {
@@ -303,7 +306,7 @@ impl Server {
             keepalive: self.config.keepalive,
         };
         let session = http.into_session(ws::Connection::server(config, now));
-        conn.phase = Phase::Ws(WsConn { session, route, open: true, close_deadline: None });
+        conn.phase = Phase::Ws(Box::new(WsConn { session, route, open: true, close_deadline: None }));
         let peer = conn.peer;
         // Frames must not wait for the ACK of the previous one.
         if let Err(e) = net.set_nodelay(id, true) {
@@ -312,7 +315,9 @@ impl Server {
         log::info!("client {id} connected from {peer}");
         self.with_app(route, |app, out| app.on_open(out, id, peer));
         if self.shutting_down {
-            self.conns.get_mut(&id).map(|c| c.close_ws(CloseCode::GOING_AWAY, "server shutting down"));
+            if let Some(conn) = self.conns.get_mut(&id) {
+                conn.close_ws(CloseCode::GOING_AWAY, "server shutting down");
+            }
         }
     }
 
@@ -403,10 +408,10 @@ pub fn run(net: &mut Net, server: &mut Server, stop: &AtomicBool) -> io::Result<
         let now = ws_instant(stack_now);
         if shutdown_deadline.is_none() && stop.load(Ordering::SeqCst) {
             log::info!("shutting down: closing {} connection(s)", server.connections());
-            server.shutdown(net, now);
+            server.shutdown(net, stack_now);
             shutdown_deadline = Some(now + SHUTDOWN_GRACE);
         }
-        server.handle(net, now, activity);
+        server.handle(net, stack_now, activity);
         // Send what the server just queued without waiting for the next wake-up.
         net.poll(stack_now);
         if let Some(deadline) = shutdown_deadline {
@@ -414,11 +419,8 @@ pub fn run(net: &mut Net, server: &mut Server, stop: &AtomicBool) -> io::Result<
                 break;
             }
         }
-        let mut timeout = net.poll_delay(stack_now);
-        for deadline in [server.poll_timeout(), shutdown_deadline].into_iter().flatten() {
-            let delay = delay_until(deadline, now);
-            timeout = Some(timeout.map_or(delay, |t| t.min(delay)));
-        }
+        let shutdown_delay = shutdown_deadline.map(|d| delay_until(d, now));
+        let timeout = [net.poll_delay(stack_now), server.poll_delay(stack_now), shutdown_delay].into_iter().flatten().min();
         net.wait(timeout)?;
     }
     net.flush()
