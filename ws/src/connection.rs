@@ -309,6 +309,12 @@ impl<K: MaskKeySource> Connection<K> {
 
     /// Gathers header bytes; returns the bytes used and the header once it is complete.
     fn read_header(&mut self, input: &[u8]) -> (usize, Result<Option<FrameHeader>, ProtocolError>) {
+        // Common case: the whole header is in this input, parse it where it lies.
+        if self.header_len == 0 {
+            if let Ok(view) = HeaderView::new_checked(input) {
+                return (view.header_len(), FrameHeader::parse(&view).map(Some));
+            }
+        }
         let mut used = 0;
         loop {
             let needed = HeaderView::required_len(&self.header[..self.header_len]);

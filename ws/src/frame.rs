@@ -66,6 +66,7 @@ pub enum OpCode {
 
 impl OpCode {
     /// The opcode for a 4-bit value, `None` for reserved values.
+    #[inline]
     pub const fn from_bits(bits: u8) -> Option<OpCode> {
         Some(match bits {
             0x0 => OpCode::Continuation,
@@ -79,6 +80,7 @@ impl OpCode {
     }
 
     /// Whether this is a control opcode (most significant opcode bit set, §5.5).
+    #[inline]
     pub const fn is_control(self) -> bool {
         self as u8 & 0x8 != 0
     }
@@ -95,6 +97,7 @@ pub enum MessageKind {
 
 impl MessageKind {
     /// The opcode of the first frame of a message of this kind.
+    #[inline]
     pub const fn opcode(self) -> OpCode {
         match self {
             MessageKind::Text => OpCode::Text,
@@ -119,6 +122,7 @@ pub struct HeaderView<'a> {
 impl<'a> HeaderView<'a> {
     /// Bytes the header that `bytes` starts takes: 2 while fewer than 2 are known, then the
     /// exact length implied by the 7-bit length and the MASK bit.
+    #[inline]
     pub fn required_len(bytes: &[u8]) -> usize {
         match bytes {
             [_, second, ..] => {
@@ -135,6 +139,7 @@ impl<'a> HeaderView<'a> {
     }
 
     /// A view over `bytes` if they hold a whole header (trailing payload bytes are ignored).
+    #[inline]
     pub fn new_checked(bytes: &'a [u8]) -> Result<Self, Truncated> {
         let needed = Self::required_len(bytes);
         match bytes.get(..needed) {
@@ -144,41 +149,49 @@ impl<'a> HeaderView<'a> {
     }
 
     /// Length of the header in bytes.
+    #[inline]
     pub fn header_len(&self) -> usize {
         self.bytes.len()
     }
 
     /// FIN: this is the final fragment of a message.
+    #[inline]
     pub fn fin(&self) -> bool {
         self.bytes[0] & FIN != 0
     }
 
     /// RSV1 (extension-defined).
+    #[inline]
     pub fn rsv1(&self) -> bool {
         self.bytes[0] & RSV1 != 0
     }
 
     /// RSV2 (extension-defined).
+    #[inline]
     pub fn rsv2(&self) -> bool {
         self.bytes[0] & RSV2 != 0
     }
 
     /// RSV3 (extension-defined).
+    #[inline]
     pub fn rsv3(&self) -> bool {
         self.bytes[0] & RSV3 != 0
     }
 
     /// The raw 4-bit opcode, reserved values included.
+    #[inline]
     pub fn opcode_bits(&self) -> u8 {
         self.bytes[0] & OPCODE
     }
 
     /// MASK: a masking key follows the length.
+    #[inline]
     pub fn mask(&self) -> bool {
         self.bytes[1] & MASK != 0
     }
 
     /// The payload length as encoded (7, 7+16 or 7+64 bits; non-minimal encodings are kept).
+    #[inline]
     pub fn payload_len(&self) -> u64 {
         match self.bytes[1] & PAYLOAD_LEN {
             LEN_16 => u64::from(u16::from_be_bytes([self.bytes[2], self.bytes[3]])),
@@ -192,9 +205,13 @@ impl<'a> HeaderView<'a> {
     }
 
     /// The masking key, present when MASK is set.
+    #[inline]
     pub fn masking_key(&self) -> Option<[u8; 4]> {
-        let key = self.bytes.len().checked_sub(4).filter(|_| self.mask())?;
-        Some([self.bytes[key], self.bytes[key + 1], self.bytes[key + 2], self.bytes[key + 3]])
+        // The key is always the last 4 header bytes.
+        match self.bytes {
+            [.., a, b, c, d] if self.mask() => Some([*a, *b, *c, *d]),
+            _ => None,
+        }
     }
 }
 
@@ -211,6 +228,7 @@ pub struct FrameHeader {
 
 impl FrameHeader {
     /// A header with the given fields, checked like a parsed one.
+    #[inline]
     pub fn new(fin: bool, opcode: OpCode, payload_len: u64, masking_key: Option<[u8; 4]>) -> Result<Self, crate::ProtocolError> {
         use crate::ProtocolError;
         if payload_len >> 63 != 0 {
@@ -228,6 +246,7 @@ impl FrameHeader {
     }
 
     /// Validates a header view. Masking is not checked here because it depends on the role.
+    #[inline]
     pub fn parse(view: &HeaderView<'_>) -> Result<Self, crate::ProtocolError> {
         use crate::ProtocolError;
         if view.rsv1() || view.rsv2() || view.rsv3() {
@@ -238,26 +257,31 @@ impl FrameHeader {
     }
 
     /// FIN: this is the final fragment of a message.
+    #[inline]
     pub fn fin(&self) -> bool {
         self.fin
     }
 
     /// The opcode.
+    #[inline]
     pub fn opcode(&self) -> OpCode {
         self.opcode
     }
 
     /// Payload length in bytes.
+    #[inline]
     pub fn payload_len(&self) -> u64 {
         self.payload_len
     }
 
     /// The masking key, if the payload is masked.
+    #[inline]
     pub fn masking_key(&self) -> Option<[u8; 4]> {
         self.masking_key
     }
 
     /// Length of the emitted header: the shortest length encoding is always used.
+    #[inline]
     pub fn header_len(&self) -> usize {
         let extended = match self.payload_len {
             0..=125 => 0,
@@ -268,6 +292,7 @@ impl FrameHeader {
     }
 
     /// Writes the header to the start of `out` and returns its length.
+    #[inline]
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, Truncated> {
         let len = self.header_len();
         let out = out.get_mut(..len).ok_or(Truncated { needed: len })?;
@@ -296,6 +321,7 @@ impl FrameHeader {
     }
 
     /// The emitted header as a small owned buffer.
+    #[inline]
     pub fn to_bytes(&self) -> HeaderBytes {
         let mut bytes = [0; MAX_HEADER_LEN];
         let len = self.emit(&mut bytes).unwrap_or(0);

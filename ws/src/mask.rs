@@ -31,6 +31,7 @@ impl<F: FnMut() -> [u8; 4]> MaskKeySource for F {
 
 /// XORs `buf` with `masking_key`, where `buf` starts `offset` bytes into the frame payload
 /// (so a payload can be unmasked in pieces as it arrives).
+#[inline]
 pub fn apply_mask(buf: &mut [u8], masking_key: [u8; 4], offset: u64) {
     // Rotate the key so that key[0] lines up with buf[0].
     let key = rotated(masking_key, offset);
@@ -54,10 +55,12 @@ pub fn apply_mask_bytewise(buf: &mut [u8], masking_key: [u8; 4], offset: u64) {
     }
 }
 
+/// The key as seen from payload byte `offset`: byte `i` of the result is
+/// `masking_key[(offset + i) % 4]`.
 fn rotated(masking_key: [u8; 4], offset: u64) -> [u8; 4] {
-    let mut key = masking_key;
-    key.rotate_left((offset % 4) as usize);
-    key
+    // In little-endian order, moving bytes to lower indices is a right rotation.
+    let shift = (offset % 4) as u32 * 8;
+    u32::from_le_bytes(masking_key).rotate_right(shift).to_le_bytes()
 }
 
 #[cfg(test)]
