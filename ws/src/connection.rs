@@ -598,7 +598,8 @@ impl<K: MaskKeySource> Connection<K> {
         if self.keepalive_ping_sent.is_some() {
             return Some(self.fail(ProtocolError::KeepaliveTimeout));
         }
-        self.pending_ping = Some(ControlPayload::new());
+        // A Ping the application queued serves as well.
+        self.pending_ping.get_or_insert_with(ControlPayload::new);
         self.keepalive_ping_sent = Some(now);
         None
     }

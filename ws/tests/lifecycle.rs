@@ -300,3 +300,12 @@ fn any_received_bytes_count_as_liveness() {
     assert_eq!(conn.handle_timeout(Instant::from_millis(15_000)), None);
     assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(19_000)));
 }
+
+#[test]
+fn a_queued_application_ping_serves_as_the_keepalive_ping() {
+    let mut conn = keepalive_server();
+    conn.ping(b"app").unwrap();
+    assert_eq!(conn.handle_timeout(Instant::from_millis(10_000)), None);
+    assert_eq!(drain(&mut conn), [0x89, 0x03, b'a', b'p', b'p']);
+    assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(15_000)));
+}
