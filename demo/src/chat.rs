@@ -22,7 +22,11 @@ impl App for Chat {
         if kind != MessageKind::Text {
             // The room is text only (the page shows text); 1003 is RFC 6455's "cannot accept
             // this data type".
-            out.close(client, CloseCode::UNSUPPORTED, "chat accepts text messages only");
+            out.close(
+                client,
+                CloseCode::UNSUPPORTED,
+                "chat accepts text messages only",
+            );
             return;
         }
         for &member in &self.members {

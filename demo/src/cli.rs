@@ -132,7 +132,9 @@ fn parse_cidr(s: &str) -> Result<Cidr, String> {
     let (addr, prefix) = s
         .split_once('/')
         .ok_or_else(|| format!("`{s}` is not ADDRESS/PREFIX, e.g. 10.0.0.2/24"))?;
-    let addr: IpAddr = addr.parse().map_err(|_| format!("`{addr}` is not an IP address"))?;
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an IP address"))?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix: u8 = prefix
         .parse()
@@ -173,12 +175,16 @@ fn parse_ws_url(s: &str) -> Result<WsUrl, String> {
     } else {
         // No port: the WebSocket default for ws:// is 80.
         let host = authority.trim_start_matches('[').trim_end_matches(']');
-        let ip: IpAddr = host
-            .parse()
-            .map_err(|_| format!("`{authority}` must be IP:PORT (no DNS in the userspace stack)"))?;
+        let ip: IpAddr = host.parse().map_err(|_| {
+            format!("`{authority}` must be IP:PORT (no DNS in the userspace stack)")
+        })?;
         SocketAddr::new(ip, 80)
     };
-    Ok(WsUrl { remote, host: authority.to_string(), path: path.to_string() })
+    Ok(WsUrl {
+        remote,
+        host: authority.to_string(),
+        path: path.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -191,7 +197,13 @@ mod tests {
         assert!(cli.command.is_none());
         let s = cli.server;
         assert_eq!(s.tun.tun, "tun0");
-        assert_eq!(s.tun.addr, Cidr { addr: "10.0.0.2".parse().unwrap(), prefix: 24 });
+        assert_eq!(
+            s.tun.addr,
+            Cidr {
+                addr: "10.0.0.2".parse().unwrap(),
+                prefix: 24
+            }
+        );
         assert_eq!(s.port, 8080);
         assert_eq!(s.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert!(s.max_message >= 16 * 1024 * 1024);
@@ -202,9 +214,30 @@ mod tests {
     #[test]
     fn every_server_option_parses() {
         let cli = Cli::try_parse_from([
-            "tunws", "--tun", "tw9", "--addr", "10.9.0.2/16", "--addr6", "fd00::2/64", "--port", "9000",
-            "--pcap", "/tmp/x.pcap", "--trace", "--loss", "5", "--mtu", "65000", "--max-connections",
-            "10", "--max-message", "100", "--origin", "http://a", "--origin", "http://b",
+            "tunws",
+            "--tun",
+            "tw9",
+            "--addr",
+            "10.9.0.2/16",
+            "--addr6",
+            "fd00::2/64",
+            "--port",
+            "9000",
+            "--pcap",
+            "/tmp/x.pcap",
+            "--trace",
+            "--loss",
+            "5",
+            "--mtu",
+            "65000",
+            "--max-connections",
+            "10",
+            "--max-message",
+            "100",
+            "--origin",
+            "http://a",
+            "--origin",
+            "http://b",
         ])
         .unwrap();
         let s = cli.server;
@@ -236,10 +269,18 @@ mod tests {
 
     #[test]
     fn client_url_and_flags() {
-        let cli =
-            Cli::try_parse_from(["tunws", "client", "--tun", "tw1", "--echo", "ws://10.0.0.1:9001/runCase?case=1"])
-                .unwrap();
-        let Some(Command::Client(c)) = cli.command else { panic!("expected client") };
+        let cli = Cli::try_parse_from([
+            "tunws",
+            "client",
+            "--tun",
+            "tw1",
+            "--echo",
+            "ws://10.0.0.1:9001/runCase?case=1",
+        ])
+        .unwrap();
+        let Some(Command::Client(c)) = cli.command else {
+            panic!("expected client")
+        };
         assert_eq!(c.tun.tun, "tw1");
         assert!(c.echo);
         assert_eq!(c.url.remote, "10.0.0.1:9001".parse().unwrap());

@@ -22,9 +22,14 @@ impl ClientApp for Lines {
     fn on_message(&mut self, _out: &mut Sender<'_>, kind: MessageKind, data: &[u8]) {
         let mut stdout = io::stdout().lock();
         let written = match kind {
-            MessageKind::Text => stdout.write_all(data).and_then(|()| stdout.write_all(b"\n")),
+            MessageKind::Text => stdout
+                .write_all(data)
+                .and_then(|()| stdout.write_all(b"\n")),
             MessageKind::Binary => {
-                log::info!("received a binary message of {} bytes (not printed)", data.len());
+                log::info!(
+                    "received a binary message of {} bytes (not printed)",
+                    data.len()
+                );
                 Ok(())
             }
         };
@@ -82,21 +87,41 @@ impl ClientApp for Echo {
 /// without a code), 1 otherwise.
 pub fn run(args: &ClientArgs) -> io::Result<ExitCode> {
     let config = crate::net_config(&args.tun, 16);
-    let mut net = Net::open(&config)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open TUN device {}: {e}", args.tun.tun)))?;
+    let mut net = Net::open(&config).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot open TUN device {}: {e}", args.tun.tun),
+        )
+    })?;
     let client_config = ClientConfig {
         remote: args.url.remote,
         host: args.url.host.clone(),
         path: args.url.path.clone(),
         origin: None,
         max_message: args.max_message,
+        trace: args.tun.trace,
     };
     let stdin = io::stdin();
-    let (mut lines, mut echo) = (Lines { partial: Vec::new() }, Echo);
-    let (app, input): (&mut dyn ClientApp, _) =
-        if args.echo { (&mut echo, None) } else { (&mut lines, Some(stdin.as_raw_fd())) };
+    let (mut lines, mut echo) = (
+        Lines {
+            partial: Vec::new(),
+        },
+        Echo,
+    );
+    let (app, input): (&mut dyn ClientApp, _) = if args.echo {
+        (&mut echo, None)
+    } else {
+        (&mut lines, Some(stdin.as_raw_fd()))
+    };
     match stack::client::run(&mut net, client_config, app, input, &signals::STOP) {
-        Ok(code) if [CloseCode::NORMAL, CloseCode::GOING_AWAY, CloseCode::NO_STATUS].contains(&code) => {
+        Ok(code)
+            if [
+                CloseCode::NORMAL,
+                CloseCode::GOING_AWAY,
+                CloseCode::NO_STATUS,
+            ]
+            .contains(&code) =>
+        {
             log::info!("closed ({code})");
             Ok(ExitCode::SUCCESS)
         }

@@ -61,19 +61,33 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
 fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     let mut config = net_config(&args.tun, args.max_connections);
     config.addr6 = args.addr6.map(smoltcp_cidr);
-    let mut net = Net::open(&config)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open TUN device {}: {e}", args.tun.tun)))?;
+    let mut net = Net::open(&config).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot open TUN device {}: {e}", args.tun.tun),
+        )
+    })?;
 
     let mut server = Server::new(ServerConfig {
         max_message: args.max_message,
         origins: args.origins.clone(),
+        trace: args.tun.trace,
         ..ServerConfig::default()
     });
-    server.page(Page { path: "/".into(), content_type: "text/html; charset=utf-8", body: CHAT_PAGE.as_bytes() });
+    server.page(Page {
+        path: "/".into(),
+        content_type: "text/html; charset=utf-8",
+        body: CHAT_PAGE.as_bytes(),
+    });
     server.route("/echo", Box::new(echo::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));
 
-    net.listen(args.port).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("listen on port {}: {e}", args.port)))?;
+    net.listen(args.port).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("listen on port {}: {e}", args.port),
+        )
+    })?;
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "listening on {}:{}", args.tun.addr.addr, args.port)?;
     stdout.flush()?;

@@ -43,12 +43,16 @@ pub struct ClientConfig {
     pub origin: Option<String>,
     /// Largest message (and frame) accepted; bigger ones fail the connection with 1009.
     pub max_message: u64,
+    /// Log the handshake and one line per WebSocket frame (`--trace`).
+    pub trace: bool,
 }
 
 /// Why the client did not get a WebSocket, or lost it abnormally.
 #[derive(Debug)]
 pub enum ClientError {
-    /// The TCP connection could not be made or broke.
+    /// The TCP connection was refused (RST) or timed out before it was established.
+    Refused,
+    /// The TCP connection broke during the handshake.
     Tcp(ConnError),
     /// The server's answer to the opening handshake was not a valid 101.
     Handshake(handshake::ResponseError),
@@ -63,13 +67,18 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ClientError::Refused => f.write_str("TCP connection refused or timed out"),
             ClientError::Tcp(e) => write!(f, "TCP: {e}"),
             ClientError::Handshake(handshake::ResponseError::Rejected(code)) => {
                 write!(f, "handshake refused by the server: HTTP {code}")
             }
             ClientError::Handshake(e) => write!(f, "invalid handshake response: {e:?}"),
             ClientError::Request(e) => write!(f, "cannot write the request: {e:?}"),
-            ClientError::Timeout => write!(f, "no WebSocket handshake within {} s", HANDSHAKE_TIMEOUT.as_millis() / 1000),
+            ClientError::Timeout => write!(
+                f,
+                "no WebSocket handshake within {} s",
+                HANDSHAKE_TIMEOUT.as_millis() / 1000
+            ),
             ClientError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -163,9 +172,18 @@ fn os_random<const N: usize>() -> io::Result<[u8; N]> {
 enum Phase {
     /// Waiting for the TCP handshake, then for the 101: `request` is sent once established,
     /// `response` collects the answer's head.
-    Handshake { nonce: [u8; 16], request: Vec<u8>, sent: usize, response: Vec<u8>, deadline: Instant },
+    Handshake {
+        nonce: [u8; 16],
+        request: Vec<u8>,
+        sent: usize,
+        response: Vec<u8>,
+        deadline: Instant,
+    },
     /// The WebSocket.
-    Open { session: Box<Session<OsMaskKeys>>, close_deadline: Option<Instant> },
+    Open {
+        session: Box<Session<OsMaskKeys>>,
+        close_deadline: Option<Instant>,
+    },
 }
 
 /// A WebSocket client connection over the stack.
@@ -177,12 +195,21 @@ pub struct Client {
 
 impl Client {
     /// Starts connecting (SYN) and prepares the opening handshake with a fresh random nonce.
-    pub fn connect(net: &mut Net, config: ClientConfig, now: crate::Instant) -> Result<Client, ClientError> {
+    pub fn connect(
+        net: &mut Net,
+        config: ClientConfig,
+        now: crate::Instant,
+    ) -> Result<Client, ClientError> {
         let now = ws_instant(now);
         let nonce = os_random::<16>()?;
         let mut request = vec![0u8; 1024 + config.host.len() + config.path.len()];
         let n = handshake::write_client_request(
-            &ClientRequest { host: &config.host, path: &config.path, origin: config.origin.as_deref(), protocols: &[] },
+            &ClientRequest {
+                host: &config.host,
+                path: &config.path,
+                origin: config.origin.as_deref(),
+                protocols: &[],
+            },
             nonce,
             &mut request,
         )
@@ -190,7 +217,17 @@ impl Client {
         request.truncate(n);
         let id = net.connect(config.remote).map_err(ClientError::Tcp)?;
         let deadline = now + HANDSHAKE_TIMEOUT;
-        Ok(Client { id, config, phase: Phase::Handshake { nonce, request, sent: 0, response: Vec::new(), deadline } })
+        Ok(Client {
+            id,
+            config,
+            phase: Phase::Handshake {
+                nonce,
+                request,
+                sent: 0,
+                response: Vec::new(),
+                deadline,
+            },
+        })
     }
 
     /// The stack's id of the TCP connection.
@@ -211,7 +248,10 @@ impl Client {
     fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Handshake { deadline, .. } => Some(*deadline),
-            Phase::Open { session, close_deadline } => match (session.poll_timeout(), close_deadline) {
+            Phase::Open {
+                session,
+                close_deadline,
+            } => match (session.poll_timeout(), close_deadline) {
                 (Some(a), Some(b)) => Some(a.min(*b)),
                 (a, b) => a.or(*b),
             },
@@ -236,7 +276,12 @@ impl Client {
 
     /// Moves the connection forward. Returns `Ok(Some(code))` once the WebSocket is over
     /// (TCP closed): the peer's close code, ours, or 1006 when the TCP connection dropped.
-    pub fn handle(&mut self, net: &mut Net, now: crate::Instant, app: &mut dyn ClientApp) -> Result<Option<CloseCode>, ClientError> {
+    pub fn handle(
+        &mut self,
+        net: &mut Net,
+        now: crate::Instant,
+        app: &mut dyn ClientApp,
+    ) -> Result<Option<CloseCode>, ClientError> {
         let now = ws_instant(now);
         if let Phase::Handshake { .. } = self.phase {
             if !self.handshake(net, now)? {
@@ -246,7 +291,13 @@ impl Client {
                 app.on_open(&mut Sender { session });
             }
         }
-        let Phase::Open { session, close_deadline } = &mut self.phase else { return Ok(None) };
+        let Phase::Open {
+            session,
+            close_deadline,
+        } = &mut self.phase
+        else {
+            return Ok(None);
+        };
         if close_deadline.is_some_and(|d| d <= now) {
             // The server did not close TCP after the close handshake: we do (RFC 6455 §7.1.1).
             net.close(self.id);
@@ -258,11 +309,11 @@ impl Client {
         loop {
             match session.step(net, self.id, now) {
                 Step::Message(kind) => {
-                    if session.end_code().is_none() {
-                        let data = session.take_message();
-                        app.on_message(&mut Sender { session }, kind, &data);
-                        session.restore_message(data);
-                    }
+                    // Delivered even after our own Close: the server may still send messages
+                    // until its Close arrives (RFC 6455 §5.5.1), e.g. after stdin ended.
+                    let data = session.take_message();
+                    app.on_message(&mut Sender { session }, kind, &data);
+                    session.restore_message(data);
                 }
                 Step::Idle => break,
                 Step::TcpEnded(_) => {
@@ -285,19 +336,30 @@ impl Client {
 
     /// Runs the opening handshake; true once the WebSocket is open.
     fn handshake(&mut self, net: &mut Net, now: Instant) -> Result<bool, ClientError> {
-        let Phase::Handshake { nonce, request, sent, response, deadline } = &mut self.phase else { return Ok(true) };
+        let Phase::Handshake {
+            nonce,
+            request,
+            sent,
+            response,
+            deadline,
+        } = &mut self.phase
+        else {
+            return Ok(true);
+        };
         if now >= *deadline {
             return Err(ClientError::Timeout);
         }
         if !net.is_established(self.id) {
             // A refused connect (RST) shows up as a reset socket.
             return match net.recv(self.id, &mut []) {
-                Err(e @ (ConnError::Reset | ConnError::Unknown)) => Err(ClientError::Tcp(e)),
+                Err(ConnError::Reset | ConnError::Unknown) => Err(ClientError::Refused),
                 _ => Ok(false),
             };
         }
         while *sent < request.len() {
-            let n = net.send(self.id, &request[*sent..]).map_err(ClientError::Tcp)?;
+            let n = net
+                .send(self.id, &request[*sent..])
+                .map_err(ClientError::Tcp)?;
             if n == 0 {
                 return Ok(false);
             }
@@ -305,8 +367,12 @@ impl Client {
         }
         let mut chunk = [0u8; 4096];
         loop {
-            let room = (MAX_RESPONSE_HEAD + 1).saturating_sub(response.len()).min(chunk.len());
-            let n = net.recv(self.id, &mut chunk[..room]).map_err(ClientError::Tcp)?;
+            let room = (MAX_RESPONSE_HEAD + 1)
+                .saturating_sub(response.len())
+                .min(chunk.len());
+            let n = net
+                .recv(self.id, &mut chunk[..room])
+                .map_err(ClientError::Tcp)?;
             response.extend_from_slice(&chunk[..n]);
             let mut headers = [EMPTY_HEADER; 64];
             match handshake::parse_response(response, &mut headers, *nonce, &[]) {
@@ -319,11 +385,29 @@ impl Client {
                         keepalive: None,
                     };
                     let conn = Connection::new(Role::Client, config, OsMaskKeys::new()?, now);
-                    let session = Session::new(conn, &response[head_len..], Default::default());
+                    let mut session = Session::new(conn, &response[head_len..], Default::default());
+                    if self.config.trace {
+                        session.trace_as(self.id);
+                        let status_line =
+                            response.split(|&b| b == b'\r').next().unwrap_or_default();
+                        log::info!(
+                            "conn {} http {:?} -> WebSocket",
+                            self.id,
+                            String::from_utf8_lossy(status_line)
+                        );
+                    }
                     // Frames must not wait for the ACK of the previous one.
                     let _ = net.set_nodelay(self.id, true);
-                    log::info!("connected to ws://{}{} from {:?}", self.config.host, self.config.path, net.conn_local_addr(self.id));
-                    self.phase = Phase::Open { session: Box::new(session), close_deadline: None };
+                    log::info!(
+                        "connected to ws://{}{} from {:?}",
+                        self.config.host,
+                        self.config.path,
+                        net.conn_local_addr(self.id)
+                    );
+                    self.phase = Phase::Open {
+                        session: Box::new(session),
+                        close_deadline: None,
+                    };
                     return Ok(true);
                 }
                 Ok(Status::Partial) if n == 0 => return Ok(false),
@@ -363,7 +447,10 @@ pub fn run(
         }
         net.poll(stack_now);
         while net.poll_gone().is_some() {}
-        let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now)].into_iter().flatten().min();
+        let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now)]
+            .into_iter()
+            .flatten()
+            .min();
         let open = client.is_open();
         let extra: Vec<RawFd> = input.filter(|_| open).into_iter().collect();
         let ready = net.wait_with(timeout, &extra)?;

@@ -45,7 +45,13 @@ impl App for BroadcastApp {
         self.1.insert(client);
         self.0.borrow_mut().opened.push(client);
     }
-    fn on_message(&mut self, out: &mut Outbox<'_>, _client: ConnId, kind: MessageKind, data: &[u8]) {
+    fn on_message(
+        &mut self,
+        out: &mut Outbox<'_>,
+        _client: ConnId,
+        kind: MessageKind,
+        data: &[u8],
+    ) {
         for &member in &self.1 {
             let _ = out.send(member, kind, data);
         }
@@ -76,9 +82,16 @@ impl ClientApp for Script {
 
 fn server_with(config: ServerConfig, journal: &Shared) -> Server {
     let mut server = Server::new(config);
-    server.page(Page { path: "/".into(), content_type: "text/html; charset=utf-8", body: b"<p>page</p>" });
+    server.page(Page {
+        path: "/".into(),
+        content_type: "text/html; charset=utf-8",
+        body: b"<p>page</p>",
+    });
     server.route("/echo", Box::new(EchoApp(journal.clone())));
-    server.route("/chat", Box::new(BroadcastApp(journal.clone(), BTreeSet::new())));
+    server.route(
+        "/chat",
+        Box::new(BroadcastApp(journal.clone(), BTreeSet::new())),
+    );
     server
 }
 
@@ -89,6 +102,7 @@ fn client_config(path: &str) -> ClientConfig {
         path: path.into(),
         origin: None,
         max_message: 64 << 20,
+        trace: false,
     }
 }
 
@@ -102,12 +116,22 @@ struct Peer {
 impl Peer {
     fn new(pair: &mut Pair, path: &str, to_send: Vec<(MessageKind, Vec<u8>)>) -> Peer {
         let client = Client::connect(&mut pair.client, client_config(path), pair.now).unwrap();
-        Peer { client, app: Script { to_send, received: Vec::new() }, ended: None }
+        Peer {
+            client,
+            app: Script {
+                to_send,
+                received: Vec::new(),
+            },
+            ended: None,
+        }
     }
 
     fn handle(&mut self, net: &mut Net, now: stack::Instant) {
         if self.ended.is_none() {
-            self.ended = self.client.handle(net, now, &mut self.app).expect("client failed");
+            self.ended = self
+                .client
+                .handle(net, now, &mut self.app)
+                .expect("client failed");
         }
     }
 }
@@ -123,7 +147,10 @@ fn run_with_server(
     let end = pair.now + limit;
     loop {
         let remaining = end - pair.now;
-        let slice = server.poll_delay(pair.now).map_or(remaining, |d| d.min(remaining)).max(Duration::from_millis(1));
+        let slice = server
+            .poll_delay(pair.now)
+            .map_or(remaining, |d| d.min(remaining))
+            .max(Duration::from_millis(1));
         if pair.run_until(slice, |p| step(p, server)) {
             return true;
         }
@@ -138,9 +165,13 @@ fn run_with_server(
 fn open_peer(pair: &mut Pair, server: &mut Server, journal: &Shared, path: &str) -> Peer {
     let before = journal.borrow().opened.len();
     let mut peer = Peer::new(pair, path, vec![]);
-    let ok = drive(pair, server, &mut [&mut peer], Duration::from_secs(5), |_, p| {
-        p[0].client.is_open() && journal.borrow().opened.len() == before + 1
-    });
+    let ok = drive(
+        pair,
+        server,
+        &mut [&mut peer],
+        Duration::from_secs(5),
+        |_, p| p[0].client.is_open() && journal.borrow().opened.len() == before + 1,
+    );
     assert!(ok, "WebSocket to {path} did not open");
     peer
 }
@@ -173,17 +204,30 @@ fn client_and_server_echo_text_and_binary_then_close_normally() {
         (MessageKind::Binary, pattern(300_000, 7)),
     ];
     let mut peer = Peer::new(&mut pair, "/echo?x=1", script.clone());
-    let ok = drive(&mut pair, &mut server, &mut [&mut peer], Duration::from_secs(20), |_, peers| {
-        peers[0].app.received.len() == 3
-    });
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut peer],
+        Duration::from_secs(20),
+        |_, peers| peers[0].app.received.len() == 3,
+    );
     assert!(ok, "echo incomplete: {} replies", peer.app.received.len());
     assert_eq!(peer.app.received, script);
 
     peer.client.close(CloseCode::NORMAL, "done");
-    let ok = drive(&mut pair, &mut server, &mut [&mut peer], Duration::from_secs(20), |server, peers| {
-        peers[0].ended.is_some() && server.connections() == 0
-    });
-    assert!(ok, "close did not finish: ended {:?}, {} server connections", peer.ended, server.connections());
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut peer],
+        Duration::from_secs(20),
+        |server, peers| peers[0].ended.is_some() && server.connections() == 0,
+    );
+    assert!(
+        ok,
+        "close did not finish: ended {:?}, {} server connections",
+        peer.ended,
+        server.connections()
+    );
     assert_eq!(peer.ended, Some(CloseCode::NORMAL));
     let journal = journal.borrow();
     assert_eq!(journal.opened.len(), 1);
@@ -197,16 +241,30 @@ fn chat_reaches_every_member_including_the_sender() {
     let mut server = server_with(ServerConfig::default(), &journal);
     let mut a = Peer::new(&mut pair, "/chat", vec![]);
     let mut b = Peer::new(&mut pair, "/chat", vec![]);
-    let ok = drive(&mut pair, &mut server, &mut [&mut a, &mut b], Duration::from_secs(5), |_, p| {
-        p[0].client.is_open() && p[1].client.is_open()
-    });
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut a, &mut b],
+        Duration::from_secs(5),
+        |_, p| p[0].client.is_open() && p[1].client.is_open(),
+    );
     assert!(ok);
     // Let the server register both before anyone speaks.
-    drive(&mut pair, &mut server, &mut [&mut a, &mut b], Duration::from_secs(1), |_, _| journal.borrow().opened.len() == 2);
+    drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut a, &mut b],
+        Duration::from_secs(1),
+        |_, _| journal.borrow().opened.len() == 2,
+    );
     a.client.send(MessageKind::Text, b"hi all").unwrap();
-    let ok = drive(&mut pair, &mut server, &mut [&mut a, &mut b], Duration::from_secs(5), |_, p| {
-        !p[0].app.received.is_empty() && !p[1].app.received.is_empty()
-    });
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut a, &mut b],
+        Duration::from_secs(5),
+        |_, p| !p[0].app.received.is_empty() && !p[1].app.received.is_empty(),
+    );
     assert!(ok);
     assert_eq!(a.app.received, [(MessageKind::Text, b"hi all".to_vec())]);
     assert_eq!(b.app.received, [(MessageKind::Text, b"hi all".to_vec())]);
@@ -260,12 +318,20 @@ fn pipelined_plain_requests_are_answered_in_order_then_refusal_closes() {
     let mut server = server_with(ServerConfig::default(), &journal);
     let id = raw_connect(&mut pair, &mut server);
     let requests = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
-    assert_eq!(pair.client.send(id, requests.as_bytes()).unwrap(), requests.len());
-    let (got, closed) = raw_read(&mut pair, &mut server, id, Duration::from_secs(5), |_| false);
+    assert_eq!(
+        pair.client.send(id, requests.as_bytes()).unwrap(),
+        requests.len()
+    );
+    let (got, closed) = raw_read(&mut pair, &mut server, id, Duration::from_secs(5), |_| {
+        false
+    });
     let text = String::from_utf8(got).unwrap();
     assert!(closed, "connection not closed after the 404");
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-    assert!(text.contains("<p>page</p>HTTP/1.1 404 Not Found\r\n"), "{text}");
+    assert!(
+        text.contains("<p>page</p>HTTP/1.1 404 Not Found\r\n"),
+        "{text}"
+    );
     // The 404 closes the connection: the third request is not answered.
     assert_eq!(text.matches("HTTP/1.1 200").count(), 1, "{text}");
 }
@@ -277,15 +343,28 @@ fn silent_connection_is_dropped_after_the_handshake_timeout() {
     let mut server = server_with(ServerConfig::default(), &journal);
     let id = raw_connect(&mut pair, &mut server);
     let start = pair.now;
-    let (got, closed) = raw_read(&mut pair, &mut server, id, Duration::from_secs(9), |_| false);
-    assert!(!closed && got.is_empty(), "dropped too early");
-    let (got, closed) = raw_read(&mut pair, &mut server, id, Duration::from_secs(3), |_| false);
-    assert!(closed && got.is_empty(), "not dropped after {:?}", pair.now - start);
-    pair.client.close(id);
-    let ok = run_with_server(&mut pair, &mut server, Duration::from_secs(10), |p, server| {
-        server.handle(&mut p.server, p.now, true);
-        server.connections() == 0
+    let (got, closed) = raw_read(&mut pair, &mut server, id, Duration::from_secs(9), |_| {
+        false
     });
+    assert!(!closed && got.is_empty(), "dropped too early");
+    let (got, closed) = raw_read(&mut pair, &mut server, id, Duration::from_secs(3), |_| {
+        false
+    });
+    assert!(
+        closed && got.is_empty(),
+        "not dropped after {:?}",
+        pair.now - start
+    );
+    pair.client.close(id);
+    let ok = run_with_server(
+        &mut pair,
+        &mut server,
+        Duration::from_secs(10),
+        |p, server| {
+            server.handle(&mut p.server, p.now, true);
+            server.connections() == 0
+        },
+    );
     assert!(ok, "server still tracks the connection");
 }
 
@@ -293,7 +372,10 @@ fn silent_connection_is_dropped_after_the_handshake_timeout() {
 fn slow_chat_reader_is_closed_with_1008_and_others_get_everything() {
     let journal = Shared::default();
     let mut pair = Pair::listening();
-    let config = ServerConfig { queue_limit: 256 * 1024, ..ServerConfig::default() };
+    let config = ServerConfig {
+        queue_limit: 256 * 1024,
+        ..ServerConfig::default()
+    };
     let mut server = server_with(config, &journal);
     let mut fast = open_peer(&mut pair, &mut server, &journal, "/chat");
     let mut slow = open_peer(&mut pair, &mut server, &journal, "/chat");
@@ -303,27 +385,45 @@ fn slow_chat_reader_is_closed_with_1008_and_others_get_everything() {
     let message = pattern(16 * 1024, 3);
     const COUNT: usize = 100;
     let mut sent = 0;
-    let ok = drive(&mut pair, &mut server, &mut [&mut fast], Duration::from_secs(60), |_, p| {
-        if sent < COUNT && p[0].app.received.len() == sent {
-            // One at a time, so only the slow reader can fall behind.
-            sent += 1;
-            if let Err(e) = p[0].client.send(MessageKind::Binary, &message) {
-                panic!("fast send #{sent}: {e:?}; fast ended {:?}, server saw {:?}", p[0].ended, journal.borrow().closed);
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut fast],
+        Duration::from_secs(60),
+        |_, p| {
+            if sent < COUNT && p[0].app.received.len() == sent {
+                // One at a time, so only the slow reader can fall behind.
+                sent += 1;
+                if let Err(e) = p[0].client.send(MessageKind::Binary, &message) {
+                    panic!(
+                        "fast send #{sent}: {e:?}; fast ended {:?}, server saw {:?}",
+                        p[0].ended,
+                        journal.borrow().closed
+                    );
+                }
             }
-        }
-        p[0].app.received.len() == COUNT
-    });
+            p[0].app.received.len() == COUNT
+        },
+    );
     assert!(ok, "fast member got {} of {COUNT}", fast.app.received.len());
     assert!(fast.app.received.iter().all(|(_, m)| *m == message));
     assert_eq!(journal.borrow().closed, [(slow_id, CloseCode::POLICY)]);
 
     // When it finally reads, the slow member gets what was queued before the refusal, then 1008.
-    let ok = drive(&mut pair, &mut server, &mut [&mut fast, &mut slow], Duration::from_secs(30), |_, p| {
-        p[1].ended.is_some()
-    });
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut fast, &mut slow],
+        Duration::from_secs(30),
+        |_, p| p[1].ended.is_some(),
+    );
     assert!(ok);
     assert_eq!(slow.ended, Some(CloseCode::POLICY));
-    assert!(!slow.app.received.is_empty() && slow.app.received.len() < COUNT, "{}", slow.app.received.len());
+    assert!(
+        !slow.app.received.is_empty() && slow.app.received.len() < COUNT,
+        "{}",
+        slow.app.received.len()
+    );
     assert!(slow.app.received.iter().all(|(_, m)| *m == message));
 }
 
@@ -334,25 +434,55 @@ fn shutdown_closes_websockets_with_1001() {
     let mut server = server_with(ServerConfig::default(), &journal);
     let mut a = Peer::new(&mut pair, "/echo", vec![]);
     let mut b = Peer::new(&mut pair, "/chat", vec![]);
-    let ok = drive(&mut pair, &mut server, &mut [&mut a, &mut b], Duration::from_secs(5), |_, _| {
-        journal.borrow().opened.len() == 2
-    });
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut a, &mut b],
+        Duration::from_secs(5),
+        |_, _| journal.borrow().opened.len() == 2,
+    );
     assert!(ok);
     server.shutdown(&mut pair.server, pair.now);
-    let ok = drive(&mut pair, &mut server, &mut [&mut a, &mut b], Duration::from_secs(5), |server, p| {
-        p.iter().all(|p| p.ended.is_some()) && server.connections() == 0
-    });
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut a, &mut b],
+        Duration::from_secs(5),
+        |server, p| p.iter().all(|p| p.ended.is_some()) && server.connections() == 0,
+    );
     assert!(ok, "{:?} {:?} {}", a.ended, b.ended, server.connections());
-    assert_eq!((a.ended, b.ended), (Some(CloseCode::GOING_AWAY), Some(CloseCode::GOING_AWAY)));
+    assert_eq!(
+        (a.ended, b.ended),
+        (Some(CloseCode::GOING_AWAY), Some(CloseCode::GOING_AWAY))
+    );
 }
 
 #[test]
 fn message_over_max_message_is_refused_with_1009() {
     let journal = Shared::default();
     let mut pair = Pair::listening();
-    let mut server = server_with(ServerConfig { max_message: 1000, ..ServerConfig::default() }, &journal);
-    let mut peer = Peer::new(&mut pair, "/echo", vec![(MessageKind::Binary, vec![1; 1000]), (MessageKind::Binary, vec![2; 1001])]);
-    let ok = drive(&mut pair, &mut server, &mut [&mut peer], Duration::from_secs(10), |_, p| p[0].ended.is_some());
+    let mut server = server_with(
+        ServerConfig {
+            max_message: 1000,
+            ..ServerConfig::default()
+        },
+        &journal,
+    );
+    let mut peer = Peer::new(
+        &mut pair,
+        "/echo",
+        vec![
+            (MessageKind::Binary, vec![1; 1000]),
+            (MessageKind::Binary, vec![2; 1001]),
+        ],
+    );
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut peer],
+        Duration::from_secs(10),
+        |_, p| p[0].ended.is_some(),
+    );
     assert!(ok);
     assert_eq!(peer.app.received, [(MessageKind::Binary, vec![1; 1000])]);
     assert_eq!(peer.ended, Some(CloseCode::TOO_BIG));
@@ -363,12 +493,27 @@ fn message_over_max_message_is_refused_with_1009() {
 fn keepalive_pings_idle_clients_and_drops_silent_ones_with_1011() {
     let journal = Shared::default();
     let mut pair = Pair::listening();
-    let keepalive = Some(Keepalive { idle: ws::Duration::from_secs(2), timeout: ws::Duration::from_secs(2) });
-    let mut server = server_with(ServerConfig { keepalive, ..ServerConfig::default() }, &journal);
+    let keepalive = Some(Keepalive {
+        idle: ws::Duration::from_secs(2),
+        timeout: ws::Duration::from_secs(2),
+    });
+    let mut server = server_with(
+        ServerConfig {
+            keepalive,
+            ..ServerConfig::default()
+        },
+        &journal,
+    );
     let mut live = open_peer(&mut pair, &mut server, &journal, "/echo");
     let _silent = open_peer(&mut pair, &mut server, &journal, "/echo");
     // `live` answers pings (auto-pong); `silent` is never driven again.
-    drive(&mut pair, &mut server, &mut [&mut live], Duration::from_secs(20), |_, _| false);
+    drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut live],
+        Duration::from_secs(20),
+        |_, _| false,
+    );
     let silent_id = journal.borrow().opened[1];
     assert_eq!(journal.borrow().closed, [(silent_id, CloseCode::INTERNAL)]);
     assert_eq!(live.ended, None);

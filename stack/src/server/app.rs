@@ -43,7 +43,9 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::NotOpen => f.write_str("no open WebSocket with that id"),
-            SendError::Overloaded => f.write_str("receiver's send queue is full; it is being closed"),
+            SendError::Overloaded => {
+                f.write_str("receiver's send queue is full; it is being closed")
+            }
         }
     }
 }
@@ -70,7 +72,12 @@ impl Outbox<'_> {
     /// A message is accepted when the client's queue is empty or stays within the per-connection
     /// bound with it; otherwise the client is closed with [`OVERLOADED`] and the message is not
     /// queued.
-    pub fn send(&mut self, client: ConnId, kind: MessageKind, data: &[u8]) -> Result<(), SendError> {
+    pub fn send(
+        &mut self,
+        client: ConnId,
+        kind: MessageKind,
+        data: &[u8],
+    ) -> Result<(), SendError> {
         let conn = self.conns.get_mut(&client).ok_or(SendError::NotOpen)?;
         let result = conn.send_message(kind, data, self.queue_limit);
         self.touched.push(client);

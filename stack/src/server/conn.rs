@@ -68,11 +68,23 @@ pub(crate) enum HttpStep {
 impl HttpConn {
     /// A connection that has sent nothing yet.
     pub(crate) fn new(deadline: Instant) -> Self {
-        HttpConn { buf: Vec::new(), out: OutQueue::new(), deadline, close_after: false }
+        HttpConn {
+            buf: Vec::new(),
+            out: OutQueue::new(),
+            deadline,
+            close_after: false,
+        }
     }
 
     /// Answers every complete request buffered, reads more, repeats until blocked.
-    pub(crate) fn step(&mut self, net: &mut Net, id: ConnId, site: &Site<'_>, next_deadline: Instant) -> HttpStep {
+    pub(crate) fn step(
+        &mut self,
+        net: &mut Net,
+        id: ConnId,
+        site: &Site<'_>,
+        next_deadline: Instant,
+        trace: bool,
+    ) -> HttpStep {
         let mut chunk = [0u8; MAX_HEAD];
         loop {
             match self.out.drain_into(|b| net.send(id, b)) {
@@ -88,8 +100,15 @@ impl HttpConn {
                 return HttpStep::Close;
             }
             if !self.buf.is_empty() {
-                match http::decide(&self.buf, site, &mut self.out) {
-                    Decision::Responded { head_len, keep_alive } => {
+                let decision = http::decide(&self.buf, site, &mut self.out);
+                if trace && decision != Decision::Partial {
+                    trace_request(id, &self.buf, decision);
+                }
+                match decision {
+                    Decision::Responded {
+                        head_len,
+                        keep_alive,
+                    } => {
                         self.buf.drain(..head_len);
                         self.close_after = !keep_alive;
                         self.deadline = next_deadline;
@@ -134,6 +153,24 @@ impl HttpConn {
     }
 }
 
+/// Logs a request line and the answer to it (`--trace`). The line is shown as received, not
+/// parsed again: `ws` already judged it.
+fn trace_request(id: ConnId, buf: &[u8], decision: Decision) {
+    let line_end = buf
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(buf.len())
+        .min(200);
+    let line = String::from_utf8_lossy(&buf[..line_end]);
+    let answer = match decision {
+        Decision::Responded { keep_alive, .. } => format!("200 OK (keep-alive: {keep_alive})"),
+        Decision::Refused(status) => format!("{} {}, closing", status.code(), status.reason()),
+        Decision::Upgrade { .. } => "101 Switching Protocols: now WebSocket".to_string(),
+        Decision::Partial => return,
+    };
+    log::info!("conn {id} http {line:?} -> {answer}");
+}
+
 /// The WebSocket phase.
 pub(crate) struct WsConn {
     pub(super) session: Session,
@@ -147,7 +184,11 @@ pub(crate) struct WsConn {
 impl Conn {
     /// A freshly accepted connection.
     pub(crate) fn new(peer: SocketAddr, deadline: Instant) -> Self {
-        Conn { peer, phase: Phase::Http(HttpConn::new(deadline)), timer: None }
+        Conn {
+            peer,
+            phase: Phase::Http(HttpConn::new(deadline)),
+            timer: None,
+        }
     }
 
     /// The next instant this connection needs attention without any I/O.
@@ -163,8 +204,15 @@ impl Conn {
     }
 
     /// Queues a whole message if this is an open WebSocket; see [`super::Outbox::send`].
-    pub(crate) fn send_message(&mut self, kind: MessageKind, data: &[u8], queue_limit: usize) -> Result<(), SendError> {
-        let Phase::Ws(ws) = &mut self.phase else { return Err(SendError::NotOpen) };
+    pub(crate) fn send_message(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        queue_limit: usize,
+    ) -> Result<(), SendError> {
+        let Phase::Ws(ws) = &mut self.phase else {
+            return Err(SendError::NotOpen);
+        };
         if !ws.open || ws.session.end_code().is_some() {
             return Err(SendError::NotOpen);
         }

@@ -54,7 +54,9 @@ pub(crate) fn decide(buf: &[u8], site: &Site<'_>, out: &mut OutQueue) -> Decisio
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let decision = match handshake::parse_request(buf, &mut headers) {
         Ok(Status::Partial) => return Decision::Partial,
-        Ok(Status::Complete(request)) if request.upgrade_requested() => upgrade(&request, site, out),
+        Ok(Status::Complete(request)) if request.upgrade_requested() => {
+            upgrade(&request, site, out)
+        }
         Ok(Status::Complete(request)) => plain(&request, site, out),
         Err(error) => Err(error.status()),
     };
@@ -75,7 +77,11 @@ fn route_path(target: &str) -> &str {
     target.split_once('?').map_or(target, |(path, _)| path)
 }
 
-fn plain(request: &handshake::Request<'_, '_>, site: &Site<'_>, out: &mut OutQueue) -> Result<Decision, HttpStatus> {
+fn plain(
+    request: &handshake::Request<'_, '_>,
+    site: &Site<'_>,
+    out: &mut OutQueue,
+) -> Result<Decision, HttpStatus> {
     let head_only = match request.method() {
         "GET" => false,
         "HEAD" => true,
@@ -92,17 +98,34 @@ fn plain(request: &handshake::Request<'_, '_>, site: &Site<'_>, out: &mut OutQue
     };
     let keep_alive = request.keep_alive();
     let mut head = [0u8; MAX_RESPONSE_HEAD];
-    let n = handshake::write_response_head(HttpStatus::Ok, page.content_type, page.body.len(), keep_alive, &mut head)
-        .map_err(|_| HttpStatus::BadRequest)?;
+    let n = handshake::write_response_head(
+        HttpStatus::Ok,
+        page.content_type,
+        page.body.len(),
+        keep_alive,
+        &mut head,
+    )
+    .map_err(|_| HttpStatus::BadRequest)?;
     let body: &[u8] = if head_only { b"" } else { page.body };
     out.push(&[&head[..n], body]);
-    Ok(Decision::Responded { head_len: request.head_len(), keep_alive })
+    Ok(Decision::Responded {
+        head_len: request.head_len(),
+        keep_alive,
+    })
 }
 
-fn upgrade(request: &handshake::Request<'_, '_>, site: &Site<'_>, out: &mut OutQueue) -> Result<Decision, HttpStatus> {
+fn upgrade(
+    request: &handshake::Request<'_, '_>,
+    site: &Site<'_>,
+    out: &mut OutQueue,
+) -> Result<Decision, HttpStatus> {
     let upgrade = handshake::validate_upgrade(request).map_err(RequestError::status)?;
     let path = route_path(upgrade.path());
-    let route = site.routes.iter().position(|r| *r == path).ok_or(HttpStatus::NotFound)?;
+    let route = site
+        .routes
+        .iter()
+        .position(|r| *r == path)
+        .ok_or(HttpStatus::NotFound)?;
     // Browsers always send Origin; non-browser clients may omit it and are not subject to
     // the same-origin policy this check enforces.
     if let Some(origin) = upgrade.origin() {
@@ -112,9 +135,13 @@ fn upgrade(request: &handshake::Request<'_, '_>, site: &Site<'_>, out: &mut OutQ
     }
     let mut head = [0u8; MAX_RESPONSE_HEAD];
     // No subprotocol is offered by our apps, so none is selected.
-    let n = handshake::write_accept_response(upgrade.key(), None, &mut head).map_err(|_| HttpStatus::BadRequest)?;
+    let n = handshake::write_accept_response(upgrade.key(), None, &mut head)
+        .map_err(|_| HttpStatus::BadRequest)?;
     out.push(&[&head[..n]]);
-    Ok(Decision::Upgrade { route, head_len: request.head_len() })
+    Ok(Decision::Upgrade {
+        route,
+        head_len: request.head_len(),
+    })
 }
 
 #[cfg(test)]
@@ -124,9 +151,17 @@ mod tests {
     const PAGE: &[u8] = b"<h1>hi</h1>";
 
     fn site_with(origins: &[String], f: impl FnOnce(&Site<'_>)) {
-        let pages = [Page { path: "/".into(), content_type: "text/html; charset=utf-8", body: PAGE }];
+        let pages = [Page {
+            path: "/".into(),
+            content_type: "text/html; charset=utf-8",
+            body: PAGE,
+        }];
         let routes = ["/echo".to_string(), "/chat".to_string()];
-        f(&Site { pages: &pages, routes: &routes, origins });
+        f(&Site {
+            pages: &pages,
+            routes: &routes,
+            origins,
+        });
     }
 
     /// Runs `decide` and returns the decision and the response text.
@@ -157,22 +192,47 @@ mod tests {
     fn get_root_serves_the_page_with_keep_alive() {
         let req = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n";
         let (decision, text) = answer(req, &[]);
-        assert_eq!(decision, Decision::Responded { head_len: 27, keep_alive: true });
+        assert_eq!(
+            decision,
+            Decision::Responded {
+                head_len: 27,
+                keep_alive: true
+            }
+        );
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-        assert!(text.to_ascii_lowercase().contains("content-type: text/html; charset=utf-8"), "{text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("content-type: text/html; charset=utf-8"),
+            "{text}"
+        );
         assert!(text.ends_with("<h1>hi</h1>"), "{text}");
     }
 
     #[test]
     fn head_gets_no_body_and_connection_close_is_honoured() {
-        let (decision, text) = answer("HEAD /?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[]);
-        assert!(matches!(decision, Decision::Responded { keep_alive: false, .. }));
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("\r\n\r\n"), "{text}");
+        let (decision, text) = answer(
+            "HEAD /?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &[],
+        );
+        assert!(matches!(
+            decision,
+            Decision::Responded {
+                keep_alive: false,
+                ..
+            }
+        ));
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("\r\n\r\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn partial_heads_wait_for_more() {
-        assert_eq!(answer("GET / HTTP/1.1\r\nHost: x\r\n", &[]).0, Decision::Partial);
+        assert_eq!(
+            answer("GET / HTTP/1.1\r\nHost: x\r\n", &[]).0,
+            Decision::Partial
+        );
         assert_eq!(answer("", &[]).0, Decision::Partial);
     }
 
@@ -180,25 +240,40 @@ mod tests {
     fn refusals_carry_the_status_from_ws() {
         let cases = [
             ("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404),
-            ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405),
+            (
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+                405,
+            ),
             ("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", 426),
             ("GARBAGE\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\n\r\n", 400),
         ];
         for (req, code) in cases {
             let (decision, text) = answer(req, &[]);
-            assert!(matches!(decision, Decision::Refused(s) if s.code() == code), "{req:?}: {decision:?}");
-            assert!(text.starts_with(&format!("HTTP/1.1 {code} ")), "{req:?}: {text}");
+            assert!(
+                matches!(decision, Decision::Refused(s) if s.code() == code),
+                "{req:?}: {decision:?}"
+            );
+            assert!(
+                text.starts_with(&format!("HTTP/1.1 {code} ")),
+                "{req:?}: {text}"
+            );
         }
         let (decision, text) = answer(&upgrade_request("/nope", ""), &[]);
         assert_eq!(decision, Decision::Refused(HttpStatus::NotFound));
         assert!(text.starts_with("HTTP/1.1 404 "));
         let bad_version = upgrade_request("/echo", "").replace("Version: 13", "Version: 8");
         let (_, text) = answer(&bad_version, &[]);
-        assert!(text.starts_with("HTTP/1.1 426 ") && text.contains("Sec-WebSocket-Version: 13"), "{text}");
+        assert!(
+            text.starts_with("HTTP/1.1 426 ") && text.contains("Sec-WebSocket-Version: 13"),
+            "{text}"
+        );
         let post = upgrade_request("/echo", "").replacen("GET", "POST", 1);
         assert!(answer(&post, &[]).1.starts_with("HTTP/1.1 405 "));
-        let huge = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
+        let huge = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(9000)
+        );
         assert!(answer(&huge, &[]).1.starts_with("HTTP/1.1 431 "));
     }
 
@@ -206,8 +281,17 @@ mod tests {
     fn upgrade_on_a_route_answers_101_with_the_rfc_accept_key() {
         let req = upgrade_request("/chat?room=1", "");
         let (decision, text) = answer(&format!("{req}\u{81}"), &[]);
-        assert_eq!(decision, Decision::Upgrade { route: 1, head_len: req.len() });
-        assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{text}");
+        assert_eq!(
+            decision,
+            Decision::Upgrade {
+                route: 1,
+                head_len: req.len()
+            }
+        );
+        assert!(
+            text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+            "{text}"
+        );
         // RFC 6455 §1.3 example key and accept value.
         assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
     }
@@ -218,10 +302,22 @@ mod tests {
         let good = upgrade_request("/echo", "Origin: http://10.0.0.2:8080\r\n");
         let bad = upgrade_request("/echo", "Origin: http://evil.example\r\n");
         let none = upgrade_request("/echo", "");
-        assert!(matches!(answer(&good, &allowed).0, Decision::Upgrade { route: 0, .. }));
-        assert_eq!(answer(&bad, &allowed).0, Decision::Refused(HttpStatus::Forbidden));
+        assert!(matches!(
+            answer(&good, &allowed).0,
+            Decision::Upgrade { route: 0, .. }
+        ));
+        assert_eq!(
+            answer(&bad, &allowed).0,
+            Decision::Refused(HttpStatus::Forbidden)
+        );
         assert!(answer(&bad, &allowed).1.starts_with("HTTP/1.1 403 "));
-        assert!(matches!(answer(&none, &allowed).0, Decision::Upgrade { .. }));
-        assert!(matches!(answer(&bad, &[]).0, Decision::Upgrade { .. }), "empty list allows all");
+        assert!(matches!(
+            answer(&none, &allowed).0,
+            Decision::Upgrade { .. }
+        ));
+        assert!(
+            matches!(answer(&bad, &[]).0, Decision::Upgrade { .. }),
+            "empty list allows all"
+        );
     }
 }

@@ -65,6 +65,9 @@ pub struct ServerConfig {
     pub close_timeout: Duration,
     /// Bound on bytes queued for one connection (see the module doc). Default 1 MiB.
     pub queue_limit: usize,
+    /// Log one line per HTTP request (request line and answer) and per WebSocket frame, under
+    /// the connection id the stack's TCP trace uses (`--trace`). Default off.
+    pub trace: bool,
 }
 
 impl Default for ServerConfig {
@@ -73,9 +76,13 @@ impl Default for ServerConfig {
             max_message: 16 * 1024 * 1024 + 64 * 1024,
             origins: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
-            keepalive: Some(Keepalive { idle: Duration::from_secs(30), timeout: Duration::from_secs(30) }),
+            keepalive: Some(Keepalive {
+                idle: Duration::from_secs(30),
+                timeout: Duration::from_secs(30),
+            }),
             close_timeout: Duration::from_secs(5),
             queue_limit: 1024 * 1024,
+            trace: false,
         }
     }
 }
@@ -131,7 +138,9 @@ impl Server {
 
     /// How long until a connection needs [`Server::handle`] without any I/O (`None`: no timer).
     pub fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
-        self.timers.first().map(|(at, _)| delay_until(*at, ws_instant(now)))
+        self.timers
+            .first()
+            .map(|(at, _)| delay_until(*at, ws_instant(now)))
     }
 
     /// One turn of the server after `net.poll(now)`: accept, free gone connections, service
@@ -141,7 +150,8 @@ impl Server {
         let now = ws_instant(now);
         while let Some((id, peer)) = net.accept() {
             log::debug!("connection {id} from {peer}");
-            self.conns.insert(id, Conn::new(peer, now + self.config.handshake_timeout));
+            self.conns
+                .insert(id, Conn::new(peer, now + self.config.handshake_timeout));
             if self.shutting_down {
                 self.start_tcp_close(net, id, now);
             }
@@ -191,7 +201,9 @@ impl Server {
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for id in ids {
             match self.conns.get_mut(&id).map(|c| &mut c.phase) {
-                Some(Phase::Ws(ws)) => ws.session.close(CloseCode::GOING_AWAY, "server shutting down"),
+                Some(Phase::Ws(ws)) => ws
+                    .session
+                    .close(CloseCode::GOING_AWAY, "server shutting down"),
                 Some(Phase::Http(_)) => self.start_tcp_close(net, id, now),
                 _ => {}
             }
@@ -201,7 +213,9 @@ impl Server {
 
     /// Acts on an expired deadline of `id`.
     fn expire(&mut self, net: &mut Net, id: ConnId, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         match &mut conn.phase {
             Phase::Http(http) if http.deadline <= now => {
                 log::debug!("connection {id}: no complete request in time, closing");
@@ -224,11 +238,23 @@ impl Server {
     /// Does all the work `id` has now, then files its next deadline.
     fn service(&mut self, net: &mut Net, id: ConnId, now: Instant) {
         loop {
-            let Some(conn) = self.conns.get_mut(&id) else { return };
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
             match &mut conn.phase {
                 Phase::Http(http) => {
-                    let site = Site { pages: &self.pages, routes: &self.route_paths, origins: &self.config.origins };
-                    match http.step(net, id, &site, now + self.config.handshake_timeout) {
+                    let site = Site {
+                        pages: &self.pages,
+                        routes: &self.route_paths,
+                        origins: &self.config.origins,
+                    };
+                    match http.step(
+                        net,
+                        id,
+                        &site,
+                        now + self.config.handshake_timeout,
+                        self.config.trace,
+                    ) {
                         HttpStep::Idle => break,
                         HttpStep::Close => {
                             self.start_tcp_close(net, id, now);
@@ -247,7 +273,9 @@ impl Server {
                             let route = ws.route;
                             let data = ws.session.take_message();
                             self.with_app(route, |app, out| app.on_message(out, id, kind, &data));
-                            if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
+                            if let Some(Phase::Ws(ws)) =
+                                self.conns.get_mut(&id).map(|c| &mut c.phase)
+                            {
                                 ws.session.restore_message(data);
                             }
                         }
@@ -297,16 +325,30 @@ impl Server {
 
     /// Switches `id` to WebSocket on `route` after its 101 was queued.
     fn upgrade(&mut self, net: &mut Net, id: ConnId, route: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
-        let Phase::Http(http) = std::mem::replace(&mut conn.phase, Phase::Closing { deadline: now }) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Phase::Http(http) =
+            std::mem::replace(&mut conn.phase, Phase::Closing { deadline: now })
+        else {
+            return;
+        };
         let config = ws::Config {
             max_frame_size: self.config.max_message,
             max_message_size: self.config.max_message,
             auto_pong: true,
             keepalive: self.config.keepalive,
         };
-        let session = http.into_session(ws::Connection::server(config, now));
-        conn.phase = Phase::Ws(Box::new(WsConn { session, route, open: true, close_deadline: None }));
+        let mut session = http.into_session(ws::Connection::server(config, now));
+        if self.config.trace {
+            session.trace_as(id);
+        }
+        conn.phase = Phase::Ws(Box::new(WsConn {
+            session,
+            route,
+            open: true,
+            close_deadline: None,
+        }));
         let peer = conn.peer;
         // Frames must not wait for the ACK of the previous one.
         if let Err(e) = net.set_nodelay(id, true) {
@@ -323,8 +365,12 @@ impl Server {
 
     /// If `id`'s WebSocket has just stopped being open, tells its app and logs it.
     fn check_ws_end(&mut self, id: ConnId, now: Instant) {
-        let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) else { return };
-        let Some(code) = ws.session.end_code() else { return };
+        let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) else {
+            return;
+        };
+        let Some(code) = ws.session.end_code() else {
+            return;
+        };
         if !ws.open {
             return;
         }
@@ -341,9 +387,13 @@ impl Server {
             ws.session.tcp_ended();
             self.check_ws_end(id, now);
         }
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         if !matches!(conn.phase, Phase::Closing { .. }) {
-            conn.phase = Phase::Closing { deadline: now + self.config.close_timeout };
+            conn.phase = Phase::Closing {
+                deadline: now + self.config.close_timeout,
+            };
             net.close(id);
         }
         self.reschedule(id);
@@ -365,7 +415,9 @@ impl Server {
 
     /// Files `id` under its current deadline in the timer set.
     fn reschedule(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let next = conn.deadline();
         if next == conn.timer {
             return;
@@ -381,7 +433,11 @@ impl Server {
 
     /// Calls the app of `route` with an [`Outbox`] over the connections.
     fn with_app(&mut self, route: usize, f: impl FnOnce(&mut dyn App, &mut Outbox<'_>)) {
-        let mut out = Outbox { conns: &mut self.conns, touched: &mut self.touched, queue_limit: self.config.queue_limit };
+        let mut out = Outbox {
+            conns: &mut self.conns,
+            touched: &mut self.touched,
+            queue_limit: self.config.queue_limit,
+        };
         f(self.apps[route].as_mut(), &mut out);
     }
 }
@@ -407,7 +463,10 @@ pub fn run(net: &mut Net, server: &mut Server, stop: &AtomicBool) -> io::Result<
         let activity = net.poll(stack_now);
         let now = ws_instant(stack_now);
         if shutdown_deadline.is_none() && stop.load(Ordering::SeqCst) {
-            log::info!("shutting down: closing {} connection(s)", server.connections());
+            log::info!(
+                "shutting down: closing {} connection(s)",
+                server.connections()
+            );
             server.shutdown(net, stack_now);
             shutdown_deadline = Some(now + SHUTDOWN_GRACE);
         }
@@ -420,7 +479,14 @@ pub fn run(net: &mut Net, server: &mut Server, stop: &AtomicBool) -> io::Result<
             }
         }
         let shutdown_delay = shutdown_deadline.map(|d| delay_until(d, now));
-        let timeout = [net.poll_delay(stack_now), server.poll_delay(stack_now), shutdown_delay].into_iter().flatten().min();
+        let timeout = [
+            net.poll_delay(stack_now),
+            server.poll_delay(stack_now),
+            shutdown_delay,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         net.wait(timeout)?;
     }
     net.flush()

@@ -19,7 +19,9 @@ pub(crate) struct OutQueue {
 impl OutQueue {
     /// An empty queue.
     pub(crate) fn new() -> Self {
-        OutQueue { bytes: VecDeque::new() }
+        OutQueue {
+            bytes: VecDeque::new(),
+        }
     }
 
     /// Bytes waiting.
@@ -41,7 +43,10 @@ impl OutQueue {
 
     /// Hands queued bytes to `sink` until it takes fewer than offered (socket full) or the
     /// queue is empty. `sink` returns how many bytes it accepted. Returns the bytes written.
-    pub(crate) fn drain_into<E>(&mut self, mut sink: impl FnMut(&[u8]) -> Result<usize, E>) -> Result<usize, E> {
+    pub(crate) fn drain_into<E>(
+        &mut self,
+        mut sink: impl FnMut(&[u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
         let mut total = 0;
         while !self.bytes.is_empty() {
             let (front, _) = self.bytes.as_slices();

@@ -37,6 +37,9 @@ pub(crate) struct Session<K: MaskKeySource = NoMask> {
     /// Why the WebSocket stopped being open, once it has: the peer's close code (1005 if it
     /// sent none), the code we closed or failed with, or 1006 when the TCP connection dropped.
     end_code: Option<CloseCode>,
+    /// `--trace`: log one line per frame sent and per piece or control frame received, under
+    /// this connection id.
+    trace: Option<ConnId>,
 }
 
 impl<K: MaskKeySource> Session<K> {
@@ -45,9 +48,88 @@ impl<K: MaskKeySource> Session<K> {
     pub(crate) fn new(ws: Connection<K>, early: &[u8], out: OutQueue) -> Self {
         let mut input = vec![0u8; READ_CHUNK.max(early.len())].into_boxed_slice();
         input[..early.len()].copy_from_slice(early);
-        Session { ws, input, start: 0, end: early.len(), starved: false, out, message: Vec::new(), kind: MessageKind::Text, end_code: None }
+        Session {
+            ws,
+            input,
+            start: 0,
+            end: early.len(),
+            starved: false,
+            out,
+            message: Vec::new(),
+            kind: MessageKind::Text,
+            end_code: None,
+            trace: None,
+        }
     }
 
+    /// Traces frames under `id` from now on (the `--trace` view).
+    pub(crate) fn trace_as(&mut self, id: ConnId) {
+        self.trace = Some(id);
+    }
+
+    /// Logs the outgoing frames in `bytes` (whole control frames, or one data frame header),
+    /// reading their headers back with `ws`.
+    fn trace_out(&self, mut bytes: &[u8]) {
+        let Some(id) = self.trace else { return };
+        while let Ok(view) = ws::HeaderView::new_checked(bytes) {
+            let Ok(header) = ws::FrameHeader::parse(&view) else {
+                return;
+            };
+            let start = view.header_len();
+            let mut line = format!(
+                "conn {id} ws out {:?} fin={} len={}",
+                header.opcode(),
+                header.fin(),
+                header.payload_len()
+            );
+            if header.opcode() == ws::OpCode::Close {
+                if let Some(&[hi, lo]) = bytes.get(start..start + 2) {
+                    // A client's frames are masked; the first two key bytes cover the code.
+                    let key = header.masking_key().unwrap_or([0; 4]);
+                    line.push_str(&format!(
+                        " code={}",
+                        u16::from_be_bytes([hi ^ key[0], lo ^ key[1]])
+                    ));
+                }
+            }
+            log::info!("{line}");
+            let Some(rest) = usize::try_from(header.payload_len())
+                .ok()
+                .and_then(|len| bytes.get(start + len..))
+            else {
+                return;
+            };
+            bytes = rest;
+        }
+    }
+}
+
+/// Logs one incoming event of connection `trace` (if tracing).
+fn trace_in(trace: Option<ConnId>, event: &Event<'_>) {
+    let Some(id) = trace else { return };
+    match event {
+        Event::Data {
+            kind,
+            payload,
+            first,
+            fin,
+        } => {
+            log::info!(
+                "conn {id} ws in  {kind:?} piece len={} first={first} fin={fin}",
+                payload.len()
+            )
+        }
+        Event::Ping(p) => log::info!("conn {id} ws in  Ping len={}", p.len()),
+        Event::Pong(p) => log::info!("conn {id} ws in  Pong len={}", p.len()),
+        Event::Close { code, reason } => {
+            let code = code.map_or_else(|| "none".to_string(), |c| c.to_string());
+            log::info!("conn {id} ws in  Close code={code} reason={reason:?}")
+        }
+        Event::Failed(error) => log::info!("conn {id} ws protocol violation: {error}"),
+    }
+}
+
+impl<K: MaskKeySource> Session<K> {
     /// Takes the message announced by the last [`Step::Message`] out (so an app can read it while the server is borrowed);
     /// give it back with [`Session::restore_message`] to keep its allocation.
     pub(crate) fn take_message(&mut self) -> Vec<u8> {
@@ -102,7 +184,10 @@ impl<K: MaskKeySource> Session<K> {
         if self.end_code.is_some() {
             return Err(ws::SendError::Closed);
         }
-        let header = self.ws.send_frame_header(kind.opcode(), true, data.len() as u64)?;
+        let header = self
+            .ws
+            .send_frame_header(kind.opcode(), true, data.len() as u64)?;
+        self.trace_out(&header);
         if self.ws.role() == Role::Client {
             let mut masked = data.to_vec();
             self.ws.mask_payload(&mut masked);
@@ -132,6 +217,7 @@ impl<K: MaskKeySource> Session<K> {
             if n == 0 {
                 break;
             }
+            self.trace_out(&frame[..n]);
             self.out.push(&[&frame[..n]]);
         }
     }
@@ -190,12 +276,22 @@ impl<K: MaskKeySource> Session<K> {
     /// message, or `None` when the buffer has been used up.
     fn feed(&mut self, now: Instant) -> Option<Step> {
         while self.start < self.end {
-            let (consumed, event) = self.ws.handle_read(&mut self.input[self.start..self.end], now);
+            let (consumed, event) = self
+                .ws
+                .handle_read(&mut self.input[self.start..self.end], now);
             let from = self.start;
             self.start += consumed;
+            if let Some(event) = &event {
+                trace_in(self.trace, event);
+            }
             let mut done = None;
             match event {
-                Some(Event::Data { kind, payload, first, fin }) => {
+                Some(Event::Data {
+                    kind,
+                    payload,
+                    first,
+                    fin,
+                }) => {
                     if first {
                         self.message.clear();
                         self.kind = kind;
@@ -206,7 +302,8 @@ impl<K: MaskKeySource> Session<K> {
                     }
                 }
                 Some(Event::Close { code, .. }) => {
-                    self.end_code.get_or_insert(code.unwrap_or(CloseCode::NO_STATUS));
+                    self.end_code
+                        .get_or_insert(code.unwrap_or(CloseCode::NO_STATUS));
                 }
                 Some(Event::Failed(error)) => {
                     self.end_code.get_or_insert(error.close_code());
