@@ -18,6 +18,7 @@
 # wstest is Python 2 code: CPython 2.7 from Debian bullseye packages is unpacked into a private prefix
 # (default scripts/.prefix/autobahn, override with AUTOBAHN_PREFIX), with a private apt state so the
 # system's apt is untouched; the pinned Python packages go on top with pip 20.3.4. Needs root (netns).
+# AUTOBAHN_TUNWS=/path/to/tunws skips the cargo build and tests that binary.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -153,10 +154,14 @@ target_dir=$(cd "$repo" && cargo metadata --format-version 1 --no-deps 2>/dev/nu
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 profile_dir=$([[ $profile == dev ]] && echo debug || echo release)
 if [[ $testee == tunws ]]; then
-    log "building tunws ($profile_dir)"
-    (cd "$repo" && cargo build -q -p demo --bin tunws --profile "$profile") || die "cargo build -p demo failed"
-    server_cmd=("$target_dir/$profile_dir/tunws" --tun tun0 --addr 10.0.0.2/24 --port 9001)
-    client_cmd=("$target_dir/$profile_dir/tunws" client --tun tun0 --addr 10.0.0.2/24)
+    tunws=${AUTOBAHN_TUNWS:-}
+    if [[ -z $tunws ]]; then
+        log "building tunws ($profile_dir)"
+        (cd "$repo" && cargo build -q -p demo --bin tunws --profile "$profile") || die "cargo build -p demo failed"
+        tunws=$target_dir/$profile_dir/tunws
+    fi
+    server_cmd=("$tunws" --tun tun0 --addr 10.0.0.2/24 --port 9001)
+    client_cmd=("$tunws" client --tun tun0 --addr 10.0.0.2/24)
     server_host=10.0.0.2
     kernel_host=10.0.0.1
 else
@@ -177,11 +182,18 @@ pids=()
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # Anything else still running in our namespace was started by this script (a client killed
+    # by a timeout leaves nothing, but be sure): stop it by PID before the namespace goes.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    local deadline=$((SECONDS + 5))
+    while [[ -n $(ip netns pids "$ns" 2>/dev/null) && $SECONDS -lt $deadline ]]; do sleep 0.1; done
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# Foreground only: a backgrounded shell function is a subshell, and $! would not be the process.
 in_ns() { ip netns exec "$ns" "$@"; }
 
 ip netns add "$ns" || die "could not create network namespace $ns"
@@ -219,13 +231,13 @@ wait_for_log() {
 run_server() {
     local dir=$reports/server
     rm -rf "$dir" && mkdir -p "$dir"
-    in_ns "${server_cmd[@]}" >"$dir/testee.log" 2>&1 &
+    ip netns exec "$ns" "${server_cmd[@]}" >"$dir/testee.log" 2>&1 &
     local testee_pid=$!
     pids+=("$testee_pid")
     wait_for_log "$dir/testee.log" "listening on" "$testee_pid" 10
     write_spec fuzzingclient.json "ws://$server_host:9001/echo" "$dir" >"$dir/spec.json"
     log "server role: wstest fuzzingclient -> ws://$server_host:9001/echo (log: $dir/wstest.log)"
-    in_ns timeout "${AUTOBAHN_ROLE_TIMEOUT:-600}" "$wstest" -m fuzzingclient -s "$dir/spec.json" \
+    in_ns timeout "${AUTOBAHN_ROLE_TIMEOUT:-300}" "$wstest" -m fuzzingclient -s "$dir/spec.json" \
         >"$dir/wstest.log" 2>&1 || log "server role: wstest exited with status $? (see $dir/wstest.log)"
     kill "$testee_pid" 2>/dev/null || true
     wait "$testee_pid" 2>/dev/null || true
@@ -236,7 +248,7 @@ run_client() {
     local dir=$reports/client
     rm -rf "$dir" && mkdir -p "$dir"
     write_spec fuzzingserver.json "ws://$kernel_host:9001" "$dir" >"$dir/spec.json"
-    in_ns "$wstest" -m fuzzingserver -s "$dir/spec.json" --webport=0 >"$dir/wstest.log" 2>&1 &
+    ip netns exec "$ns" "$wstest" -m fuzzingserver -s "$dir/spec.json" --webport=0 >"$dir/wstest.log" 2>&1 &
     local wstest_pid=$!
     pids+=("$wstest_pid")
     wait_for_log "$dir/wstest.log" "Ok, will run" "$wstest_pid" 20
