@@ -111,12 +111,13 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || note "could not raise the open-file lim
 start_server() {
     local name=$1 ns=$2 log=$out/$1.log
     shift 2
-    ip netns exec "$ns" taskset -c 0 "$@" >"$log" 2>&1 &
+    local seen=0 i
+    [[ -f $log ]] && seen=$(wc -l <"$log")
+    ip netns exec "$ns" taskset -c 0 "$@" >>"$log" 2>&1 &
     started=$!
     pids+=("$started")
-    local i
     for i in $(seq 100); do
-        grep -q "listening on" "$log" 2>/dev/null && return 0
+        tail -n +$((seen + 1)) "$log" | grep -q "listening on" && return 0
         kill -0 "$started" 2>/dev/null || break
         sleep 0.1
     done
@@ -139,6 +140,15 @@ start_tunws() {
 declare -A addr=([tunws]=$tunws_net.2:8080 [tungstenite]=$kernel_p:9001 [fastwebsockets]=$kernel_p:9002)
 declare -A pid
 
+# (Re)starts one of the compared servers and records its pid.
+start_named() {
+    [[ -n ${pid[$1]:-} ]] && stop_server "${pid[$1]}"
+    case $1 in
+        tunws) start_tunws 1500; pid[tunws]=$tunws_pid ;;
+        *) start_server "peer-$1" "$ns_p" "$bin/peer-$1" --cpu 0 --listen "${addr[$1]}"; pid[$1]=$started ;;
+    esac
+}
+
 # Appends the loadgen JSON line of one run, tagged with section/server/round, to results.jsonl.
 # A failed run is recorded as such (and the server restarted if it died) instead of stopping.
 record() {
@@ -155,10 +165,9 @@ record() {
 loadgen() {
     local server=$1
     shift
-    if [[ $server == tunws ]] && ! kill -0 "${pid[tunws]}" 2>/dev/null; then
-        note "tunws died (log: $out/tunws.log); restarting it"
-        start_tunws 1500
-        pid[tunws]=$tunws_pid
+    if ! kill -0 "${pid[$server]}" 2>/dev/null; then
+        note "$server died (log: $out/*$server.log); restarting it"
+        start_named "$server"
     fi
     timeout 600 ip netns exec "$ns_c" taskset -c 1 "$bin/loadgen" --cpu 1 --server "${addr[$server]}" --path /echo \
         --server-pid "${pid[$server]}" --duration "$duration" --warmup "$warmup" "$@"
@@ -171,18 +180,7 @@ rotated() {
 }
 
 if want echo || want connect || want scale; then
-    if serving tunws; then
-        start_tunws 1500
-        pid[tunws]=$tunws_pid
-    fi
-    if serving tungstenite; then
-        start_server peer-tungstenite "$ns_p" "$bin/peer-tungstenite" --cpu 0 --listen "${addr[tungstenite]}"
-        pid[tungstenite]=$started
-    fi
-    if serving fastwebsockets; then
-        start_server peer-fastwebsockets "$ns_p" "$bin/peer-fastwebsockets" --cpu 0 --listen "${addr[fastwebsockets]}"
-        pid[fastwebsockets]=$started
-    fi
+    for server in "${servers[@]}"; do start_named "$server"; done
 
     cells=()
     if want echo; then
@@ -205,13 +203,16 @@ if want echo || want connect || want scale; then
             for n in "${scale_ns[@]}"; do
                 note "round $r/$rounds: scale, $n idle connections"
                 for server in $(rotated "$r"); do
+                    # A fresh process, so its RSS growth is the idle connections' and not
+                    # absorbed by memory freed after earlier runs.
+                    start_named "$server"
                     record scale "$server" "$r" loadgen "$server" --mode echo -c 1 -s 32 --idle "$n" \
                         --connect-batch 256 --label "scale idle=$n"
                 done
             done
         done
     fi
-    serving tunws && stop_server "${pid[tunws]}"
+    for server in "${servers[@]}"; do stop_server "${pid[$server]}"; done
 fi
 
 if want bulk; then

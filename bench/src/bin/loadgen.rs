@@ -249,10 +249,18 @@ async fn echo_loop(mut ws: Ws, id: u64, size: usize, win: Window) -> Tally {
 
 /// One connect-mode cycle: connect, upgrade, one echo, close handshake, wait for the server's FIN.
 async fn connect_cycle(args: &Args, id: u64, msg: &[u8], scratch: &mut Vec<u8>) -> Result<(), EchoError> {
-    let mut ws = open(args, id).await.map_err(|e| EchoError::Io(e.to_string()))?;
-    echo_once(&mut ws, msg, scratch).await?;
+    let stage = |what: &'static str| move |e: tokio::time::error::Elapsed| EchoError::Io(format!("{what}: {e}"));
+    let limit = Duration::from_secs(5);
+    let mut ws = tokio::time::timeout(limit, open(args, id))
+        .await
+        .map_err(stage("connect + upgrade"))?
+        .map_err(|e| EchoError::Io(e.to_string()))?;
+    tokio::time::timeout(limit, echo_once(&mut ws, msg, scratch)).await.map_err(stage("echo"))??;
     ws.write_frame(Frame::close(1000, b"")).await.map_err(ws_err)?;
-    let reply = ws.read_frame().await.map_err(ws_err)?;
+    let reply = tokio::time::timeout(limit, ws.read_frame())
+        .await
+        .map_err(stage("close reply"))?
+        .map_err(ws_err)?;
     if reply.opcode != OpCode::Close {
         return Err(EchoError::Mismatch(format!("expected Close, got {:?}", reply.opcode)));
     }
