@@ -28,6 +28,7 @@
 //!   ([`apply_mask`]), [`utf8`] ([`Utf8Validator`]), [`close`] ([`CloseCode`],
 //!   [`ClosePayload`]), [`error`] ([`ProtocolError`], [`SendError`]), [`time`] ([`Instant`],
 //!   [`Duration`], microseconds).
+//! - Feature `alloc`: `assemble::MessageAssembler` collects the pieces into whole messages.
 //!
 //! # A server loop
 //!
@@ -77,6 +78,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Compiled for the crate's own tests too, so `cargo test -p ws` covers it.
+#[cfg(any(feature = "alloc", test))]
+pub mod assemble;
 pub mod close;
 pub mod connection;
 pub mod error;
