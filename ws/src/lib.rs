@@ -30,6 +30,14 @@
 //!   [`Duration`], microseconds).
 //! - Feature `alloc`: `assemble::MessageAssembler` collects the pieces into whole messages.
 //!
+//! # Not implemented
+//!
+//! - Extensions: none is ever negotiated, so RSV bits are always a protocol error
+//!   (permessage-deflate, RFC 7692, is not supported).
+//! - A timeout for the closing handshake: after sending its Close the connection waits for the
+//!   peer's as long as the caller keeps it; the caller decides when to give up.
+//! - Outgoing text is not re-validated as UTF-8; the caller sends what it knows is text.
+//!
 //! # A server loop
 //!
 //! An echo server over some byte transport, after the handshake succeeded. Messages are echoed
