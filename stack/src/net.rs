@@ -28,7 +28,7 @@ use crate::config::NetConfig;
 use crate::device::tun::TunLink;
 use crate::device::{Link, Port, PortStats};
 use crate::middleware::Chain;
-use crate::pool::{Pool, SOCKET_TIMEOUT};
+use crate::pool::{InUse, Pool, SOCKET_TIMEOUT};
 
 /// Ingress packets handled per [`Net::poll`] before egress gets its turn, so a flood of input
 /// cannot starve output and application work.
@@ -499,13 +499,19 @@ impl Net {
             .ephemeral_endpoint(local_addr, remote)
             .ok_or(ConnError::Exhausted)?;
         let in_use = self.in_use();
-        let room = in_use + self.pool.listeners() + self.pool.free() < self.pool.max_connections();
+        if in_use.connections >= self.pool.max_connections() {
+            return Err(ConnError::Exhausted);
+        }
+        let room = self.pool.has_room(in_use);
         let handle = match self.pool.take_socket(&mut self.sockets, room) {
             Some(handle) => handle,
-            None => self
-                .pool
-                .steal_listener(&mut self.sockets)
-                .ok_or(ConnError::Exhausted)?,
+            None => match reap_time_wait(&self.sockets, &mut self.draining) {
+                Some(handle) => handle,
+                None => self
+                    .pool
+                    .steal_listener(&mut self.sockets)
+                    .ok_or(ConnError::Exhausted)?,
+            },
         };
         let socket = self.sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(SOCKET_TIMEOUT));
@@ -605,9 +611,12 @@ impl Net {
         id
     }
 
-    /// Sockets owned by connections or draining: they count against `max_connections`.
-    fn in_use(&self) -> usize {
-        self.conns.len() + self.draining.len()
+    /// Sockets outside the pool, for its cap arithmetic.
+    fn in_use(&self) -> InUse {
+        InUse {
+            connections: self.conns.len(),
+            draining: self.draining.len(),
+        }
     }
 
     fn ephemeral_endpoint(
@@ -663,7 +672,8 @@ impl Net {
                 // ingress), so removing it outright is invisible to the peer; closing it would
                 // send a RST that could kill the real connection.
                 log::debug!(
-                    "dropping duplicate SYN-RECEIVED socket for {remote} (conn {existing} owns it)"
+                    "dropping duplicate SYN-RECEIVED socket for {} (conn {existing} owns it)",
+                    SocketAddr::from(remote)
                 );
                 self.sockets.remove(handle);
                 self.duplicates += 1;
@@ -687,7 +697,7 @@ impl Net {
         self.tuples.insert((local, remote), id);
         self.pending.push(id);
         if self.log_states {
-            log::info!("conn {id} {remote}: LISTEN → {state}");
+            log::info!("conn {id} {}: LISTEN → {state}", SocketAddr::from(remote));
         }
     }
 
@@ -735,7 +745,10 @@ impl Net {
                     conn.state = state;
                     self.accepted.push_back((id, conn.remote.into()));
                     if self.log_states {
-                        log::info!("conn {id} {}: SYN-RECEIVED → {state}", conn.remote);
+                        log::info!(
+                            "conn {id} {}: SYN-RECEIVED → {state}",
+                            SocketAddr::from(conn.remote)
+                        );
                     }
                 }
             }
@@ -763,7 +776,11 @@ impl Net {
             let state = socket.state();
             if state != conn.state {
                 if self.log_states {
-                    log::info!("conn {id} {}: {} → {state}", conn.remote, conn.state);
+                    log::info!(
+                        "conn {id} {}: {} → {state}",
+                        SocketAddr::from(conn.remote),
+                        conn.state
+                    );
                 }
                 conn.state = state;
             }
@@ -806,12 +823,22 @@ impl Net {
         let in_use = self.in_use();
         let draining = &mut self.draining;
         self.pool.top_up(&mut self.sockets, in_use, |sockets| {
-            let pos = draining
-                .iter()
-                .position(|&h| sockets.get::<tcp::Socket>(h).state() == State::TimeWait)?;
-            Some(draining.swap_remove(pos))
+            reap_time_wait(sockets, draining)
         });
     }
+}
+
+/// Takes a draining socket in TIME-WAIT out of the draining list, cutting its wait short:
+/// when the cap needs the room, a new connection matters more than re-ACKing a lost final
+/// FIN (the peer then gets a RST for it, which ends its LAST-ACK just as well).
+fn reap_time_wait(
+    sockets: &SocketSet<'static>,
+    draining: &mut Vec<SocketHandle>,
+) -> Option<SocketHandle> {
+    let pos = draining
+        .iter()
+        .position(|&h| sockets.get::<tcp::Socket>(h).state() == State::TimeWait)?;
+    Some(draining.swap_remove(pos))
 }
 
 /// 64 bits from the OS (getrandom(2)), for ISNs and the ephemeral port start.

@@ -20,6 +20,16 @@ pub fn spare_for(max_connections: usize) -> usize {
     (max_connections / 16).clamp(8, 64).min(max_connections)
 }
 
+/// Sockets outside the pool, as counted against the cap.
+#[derive(Debug, Clone, Copy)]
+pub struct InUse {
+    /// Sockets owned by connections in the table (half-open, established, closing).
+    pub connections: usize,
+    /// Sockets the application is done with, in TIME-WAIT or with a RST to send. They take
+    /// room but not a connection slot: a TIME-WAIT socket is reaped when the room is needed.
+    pub draining: usize,
+}
+
 /// Listeners, recycled sockets and the cap; the connection table lives in [`crate::Net`].
 pub struct Pool {
     port: Option<u16>,
@@ -135,7 +145,7 @@ impl Pool {
         &mut self,
         sockets: &mut SocketSet<'static>,
         handle: SocketHandle,
-        in_use: usize,
+        in_use: InUse,
     ) {
         if self.port.is_some() && self.listeners.len() < self.allowed_listeners(in_use) {
             self.listen_on(sockets, handle);
@@ -144,24 +154,32 @@ impl Pool {
         }
     }
 
-    /// Opens listeners until there are `spare` of them or the cap is reached. `in_use` counts
-    /// sockets owned by connections (including TIME-WAIT ones not yet reaped); `reap` supplies
-    /// such a socket when the cap leaves no room for a new one.
+    /// True when one more socket fits under the cap.
+    pub fn has_room(&self, in_use: InUse) -> bool {
+        in_use.connections + in_use.draining + self.listeners.len() + self.free.len()
+            < self.max_connections
+    }
+
+    /// Opens listeners until there are `spare` of them or the connections reach the cap.
+    /// `reap` supplies a TIME-WAIT socket when the cap leaves no room for a new one.
     pub fn top_up(
         &mut self,
         sockets: &mut SocketSet<'static>,
-        in_use: usize,
+        mut in_use: InUse,
         mut reap: impl FnMut(&mut SocketSet<'static>) -> Option<SocketHandle>,
     ) {
         if self.port.is_none() {
             return;
         }
         while self.listeners.len() < self.allowed_listeners(in_use) {
-            let room = in_use + self.listeners.len() + self.free.len() < self.max_connections;
+            let room = self.has_room(in_use);
             let handle = match self.take_socket(sockets, room) {
                 Some(handle) => handle,
                 None => match reap(sockets) {
-                    Some(handle) => handle,
+                    Some(handle) => {
+                        in_use.draining -= 1;
+                        handle
+                    }
                     None => break,
                 },
             };
@@ -169,8 +187,9 @@ impl Pool {
         }
     }
 
-    fn allowed_listeners(&self, in_use: usize) -> usize {
-        self.spare.min(self.max_connections.saturating_sub(in_use))
+    fn allowed_listeners(&self, in_use: InUse) -> usize {
+        self.spare
+            .min(self.max_connections.saturating_sub(in_use.connections))
     }
 
     fn listen_on(&mut self, sockets: &mut SocketSet<'static>, handle: SocketHandle) {

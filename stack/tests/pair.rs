@@ -459,3 +459,93 @@ fn data_received_by_a_second_poll_is_not_stranded() {
     let mut buf = [0u8; 8];
     assert_eq!(pair.server.recv(sid, &mut buf), Ok(4));
 }
+
+#[test]
+fn time_wait_sockets_make_room_when_the_cap_is_reached() {
+    let mut server_config = config(SERVER_IP);
+    server_config.max_connections = 4;
+    let mut pair = Pair::new(server_config, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    // Four connections, each closed by the server first: four server sockets in TIME-WAIT.
+    for _ in 0..4 {
+        let (cid, sid) = connect(&mut pair);
+        pair.server.close(sid);
+        let (mut server_gone, mut client_gone) = (false, false);
+        let ok = pair.run_until(Duration::from_secs(1), |p| {
+            if p.client.recv(cid, &mut [0u8; 4]) == Err(ConnError::Closed) {
+                p.client.close(cid);
+            }
+            server_gone |= p.server.poll_gone() == Some(sid);
+            client_gone |= p.client.poll_gone() == Some(cid);
+            server_gone && client_gone
+        });
+        assert!(ok);
+    }
+    let stats = pair.server.stats();
+    assert_eq!(stats.connections, 0);
+    assert!(
+        stats.draining + stats.listeners + stats.free <= 4,
+        "{stats:?}"
+    );
+    // Well within the 10 s TIME-WAIT, four new connections are still all accepted.
+    let ids: Vec<ConnId> = (0..4)
+        .map(|_| pair.client.connect(Pair::server_addr()).unwrap())
+        .collect();
+    let mut accepted = 0;
+    let ok = pair.run_until(Duration::from_millis(500), |p| {
+        while p.server.accept().is_some() {
+            accepted += 1;
+        }
+        assert!(p.client.poll_gone().is_none(), "a connect was refused");
+        accepted == 4 && ids.iter().all(|&id| p.client.is_established(id))
+    });
+    assert!(ok, "accepted {accepted} of 4");
+    assert!(pair.now < stack::Instant::from_secs(10));
+}
+
+#[test]
+fn pcap_holds_every_packet_in_and_out_starting_with_the_handshake() {
+    let path = std::env::temp_dir().join(format!("tw-stack-pcap-{}.pcap", std::process::id()));
+    let mut server_config = config(SERVER_IP);
+    server_config.pcap = Some(path.clone());
+    let mut pair = Pair::new(server_config, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    let (cid, sid) = connect(&mut pair);
+    let data = pattern(20_000, 4);
+    assert_eq!(
+        transfer(&mut pair, true, cid, sid, &data, Duration::from_secs(5)),
+        data
+    );
+    let stats = pair.server.stats().port;
+    drop(pair); // flushes the capture
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+
+    assert_eq!(&bytes[0..4], &0xa1b2_c3d4u32.to_le_bytes());
+    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at < bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        records.push(&bytes[at + 16..at + 16 + caplen]);
+        at += 16 + caplen;
+    }
+    assert_eq!(
+        at,
+        bytes.len(),
+        "records end exactly at the end of the file"
+    );
+    assert_eq!(records.len() as u64, stats.rx_packets + stats.tx_packets);
+    let flags: Vec<(bool, bool)> = records[..3]
+        .iter()
+        .map(|r| {
+            let tcp = tcp_of(r).expect("TCP");
+            (tcp.syn(), tcp.ack())
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [(true, false), (true, true), (false, true)],
+        "SYN, SYN-ACK, ACK"
+    );
+}
