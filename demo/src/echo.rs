@@ -4,15 +4,30 @@ use stack::ConnId;
 use stack::server::{App, Outbox};
 use ws::MessageKind;
 
-/// The echo application. Stateless: the server's backpressure (a connection is not read while
-/// its previous reply is still queued) keeps each client's queue to about one message.
+/// The echo application. It streams: each piece of a message is sent back as a frame as soon
+/// as it arrives (first piece opens a message of the same type, the last one ends it), so a
+/// 16 MiB message never sits in memory whole. The server's backpressure (a connection is not
+/// read while its previous output is still queued) keeps each client's queue to about one
+/// read buffer.
 #[derive(Debug, Default)]
 pub struct Echo;
 
 impl App for Echo {
-    fn on_message(&mut self, out: &mut Outbox<'_>, client: ConnId, kind: MessageKind, data: &[u8]) {
+    fn streams(&self) -> bool {
+        true
+    }
+
+    fn on_piece(
+        &mut self,
+        out: &mut Outbox<'_>,
+        client: ConnId,
+        kind: MessageKind,
+        data: &[u8],
+        first: bool,
+        fin: bool,
+    ) {
         // The only failure is "client no longer open", and then there is nobody to reply to.
-        if let Err(e) = out.send(client, kind, data) {
+        if let Err(e) = out.send_piece(client, kind, data, first, fin) {
             log::debug!("client {client}: echo not sent: {e}");
         }
     }

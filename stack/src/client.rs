@@ -315,7 +315,8 @@ impl Client {
                     app.on_message(&mut Sender { session }, kind, &data);
                     session.restore_message(data);
                 }
-                Step::Idle => break,
+                // The client session never streams.
+                Step::Idle | Step::Piece { .. } => break,
                 Step::TcpEnded(_) => {
                     session.tcp_ended();
                     net.close(self.id);
@@ -386,6 +387,10 @@ impl Client {
                     };
                     let conn = Connection::new(Role::Client, config, OsMaskKeys::new()?, now);
                     let mut session = Session::new(conn, &response[head_len..], Default::default());
+                    // The app may answer as it reads (--echo): room for one whole message.
+                    session.set_read_pause(
+                        usize::try_from(self.config.max_message).unwrap_or(usize::MAX),
+                    );
                     if self.config.trace {
                         session.trace_as(self.id);
                         let status_line =

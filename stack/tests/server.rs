@@ -37,6 +37,26 @@ impl App for EchoApp {
     }
 }
 
+/// Echoes piece by piece as the pieces arrive (the streaming app API).
+struct StreamingEchoApp;
+
+impl App for StreamingEchoApp {
+    fn streams(&self) -> bool {
+        true
+    }
+    fn on_piece(
+        &mut self,
+        out: &mut Outbox<'_>,
+        client: ConnId,
+        kind: MessageKind,
+        data: &[u8],
+        first: bool,
+        fin: bool,
+    ) {
+        out.send_piece(client, kind, data, first, fin).unwrap();
+    }
+}
+
 /// Sends every message to every open connection; records opens and closes.
 struct BroadcastApp(Shared, BTreeSet<ConnId>);
 
@@ -92,6 +112,7 @@ fn server_with(config: ServerConfig, journal: &Shared) -> Server {
         "/chat",
         Box::new(BroadcastApp(journal.clone(), BTreeSet::new())),
     );
+    server.route("/stream", Box::new(StreamingEchoApp));
     server
 }
 
@@ -517,4 +538,32 @@ fn keepalive_pings_idle_clients_and_drops_silent_ones_with_1011() {
     let silent_id = journal.borrow().opened[1];
     assert_eq!(journal.borrow().closed, [(silent_id, CloseCode::INTERNAL)]);
     assert_eq!(live.ended, None);
+}
+
+#[test]
+fn streaming_echo_keeps_message_boundaries_and_types() {
+    let journal = Shared::default();
+    let mut pair = Pair::listening();
+    let mut server = server_with(ServerConfig::default(), &journal);
+    let script = vec![
+        (MessageKind::Binary, pattern(1_000_000, 9)),
+        (MessageKind::Text, "é".repeat(50_000).into_bytes()),
+        (MessageKind::Binary, Vec::new()),
+        (MessageKind::Text, b"last".to_vec()),
+    ];
+    let mut peer = Peer::new(&mut pair, "/stream", script.clone());
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut peer],
+        Duration::from_secs(30),
+        |_, p| p[0].app.received.len() == script.len(),
+    );
+    assert!(
+        ok,
+        "got {} of {} messages",
+        peer.app.received.len(),
+        script.len()
+    );
+    assert_eq!(peer.app.received, script);
 }

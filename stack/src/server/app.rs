@@ -19,8 +19,38 @@ pub trait App {
     /// A WebSocket on this route has opened (the 101 has been queued).
     fn on_open(&mut self, _out: &mut Outbox<'_>, _client: ConnId, _peer: SocketAddr) {}
 
-    /// A whole message arrived from `client`.
-    fn on_message(&mut self, out: &mut Outbox<'_>, client: ConnId, kind: MessageKind, data: &[u8]);
+    /// A whole message arrived from `client` (not called for a [`App::streams`] app, which
+    /// gets [`App::on_piece`] instead). The default ignores it.
+    fn on_message(
+        &mut self,
+        _out: &mut Outbox<'_>,
+        _client: ConnId,
+        _kind: MessageKind,
+        _data: &[u8],
+    ) {
+    }
+
+    /// Whether this app takes messages piece by piece ([`App::on_piece`]) as they arrive,
+    /// instead of whole. Streaming keeps memory per connection at one read buffer whatever the
+    /// message size; an echo needs nothing more. Default: whole messages.
+    fn streams(&self) -> bool {
+        false
+    }
+
+    /// The next piece of a message from `client` (streaming apps only): `first` on the first
+    /// piece of a message, `fin` on its last; one piece may be both, and pieces may be empty.
+    /// A text piece may end inside a UTF-8 sequence; the message as a whole is valid UTF-8.
+    /// The default ignores it.
+    fn on_piece(
+        &mut self,
+        _out: &mut Outbox<'_>,
+        _client: ConnId,
+        _kind: MessageKind,
+        _data: &[u8],
+        _first: bool,
+        _fin: bool,
+    ) {
+    }
 
     /// `client` is gone: close handshake done or started by either side, protocol failure
     /// (the code sent), or the TCP connection dropped (1006). Called exactly once per
@@ -37,6 +67,9 @@ pub enum SendError {
     /// The receiver's outgoing queue is over its bound: it is not reading fast enough. The
     /// server has started closing it with [`OVERLOADED`].
     Overloaded,
+    /// A whole message was sent while a message sent in pieces is still open (or a piece out
+    /// of order); nothing was queued.
+    PieceOrder,
 }
 
 impl fmt::Display for SendError {
@@ -46,6 +79,7 @@ impl fmt::Display for SendError {
             SendError::Overloaded => {
                 f.write_str("receiver's send queue is full; it is being closed")
             }
+            SendError::PieceOrder => f.write_str("message pieces out of order"),
         }
     }
 }
@@ -64,22 +98,46 @@ pub struct Outbox<'a> {
     /// Connections that got new output and must be flushed this loop iteration.
     pub(super) touched: &'a mut Vec<ConnId>,
     pub(super) queue_limit: usize,
+    /// The connection whose event the app is handling. Its own replies are bounded by the
+    /// read pause (it is not read while its queue is full), not by `queue_limit`.
+    pub(super) current: Option<ConnId>,
 }
 
 impl Outbox<'_> {
     /// Queues one whole message for `client`.
     ///
-    /// A message is accepted when the client's queue is empty or stays within the per-connection
-    /// bound with it; otherwise the client is closed with [`OVERLOADED`] and the message is not
-    /// queued.
+    /// A message for another connection than the one whose event is being handled is accepted
+    /// when that connection's queue is empty or stays within the per-connection bound with it;
+    /// otherwise the connection is closed with [`OVERLOADED`] and the message is not queued.
+    /// Replies to the connection being handled are always queued: that connection is not read
+    /// while its queue is full, which bounds them.
     pub fn send(
         &mut self,
         client: ConnId,
         kind: MessageKind,
         data: &[u8],
     ) -> Result<(), SendError> {
+        self.send_piece(client, kind, data, true, true)
+    }
+
+    /// Queues one piece of a message for `client` as its own frame: `first` opens a `kind`
+    /// message, `fin` ends it (an echo of [`App::on_piece`] passes its arguments through).
+    /// Queue bound as for [`Outbox::send`].
+    pub fn send_piece(
+        &mut self,
+        client: ConnId,
+        kind: MessageKind,
+        data: &[u8],
+        first: bool,
+        fin: bool,
+    ) -> Result<(), SendError> {
         let conn = self.conns.get_mut(&client).ok_or(SendError::NotOpen)?;
-        let result = conn.send_message(kind, data, self.queue_limit);
+        let limit = if self.current == Some(client) {
+            usize::MAX
+        } else {
+            self.queue_limit
+        };
+        let result = conn.send_piece(kind, data, first, fin, limit);
         self.touched.push(client);
         result
     }

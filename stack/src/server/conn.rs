@@ -203,11 +203,13 @@ impl Conn {
         }
     }
 
-    /// Queues a whole message if this is an open WebSocket; see [`super::Outbox::send`].
-    pub(crate) fn send_message(
+    /// Queues a message piece if this is an open WebSocket; see [`super::Outbox::send_piece`].
+    pub(crate) fn send_piece(
         &mut self,
         kind: MessageKind,
         data: &[u8],
+        first: bool,
+        fin: bool,
         queue_limit: usize,
     ) -> Result<(), SendError> {
         let Phase::Ws(ws) = &mut self.phase else {
@@ -221,7 +223,12 @@ impl Conn {
             ws.session.close(OVERLOADED, "too slow: send queue full");
             return Err(SendError::Overloaded);
         }
-        ws.session.send(kind, data).map_err(|_| SendError::NotOpen)
+        ws.session
+            .send_piece(kind, data, first, fin)
+            .map_err(|e| match e {
+                ws::SendError::FragmentOrder => SendError::PieceOrder,
+                _ => SendError::NotOpen,
+            })
     }
 
     /// Starts the close handshake if this is an open WebSocket.

@@ -10,12 +10,18 @@
 //!   it is closed quietly (browsers open spare connections that never send anything).
 //! - Keepalive: a WebSocket silent for 30 s gets a Ping; silent 30 s more, it is failed with
 //!   1011 (`ws` decides the code).
-//! - Backpressure: a connection whose queued output does not fit in its TCP send buffer is not
-//!   read (its bytes stay in the stack's receive buffer, the TCP window closes).
-//! - Bounded queues: a message for a connection whose queue already holds bytes and would
-//!   exceed [`ServerConfig::queue_limit`] is refused, and that connection is closed with
-//!   [`OVERLOADED`] (1008). A queue that is empty always accepts one message, so a single
-//!   message of up to `max_message` bytes always gets through.
+//! - Backpressure: a connection is not read while its queued output (what does not fit in its
+//!   TCP send buffer) is above its read pause, so its bytes stay in the stack's receive buffer
+//!   and the TCP window closes. The pause is 0 for apps that take whole messages (they read a
+//!   whole message before answering) and `max_message` for streaming apps ([`App::streams`]),
+//!   which answer while reading: a blocking client that writes a whole message before reading
+//!   would otherwise wait on us while we wait on it.
+//! - Bounded queues: a message for another connection than the one being handled is refused
+//!   when that connection's queue already holds bytes and would exceed
+//!   [`ServerConfig::queue_limit`], and that connection is closed with [`OVERLOADED`] (1008).
+//!   An empty queue always accepts one message, so a single message of up to `max_message`
+//!   bytes always gets through. Replies to the connection being handled are bounded by its
+//!   read pause instead.
 //! - Close: the server closes TCP after the WebSocket close handshake; if the peer does not
 //!   finish it within [`ServerConfig::close_timeout`], TCP is closed anyway, and a connection
 //!   whose FIN is not acknowledged within the same time is reset.
@@ -272,7 +278,24 @@ impl Server {
                         if ws.open && ws.session.end_code().is_none() {
                             let route = ws.route;
                             let data = ws.session.take_message();
-                            self.with_app(route, |app, out| app.on_message(out, id, kind, &data));
+                            self.with_app(route, id, |app, out| {
+                                app.on_message(out, id, kind, &data)
+                            });
+                            if let Some(Phase::Ws(ws)) =
+                                self.conns.get_mut(&id).map(|c| &mut c.phase)
+                            {
+                                ws.session.restore_message(data);
+                            }
+                        }
+                        self.check_ws_end(id, now);
+                    }
+                    Step::Piece { kind, first, fin } => {
+                        if ws.open && ws.session.end_code().is_none() {
+                            let route = ws.route;
+                            let data = ws.session.take_message();
+                            self.with_app(route, id, |app, out| {
+                                app.on_piece(out, id, kind, &data, first, fin)
+                            });
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)
                             {
@@ -343,6 +366,11 @@ impl Server {
         if self.config.trace {
             session.trace_as(id);
         }
+        if self.apps[route].streams() {
+            session.stream_pieces();
+            // It answers as it reads: room for one whole message (see set_read_pause).
+            session.set_read_pause(usize::try_from(self.config.max_message).unwrap_or(usize::MAX));
+        }
         conn.phase = Phase::Ws(Box::new(WsConn {
             session,
             route,
@@ -355,7 +383,7 @@ impl Server {
             log::debug!("connection {id}: set_nodelay: {e}");
         }
         log::info!("client {id} connected from {peer}");
-        self.with_app(route, |app, out| app.on_open(out, id, peer));
+        self.with_app(route, id, |app, out| app.on_open(out, id, peer));
         if self.shutting_down {
             if let Some(conn) = self.conns.get_mut(&id) {
                 conn.close_ws(CloseCode::GOING_AWAY, "server shutting down");
@@ -378,7 +406,7 @@ impl Server {
         ws.close_deadline = Some(now + self.config.close_timeout);
         let route = ws.route;
         log::info!("client {id} left ({code})");
-        self.with_app(route, |app, out| app.on_close(out, id, code));
+        self.with_app(route, id, |app, out| app.on_close(out, id, code));
     }
 
     /// Queues our FIN (after everything queued in the socket) and waits for the socket to go.
@@ -432,11 +460,17 @@ impl Server {
     }
 
     /// Calls the app of `route` with an [`Outbox`] over the connections.
-    fn with_app(&mut self, route: usize, f: impl FnOnce(&mut dyn App, &mut Outbox<'_>)) {
+    fn with_app(
+        &mut self,
+        route: usize,
+        id: ConnId,
+        f: impl FnOnce(&mut dyn App, &mut Outbox<'_>),
+    ) {
         let mut out = Outbox {
             conns: &mut self.conns,
             touched: &mut self.touched,
             queue_limit: self.config.queue_limit,
+            current: Some(id),
         };
         f(self.apps[route].as_mut(), &mut out);
     }

@@ -14,8 +14,15 @@ const READ_CHUNK: usize = 16 * 1024;
 /// What [`Session::step`] stopped at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
-    /// A whole message of this kind is in [`Session::message`].
+    /// A whole message of this kind is ready (see [`Session::take_message`]).
     Message(MessageKind),
+    /// Streaming sessions only: the next piece of a message is ready (see
+    /// [`Session::take_message`]); `first`/`fin` mark the message's first and last piece.
+    Piece {
+        kind: MessageKind,
+        first: bool,
+        fin: bool,
+    },
     /// Nothing more until bytes arrive, the socket drains or a timer fires.
     Idle,
     /// The TCP connection is over: the peer finished sending (`Closed`) or reset it.
@@ -40,6 +47,10 @@ pub(crate) struct Session<K: MaskKeySource = NoMask> {
     /// `--trace`: log one line per frame sent and per piece or control frame received, under
     /// this connection id.
     trace: Option<ConnId>,
+    /// Hand out message pieces as they arrive instead of assembling whole messages.
+    streaming: bool,
+    /// Input is not processed while more than this many bytes are queued (backpressure).
+    read_pause: usize,
 }
 
 impl<K: MaskKeySource> Session<K> {
@@ -59,7 +70,25 @@ impl<K: MaskKeySource> Session<K> {
             kind: MessageKind::Text,
             end_code: None,
             trace: None,
+            streaming: false,
+            read_pause: 0,
         }
+    }
+
+    /// Keeps reading while up to `bytes` are queued (default 0: stop as soon as output waits).
+    ///
+    /// Zero suits code that answers whole messages: it reads a whole message before queuing
+    /// anything. Code that answers as it reads (a streaming echo, a client echoing) needs room
+    /// for a whole message, or a peer that writes a big message before it reads anything (a
+    /// blocking client) would wait on us while we wait on it.
+    pub(crate) fn set_read_pause(&mut self, bytes: usize) {
+        self.read_pause = bytes;
+    }
+
+    /// Hands out pieces ([`Step::Piece`]) instead of whole messages from now on: memory per
+    /// connection stays at one read buffer whatever the message size.
+    pub(crate) fn stream_pieces(&mut self) {
+        self.streaming = true;
     }
 
     /// Traces frames under `id` from now on (the `--trace` view).
@@ -181,21 +210,41 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Queues one whole message. Refused (`Err`) once a close frame is queued.
     pub(crate) fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), ws::SendError> {
+        self.send_piece(kind, data, true, true)
+    }
+
+    /// Queues one frame of a message sent in pieces: the first piece opens a `kind` message,
+    /// the piece with `fin` ends it. Whole messages cannot be sent while one is open.
+    pub(crate) fn send_piece(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        first: bool,
+        fin: bool,
+    ) -> Result<(), ws::SendError> {
         if self.end_code.is_some() {
             return Err(ws::SendError::Closed);
         }
-        let header = self
-            .ws
-            .send_frame_header(kind.opcode(), true, data.len() as u64)?;
-        self.trace_out(&header);
+        let opcode = if first {
+            kind.opcode()
+        } else {
+            ws::OpCode::Continuation
+        };
+        let header = self.ws.send_frame_header(opcode, fin, data.len() as u64)?;
+        self.push_frame(&header, data);
+        Ok(())
+    }
+
+    /// Queues a frame whose header `ws` just produced, masking the payload for a client.
+    fn push_frame(&mut self, header: &[u8], data: &[u8]) {
+        self.trace_out(header);
         if self.ws.role() == Role::Client {
             let mut masked = data.to_vec();
             self.ws.mask_payload(&mut masked);
-            self.out.push(&[&header, &masked]);
+            self.out.push(&[header, &masked]);
         } else {
-            self.out.push(&[&header, data]);
+            self.out.push(&[header, data]);
         }
-        Ok(())
     }
 
     /// Starts the close handshake with `code` (no effect once closing).
@@ -230,15 +279,16 @@ impl<K: MaskKeySource> Session<K> {
     /// Moves the connection forward: flushes, then reads and feeds the engine until a whole
     /// message is ready or nothing more can be done now.
     ///
-    /// Backpressure: while queued output does not fit in the TCP send buffer, no more input
-    /// is processed, so unread bytes stay in the stack's receive buffer and its window
-    /// closes: a peer that does not read our replies is throttled instead of growing our queue.
+    /// Backpressure: while queued output that does not fit in the TCP send buffer exceeds the
+    /// read pause ([`Session::set_read_pause`]), no more input is processed, so unread bytes
+    /// stay in the stack's receive buffer and its window closes: a peer that does not read our
+    /// replies is throttled instead of growing our queue.
     pub(crate) fn step(&mut self, net: &mut Net, id: ConnId, now: Instant) -> Step {
         loop {
             if let Err(e) = self.flush(net, id) {
                 return Step::TcpEnded(e);
             }
-            if !self.out.is_empty() {
+            if self.out.len() > self.read_pause {
                 return Step::Idle;
             }
             if self.start < self.end && !self.starved {
@@ -292,12 +342,14 @@ impl<K: MaskKeySource> Session<K> {
                     first,
                     fin,
                 }) => {
-                    if first {
+                    if first || self.streaming {
                         self.message.clear();
                         self.kind = kind;
                     }
                     self.message.extend_from_slice(payload);
-                    if fin {
+                    if self.streaming {
+                        done = Some(Step::Piece { kind, first, fin });
+                    } else if fin {
                         done = Some(Step::Message(self.kind));
                     }
                 }
