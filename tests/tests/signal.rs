@@ -1,4 +1,5 @@
-//! SIGINT: every open WebSocket gets a close frame with 1001 (going away), then tunws exits 0.
+//! SIGINT and SIGTERM: every open WebSocket gets a close frame with 1001 (going away), then
+//! tunws exits 0.
 
 use netns_tests::tungstenite::{Message, protocol::frame::coding::CloseCode};
 use netns_tests::{Netns, Tunws, read_data, require_root, ws_connect};
@@ -7,7 +8,17 @@ use std::time::Duration;
 #[test]
 fn sigint_closes_with_1001_and_exits_zero() {
     require_root!();
-    let ns = Netns::new("sigint");
+    closes_with_1001_and_exits_zero(libc::SIGINT, "sigint");
+}
+
+#[test]
+fn sigterm_closes_with_1001_and_exits_zero() {
+    require_root!();
+    closes_with_1001_and_exits_zero(libc::SIGTERM, "sigterm");
+}
+
+fn closes_with_1001_and_exits_zero(signal: libc::c_int, name: &str) {
+    let ns = Netns::new(name);
     let mut tunws = Tunws::start(&ns, &[]);
     let mut clients = ns.run(|| {
         let mut clients = vec![ws_connect("/echo"), ws_connect("/chat")];
@@ -18,7 +29,7 @@ fn sigint_closes_with_1001_and_exits_zero() {
         }
         clients
     });
-    tunws.proc().signal(libc::SIGINT);
+    tunws.proc().signal(signal);
     for (i, ws) in clients.iter_mut().enumerate() {
         let code = loop {
             match ws.read() {
@@ -32,6 +43,6 @@ fn sigint_closes_with_1001_and_exits_zero() {
         while ws.read().is_ok() {}
     }
     let status = tunws.proc().wait_timeout(Duration::from_secs(10));
-    let status = status.unwrap_or_else(|| panic!("tunws still running 10 s after SIGINT"));
-    assert!(status.success(), "tunws exit status after SIGINT: {status}");
+    let status = status.unwrap_or_else(|| panic!("tunws still running 10 s after {name}"));
+    assert!(status.success(), "tunws exit status after {name}: {status}");
 }
