@@ -1,5 +1,6 @@
 //! `--pcap FILE` records the TCP three-way handshake: SYN from the kernel, SYN-ACK from the
-//! stack (10.0.0.2), ACK from the kernel acknowledging the stack's initial sequence number.
+//! stack (10.0.0.2), ACK from the kernel acknowledging the stack's initial sequence number; and
+//! tshark reads it.
 
 use netns_tests::{Netns, Tunws, http_exchange, require_root};
 use std::time::Duration;
@@ -73,6 +74,13 @@ fn tcp_segments(file: &[u8]) -> Vec<Segment> {
     segments
 }
 
+/// `tshark -r FILE` output, or `None` when tshark is not installed.
+fn tshark_summary(path: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("tshark").arg("-r").arg(path).output().ok()?;
+    assert!(out.status.success(), "tshark -r failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 #[test]
 fn pcap_holds_the_three_way_handshake() {
     require_root!();
@@ -87,7 +95,16 @@ fn pcap_holds_the_three_way_handshake() {
     let status = tunws.proc().wait_timeout(Duration::from_secs(10));
     assert!(status.is_some(), "tunws did not exit on SIGINT");
     let file = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let tshark = tshark_summary(&path);
     let _ = std::fs::remove_file(&path);
+    // The README promises the file opens in Wireshark/tshark; scripts/test.sh installs tshark.
+    match tshark {
+        Some(summary) => assert!(
+            summary.contains("[SYN]") && summary.contains("[SYN, ACK]") && summary.contains("HTTP/1.1 200"),
+            "tshark does not see the handshake and the response:\n{summary}"
+        ),
+        None => eprintln!("tshark not installed: the capture was checked by the parser below only"),
+    }
     let segments = tcp_segments(&file);
     let (kernel, stack) = ([10, 0, 0, 1], [10, 0, 0, 2]);
     let syn = segments
