@@ -58,7 +58,9 @@ fn run_checked(program: &str, args: &[&str]) {
     let out = Command::new(program)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (is it installed? scripts/test.sh installs it)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program}: {e} (is it installed? scripts/test.sh installs it)")
+        });
     assert!(
         out.status.success(),
         "{program} {} failed ({}): {}{}",
@@ -88,10 +90,29 @@ impl Netns {
         let ns = Netns { name };
         let n = ns.name.as_str();
         run_checked("ip", &["-n", n, "link", "set", "lo", "up"]);
-        run_checked("ip", &["-n", n, "tuntap", "add", "dev", "tun0", "mode", "tun"]);
-        run_checked("ip", &["-n", n, "addr", "add", "10.0.0.1/24", "dev", "tun0"]);
+        run_checked(
+            "ip",
+            &["-n", n, "tuntap", "add", "dev", "tun0", "mode", "tun"],
+        );
+        run_checked(
+            "ip",
+            &["-n", n, "addr", "add", "10.0.0.1/24", "dev", "tun0"],
+        );
         // nodad: the address is usable at once instead of after duplicate address detection.
-        run_checked("ip", &["-n", n, "-6", "addr", "add", "fd00::1/64", "dev", "tun0", "nodad"]);
+        run_checked(
+            "ip",
+            &[
+                "-n",
+                n,
+                "-6",
+                "addr",
+                "add",
+                "fd00::1/64",
+                "dev",
+                "tun0",
+                "nodad",
+            ],
+        );
         run_checked("ip", &["-n", n, "link", "set", "tun0", "up"]);
         ns
     }
@@ -115,11 +136,16 @@ impl Netns {
     /// and so do the sockets of threads `f` spawns: a new thread inherits its creator's namespace.
     /// A panic in `f` is re-raised in the caller.
     pub fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
-        let path = CString::new(format!("/var/run/netns/{}", self.name)).expect("no NUL in a netns name");
+        let path =
+            CString::new(format!("/var/run/netns/{}", self.name)).expect("no NUL in a netns name");
         let handle = thread::spawn(move || {
             // SAFETY: path is a valid NUL-terminated string; the fd is checked and closed below.
             let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-            assert!(fd >= 0, "open {path:?}: {}", std::io::Error::last_os_error());
+            assert!(
+                fd >= 0,
+                "open {path:?}: {}",
+                std::io::Error::last_os_error()
+            );
             // SAFETY: fd is a namespace file we own; setns only changes this thread's namespace.
             let rc = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
             let err = std::io::Error::last_os_error();
@@ -145,29 +171,62 @@ impl Netns {
             run_checked("ip", &all);
         };
         nft(&["add", "table", "inet", "tw"]);
-        nft(&["add", "chain", "inet", "tw", "in", "{ type filter hook input priority 0; }"]);
-        nft(&["add", "chain", "inet", "tw", "out", "{ type filter hook output priority 0; }"]);
+        nft(&[
+            "add",
+            "chain",
+            "inet",
+            "tw",
+            "in",
+            "{ type filter hook input priority 0; }",
+        ]);
+        nft(&[
+            "add",
+            "chain",
+            "inet",
+            "tw",
+            "out",
+            "{ type filter hook output priority 0; }",
+        ]);
         nft(&["add", "rule", "inet", "tw", "in", "iifname", "tun0", &rule]);
         nft(&["add", "rule", "inet", "tw", "out", "oifname", "tun0", &rule]);
     }
 
     /// Packets dropped so far by the rules of [`Netns::add_loss`] (both directions).
     pub fn dropped_packets(&self) -> u64 {
-        let out = self.command("nft").args(["list", "table", "inet", "tw"]).output().expect("nft list");
-        assert!(out.status.success(), "nft list table inet tw: {}", String::from_utf8_lossy(&out.stderr));
+        let out = self
+            .command("nft")
+            .args(["list", "table", "inet", "tw"])
+            .output()
+            .expect("nft list");
+        assert!(
+            out.status.success(),
+            "nft list table inet tw: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Each rule reads `... counter packets N bytes M drop`.
         let text = String::from_utf8_lossy(&out.stdout);
         let words: Vec<&str> = text.split_whitespace().collect();
-        words.windows(2).filter(|w| w[0] == "packets").filter_map(|w| w[1].parse::<u64>().ok()).sum()
+        words
+            .windows(2)
+            .filter(|w| w[0] == "packets")
+            .filter_map(|w| w[1].parse::<u64>().ok())
+            .sum()
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
         // Not run_checked: panicking in drop during a panic would abort and hide the first error.
-        match Command::new("ip").args(["netns", "del", &self.name]).output() {
+        match Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output()
+        {
             Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!("ip netns del {}: {}", self.name, String::from_utf8_lossy(&out.stderr)),
+            Ok(out) => eprintln!(
+                "ip netns del {}: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            ),
             Err(e) => eprintln!("ip netns del {}: {e}", self.name),
         }
     }
@@ -183,17 +242,33 @@ pub fn tunws_bin() -> PathBuf {
     BIN.get_or_init(|| {
         // The test executable is target/<profile>/deps/<name>-<hash>; tunws is target/<profile>/tunws.
         let exe = std::env::current_exe().expect("current_exe");
-        let dir = exe.parent().and_then(|d| d.parent()).expect("test binary lives in target/<profile>/deps");
+        let dir = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("test binary lives in target/<profile>/deps");
         let bin = dir.join("tunws");
         if let Ok(cargo) = std::env::var("CARGO") {
             let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
             let status = Command::new(cargo)
-                .args(["build", "--quiet", "-p", "demo", "--bin", "tunws", "--manifest-path", manifest])
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "demo",
+                    "--bin",
+                    "tunws",
+                    "--manifest-path",
+                    manifest,
+                ])
                 .status()
                 .expect("run cargo build -p demo");
             assert!(status.success(), "cargo build -p demo --bin tunws failed");
         }
-        assert!(bin.exists(), "{} not found: run `cargo build -p demo` first", bin.display());
+        assert!(
+            bin.exists(),
+            "{} not found: run `cargo build -p demo` first",
+            bin.display()
+        );
         bin
     })
     .clone()
@@ -212,8 +287,15 @@ impl Captured {
         thread::spawn(move || {
             let mut reader = BufReader::new(stream);
             let mut line = Vec::new();
-            while reader.read_until(b'\n', &mut line).map(|n| n > 0).unwrap_or(false) {
-                me.text.lock().unwrap().push_str(&String::from_utf8_lossy(&line));
+            while reader
+                .read_until(b'\n', &mut line)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
+                me.text
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&line));
                 me.changed.notify_all();
                 line.clear();
             }
@@ -258,7 +340,14 @@ impl Proc {
         let stderr = Arc::new(Captured::default());
         stdout.collect(child.stdout.take().expect("piped stdout"));
         stderr.collect(child.stderr.take().expect("piped stderr"));
-        Proc { label: label.to_string(), stdin: child.stdin.take(), child, stdout, stderr, status: None }
+        Proc {
+            label: label.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr,
+            status: None,
+        }
     }
 
     /// The process id (the program itself: `ip netns exec` execs it).
@@ -296,7 +385,10 @@ impl Proc {
     /// Writes `data` to the process's stdin.
     pub fn write_stdin(&mut self, data: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
-        stdin.write_all(data).and_then(|()| stdin.flush()).expect("write to stdin");
+        stdin
+            .write_all(data)
+            .and_then(|()| stdin.flush())
+            .expect("write to stdin");
     }
 
     /// Closes the process's stdin (it reads end of file).
@@ -416,11 +508,12 @@ pub fn connect_tcp_to(endpoint: SocketAddr) -> TcpStream {
     stream
 }
 
-/// A WebSocket client (tungstenite, an implementation independent of ours) over kernel TCP,
-/// connected to `ws://10.0.0.2:8080{path}`. Call inside [`Netns::run`].
+/// A WebSocket client over kernel TCP: tungstenite, an implementation independent of ours, so
+/// the tests cannot share a misreading of RFC 6455 with the server.
 pub type Client = tungstenite::WebSocket<TcpStream>;
 
-/// Connects and upgrades to `path` on tunws; panics with the reason when the handshake fails.
+/// Connects to `ws://10.0.0.2:8080{path}` (call inside [`Netns::run`]); panics with the reason
+/// when the handshake fails.
 pub fn ws_connect(path: &str) -> Client {
     let url = format!("ws://{}:{}{path}", TUNWS_ADDR, TUNWS_PORT);
     let config = tungstenite::protocol::WebSocketConfig::default()
@@ -470,7 +563,10 @@ pub fn http_exchange_at(endpoint: SocketAddr, request: &[u8]) -> String {
 
 /// Sets SO_LINGER to zero so that dropping the stream sends RST instead of FIN.
 pub fn set_linger_zero(stream: &TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: valid fd owned by stream, pointer and length describe a live libc::linger.
     let rc = unsafe {
         libc::setsockopt(

@@ -26,7 +26,10 @@ fn chat_page_in_browsers() {
     cmd.current_dir(&dir)
         .args(["--test", "--test-reporter=spec", "chat.test.mjs"])
         .env("TUNWS_URL", "http://10.0.0.2:8080/")
-        .env("TUNWS_SCREENSHOT", std::env::temp_dir().join("tunws-chat.png"))
+        .env(
+            "TUNWS_SCREENSHOT",
+            std::env::temp_dir().join("tunws-chat.png"),
+        )
         .env("TUNWS_RESTART_DIR", &restart_dir);
     let mut node = Proc::spawn("node --test chat.test.mjs", cmd);
 
@@ -40,16 +43,23 @@ fn chat_page_in_browsers() {
     if restarted {
         tunws.proc().signal(libc::SIGINT);
         let status = tunws.proc().wait_timeout(Duration::from_secs(10));
-        assert!(status.is_some_and(|s| s.success()), "tunws did not exit 0 on SIGINT: {status:?}");
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "tunws did not exit 0 on SIGINT: {status:?}"
+        );
         tunws = Tunws::start(&ns, &[]);
     }
 
     let status = node.wait_timeout(deadline.saturating_duration_since(Instant::now()));
     let _ = std::fs::remove_dir_all(&restart_dir);
     let report = format!("stdout:\n{}\nstderr:\n{}", node.stdout(), node.stderr());
-    let status = status.unwrap_or_else(|| panic!("browser test still running after {NODE_TIMEOUT:?}\n{report}"));
+    let status = status
+        .unwrap_or_else(|| panic!("browser test still running after {NODE_TIMEOUT:?}\n{report}"));
     assert!(status.success(), "browser test failed ({status})\n{report}");
-    assert!(restarted, "the restart test never asked for the restart:\n{report}");
+    assert!(
+        restarted,
+        "the restart test never asked for the restart:\n{report}"
+    );
     println!("{report}");
     drop(tunws);
 }

@@ -22,18 +22,34 @@ fn three_clients_each_receive_every_message() {
             while sent.iter().any(|s| !seen.contains(s)) {
                 if let Message::Text(t) = read_data(ws) {
                     let t = t.to_string();
-                    assert!(!seen.contains(&t) || !sent.contains(&t), "client {i} got {t:?} twice");
+                    assert!(
+                        !seen.contains(&t) || !sent.contains(&t),
+                        "client {i} got {t:?} twice"
+                    );
                     seen.push(t);
                 }
             }
         }
         for mut ws in clients {
-            ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "bye".into() })).expect("close");
+            ws.close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            }))
+            .expect("close");
             while ws.read().is_ok() {}
         }
     });
     // Proof of life in the server log, as DESIGN.md promises.
     let proc = tunws.proc();
-    assert!(proc.wait_for_output("connected from 10.0.0.1:", std::time::Duration::from_secs(2)), "no connection log line");
-    assert!(proc.wait_for_output("left (1000)", std::time::Duration::from_secs(5)), "no `left (1000)` log line");
+    assert!(
+        proc.wait_for_output(
+            "connected from 10.0.0.1:",
+            std::time::Duration::from_secs(2)
+        ),
+        "no connection log line"
+    );
+    assert!(
+        proc.wait_for_output("left (1000)", std::time::Duration::from_secs(5)),
+        "no `left (1000)` log line"
+    );
 }

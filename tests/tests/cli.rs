@@ -14,7 +14,11 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
         None => Command::new(&bin),
     };
     let out = cmd.args(args).output().expect("run tunws");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code(), text)
 }
 
@@ -23,15 +27,30 @@ fn help_lists_every_option_of_the_contract() {
     let (code, text) = run(&["--help"]);
     assert_eq!(code, Some(0), "tunws --help failed: {text}");
     for option in [
-        "--tun", "--addr", "--addr6", "--port", "--pcap", "--trace", "--loss", "--mtu",
-        "--max-connections", "--max-message", "--origin",
+        "--tun",
+        "--addr",
+        "--addr6",
+        "--port",
+        "--pcap",
+        "--trace",
+        "--loss",
+        "--mtu",
+        "--max-connections",
+        "--max-message",
+        "--origin",
     ] {
-        assert!(text.contains(option), "tunws --help does not mention {option}:\n{text}");
+        assert!(
+            text.contains(option),
+            "tunws --help does not mention {option}:\n{text}"
+        );
     }
     let (code, text) = run(&["client", "--help"]);
     assert_eq!(code, Some(0), "tunws client --help failed: {text}");
     for option in ["--tun", "--addr", "--echo"] {
-        assert!(text.contains(option), "tunws client --help does not mention {option}:\n{text}");
+        assert!(
+            text.contains(option),
+            "tunws client --help does not mention {option}:\n{text}"
+        );
     }
 }
 
@@ -44,6 +63,11 @@ fn bad_values_are_usage_errors() {
         &["client", "http://10.0.0.1:9001/"],
     ] {
         let (code, text) = run(args);
-        assert_eq!(code, Some(2), "tunws {} is not a usage error:\n{text}", args.join(" "));
+        assert_eq!(
+            code,
+            Some(2),
+            "tunws {} is not a usage error:\n{text}",
+            args.join(" ")
+        );
     }
 }

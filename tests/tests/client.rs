@@ -26,7 +26,10 @@ fn kernel_server(
             let stream = loop {
                 match listener.accept() {
                     Ok((s, _)) => break s,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            && Instant::now() < deadline =>
+                    {
                         std::thread::sleep(Duration::from_millis(20));
                     }
                     Err(e) => panic!("no connection from tunws client: {e}"),
@@ -69,19 +72,30 @@ fn client_sends_stdin_lines_and_prints_received_text() {
         let msg = read_data(ws);
         assert_eq!(msg, Message::text("hello over the userspace stack"));
         ws.send(msg).expect("echo");
-        ws.send(Message::text("second line from the server")).expect("send");
+        ws.send(Message::text("second line from the server"))
+            .expect("send");
     });
-    let mut client = spawn_tunws(&ns, "tunws client", &["client", &format!("ws://{KERNEL_ADDR}:{PORT}/")]);
-    rx.recv_timeout(IO_TIMEOUT).unwrap_or_else(|_| panic!("tunws client did not connect:\n{}", client.stderr()));
+    let mut client = spawn_tunws(
+        &ns,
+        "tunws client",
+        &["client", &format!("ws://{KERNEL_ADDR}:{PORT}/")],
+    );
+    rx.recv_timeout(IO_TIMEOUT)
+        .unwrap_or_else(|_| panic!("tunws client did not connect:\n{}", client.stderr()));
     client.write_stdin(b"hello over the userspace stack\n");
     assert!(
         client.wait_for_output("second line from the server\n", IO_TIMEOUT),
         "client stdout: {:?}",
         client.stdout()
     );
-    assert_eq!(client.stdout(), "hello over the userspace stack\nsecond line from the server\n");
+    assert_eq!(
+        client.stdout(),
+        "hello over the userspace stack\nsecond line from the server\n"
+    );
     server.join().expect("server thread");
-    let status = client.wait_timeout(Duration::from_secs(10)).expect("tunws client still running after the close");
+    let status = client
+        .wait_timeout(Duration::from_secs(10))
+        .expect("tunws client still running after the close");
     assert!(status.success(), "tunws client exit status: {status}");
 }
 
@@ -98,12 +112,23 @@ fn client_echo_mode_returns_text_and_binary_unchanged() {
         ];
         for msg in payloads {
             ws.send(msg.clone()).expect("send");
-            assert!(read_data(ws) == msg, "tunws client --echo changed a {} byte message", msg.len());
+            assert!(
+                read_data(ws) == msg,
+                "tunws client --echo changed a {} byte message",
+                msg.len()
+            );
         }
     });
-    let mut client = spawn_tunws(&ns, "tunws client --echo", &["client", "--echo", &format!("ws://{KERNEL_ADDR}:{PORT}/")]);
-    rx.recv_timeout(IO_TIMEOUT).unwrap_or_else(|_| panic!("tunws client did not connect:\n{}", client.stderr()));
+    let mut client = spawn_tunws(
+        &ns,
+        "tunws client --echo",
+        &["client", "--echo", &format!("ws://{KERNEL_ADDR}:{PORT}/")],
+    );
+    rx.recv_timeout(IO_TIMEOUT)
+        .unwrap_or_else(|_| panic!("tunws client did not connect:\n{}", client.stderr()));
     server.join().expect("server thread");
-    let status = client.wait_timeout(Duration::from_secs(10)).expect("tunws client still running after the close");
+    let status = client
+        .wait_timeout(Duration::from_secs(10))
+        .expect("tunws client still running after the close");
     assert!(status.success(), "tunws client exit status: {status}");
 }

@@ -30,7 +30,10 @@ fn two_hundred_simultaneous_clients_are_all_served() {
                             ws
                         })
                         .map_err(|p| {
-                            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+                            let msg = p
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
                             format!("client {i}: {}", msg.unwrap_or_default())
                         })
                     })
@@ -38,8 +41,19 @@ fn two_hundred_simultaneous_clients_are_all_served() {
             })
             .collect();
         // Keep every connection open until all have been served, so they are truly concurrent.
-        let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("client thread")).collect();
-        results.into_iter().filter_map(Result::err).collect::<Vec<_>>()
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect();
+        results
+            .into_iter()
+            .filter_map(Result::err)
+            .collect::<Vec<_>>()
     });
-    assert!(failures.is_empty(), "{} of {CLIENTS} clients failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {CLIENTS} clients failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -17,9 +17,15 @@ fn echo_text_and_binary_of_every_length_class() {
             let text = Message::text(pattern_text(len));
             let binary = Message::binary(pattern_bytes(len, i as u64 + 1));
             for msg in [text, binary] {
-                ws.send(msg.clone()).unwrap_or_else(|e| panic!("send {len} bytes: {e}"));
+                ws.send(msg.clone())
+                    .unwrap_or_else(|e| panic!("send {len} bytes: {e}"));
                 let back = read_data(&mut ws);
-                assert!(back == msg, "echo of {len} bytes differs (sent {}, got {} of another kind or content)", msg.len(), back.len());
+                assert!(
+                    back == msg,
+                    "echo of {len} bytes differs (sent {}, got {} of another kind or content)",
+                    msg.len(),
+                    back.len()
+                );
             }
         }
         ws.close(None).expect("close");

@@ -34,7 +34,12 @@ fn get_root_serves_the_chat_page() {
     assert_eq!(status_of(&response), 200, "{response}");
     let lower = response.to_ascii_lowercase();
     assert!(lower.contains("content-type: text/html"), "{response}");
-    for id in [r#"id="status""#, r#"id="msg""#, r#"id="send""#, r#"id="log""#] {
+    for id in [
+        r#"id="status""#,
+        r#"id="msg""#,
+        r#"id="send""#,
+        r#"id="log""#,
+    ] {
         assert!(response.contains(id), "page lacks {id}: {response}");
     }
 }
@@ -46,7 +51,10 @@ fn page_is_served_over_ipv6_with_addr6() {
     let _tunws = Tunws::start(&ns, &["--addr6", "fd00::2/64"]);
     let response = ns.run(|| {
         let endpoint = "[fd00::2]:8080".parse().unwrap();
-        http_exchange_at(endpoint, b"GET / HTTP/1.1\r\nHost: [fd00::2]:8080\r\nConnection: close\r\n\r\n")
+        http_exchange_at(
+            endpoint,
+            b"GET / HTTP/1.1\r\nHost: [fd00::2]:8080\r\nConnection: close\r\n\r\n",
+        )
     });
     assert_eq!(status_of(&response), 200, "{response}");
     assert!(response.contains(r#"id="status""#), "{response}");
@@ -62,7 +70,10 @@ fn keep_alive_serves_two_requests_on_one_connection() {
             b"GET / HTTP/1.1\r\nHost: 10.0.0.2:8080\r\n\r\nGET /nope HTTP/1.1\r\nHost: 10.0.0.2:8080\r\nConnection: close\r\n\r\n",
         )
     });
-    let statuses: Vec<&str> = response.match_indices("HTTP/1.1 ").map(|(i, _)| &response[i + 9..i + 12]).collect();
+    let statuses: Vec<&str> = response
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &response[i + 9..i + 12])
+        .collect();
     assert_eq!(statuses, ["200", "404"], "{response}");
 }
 
@@ -75,17 +86,29 @@ fn curl_upgrade_gets_101_with_rfc_accept_key() {
     let out = ns
         .command("curl")
         .args([
-            "-s", "-i", "-N", "--max-time", "3",
-            "-H", "Connection: Upgrade",
-            "-H", "Upgrade: websocket",
-            "-H", "Sec-WebSocket-Version: 13",
-            "-H", &format!("Sec-WebSocket-Key: {KEY}"),
+            "-s",
+            "-i",
+            "-N",
+            "--max-time",
+            "3",
+            "-H",
+            "Connection: Upgrade",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Version: 13",
+            "-H",
+            &format!("Sec-WebSocket-Key: {KEY}"),
             "http://10.0.0.2:8080/echo",
         ])
         .output()
         .expect("run curl");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("HTTP/1.1 101"), "curl got: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.starts_with("HTTP/1.1 101"),
+        "curl got: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The accept value for the RFC 6455 §1.3 sample key.
     assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
     let lower = text.to_ascii_lowercase();
@@ -100,24 +123,63 @@ fn every_refusal_gets_its_status() {
     let _tunws = Tunws::start(&ns, &[]);
     let huge = format!("X-Filler: {}\r\n", "a".repeat(32 * 1024));
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
-        ("bad key", upgrade_request("GET", "/echo", "not-a-key", "13", ""), 400),
-        ("unknown upgrade path", upgrade_request("GET", "/nope", KEY, "13", ""), 404),
-        ("unknown plain path", b"GET /nope HTTP/1.1\r\nHost: 10.0.0.2\r\nConnection: close\r\n\r\n".to_vec(), 404),
-        ("POST upgrade", upgrade_request("POST", "/echo", KEY, "13", "Content-Length: 0\r\n"), 405),
-        ("version 8", upgrade_request("GET", "/echo", KEY, "8", ""), 426),
-        ("huge header", upgrade_request("GET", "/echo", KEY, "13", &huge), 431),
+        (
+            "bad key",
+            upgrade_request("GET", "/echo", "not-a-key", "13", ""),
+            400,
+        ),
+        (
+            "unknown upgrade path",
+            upgrade_request("GET", "/nope", KEY, "13", ""),
+            404,
+        ),
+        (
+            "unknown plain path",
+            b"GET /nope HTTP/1.1\r\nHost: 10.0.0.2\r\nConnection: close\r\n\r\n".to_vec(),
+            404,
+        ),
+        (
+            "POST upgrade",
+            upgrade_request("POST", "/echo", KEY, "13", "Content-Length: 0\r\n"),
+            405,
+        ),
+        (
+            "version 8",
+            upgrade_request("GET", "/echo", KEY, "8", ""),
+            426,
+        ),
+        (
+            "huge header",
+            upgrade_request("GET", "/echo", KEY, "13", &huge),
+            431,
+        ),
     ];
     let results = ns.run(move || {
-        cases.into_iter().map(|(what, req, want)| (what, want, http_exchange(&req))).collect::<Vec<_>>()
+        cases
+            .into_iter()
+            .map(|(what, req, want)| (what, want, http_exchange(&req)))
+            .collect::<Vec<_>>()
     });
     let mut failures = Vec::new();
     for (what, want, response) in &results {
-        let got = response.strip_prefix("HTTP/1.1 ").and_then(|r| r.get(..3)).and_then(|c| c.parse::<u16>().ok());
+        let got = response
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|r| r.get(..3))
+            .and_then(|c| c.parse::<u16>().ok());
         if got != Some(*want) {
-            failures.push(format!("{what}: want {want}, got {:?}", response.lines().next()));
+            failures.push(format!(
+                "{what}: want {want}, got {:?}",
+                response.lines().next()
+            ));
         }
-        if *want == 426 && !response.to_ascii_lowercase().contains("sec-websocket-version: 13") {
-            failures.push(format!("{what}: 426 without `Sec-WebSocket-Version: 13`: {response:?}"));
+        if *want == 426
+            && !response
+                .to_ascii_lowercase()
+                .contains("sec-websocket-version: 13")
+        {
+            failures.push(format!(
+                "{what}: 426 without `Sec-WebSocket-Version: 13`: {response:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

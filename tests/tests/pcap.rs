@@ -33,7 +33,11 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
 /// Parses a classic pcap file (either byte order, µs or ns timestamps) whose link type carries
 /// bare IP packets, and returns its IPv4 TCP segments.
 fn tcp_segments(file: &[u8]) -> Vec<Segment> {
-    assert!(file.len() >= 24, "pcap shorter than its global header ({} bytes)", file.len());
+    assert!(
+        file.len() >= 24,
+        "pcap shorter than its global header ({} bytes)",
+        file.len()
+    );
     let magic = u32::from_le_bytes(file[..4].try_into().unwrap());
     let le = match magic {
         0xa1b2_c3d4 | 0xa1b2_3c4d => true,
@@ -42,11 +46,18 @@ fn tcp_segments(file: &[u8]) -> Vec<Segment> {
     };
     let word = |i: usize| {
         let b: [u8; 4] = file[i..i + 4].try_into().unwrap();
-        if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) }
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
     };
     // LINKTYPE_RAW (101), LINKTYPE_IPV4 (228), LINKTYPE_IPV6 (229), and DLT_RAW's value 12.
     let linktype = word(20);
-    assert!(matches!(linktype, 101 | 228 | 229 | 12), "link type {linktype} does not hold bare IP packets");
+    assert!(
+        matches!(linktype, 101 | 228 | 229 | 12),
+        "link type {linktype} does not hold bare IP packets"
+    );
     let mut segments = Vec::new();
     let mut at = 24;
     while at + 16 <= file.len() {
@@ -76,8 +87,16 @@ fn tcp_segments(file: &[u8]) -> Vec<Segment> {
 
 /// `tshark -r FILE` output, or `None` when tshark is not installed.
 fn tshark_summary(path: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("tshark").arg("-r").arg(path).output().ok()?;
-    assert!(out.status.success(), "tshark -r failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "tshark -r failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -88,7 +107,8 @@ fn pcap_holds_the_three_way_handshake() {
     let path = std::env::temp_dir().join(format!("{}.pcap", ns.name()));
     let _ = std::fs::remove_file(&path);
     let mut tunws = Tunws::start(&ns, &["--pcap", path.to_str().unwrap()]);
-    let response = ns.run(|| http_exchange(b"GET / HTTP/1.1\r\nHost: 10.0.0.2\r\nConnection: close\r\n\r\n"));
+    let response =
+        ns.run(|| http_exchange(b"GET / HTTP/1.1\r\nHost: 10.0.0.2\r\nConnection: close\r\n\r\n"));
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     // The capture is complete once tunws has flushed it on exit.
     tunws.proc().signal(libc::SIGINT);
@@ -100,7 +120,9 @@ fn pcap_holds_the_three_way_handshake() {
     // The README promises the file opens in Wireshark/tshark; scripts/test.sh installs tshark.
     match tshark {
         Some(summary) => assert!(
-            summary.contains("[SYN]") && summary.contains("[SYN, ACK]") && summary.contains("HTTP/1.1 200"),
+            summary.contains("[SYN]")
+                && summary.contains("[SYN, ACK]")
+                && summary.contains("HTTP/1.1 200"),
             "tshark does not see the handshake and the response:\n{summary}"
         ),
         None => eprintln!("tshark not installed: the capture was checked by the parser below only"),
@@ -109,16 +131,31 @@ fn pcap_holds_the_three_way_handshake() {
     let (kernel, stack) = ([10, 0, 0, 1], [10, 0, 0, 2]);
     let syn = segments
         .iter()
-        .find(|s| s.src == kernel && s.dst == stack && s.dst_port == 8080 && s.flags & (SYN | ACK | RST | FIN) == SYN)
+        .find(|s| {
+            s.src == kernel
+                && s.dst == stack
+                && s.dst_port == 8080
+                && s.flags & (SYN | ACK | RST | FIN) == SYN
+        })
         .unwrap_or_else(|| panic!("no SYN from 10.0.0.1 to :8080 in {segments:#?}"));
     let syn_ack = segments
         .iter()
-        .find(|s| s.src == stack && s.dst_port == syn.src_port && s.flags & (SYN | ACK | RST) == SYN | ACK)
+        .find(|s| {
+            s.src == stack && s.dst_port == syn.src_port && s.flags & (SYN | ACK | RST) == SYN | ACK
+        })
         .unwrap_or_else(|| panic!("no SYN-ACK from 10.0.0.2 in {segments:#?}"));
-    assert_eq!(syn_ack.ack, syn.seq.wrapping_add(1), "SYN-ACK does not acknowledge the SYN");
+    assert_eq!(
+        syn_ack.ack,
+        syn.seq.wrapping_add(1),
+        "SYN-ACK does not acknowledge the SYN"
+    );
     let ack = segments
         .iter()
         .find(|s| s.src == kernel && s.src_port == syn.src_port && s.flags & (SYN | ACK) == ACK)
         .unwrap_or_else(|| panic!("no ACK from 10.0.0.1 after the SYN-ACK in {segments:#?}"));
-    assert_eq!(ack.ack, syn_ack.seq.wrapping_add(1), "ACK does not acknowledge the SYN-ACK");
+    assert_eq!(
+        ack.ack,
+        syn_ack.seq.wrapping_add(1),
+        "ACK does not acknowledge the SYN-ACK"
+    );
 }

@@ -13,6 +13,10 @@ fn ping_is_answered() {
         .output()
         .expect("run ping (package iputils-ping)");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "ping failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ping failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("3 received"), "{text}");
 }

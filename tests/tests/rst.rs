@@ -3,7 +3,9 @@
 //! and the clients that come after them would be refused.
 
 use netns_tests::tungstenite::Message;
-use netns_tests::{Netns, Tunws, read_data, require_root, set_linger_zero, tunws_endpoint, ws_connect};
+use netns_tests::{
+    Netns, Tunws, read_data, require_root, set_linger_zero, tunws_endpoint, ws_connect,
+};
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
@@ -24,7 +26,9 @@ fn reset_mid_frame_frees_the_socket() {
             let stream = ws.get_mut();
             let mut partial = vec![0x82, 0x80 | 126, 0x03, 0xE8, 1, 2, 3, 4];
             partial.extend_from_slice(&[0x55; 10]);
-            stream.write_all(&partial).unwrap_or_else(|e| panic!("reset round {i}: write: {e}"));
+            stream
+                .write_all(&partial)
+                .unwrap_or_else(|e| panic!("reset round {i}: write: {e}"));
             std::thread::sleep(Duration::from_millis(20));
             set_linger_zero(stream);
             drop(ws);
@@ -38,10 +42,18 @@ fn reset_mid_frame_frees_the_socket() {
             assert_eq!(read_data(&mut ws), Message::text(text));
         }
     });
-    assert!(tunws.proc().is_running(), "tunws exited:\n{}", tunws.output());
+    assert!(
+        tunws.proc().is_running(),
+        "tunws exited:\n{}",
+        tunws.output()
+    );
     // Each reset reached the application: 1006 is "closed without a close frame".
     let left = tunws.output().matches("left (1006)").count();
-    assert!(left >= RESETS, "{left} of {RESETS} reset clients logged as left (1006):\n{}", tunws.output());
+    assert!(
+        left >= RESETS,
+        "{left} of {RESETS} reset clients logged as left (1006):\n{}",
+        tunws.output()
+    );
 }
 
 /// The premise of the test above: the cap is real (one more connection is refused), and a
@@ -54,7 +66,10 @@ fn max_connections_is_enforced_and_a_reset_frees_a_place() {
     ns.run(|| {
         let mut held: Vec<_> = (0..4).map(|_| ws_connect("/echo")).collect();
         let refused = TcpStream::connect_timeout(&tunws_endpoint(), Duration::from_secs(5));
-        assert!(refused.is_err(), "a 5th connection was accepted with --max-connections 4");
+        assert!(
+            refused.is_err(),
+            "a 5th connection was accepted with --max-connections 4"
+        );
         let first = held.remove(0);
         set_linger_zero(first.get_ref());
         drop(first);
