@@ -88,14 +88,17 @@ def echo_tables(med, lines):
     if not cells:
         return
     lines += ["## WebSocket echo: msgs/s (median)", "",
-              "| C | S | tunws | tokio-tungstenite | fastwebsockets | tunws ÷ t-t | tunws ÷ fws | MiB/s tunws |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| C | S | tunws | tokio-tungstenite | fastwebsockets | tunws ÷ t-t | tunws ÷ fws | MiB/s tunws | TUN drops/run |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c, s, lbl in cells:
         v = {sv: get(med, "echo", lbl, sv, "msgs_per_s") for sv in SERVERS}
         lines.append(f"| {c} | {size_name(s)} | {fmt(v['tunws'])} | {fmt(v['tungstenite'])} | "
                      f"{fmt(v['fastwebsockets'])} | {fmt_ratio(ratio(v['tunws'], v['tungstenite']))} | "
                      f"{fmt_ratio(ratio(v['tunws'], v['fastwebsockets']))} | "
-                     f"{fmt(get(med, 'echo', lbl, 'tunws', 'mib_per_s'))} |")
+                     f"{fmt(get(med, 'echo', lbl, 'tunws', 'mib_per_s'))} | "
+                     f"{fmt(get(med, 'echo', lbl, 'tunws', 'tun_tx_dropped'), 0)} |")
+    lines += ["", "TUN drops/run: packets the kernel dropped because tunws had not read the TUN queue "
+              "(txqueuelen) in time; each one costs a retransmission.", ""]
     lines += ["", "## WebSocket echo: latency p50 / p99 / p99.9 in µs (median over rounds)", "",
               "| C | S | tunws | tokio-tungstenite | fastwebsockets |", "|---:|---:|---|---|---|"]
     for c, s, lbl in cells:

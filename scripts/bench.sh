@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
 #                    [--only echo,connect,bulk,scale] [--servers tunws,tungstenite,fastwebsockets]
-#                    [--no-build]
+#                    [--scale 10,1000,10000] [--no-build]
 #
 # Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
 # tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
@@ -40,6 +40,7 @@ while [[ $# -gt 0 ]]; do
         --out) out=$2; shift ;;
         --only) sections=$2; shift ;;
         --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
+        --scale) IFS=, read -r -a scale_ns <<<"$2"; shift ;;
         --no-build) build=0 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "$script: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -151,15 +152,21 @@ start_named() {
 
 # Appends the loadgen JSON line of one run, tagged with section/server/round, to results.jsonl.
 # A failed run is recorded as such (and the server restarted if it died) instead of stopping.
+# For tunws runs it also records how many packets the kernel dropped because tunws did not read
+# the TUN fast enough (its queue is txqueuelen packets long).
 record() {
-    local section=$1 server=$2 round=$3 line
+    local section=$1 server=$2 round=$3 line drops0 drops1 tun=$tun_ws
     shift 3
+    [[ $section == bulk ]] && tun=$tun_bulk
+    drops0=$(in_c cat "/sys/class/net/$tun/statistics/tx_dropped")
     if line=$("$@" 2>>"$out/loadgen.err"); then :; else
         note "run failed: $section $server round $round: $* (see $out/loadgen.err)"
         line=${line:-'{"failed":true}'}
     fi
-    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(section=sys.argv[2],server=sys.argv[3],round=int(sys.argv[4])); print(json.dumps(d))' \
-        "$line" "$section" "$server" "$round" >>"$results"
+    drops1=$(in_c cat "/sys/class/net/$tun/statistics/tx_dropped")
+    [[ $server == tunws ]] || drops1=$drops0
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(section=sys.argv[2],server=sys.argv[3],round=int(sys.argv[4]),tun_tx_dropped=int(sys.argv[5])); print(json.dumps(d))' \
+        "$line" "$section" "$server" "$round" $((drops1 - drops0)) >>"$results"
 }
 
 loadgen() {
