@@ -13,6 +13,18 @@ pub const DEFAULT_MAX_MESSAGE: u64 = 16 * 1024 * 1024 + 64 * 1024;
 /// enough that smoltcp's linear socket scan (about 90 ns per socket per packet) stays cheap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
+/// Shown after the options of `tunws --help`: examples and the limits that are not flags.
+const AFTER_HELP: &str = "\
+Examples:
+  sudo scripts/demo.sh                  create tun0 (kernel side 10.0.0.1) and run tunws
+  tunws --trace --pcap /tmp/tunws.pcap  watch the TCP and WebSocket handshakes
+  tunws client ws://10.0.0.1:9001/      the client role, stdin lines out, text lines in
+
+Fixed limits: a request head must arrive within 10 s (silent connections are closed); an idle
+WebSocket is pinged after 30 s and failed with 1011 if still silent 30 s later; the close
+handshake gets 5 s; a /chat client whose outgoing queue would pass 1 MiB is closed with 1008.
+Log level: RUST_LOG (default info), e.g. RUST_LOG=debug.";
+
 /// tunws: a WebSocket chat and echo server on a userspace TCP/IP stack over a TUN device.
 ///
 /// Every step from raw IP packet to WebSocket frame happens in this program: the TCP
@@ -23,7 +35,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Endpoints on one port: GET / serves the chat page, /chat broadcasts every text message to
 /// every /chat client, /echo sends every message back to its sender.
 #[derive(Debug, Parser)]
-#[command(name = "tunws", version, args_conflicts_with_subcommands = true)]
+#[command(name = "tunws", version, args_conflicts_with_subcommands = true, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
