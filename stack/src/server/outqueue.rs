@@ -37,7 +37,7 @@ impl OutQueue {
     /// Appends `parts` back to back (for example a frame header and its payload).
     pub(crate) fn push(&mut self, parts: &[&[u8]]) {
         for part in parts {
-            // `            self.bytes.extend(part.iter().copied());u8` items from a slice iterator take the memcpy path of VecDeque::extend.
+            // `&u8` items from a slice iterator take the memcpy path of VecDeque::extend.
             self.bytes.extend(part.iter());
         }
     }
