@@ -567,3 +567,57 @@ fn streaming_echo_keeps_message_boundaries_and_types() {
     );
     assert_eq!(peer.app.received, script);
 }
+
+#[test]
+fn frames_sent_with_the_upgrade_request_are_not_lost() {
+    let journal = Shared::default();
+    let mut pair = Pair::listening();
+    let mut server = server_with(ServerConfig::default(), &journal);
+    let id = raw_connect(&mut pair, &mut server);
+    let mut bytes =
+        b"GET /stream HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            .to_vec();
+    // RFC 6455 §5.7: a masked "Hello", in the same segment as the request.
+    bytes.extend_from_slice(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
+    assert_eq!(pair.client.send(id, &bytes).unwrap(), bytes.len());
+    let echo: &[u8] = &[0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
+    let (got, _) = raw_read(&mut pair, &mut server, id, Duration::from_secs(5), |got| {
+        got.ends_with(echo)
+    });
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
+    assert!(got.ends_with(echo), "{got:?}");
+}
+
+#[test]
+fn peer_reset_frees_the_connection_and_reports_1006() {
+    let journal = Shared::default();
+    let mut pair = Pair::listening();
+    let mut server = server_with(ServerConfig::default(), &journal);
+    let peer = open_peer(&mut pair, &mut server, &journal, "/echo");
+    pair.client.abort(peer.client.id());
+    let ok = run_with_server(
+        &mut pair,
+        &mut server,
+        Duration::from_secs(5),
+        |p, server| {
+            server.handle(&mut p.server, p.now, true);
+            while p.client.poll_gone().is_some() {}
+            server.connections() == 0
+        },
+    );
+    assert!(
+        ok,
+        "server still tracks {} connection(s)",
+        server.connections()
+    );
+    let id = journal.borrow().opened[0];
+    assert_eq!(journal.borrow().closed, [(id, CloseCode::ABNORMAL)]);
+}
