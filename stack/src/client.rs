@@ -60,6 +60,8 @@ pub enum ClientError {
     Request(handshake::ClientRequestError),
     /// No complete handshake within the timeout.
     Timeout,
+    /// Stopped (SIGINT/SIGTERM) before the WebSocket was open.
+    Interrupted,
     /// The operating system (TUN, random numbers, stdin).
     Io(io::Error),
 }
@@ -79,6 +81,7 @@ impl fmt::Display for ClientError {
                 "no WebSocket handshake within {} s",
                 HANDSHAKE_TIMEOUT.as_millis() / 1000
             ),
+            ClientError::Interrupted => f.write_str("interrupted before the WebSocket opened"),
             ClientError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -443,6 +446,10 @@ pub fn run(
         net.poll(stack_now);
         if !stopping && stop.load(Ordering::SeqCst) {
             stopping = true;
+            if !client.is_open() {
+                net.abort(client.id());
+                break Err(ClientError::Interrupted);
+            }
             client.close(CloseCode::GOING_AWAY, "client stopping");
         }
         match client.handle(net, stack_now, app) {
