@@ -108,14 +108,15 @@ def echo_tables(med, lines):
             row.append(" / ".join(fmt(x) for x in p))
         lines.append(f"| {c} | {size_name(s)} | " + " | ".join(row) + " |")
     lines += ["", "## Server CPU per message in µs (utime+stime of the server process / messages)", "",
-              "| C | S | tunws | tokio-tungstenite | fastwebsockets | tunws ÷ fws | tunws CPU util |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
+              "| C | S | tunws | tokio-tungstenite | fastwebsockets | tunws ÷ fws | server CPU util (tunws / t-t / fws) | loadgen CPU util (same runs) |",
+              "|---:|---:|---:|---:|---:|---:|---|---|"]
     for c, s, lbl in cells:
         v = {sv: get(med, "echo", lbl, sv, "server_cpu_us_per_msg") for sv in SERVERS}
         lines.append(f"| {c} | {size_name(s)} | {fmt(v['tunws'])} | {fmt(v['tungstenite'])} | "
                      f"{fmt(v['fastwebsockets'])} | {fmt_ratio(ratio(v['tunws'], v['fastwebsockets']))} | "
-                     f"{fmt(get(med, 'echo', lbl, 'tunws', 'server_cpu_util'))} |")
-    lines.append("")
+                     + " / ".join(fmt(get(med, "echo", lbl, sv, "server_cpu_util")) for sv in SERVERS) + " | "
+                     + " / ".join(fmt(get(med, "echo", lbl, sv, "loadgen_cpu_util")) for sv in SERVERS) + " |")
+    lines += ["", "CPU util is CPU-seconds per second of the measured window (1.00 = one core busy).", ""]
 
 
 def connect_table(med, lines):

@@ -63,6 +63,9 @@ for b in loadgen peer-tungstenite peer-fastwebsockets tcpbulk $(serving tunws &&
 done
 out=${out:-$(target_dir)/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
+# Other load on the machine skews every figure: keep it on record.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+started_at=$(date -u +%H:%M:%S)
 results=$out/results.jsonl
 : >"$results"
 
@@ -257,6 +260,7 @@ fi
     echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(uname -r)"
     echo "command: $command_line (rounds=$rounds duration=${duration}s warmup=${warmup}s)"
     echo "commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "run: $started_at-$(date -u +%H:%M:%S) UTC, load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/machine.txt"
 python3 "$repo/bench/report.py" loadgen "$results" --machine "$out/machine.txt" \
     --summary "$out/summary.json" >"$out/report.md"

@@ -308,10 +308,15 @@ async fn connect_loop(args: Rc<Args>, worker: u64, win: Window, ids: Rc<Cell<u64
     t
 }
 
-/// Server CPU time at `at`, read from a task that sleeps until then.
-async fn cpu_at(pid: Option<u32>, at: Instant) -> Option<Duration> {
+/// CPU time of the server (if given) and of the load generator itself at `at`, read from a task
+/// that sleeps until then.
+async fn cpu_at(pid: Option<u32>, at: Instant) -> (Option<Duration>, Option<Duration>) {
     tokio::time::sleep_until(at.into()).await;
-    pid.and_then(|p| procstat::cpu_time(p).ok())
+    (pid.and_then(|p| procstat::cpu_time(p).ok()), procstat::cpu_time(std::process::id()).ok())
+}
+
+fn elapsed_between(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    Some(b?.saturating_sub(a?))
 }
 
 async fn run(args: Rc<Args>) -> Result<String, String> {
@@ -348,10 +353,10 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
     for task in tasks {
         total.merge(task.await.map_err(|e| e.to_string())?);
     }
-    let cpu = match (cpu0.await.ok().flatten(), cpu1.await.ok().flatten()) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-        _ => None,
-    };
+    let (server0, own0) = cpu0.await.unwrap_or_default();
+    let (server1, own1) = cpu1.await.unwrap_or_default();
+    let cpu = elapsed_between(server0, server1);
+    let own_cpu = elapsed_between(own0, own1);
     drop(idle);
 
     let secs = args.duration;
@@ -374,6 +379,10 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
             .num("server_cpu_s", cpu.as_secs_f64())
             .num("server_cpu_util", cpu.as_secs_f64() / secs)
             .num("server_cpu_us_per_msg", cpu.as_secs_f64() * 1e6 / total.msgs.max(1) as f64);
+    }
+    if let Some(own) = own_cpu {
+        // Near 1.0 means the figure is bounded by the load generator, not the server.
+        json = json.num("loadgen_cpu_util", own.as_secs_f64() / secs);
     }
     if let (Some(a), Some(b)) = (rss_before, rss_after) {
         json = json.num("server_rss_kib_before_idle", a as f64).num("server_rss_kib", b as f64);
