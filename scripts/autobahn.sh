@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Autobahn|Testsuite (wstest) against tunws, in both roles, over the userspace stack on a real TUN.
 #
-#   scripts/autobahn.sh [--server] [--client] [--cases 1.*,2.*] [--exclude 9.*] [--update]
-#                       [--testee tunws|kernel] [--debug] [--install-only]
+#   sudo scripts/autobahn.sh [--server] [--client] [--cases 1.*,2.*] [--exclude 9.*] [--update]
+#                            [--testee tunws|kernel] [--release] [--install-only]
 #
 # Server role: `wstest -m fuzzingclient` (kernel TCP, 10.0.0.1) against `tunws` /echo on 10.0.0.2.
 # Client role: `wstest -m fuzzingserver` on 10.0.0.1:9001, driven by `tunws client --echo` on 10.0.0.2.
@@ -18,10 +18,12 @@
 # wstest is Python 2 code: CPython 2.7 from Debian bullseye packages is unpacked into a private prefix
 # (default scripts/.prefix/autobahn, override with AUTOBAHN_PREFIX), with a private apt state so the
 # system's apt is untouched; the pinned Python packages go on top with pip 20.3.4. Needs root (netns).
-# AUTOBAHN_TUNWS=/path/to/tunws skips the cargo build and tests that binary.
+# The testee is built as the user who ran sudo, in the debug profile by default (the one
+# scripts/test.sh has already built; cases 1-10 take about a minute per role with it), or with
+# --release (about 30 s per role). AUTOBAHN_TUNWS=/path/to/tunws skips the build, tests that binary.
 set -euo pipefail
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+script=autobahn.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 prefix=${AUTOBAHN_PREFIX:-$repo/scripts/.prefix/autobahn}
 reports=${AUTOBAHN_REPORTS:-$repo/target/autobahn}
 specs=$repo/tests/autobahn
@@ -39,14 +41,15 @@ py_packages=(autobahntestsuite==25.10.1 'autobahn[twisted,accelerate]==0.10.9' t
     Werkzeug==1.0.1 klein==17.10.0 typing==3.10.0.0 unittest2==1.1.0 linecache2==1.0.0
     traceback2==1.4.0 six==1.16.0 wsaccel==0.6.6 ujson==2.0.3 setuptools==44.0.0)
 
+if [[ ${1:-} != -h && ${1:-} != --help ]]; then require_root "$@"; fi
 roles=()
 cases="*"
 exclude="12.*,13.*"
 update=0
 testee=tunws
-profile=release
+profile=dev
 install_only=0
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --server) roles+=(server) ;;
@@ -55,7 +58,7 @@ while [[ $# -gt 0 ]]; do
         --exclude) exclude=$2; shift ;;
         --update) update=1 ;;
         --testee) testee=$2; shift ;;
-        --debug) profile=dev ;;
+        --release) profile=release ;;
         --install-only) install_only=1 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "autobahn.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -68,7 +71,6 @@ done
 [[ $testee == kernel ]] && reports=$reports/kernel
 
 log() { echo "autobahn: $*" >&2; }
-die() { echo "autobahn: error: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
 # Installer: idempotent; a stamp holding the package list makes a rerun take no time.
@@ -152,18 +154,15 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Testees. Built through cargo so that they are never stale (a no-op when up to date).
 
-command -v ip >/dev/null || die "ip (iproute2) not found"
-[[ $(id -u) == 0 ]] || die "run as root: the runner makes a network namespace with a TUN device"
-command -v cargo >/dev/null || die "cargo not found"
-target_dir=$(cd "$repo" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+require_tools ip ss timeout
 profile_dir=$([[ $profile == dev ]] && echo debug || echo release)
 if [[ $testee == tunws ]]; then
     tunws=${AUTOBAHN_TUNWS:-}
     if [[ -z $tunws ]]; then
         log "building tunws ($profile_dir)"
-        (cd "$repo" && cargo build -q -p demo --bin tunws --profile "$profile") || die "cargo build -p demo failed"
-        tunws=$target_dir/$profile_dir/tunws
+        require_tools cargo
+        (cd "$repo" && as_user cargo build -q -p demo --bin tunws --profile "$profile") || die "cargo build -p demo failed"
+        tunws=$(target_dir)/$profile_dir/tunws
     fi
     server_cmd=("$tunws" --tun tun0 --addr 10.0.0.2/24 --port 9001)
     client_cmd=("$tunws" client --tun tun0 --addr 10.0.0.2/24)
@@ -171,10 +170,11 @@ if [[ $testee == tunws ]]; then
     kernel_host=10.0.0.1
 else
     log "building the kernel-TCP harness ($profile_dir)"
-    (cd "$repo" && cargo build -q -p ws --example kernel_echo --example kernel_client --profile "$profile") ||
+    require_tools cargo
+    (cd "$repo" && as_user cargo build -q -p ws --example kernel_echo --example kernel_client --profile "$profile") ||
         die "cargo build -p ws --examples failed"
-    server_cmd=("$target_dir/$profile_dir/examples/kernel_echo" 127.0.0.1:9001)
-    client_cmd=("$target_dir/$profile_dir/examples/kernel_client")
+    server_cmd=("$(target_dir)/$profile_dir/examples/kernel_echo" 127.0.0.1:9001)
+    client_cmd=("$(target_dir)/$profile_dir/examples/kernel_client")
     server_host=127.0.0.1
     kernel_host=127.0.0.1
 fi
