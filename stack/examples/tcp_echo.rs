@@ -119,8 +119,12 @@ fn run(options: Options) -> io::Result<()> {
             let _ = net.set_nodelay(id, true);
             conns.insert(id, Conn::default());
         }
-        for (&id, conn) in conns.iter_mut() {
-            serve(&mut net, id, conn, &mut buf, options.sink);
+        // Only connections with news: a packet arrived (data, or an ACK that frees room for
+        // a backed-up echo) or the state changed.
+        while let Some(id) = net.poll_ready() {
+            if let Some(conn) = conns.get_mut(&id) {
+                serve(&mut net, id, conn, &mut buf, options.sink);
+            }
         }
         while let Some(id) = net.poll_gone() {
             if let Some(conn) = conns.remove(&id) {

@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::RawFd;
@@ -36,6 +37,12 @@ const INGRESS_BUDGET: usize = 256;
 
 /// First port of the ephemeral range used by [`Net::connect`] (RFC 6335).
 const EPHEMERAL_FIRST: u16 = 49152;
+
+/// Sockets change state without a packet or an application call only through smoltcp's
+/// timers (retransmission timeout, TIME-WAIT expiry). Polls after a timer fired look at every
+/// connection, at most this often, so a busy stack with thousands of connections does not
+/// pay a full scan per packet; such a state change is seen at most this late.
+const FULL_SCAN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Identifies one TCP connection for its whole life. Never reused within a `Net`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +87,27 @@ impl fmt::Display for ConnError {
 
 impl std::error::Error for ConnError {}
 
+/// Hasher for `ConnId` keys: ids are sequential, so one multiply spreads them well, and the
+/// table is looked up on every application call (SipHash showed up in profiles).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdMap<V> = HashMap<ConnId, V, BuildHasherDefault<IdHasher>>;
+
 /// A snapshot of the socket bookkeeping, for tests and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetStats {
@@ -107,6 +135,12 @@ struct Conn {
     released: bool,
     /// Last state seen, to log transitions.
     state: State,
+    /// A packet for this connection arrived since it was last examined.
+    news: bool,
+    /// In `Net::touched`: a packet, timer or application call may have changed it.
+    touched: bool,
+    /// In `Net::ready`: the application has not yet been told about the latest change.
+    ready: bool,
 }
 
 /// The userspace TCP/IP stack: device + middleware, smoltcp interface, sockets, listen pool and
@@ -116,7 +150,7 @@ pub struct Net {
     iface: Interface,
     sockets: SocketSet<'static>,
     pool: Pool,
-    conns: HashMap<ConnId, Conn>,
+    conns: IdMap<Conn>,
     /// (local, remote) → connection, to spot a second socket for the same 4-tuple.
     tuples: HashMap<(IpEndpoint, IpEndpoint), ConnId>,
     /// Connections not yet announced (SYN-RECEIVED), checked after every ingress packet.
@@ -125,14 +159,22 @@ pub struct Net {
     draining: Vec<SocketHandle>,
     accepted: VecDeque<(ConnId, SocketAddr)>,
     gone: VecDeque<ConnId>,
+    /// Connections to re-examine after this poll (state, gone, ready).
+    touched: Vec<ConnId>,
+    /// Connections with news for the application, see [`Net::poll_ready`].
+    ready: VecDeque<ConnId>,
     next_id: u64,
     next_ephemeral: u16,
     /// Reused scratch list of listeners that took a SYN.
     taken: Vec<SocketHandle>,
-    /// Set by application calls that change socket state, so the next poll rescans.
+    /// Set by application calls that queued output, so the loop polls before sleeping.
     dirty: bool,
-    /// When smoltcp last said it wants to be polled; a poll at or after it rescans sockets.
-    poll_at: Option<Instant>,
+    /// When smoltcp last said its next timer fires (from `poll_delay`); `None`: no timer.
+    timer_at: Option<Instant>,
+    /// No full scan before this instant (see `FULL_SCAN_INTERVAL`).
+    next_full_scan: Instant,
+    /// A timer fired but the full scan was deferred: `poll_delay` wakes the loop for it.
+    scan_owed: bool,
     log_states: bool,
     duplicates: u64,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
@@ -187,19 +229,24 @@ impl Net {
                 config.rx_buffer,
                 config.tx_buffer,
             ),
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             tuples: HashMap::new(),
             pending: Vec::new(),
             draining: Vec::new(),
             accepted: VecDeque::new(),
             gone: VecDeque::new(),
+            touched: Vec::new(),
+            ready: VecDeque::new(),
             next_id: 1,
             next_ephemeral: EPHEMERAL_FIRST + (seed % 16384) as u16,
             duplicates: 0,
             unseen_activity: false,
             taken: Vec::new(),
             dirty: false,
-            poll_at: None,
+            // Unknown until the first poll_delay: treat timers as fired.
+            timer_at: Some(now),
+            next_full_scan: now,
+            scan_owed: false,
             log_states: config.trace,
         })
     }
@@ -252,15 +299,25 @@ impl Net {
         {
             activity = true;
         }
-        let timers_due = self.poll_at.is_none_or(|at| now >= at);
-        if activity || self.dirty || timers_due {
-            self.dirty = false;
-            self.check_pending();
-            self.scan();
-            activity |= self.recycle_draining();
-            // Releasing sockets may have made room for listeners.
-            self.top_up();
+        self.dirty = false;
+        let timer_fired = self.timer_at.is_some_and(|at| now >= at);
+        if timer_fired || self.scan_owed {
+            if now >= self.next_full_scan {
+                self.next_full_scan = now + FULL_SCAN_INTERVAL;
+                self.scan_owed = false;
+                let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+                for id in ids {
+                    self.touch(id, false);
+                }
+            } else {
+                self.scan_owed = true;
+            }
         }
+        self.check_pending();
+        self.examine_touched();
+        activity |= self.recycle_draining();
+        // Releasing sockets may have made room for listeners.
+        self.top_up();
         let report = activity || self.unseen_activity;
         self.unseen_activity = activity;
         report
@@ -272,12 +329,24 @@ impl Net {
     /// handshake completed) may not have been seen by the application yet, so the loop must
     /// turn once more before sleeping.
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
-        if self.dirty || self.unseen_activity || !self.accepted.is_empty() || !self.gone.is_empty()
+        let delay = self.iface.poll_delay(now, &self.sockets);
+        self.timer_at = delay.map(|d| now + d);
+        if self.dirty
+            || self.unseen_activity
+            || !self.accepted.is_empty()
+            || !self.gone.is_empty()
+            || !self.ready.is_empty()
         {
             return Some(Duration::ZERO);
         }
-        let delay = self.iface.poll_delay(now, &self.sockets);
-        self.poll_at = delay.map(|d| now + d);
+        if self.scan_owed {
+            let until_scan = if now >= self.next_full_scan {
+                Duration::ZERO
+            } else {
+                self.next_full_scan - now
+            };
+            return Some(delay.map_or(until_scan, |d| d.min(until_scan)));
+        }
         delay
     }
 
@@ -361,6 +430,25 @@ impl Net {
         self.gone.pop_front()
     }
 
+    /// The next connection with news since it was last returned here: a packet for it
+    /// arrived (data to read, send space freed by an ACK, FIN, RST) or its state changed; also
+    /// every newly accepted connection once. Edge-triggered: read until `Ok(0)` and send what
+    /// fits, or remember the unfinished work yourself. Lets a loop with thousands of idle
+    /// connections touch only the busy ones.
+    ///
+    /// Once this returns `None`, the application has seen everything the last poll did, so
+    /// [`Net::poll_delay`] no longer asks for an extra loop turn on its account.
+    pub fn poll_ready(&mut self) -> Option<ConnId> {
+        while let Some(id) = self.ready.pop_front() {
+            if let Some(conn) = self.conns.get_mut(&id) {
+                conn.ready = false;
+                return Some(id);
+            }
+        }
+        self.unseen_activity = false;
+        None
+    }
+
     /// Reads received bytes into `buf`. `Ok(0)`: nothing now (or not yet established).
     /// `Err(Closed)`: the peer sent FIN and everything has been read. `Err(Reset)`: reset or
     /// timed out.
@@ -382,18 +470,26 @@ impl Net {
         f: impl FnOnce(&mut [u8]) -> (usize, R),
     ) -> Result<Option<R>, ConnError> {
         let socket = self.socket_mut(id)?;
-        match socket.state() {
+        let state = socket.state();
+        match state {
             State::SynSent | State::SynReceived => return Ok(None),
             _ => {}
         }
         if !socket.can_recv() && socket.may_recv() {
             return Ok(None);
         }
-        match socket.recv(f) {
+        let result = match socket.recv(f) {
             Ok(r) => Ok(Some(r)),
             Err(RecvError::Finished) => Err(ConnError::Closed),
             Err(RecvError::InvalidState) => Err(ConnError::Reset),
+        };
+        if matches!(state, State::Closed | State::TimeWait) {
+            // Reading the last bytes of a finished connection makes it gone: the next poll
+            // must look at it.
+            self.dirty = true;
+            self.touch(id, false);
         }
+        result
     }
 
     /// Queues bytes for sending; returns how many fit in the send buffer (0 when full, or
@@ -458,6 +554,7 @@ impl Net {
             conn.released = true;
             self.sockets.get_mut::<tcp::Socket>(conn.handle).close();
             self.dirty = true;
+            self.touch(id, false);
         }
     }
 
@@ -467,6 +564,7 @@ impl Net {
             conn.released = true;
             self.sockets.get_mut::<tcp::Socket>(conn.handle).abort();
             self.dirty = true;
+            self.touch(id, false);
         }
     }
 
@@ -531,6 +629,9 @@ impl Net {
                 announced: true,
                 released: false,
                 state: State::SynSent,
+                news: false,
+                touched: false,
+                ready: false,
             },
         );
         self.tuples.insert((local, remote), id);
@@ -643,6 +744,11 @@ impl Net {
     /// After each ingress packet: adopt listeners that took a SYN (dropping a duplicate socket
     /// for a 4-tuple we already have), settle half-open connections, top the pool up.
     fn after_ingress(&mut self) {
+        if let Some((src, dst)) = self.device.take_last_tcp() {
+            if let Some(&id) = self.tuples.get(&(dst, src)) {
+                self.touch(id, true);
+            }
+        }
         let mut taken = std::mem::take(&mut self.taken);
         self.pool.collect_taken(&self.sockets, &mut taken);
         for handle in taken.drain(..) {
@@ -692,6 +798,9 @@ impl Net {
                 announced: false,
                 released: false,
                 state,
+                news: false,
+                touched: false,
+                ready: false,
             },
         );
         self.tuples.insert((local, remote), id);
@@ -743,6 +852,9 @@ impl Net {
                 _ => {
                     conn.announced = true;
                     conn.state = state;
+                    // Data may have come with the ACK that completed the handshake.
+                    conn.ready = true;
+                    self.ready.push_back(id);
                     self.accepted.push_back((id, conn.remote.into()));
                     if self.log_states {
                         log::info!(
@@ -765,16 +877,34 @@ impl Net {
         }
     }
 
-    /// Announced connections: log state changes, report the finished ones as gone.
-    fn scan(&mut self) {
-        let mut finished = Vec::new();
-        for (&id, conn) in self.conns.iter_mut() {
+    /// Marks a connection for examination after this poll; `news`: a packet for it arrived.
+    fn touch(&mut self, id: ConnId, news: bool) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.news |= news;
+            if !conn.touched {
+                conn.touched = true;
+                self.touched.push(id);
+            }
+        }
+    }
+
+    /// Touched, announced connections: log state changes, report the finished ones as gone,
+    /// queue the others for [`Net::poll_ready`] when a packet arrived or their state changed.
+    fn examine_touched(&mut self) {
+        let mut touched = std::mem::take(&mut self.touched);
+        for id in touched.drain(..) {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            conn.touched = false;
+            let news = std::mem::take(&mut conn.news);
             if !conn.announced {
                 continue;
             }
             let socket = self.sockets.get::<tcp::Socket>(conn.handle);
             let state = socket.state();
-            if state != conn.state {
+            let changed = state != conn.state;
+            if changed {
                 if self.log_states {
                     log::info!(
                         "conn {id} {}: {} → {state}",
@@ -786,17 +916,16 @@ impl Net {
             }
             let over = matches!(state, State::Closed | State::TimeWait);
             if over && (conn.released || !socket.can_recv()) {
-                finished.push(id);
-            }
-        }
-        for id in finished {
-            if let Some(conn) = self.conns.get(&id) {
                 let handle = conn.handle;
                 self.drop_conn(id);
                 self.draining.push(handle);
                 self.gone.push_back(id);
+            } else if (news || changed) && !conn.ready {
+                conn.ready = true;
+                self.ready.push_back(id);
             }
         }
+        self.touched = touched;
     }
 
     /// Recycles draining sockets that are fully closed (RST sent). TIME-WAIT ones wait for

@@ -549,3 +549,57 @@ fn pcap_holds_every_packet_in_and_out_starting_with_the_handshake() {
         "SYN, SYN-ACK, ACK"
     );
 }
+
+#[test]
+fn poll_ready_names_only_connections_with_news() {
+    let mut pair = Pair::listening();
+    let mut conns = Vec::new();
+    for _ in 0..50 {
+        conns.push(connect(&mut pair));
+    }
+    pair.run_for(Duration::from_millis(100));
+    // Every accepted connection is ready once, then nothing is.
+    let mut initial = HashSet::new();
+    while let Some(id) = pair.server.poll_ready() {
+        initial.insert(id);
+    }
+    assert_eq!(initial.len(), 50);
+    pair.run_for(Duration::from_millis(100));
+    assert_eq!(pair.server.poll_ready(), None);
+
+    for &(cid, _) in [conns[3], conns[17], conns[42]].iter() {
+        pair.client.send(cid, b"news").unwrap();
+    }
+    pair.run_for(Duration::from_millis(100));
+    let mut ready = Vec::new();
+    while let Some(id) = pair.server.poll_ready() {
+        ready.push(id);
+    }
+    ready.sort();
+    assert_eq!(ready, vec![conns[3].1, conns[17].1, conns[42].1]);
+}
+
+#[test]
+fn a_timeout_without_any_packet_is_still_reported_gone() {
+    let mut pair = Pair::listening();
+    // The server's answers are all lost: the client's SYN-SENT can only time out.
+    *pair.server_rule.lock().unwrap() = Some(Box::new(|_| true));
+    let cid = pair.client.connect(Pair::server_addr()).unwrap();
+    let mut gone_at = None;
+    pair.run_until(Duration::from_secs(90), |p| {
+        if p.client.poll_gone() == Some(cid) {
+            gone_at = Some(p.now);
+        }
+        gone_at.is_some()
+    });
+    let gone_at = gone_at.expect("the timed-out connect was never reported");
+    let timeout = stack::pool::SOCKET_TIMEOUT;
+    assert!(
+        gone_at >= stack::Instant::ZERO + timeout,
+        "gone at {gone_at}"
+    );
+    assert!(
+        gone_at < stack::Instant::ZERO + timeout + Duration::from_secs(2),
+        "gone at {gone_at}"
+    );
+}

@@ -13,6 +13,7 @@ use std::os::fd::RawFd;
 
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+use smoltcp::wire::{IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket};
 
 use crate::middleware::{Chain, Direction, Verdict};
 
@@ -65,6 +66,9 @@ pub struct Port<L: Link> {
     tx_buf: Vec<u8>,
     mtu: usize,
     stats: PortStats,
+    /// (source, destination) of the last TCP packet handed to smoltcp, so the connection
+    /// table can tell which connection a packet concerned without scanning every socket.
+    last_tcp: Option<(IpEndpoint, IpEndpoint)>,
 }
 
 impl<L: Link> Port<L> {
@@ -78,6 +82,7 @@ impl<L: Link> Port<L> {
             tx_buf: vec![0; mtu],
             mtu,
             stats: PortStats::default(),
+            last_tcp: None,
         }
     }
 
@@ -100,6 +105,38 @@ impl<L: Link> Port<L> {
     pub fn stats(&self) -> PortStats {
         self.stats
     }
+
+    /// (source, destination) of the last TCP packet received, once.
+    pub fn take_last_tcp(&mut self) -> Option<(IpEndpoint, IpEndpoint)> {
+        self.last_tcp.take()
+    }
+}
+
+/// (source, destination) endpoints of a TCP packet; `None` for anything else or garbage.
+/// IPv6 extension headers are not followed (smoltcp's TCP path does not need them either).
+fn tcp_endpoints(packet: &[u8]) -> Option<(IpEndpoint, IpEndpoint)> {
+    let (src, dst, segment) = match packet.first()? >> 4 {
+        4 => {
+            let ip = Ipv4Packet::new_checked(packet).ok()?;
+            if ip.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+        }
+        6 => {
+            let ip = Ipv6Packet::new_checked(packet).ok()?;
+            if ip.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+        }
+        _ => return None,
+    };
+    let tcp = TcpPacket::new_checked(segment).ok()?;
+    Some((
+        IpEndpoint::new(src, tcp.src_port()),
+        IpEndpoint::new(dst, tcp.dst_port()),
+    ))
 }
 
 impl<L: Link> phy::Device for Port<L> {
@@ -134,6 +171,7 @@ impl<L: Link> phy::Device for Port<L> {
             }
         };
         self.stats.rx_packets += 1;
+        self.last_tcp = tcp_endpoints(&self.rx_buf[..len]);
         let rx = PortRx {
             packet: &self.rx_buf[..len],
         };
