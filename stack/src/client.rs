@@ -458,7 +458,10 @@ pub fn run(
             Err(e) => break Err(e),
         }
         net.poll(stack_now);
+        // One connection: it is serviced every turn, so the stack's news lists only need
+        // emptying (poll_delay stays zero while they hold anything).
         while net.poll_gone().is_some() {}
+        while net.poll_ready().is_some() {}
         let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now)]
             .into_iter()
             .flatten()

@@ -25,9 +25,11 @@
 //! - Close: the server closes TCP after the WebSocket close handshake; if the peer does not
 //!   finish it within [`ServerConfig::close_timeout`], TCP is closed anyway, and a connection
 //!   whose FIN is not acknowledged within the same time is reset.
-//! - Readiness: after a [`Net::poll`] that reported activity, every connection is serviced
-//!   (smoltcp tells no more precisely which socket changed); idle wake-ups service only the
-//!   connections whose timers expired or that an app sent to.
+//! - Readiness: a turn services only the connections [`Net::poll_ready`] reports (a packet
+//!   arrived for them or their state changed), those whose timers expired and those an app
+//!   sent to, so thousands of idle connections cost nothing per packet. Work left undone
+//!   (output waiting for send space, input paused behind it) resumes when the peer's ACK
+//!   makes the connection ready again.
 
 mod app;
 mod conn;
@@ -150,9 +152,9 @@ impl Server {
     }
 
     /// One turn of the server after `net.poll(now)`: accept, free gone connections, service
-    /// connections with work (all of them when `activity`, what `net.poll` returned), run
-    /// expired timers. `now` is the reading of the clock that drives `net`.
-    pub fn handle(&mut self, net: &mut Net, now: crate::Instant, activity: bool) {
+    /// the connections with news ([`Net::poll_ready`]), run expired timers. `now` is the
+    /// reading of the clock that drives `net`.
+    pub fn handle(&mut self, net: &mut Net, now: crate::Instant) {
         let now = ws_instant(now);
         while let Some((id, peer)) = net.accept() {
             log::debug!("connection {id} from {peer}");
@@ -168,8 +170,8 @@ impl Server {
         }
         let mut ids = std::mem::take(&mut self.scratch);
         ids.clear();
-        if activity {
-            ids.extend(self.conns.keys().copied());
+        while let Some(id) = net.poll_ready() {
+            ids.push(id);
         }
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
@@ -494,7 +496,7 @@ pub fn run(net: &mut Net, server: &mut Server, stop: &AtomicBool) -> io::Result<
     let mut shutdown_deadline: Option<Instant> = None;
     loop {
         let stack_now = clock.now();
-        let activity = net.poll(stack_now);
+        net.poll(stack_now);
         let now = ws_instant(stack_now);
         if shutdown_deadline.is_none() && stop.load(Ordering::SeqCst) {
             log::info!(
@@ -504,7 +506,7 @@ pub fn run(net: &mut Net, server: &mut Server, stop: &AtomicBool) -> io::Result<
             server.shutdown(net, stack_now);
             shutdown_deadline = Some(now + SHUTDOWN_GRACE);
         }
-        server.handle(net, stack_now, activity);
+        server.handle(net, stack_now);
         // Send what the server just queued without waiting for the next wake-up.
         net.poll(stack_now);
         if let Some(deadline) = shutdown_deadline {
