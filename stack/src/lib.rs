@@ -3,6 +3,13 @@
 //! The network half: [`device`] (the TUN link and the smoltcp device over it), [`middleware`]
 //! (pcap, trace, loss around the device), [`pool`] (spare listeners), [`Net`] (interface,
 //! sockets, connection table, the calls an event loop makes) and [`Clock`].
+//!
+//! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
+//! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6
+//! extension headers on the TCP path; congestion control (smoltcp's is off); more than one
+//! listening port per `Net`; delay/reorder/duplicate middleware (the layer interface has
+//! room for them, see [`middleware`]). smoltcp matches every segment against every socket,
+//! so per-packet cost still grows with the number of open connections.
 
 pub mod client;
 pub mod clock;

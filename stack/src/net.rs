@@ -6,10 +6,15 @@
 //! let now = clock.now();
 //! net.poll(now);                       // ingress one packet at a time (+ pool top-up), egress
 //! while let Some((id, peer)) = net.accept() { ... }
-//! ... net.recv / net.send per connection ...
+//! while let Some(id) = net.poll_ready() { ... net.recv / net.send on `id` ... }
 //! while let Some(id) = net.poll_gone() { ... free per-connection state ... }
 //! net.wait(net.poll_delay(clock.now()))?;   // ppoll on the TUN fd, µs precision
 //! ```
+//!
+//! `poll_ready` names only connections that got a packet or changed state, so the loop's
+//! cost follows the busy connections, not the open ones (smoltcp itself still scans every
+//! socket per packet). Sends queued by the application go out at the next `poll`;
+//! `poll_delay` is zero until then.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

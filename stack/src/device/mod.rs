@@ -112,6 +112,14 @@ impl<L: Link> Port<L> {
     }
 }
 
+/// Logs the 1st, 2nd, 4th, 8th … link error: a TUN whose kernel side is down fails every
+/// write, and one line per packet would bury everything else.
+fn log_link_error(operation: &str, err: &io::Error, count: u64) {
+    if count.is_power_of_two() {
+        log::warn!("link {operation} failed: {err} ({count} link errors so far)");
+    }
+}
+
 /// (source, destination) endpoints of a TCP packet; `None` for anything else or garbage.
 /// IPv6 extension headers are not followed (smoltcp's TCP path does not need them either).
 fn tcp_endpoints(packet: &[u8]) -> Option<(IpEndpoint, IpEndpoint)> {
@@ -158,7 +166,7 @@ impl<L: Link> phy::Device for Port<L> {
                 Ok(None) => return None,
                 Err(err) => {
                     self.stats.errors += 1;
-                    log::warn!("link read failed: {err}");
+                    log_link_error("read", &err, self.stats.errors);
                     return None;
                 }
             };
@@ -244,7 +252,7 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
                 Ok(()) => self.stats.tx_packets += 1,
                 Err(err) => {
                     self.stats.errors += 1;
-                    log::warn!("link write failed: {err}");
+                    log_link_error("write", &err, self.stats.errors);
                 }
             },
             Verdict::Drop => self.stats.dropped += 1,
