@@ -27,6 +27,15 @@ struct Args {
     /// Pin to this CPU.
     #[arg(long)]
     cpu: Option<usize>,
+    /// Per-socket receive buffer (the advertised window); default: the stack's default.
+    #[arg(long)]
+    rx_buffer: Option<usize>,
+    /// Per-socket send buffer; default: the stack's default.
+    #[arg(long)]
+    tx_buffer: Option<usize>,
+    /// Acknowledge at once instead of smoltcp's delayed ACK.
+    #[arg(long)]
+    no_ack_delay: bool,
 }
 
 fn parse_cidr(s: &str) -> Result<IpCidr, String> {
@@ -82,7 +91,15 @@ fn main() -> io::Result<()> {
     if let Some(cpu) = args.cpu {
         bench::pin_to_cpu(cpu)?;
     }
-    let config = NetConfig { tun: args.tun, addr: args.addr, mtu: args.mtu, ..NetConfig::default() };
+    let defaults = NetConfig::default();
+    let config = NetConfig {
+        tun: args.tun,
+        addr: args.addr,
+        mtu: args.mtu,
+        rx_buffer: args.rx_buffer.unwrap_or(defaults.rx_buffer),
+        tx_buffer: args.tx_buffer.unwrap_or(defaults.tx_buffer),
+        ..defaults
+    };
     let clock = Clock::new();
     let mut net = Net::open(&config)?;
     net.listen(args.port).map_err(io::Error::other)?;
@@ -93,6 +110,9 @@ fn main() -> io::Result<()> {
     loop {
         net.poll(clock.now());
         while let Some((id, _)) = net.accept() {
+            if args.no_ack_delay {
+                let _ = net.set_ack_delay(id, None);
+            }
             conns.insert(id, Role::Unknown);
         }
         conns.retain(|&id, role| service(&mut net, id, role, &mut buf, &fill));
