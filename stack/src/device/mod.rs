@@ -260,3 +260,89 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::middleware::loss::Loss;
+    use smoltcp::phy::{Device, RxToken, TxToken};
+
+    /// A minimal IPv4+TCP header pair: 10.0.0.1:1234 → 10.0.0.2:80, SYN.
+    fn tcp_packet() -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&40u16.to_be_bytes());
+        p[8] = 64;
+        p[9] = 6;
+        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p[20..22].copy_from_slice(&1234u16.to_be_bytes());
+        p[22..24].copy_from_slice(&80u16.to_be_bytes());
+        p[32] = 5 << 4;
+        p[33] = 0x02;
+        p
+    }
+
+    #[test]
+    fn packets_pass_both_ways_and_tcp_endpoints_are_noted() {
+        let (a, mut b) = memory::pair(1500);
+        let mut port = Port::new(a, Chain::new());
+        b.send(&tcp_packet()).unwrap();
+        let (rx, _tx) = port.receive(Instant::ZERO).expect("a packet");
+        assert_eq!(rx.consume(|p| p.to_vec()), tcp_packet());
+        let (src, dst) = port.take_last_tcp().expect("TCP endpoints");
+        assert_eq!((src.port, dst.port), (1234, 80));
+        assert_eq!(port.take_last_tcp(), None, "taken once");
+
+        let tx = port.transmit(Instant::ZERO).unwrap();
+        tx.consume(3, |buf| buf.copy_from_slice(b"abc"));
+        let mut buf = [0u8; 16];
+        assert_eq!(b.recv(&mut buf).unwrap(), Some(3));
+        assert_eq!(&buf[..3], b"abc");
+        assert_eq!(
+            port.stats(),
+            PortStats {
+                rx_packets: 1,
+                tx_packets: 1,
+                dropped: 0,
+                errors: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_dropping_layer_stops_packets_in_both_directions() {
+        let (a, mut b) = memory::pair(1500);
+        let mut chain = Chain::new();
+        chain.push(Box::new(Loss::new(100.0, 1)));
+        let mut port = Port::new(a, chain);
+        b.send(&tcp_packet()).unwrap();
+        b.send(&tcp_packet()).unwrap();
+        assert!(
+            port.receive(Instant::ZERO).is_none(),
+            "both dropped, nothing left"
+        );
+        assert_eq!(b.queued(), 0);
+        let tx = port.transmit(Instant::ZERO).unwrap();
+        let r = tx.consume(3, |buf| {
+            buf.copy_from_slice(b"abc");
+            7
+        });
+        assert_eq!(r, 7, "smoltcp still gets its closure result");
+        assert_eq!(b.recv(&mut [0u8; 16]).unwrap(), None);
+        assert_eq!(port.stats().dropped, 3);
+        assert_eq!(port.stats().rx_packets + port.stats().tx_packets, 0);
+    }
+
+    #[test]
+    fn non_tcp_and_garbage_have_no_endpoints() {
+        assert_eq!(tcp_endpoints(&[]), None);
+        assert_eq!(tcp_endpoints(&[0x45, 0, 0]), None);
+        let mut udp = tcp_packet();
+        udp[9] = 17;
+        assert_eq!(tcp_endpoints(&udp), None);
+        let mut short = tcp_packet();
+        short.truncate(30);
+        assert_eq!(tcp_endpoints(&short), None);
+    }
+}
