@@ -134,10 +134,13 @@ stop_server() {
     wait "$1" 2>/dev/null || true
 }
 
-# tunws needs room for 10 000 idle connections plus the active ones.
+# tunws runs with its default --max-connections (1024, room for C=1000) except in the scale runs,
+# which need 10 000 idle connections plus the active one: the cap also bounds how many TIME-WAIT
+# sockets smoltcp keeps and scans, so a larger cap than needed would slow the other cells.
+tunws_max_connections=
 start_tunws() {
     start_server tunws "$ns_c" "$bin/tunws" --tun "$tun_ws" --addr $tunws_net.2/24 --port 8080 \
-        --mtu "$1" --max-connections 10100
+        --mtu "$1" ${tunws_max_connections:+--max-connections "$tunws_max_connections"}
     tunws_pid=$started
 }
 
@@ -209,6 +212,7 @@ if want echo || want connect || want scale; then
         done
     done
     if want scale; then
+        tunws_max_connections=$((scale_ns[-1] + 100))
         for ((r = 1; r <= rounds; r++)); do
             for n in "${scale_ns[@]}"; do
                 note "round $r/$rounds: scale, $n idle connections"
