@@ -306,8 +306,10 @@ impl Net {
         }
         self.dirty = false;
         let timer_fired = self.timer_at.is_some_and(|at| now >= at);
+        let mut full_scan = false;
         if timer_fired || self.scan_owed {
             if now >= self.next_full_scan {
+                full_scan = true;
                 self.next_full_scan = now + FULL_SCAN_INTERVAL;
                 self.scan_owed = false;
                 let ids: Vec<ConnId> = self.conns.keys().copied().collect();
@@ -318,9 +320,14 @@ impl Net {
                 self.scan_owed = true;
             }
         }
+        let draining_before = self.draining.len();
         self.check_pending();
         self.examine_touched();
-        activity |= self.recycle_draining();
+        // Draining sockets finish by a timer (TIME-WAIT) or right after their RST went out,
+        // which is when they were added: no need to look at them on other polls.
+        if full_scan || self.draining.len() != draining_before {
+            activity |= self.recycle_draining();
+        }
         // Releasing sockets may have made room for listeners.
         self.top_up();
         let report = activity || self.unseen_activity;
