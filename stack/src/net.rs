@@ -703,11 +703,6 @@ impl Net {
         }
     }
 
-    /// The link under the middleware (tests reach their in-memory wire through it).
-    pub fn link_mut(&mut self) -> &mut dyn Link {
-        self.device.link_mut().as_mut()
-    }
-
     fn socket(&self, id: ConnId) -> Result<&tcp::Socket<'static>, ConnError> {
         let conn = self.conns.get(&id).ok_or(ConnError::Unknown)?;
         Ok(self.sockets.get::<tcp::Socket>(conn.handle))

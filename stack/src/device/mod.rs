@@ -91,11 +91,6 @@ impl<L: Link> Port<L> {
         &self.link
     }
 
-    /// The link underneath, mutably (tests use it to reach the in-memory wire).
-    pub fn link_mut(&mut self) -> &mut L {
-        &mut self.link
-    }
-
     /// The middleware chain (to flush pcap, for instance).
     pub fn chain_mut(&mut self) -> &mut Chain {
         &mut self.chain
