@@ -19,6 +19,7 @@ pub mod middleware;
 pub mod net;
 pub mod pool;
 pub mod server;
+pub mod shard;
 
 pub use clock::{Clock, Duration, Instant};
 pub use config::NetConfig;

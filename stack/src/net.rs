@@ -12,9 +12,11 @@
 //! ```
 //!
 //! `poll_ready` names only connections that got a packet or changed state, so the loop's
-//! cost follows the busy connections, not the open ones (smoltcp itself still scans every
-//! socket per packet). Sends queued by the application go out at the next `poll`;
-//! `poll_delay` is zero until then.
+//! cost follows the busy connections, not the open ones. smoltcp scans every socket of its
+//! set per packet, so the sockets are split over several interfaces by flow hash (see
+//! [`crate::shard`]): a packet costs a scan of one shard, and `poll` runs egress only on the
+//! shards that had ingress, application calls or a due timer. Sends queued by the
+//! application go out at the next `poll`; `poll_delay` is zero until then.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -23,18 +25,18 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::RawFd;
 
-use smoltcp::iface::{
-    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
-};
+use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle};
+use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::socket::tcp::{self, RecvError, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpCidr, IpEndpoint};
 
 use crate::config::NetConfig;
 use crate::device::tun::TunLink;
-use crate::device::{Link, Port, PortStats};
+use crate::device::{Link, Port, PortStats, TcpFlow};
 use crate::middleware::Chain;
-use crate::pool::{InUse, Pool, SOCKET_TIMEOUT};
+use crate::pool::{Census, Pool, SOCKET_TIMEOUT, spare_for};
+use crate::shard::{FlowHasher, Shard, Staged, mix, shard_count};
 
 /// Ingress packets handled per [`Net::poll`] before egress gets its turn, so a flood of input
 /// cannot starve output and application work.
@@ -42,12 +44,6 @@ const INGRESS_BUDGET: usize = 256;
 
 /// First port of the ephemeral range used by [`Net::connect`] (RFC 6335).
 const EPHEMERAL_FIRST: u16 = 49152;
-
-/// Sockets change state without a packet or an application call only through smoltcp's
-/// timers (retransmission timeout, TIME-WAIT expiry). Polls after a timer fired look at every
-/// connection, at most this often, so a busy stack with thousands of connections does not
-/// pay a full scan per packet; such a state change is seen at most this late.
-const FULL_SCAN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Identifies one TCP connection for its whole life. Never reused within a `Net`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -95,7 +91,7 @@ impl std::error::Error for ConnError {}
 /// Hasher for `ConnId` keys: ids are sequential, so one multiply spreads them well, and the
 /// table is looked up on every application call (SipHash showed up in profiles).
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -126,11 +122,17 @@ pub struct NetStats {
     pub free: usize,
     /// Duplicate SYN-RECEIVED sockets removed (a retransmitted SYN caught by a second listener).
     pub duplicates: u64,
+    /// smoltcp interfaces the sockets are spread over (see [`crate::shard`]).
+    pub shards: usize,
+    /// Sockets in the fullest shard: what one packet's scan costs.
+    pub largest_shard: usize,
     /// Packet counters of the device.
     pub port: PortStats,
 }
 
 struct Conn {
+    /// Index of the shard whose socket set holds `handle`.
+    shard: usize,
     handle: SocketHandle,
     local: IpEndpoint,
     remote: IpEndpoint,
@@ -152,16 +154,17 @@ struct Conn {
 /// connection table. See the module documentation for the loop that drives it.
 pub struct Net {
     device: Port<Box<dyn Link>>,
-    iface: Interface,
-    sockets: SocketSet<'static>,
-    pool: Pool,
+    /// The port's capabilities, lent to each shard's interface with the packet it gets.
+    caps: DeviceCapabilities,
+    shards: Vec<Shard>,
+    flows: FlowHasher,
+    /// Socket counts over all shards, against the one connection cap.
+    census: Census,
     conns: IdMap<Conn>,
     /// (local, remote) → connection, to spot a second socket for the same 4-tuple.
     tuples: HashMap<(IpEndpoint, IpEndpoint), ConnId>,
-    /// Connections not yet announced (SYN-RECEIVED), checked after every ingress packet.
-    pending: Vec<ConnId>,
-    /// Sockets the application is done with, in TIME-WAIT or with a RST still to send.
-    draining: Vec<SocketHandle>,
+    /// Shards to poll: ingress, an application call or a due timer since their last poll.
+    dirty: Vec<usize>,
     accepted: VecDeque<(ConnId, SocketAddr)>,
     gone: VecDeque<ConnId>,
     /// Connections to re-examine after this poll (state, gone, ready).
@@ -172,14 +175,6 @@ pub struct Net {
     next_ephemeral: u16,
     /// Reused scratch list of listeners that took a SYN.
     taken: Vec<SocketHandle>,
-    /// Set by application calls that queued output, so the loop polls before sleeping.
-    dirty: bool,
-    /// When smoltcp last said its next timer fires (from `poll_delay`); `None`: no timer.
-    timer_at: Option<Instant>,
-    /// No full scan before this instant (see `FULL_SCAN_INTERVAL`).
-    next_full_scan: Instant,
-    /// A timer fired but the full scan was deferred: `poll_delay` wakes the loop for it.
-    scan_owed: bool,
     log_states: bool,
     duplicates: u64,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
@@ -212,32 +207,37 @@ impl Net {
     ) -> io::Result<Net> {
         let chain = Chain::from_config(config)?;
         let mut device = Port::new(link, chain);
-        let mut iface_config = Config::new(HardwareAddress::Ip);
-        // smoltcp's default seed is 0, which repeats the same ISNs every run.
-        iface_config.random_seed = seed;
-        let mut iface = Interface::new(iface_config, &mut device, now);
+        let max_connections = config.max_connections.max(1);
+        let count = shard_count(max_connections);
+        let spare = spare_for(max_connections).div_ceil(count);
         let mut addrs: Vec<IpCidr> = vec![config.addr];
         addrs.extend(config.addr6);
-        iface.update_ip_addrs(|list| {
-            for cidr in addrs {
-                if list.push(cidr).is_err() {
-                    log::error!("too many addresses, {cidr} not configured");
-                }
-            }
-        });
+        let shards = (0..count)
+            .map(|index| {
+                let mut iface_config = Config::new(HardwareAddress::Ip);
+                // smoltcp's default seed is 0, which repeats the same ISNs every run; each
+                // shard gets its own sequence.
+                iface_config.random_seed = mix(seed ^ index as u64);
+                let mut iface = Interface::new(iface_config, &mut device, now);
+                iface.update_ip_addrs(|list| {
+                    for &cidr in &addrs {
+                        if list.push(cidr).is_err() && index == 0 {
+                            log::error!("too many addresses, {cidr} not configured");
+                        }
+                    }
+                });
+                Shard::new(iface, Pool::new(spare, config.rx_buffer, config.tx_buffer))
+            })
+            .collect();
         Ok(Net {
+            caps: device.capabilities(),
             device,
-            iface,
-            sockets: SocketSet::new(Vec::new()),
-            pool: Pool::new(
-                config.max_connections.max(1),
-                config.rx_buffer,
-                config.tx_buffer,
-            ),
+            shards,
+            flows: FlowHasher::new(mix(seed.rotate_left(32)), count),
+            census: Census::new(max_connections),
             conns: IdMap::default(),
             tuples: HashMap::new(),
-            pending: Vec::new(),
-            draining: Vec::new(),
+            dirty: Vec::new(),
             accepted: VecDeque::new(),
             gone: VecDeque::new(),
             touched: Vec::new(),
@@ -247,11 +247,6 @@ impl Net {
             duplicates: 0,
             unseen_activity: false,
             taken: Vec::new(),
-            dirty: false,
-            // Unknown until the first poll_delay: treat timers as fired.
-            timer_at: Some(now),
-            next_full_scan: now,
-            scan_owed: false,
             log_states: config.trace,
         })
     }
@@ -261,15 +256,19 @@ impl Net {
         if port == 0 {
             return Err(ConnError::InvalidPort);
         }
-        self.pool.set_port(&mut self.sockets, port);
-        let in_use = self.in_use();
-        self.pool.top_up(&mut self.sockets, in_use, |_| None);
+        for index in 0..self.shards.len() {
+            let shard = &mut self.shards[index];
+            shard
+                .pool
+                .set_port(&mut shard.sockets, port, &mut self.census);
+            self.top_up(index);
+        }
         Ok(())
     }
 
     /// The listening port, if [`Net::listen`] was called.
     pub fn listen_port(&self) -> Option<u16> {
-        self.pool.port()
+        self.shards[0].pool.port()
     }
 
     /// Processes everything that is due at `now`: incoming packets one at a time (topping up
@@ -283,53 +282,85 @@ impl Net {
     /// twice costs one extra pass; missing once would strand received data.
     pub fn poll(&mut self, now: Instant) -> bool {
         let mut activity = false;
-        self.iface.poll_maintenance(now);
+        let port = self.listen_port();
         for _ in 0..INGRESS_BUDGET {
-            match self
+            let Some((rx, tx)) = self.device.receive(now) else {
+                break;
+            };
+            let flow = rx.flow();
+            let index = flow.map_or(0, |f| self.flows.shard_of(f.src, f.dst));
+            if flow.is_some_and(|f| f.syn && Some(f.dst.port) == port) {
+                ensure_listener(&mut self.shards, &mut self.census, self.conns.len(), index);
+            }
+            let shard = &mut self.shards[index];
+            let mut staged = Staged::new(rx, tx, &self.caps);
+            match shard
                 .iface
-                .poll_ingress_single(now, &mut self.device, &mut self.sockets)
+                .poll_ingress_single(now, &mut staged, &mut shard.sockets)
             {
                 PollIngressSingleResult::None => break,
                 PollIngressSingleResult::PacketProcessed
                 | PollIngressSingleResult::SocketStateChanged => {
                     activity = true;
-                    self.after_ingress();
+                    self.mark_dirty(index);
+                    self.after_ingress(index, flow);
                 }
             }
         }
-        while self
-            .iface
-            .poll_egress(now, &mut self.device, &mut self.sockets)
-            == PollResult::SocketStateChanged
-        {
-            activity = true;
+        // Shards whose timers are due join the ones with news: O(shards), not O(sockets).
+        let mut timers = Vec::new();
+        for (index, shard) in self.shards.iter().enumerate() {
+            if !shard.dirty && shard.is_due(now) {
+                timers.push(index);
+            }
         }
-        self.dirty = false;
-        let timer_fired = self.timer_at.is_some_and(|at| now >= at);
-        let mut full_scan = false;
-        if timer_fired || self.scan_owed {
-            if now >= self.next_full_scan {
-                full_scan = true;
-                self.next_full_scan = now + FULL_SCAN_INTERVAL;
-                self.scan_owed = false;
-                let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-                for id in ids {
+        for index in timers {
+            self.mark_dirty(index);
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        for &index in &dirty {
+            let shard = &mut self.shards[index];
+            shard.iface.poll_maintenance(now);
+            while shard
+                .iface
+                .poll_egress(now, &mut self.device, &mut shard.sockets)
+                == PollResult::SocketStateChanged
+            {
+                activity = true;
+            }
+            if shard.is_due(now) {
+                // Sockets change state without a packet or an application call only through
+                // smoltcp's timers (retransmission timeout, TIME-WAIT expiry): look at every
+                // connection of this shard, as egress just looked at every socket.
+                let members: Vec<ConnId> = shard.members.iter().copied().collect();
+                for id in members {
                     self.touch(id, false);
                 }
-            } else {
-                self.scan_owed = true;
             }
         }
-        let draining_before = self.draining.len();
-        self.check_pending();
-        self.examine_touched();
-        // Draining sockets finish by a timer (TIME-WAIT) or right after their RST went out,
-        // which is when they were added: no need to look at them on other polls.
-        if full_scan || self.draining.len() != draining_before {
-            activity |= self.recycle_draining();
+        for &index in &dirty {
+            self.check_pending(index);
         }
-        // Releasing sockets may have made room for listeners.
-        self.top_up();
+        self.examine_touched();
+        for &index in &dirty {
+            let shard = &mut self.shards[index];
+            // Draining sockets finish by a timer (TIME-WAIT) or right after their RST went
+            // out, which is when they were added: no need to look at them on other polls.
+            if shard.is_due(now) || std::mem::take(&mut shard.draining_added) {
+                activity |= self.recycle_draining(index);
+            }
+            // Releasing sockets may have made room for listeners.
+            self.top_up(index);
+            let shard = &mut self.shards[index];
+            shard.deadline = shard.iface.poll_at(now, &shard.sockets);
+            shard.dirty = false;
+        }
+        // Shards marked by this poll's own bookkeeping stay listed for the next one.
+        if self.dirty.is_empty() {
+            let mut dirty = dirty;
+            dirty.clear();
+            self.dirty = dirty;
+        }
         let report = activity || self.unseen_activity;
         self.unseen_activity = activity;
         report
@@ -339,11 +370,9 @@ impl Net {
     /// packet arrives). Zero when work is already waiting: queued accepts or gone ids, sends
     /// not yet polled out, or a last poll that moved packets — its effects (data received, a
     /// handshake completed) may not have been seen by the application yet, so the loop must
-    /// turn once more before sleeping.
+    /// turn once more before sleeping. Reads one deadline per shard, not every socket.
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
-        let delay = self.iface.poll_delay(now, &self.sockets);
-        self.timer_at = delay.map(|d| now + d);
-        if self.dirty
+        if !self.dirty.is_empty()
             || self.unseen_activity
             || !self.accepted.is_empty()
             || !self.gone.is_empty()
@@ -351,15 +380,12 @@ impl Net {
         {
             return Some(Duration::ZERO);
         }
-        if self.scan_owed {
-            let until_scan = if now >= self.next_full_scan {
-                Duration::ZERO
-            } else {
-                self.next_full_scan - now
-            };
-            return Some(delay.map_or(until_scan, |d| d.min(until_scan)));
-        }
-        delay
+        let next = self.shards.iter().filter_map(|s| s.deadline).min()?;
+        Some(if next > now {
+            next - now
+        } else {
+            Duration::ZERO
+        })
     }
 
     /// Sleeps until the TUN fd is readable or `timeout` passes (`None`: no timeout), with
@@ -498,7 +524,6 @@ impl Net {
         if matches!(state, State::Closed | State::TimeWait) {
             // Reading the last bytes of a finished connection makes it gone: the next poll
             // must look at it.
-            self.dirty = true;
             self.touch(id, false);
         }
         result
@@ -524,7 +549,8 @@ impl Net {
         id: ConnId,
         f: impl FnOnce(&mut [u8]) -> (usize, R),
     ) -> Result<Option<R>, ConnError> {
-        self.dirty = true;
+        let shard = self.conns.get(&id).ok_or(ConnError::Unknown)?.shard;
+        self.mark_dirty(shard);
         let socket = self.socket_mut(id)?;
         match socket.state() {
             State::SynSent | State::SynReceived => return Ok(None),
@@ -564,8 +590,10 @@ impl Net {
     pub fn close(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.released = true;
-            self.sockets.get_mut::<tcp::Socket>(conn.handle).close();
-            self.dirty = true;
+            let socket = self.shards[conn.shard]
+                .sockets
+                .get_mut::<tcp::Socket>(conn.handle);
+            socket.close();
             self.touch(id, false);
         }
     }
@@ -574,8 +602,10 @@ impl Net {
     pub fn abort(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.released = true;
-            self.sockets.get_mut::<tcp::Socket>(conn.handle).abort();
-            self.dirty = true;
+            let socket = self.shards[conn.shard]
+                .sockets
+                .get_mut::<tcp::Socket>(conn.handle);
+            socket.abort();
             self.touch(id, false);
         }
     }
@@ -601,40 +631,39 @@ impl Net {
         if remote.port == 0 || remote.addr.is_unspecified() {
             return Err(ConnError::Unaddressable);
         }
-        let local_addr = self
+        let local_addr = self.shards[0]
             .iface
             .get_source_address(&remote.addr)
             .ok_or(ConnError::Unaddressable)?;
+        if self.conns.len() >= self.census.max_connections {
+            return Err(ConnError::Exhausted);
+        }
         let local = self
             .ephemeral_endpoint(local_addr, remote)
             .ok_or(ConnError::Exhausted)?;
-        let in_use = self.in_use();
-        if in_use.connections >= self.pool.max_connections() {
-            return Err(ConnError::Exhausted);
-        }
-        let room = self.pool.has_room(in_use);
-        let handle = match self.pool.take_socket(&mut self.sockets, room) {
+        let index = self.flows.shard_of(remote, local);
+        let handle = match socket_for(&mut self.shards, &mut self.census, index) {
             Some(handle) => handle,
-            None => match reap_time_wait(&self.sockets, &mut self.draining) {
-                Some(handle) => handle,
-                None => self
-                    .pool
-                    .steal_listener(&mut self.sockets)
-                    .ok_or(ConnError::Exhausted)?,
-            },
+            None => steal_listener(&mut self.shards, &mut self.census, index)
+                .ok_or(ConnError::Exhausted)?,
         };
-        let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+        let shard = &mut self.shards[index];
+        let socket = shard.sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(SOCKET_TIMEOUT));
         socket.set_nagle_enabled(true);
-        if let Err(err) = socket.connect(self.iface.context(), remote, local) {
+        if let Err(err) = socket.connect(shard.iface.context(), remote, local) {
             log::warn!("connect to {remote} failed: {err}");
-            self.pool.release(&mut self.sockets, handle, in_use);
+            let connections = self.conns.len();
+            shard
+                .pool
+                .release(&mut shard.sockets, handle, &mut self.census, connections);
             return Err(ConnError::Unaddressable);
         }
         let id = self.new_id();
-        self.conns.insert(
+        self.insert_conn(
             id,
             Conn {
+                shard: index,
                 handle,
                 local,
                 remote,
@@ -646,8 +675,7 @@ impl Net {
                 ready: false,
             },
         );
-        self.tuples.insert((local, remote), id);
-        self.dirty = true;
+        self.mark_dirty(index);
         Ok(id)
     }
 
@@ -674,7 +702,8 @@ impl Net {
 
     /// The stack's first address (the one from `config.addr`).
     pub fn local_addr(&self) -> IpAddr {
-        self.iface
+        self.shards[0]
+            .iface
             .ip_addrs()
             .first()
             .map(|c| IpAddr::from(c.address()))
@@ -694,23 +723,34 @@ impl Net {
     /// Socket bookkeeping and packet counters.
     pub fn stats(&self) -> NetStats {
         NetStats {
-            listeners: self.pool.listeners(),
+            listeners: self.census.listeners,
             connections: self.conns.len(),
-            draining: self.draining.len(),
-            free: self.pool.free(),
+            draining: self.shards.iter().map(|s| s.draining.len()).sum(),
+            free: self.census.free,
             duplicates: self.duplicates,
+            shards: self.shards.len(),
+            largest_shard: self
+                .shards
+                .iter()
+                .map(|s| s.sockets.iter().count())
+                .max()
+                .unwrap_or(0),
             port: self.device.stats(),
         }
     }
 
     fn socket(&self, id: ConnId) -> Result<&tcp::Socket<'static>, ConnError> {
         let conn = self.conns.get(&id).ok_or(ConnError::Unknown)?;
-        Ok(self.sockets.get::<tcp::Socket>(conn.handle))
+        Ok(self.shards[conn.shard]
+            .sockets
+            .get::<tcp::Socket>(conn.handle))
     }
 
     fn socket_mut(&mut self, id: ConnId) -> Result<&mut tcp::Socket<'static>, ConnError> {
         let conn = self.conns.get(&id).ok_or(ConnError::Unknown)?;
-        Ok(self.sockets.get_mut::<tcp::Socket>(conn.handle))
+        Ok(self.shards[conn.shard]
+            .sockets
+            .get_mut::<tcp::Socket>(conn.handle))
     }
 
     fn new_id(&mut self) -> ConnId {
@@ -719,11 +759,19 @@ impl Net {
         id
     }
 
-    /// Sockets outside the pool, for its cap arithmetic.
-    fn in_use(&self) -> InUse {
-        InUse {
-            connections: self.conns.len(),
-            draining: self.draining.len(),
+    /// Adds a connection to the table, the tuple index and its shard's members.
+    fn insert_conn(&mut self, id: ConnId, conn: Conn) {
+        self.tuples.insert((conn.local, conn.remote), id);
+        self.shards[conn.shard].members.insert(id);
+        self.conns.insert(id, conn);
+    }
+
+    /// Lists shard `index` for the next (or current) poll.
+    fn mark_dirty(&mut self, index: usize) {
+        let shard = &mut self.shards[index];
+        if !shard.dirty {
+            shard.dirty = true;
+            self.dirty.push(index);
         }
     }
 
@@ -741,40 +789,47 @@ impl Net {
                 port + 1
             };
             let local = IpEndpoint::new(addr, port);
-            if Some(port) != self.pool.port() && !self.tuples.contains_key(&(local, remote)) {
+            if Some(port) != self.listen_port() && !self.tuples.contains_key(&(local, remote)) {
                 return Some(local);
             }
         }
         None
     }
 
-    /// After each ingress packet: adopt listeners that took a SYN (dropping a duplicate socket
-    /// for a 4-tuple we already have), settle half-open connections, top the pool up.
-    fn after_ingress(&mut self) {
-        if let Some((src, dst)) = self.device.take_last_tcp() {
-            if let Some(&id) = self.tuples.get(&(dst, src)) {
+    /// After each ingress packet into shard `index`: note which connection it concerned,
+    /// adopt listeners that took a SYN (dropping a duplicate socket for a 4-tuple we already
+    /// have), settle half-open connections, top the shard's pool up.
+    fn after_ingress(&mut self, index: usize, flow: Option<TcpFlow>) {
+        if let Some(flow) = flow {
+            if let Some(&id) = self.tuples.get(&(flow.dst, flow.src)) {
                 self.touch(id, true);
             }
         }
         let mut taken = std::mem::take(&mut self.taken);
-        self.pool.collect_taken(&self.sockets, &mut taken);
+        let shard = &mut self.shards[index];
+        shard
+            .pool
+            .collect_taken(&shard.sockets, &mut taken, &mut self.census);
         for handle in taken.drain(..) {
-            self.adopt(handle);
+            self.adopt(index, handle);
         }
         self.taken = taken;
-        if !self.pending.is_empty() {
-            self.check_pending();
+        if !self.shards[index].pending.is_empty() {
+            self.check_pending(index);
         }
-        self.top_up();
+        self.top_up(index);
     }
 
-    fn adopt(&mut self, handle: SocketHandle) {
-        let socket = self.sockets.get::<tcp::Socket>(handle);
+    fn adopt(&mut self, index: usize, handle: SocketHandle) {
+        let shard = &mut self.shards[index];
+        let socket = shard.sockets.get::<tcp::Socket>(handle);
         let state = socket.state();
         let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint())
         else {
-            let in_use = self.in_use();
-            self.pool.release(&mut self.sockets, handle, in_use);
+            let connections = self.conns.len();
+            shard
+                .pool
+                .release(&mut shard.sockets, handle, &mut self.census, connections);
             return;
         };
         if let Some(&existing) = self.tuples.get(&(local, remote)) {
@@ -788,7 +843,10 @@ impl Net {
                     "dropping duplicate SYN-RECEIVED socket for {} (conn {existing} owns it)",
                     SocketAddr::from(remote)
                 );
-                self.sockets.remove(handle);
+                let shard = &mut self.shards[index];
+                shard
+                    .pool
+                    .remove(&mut shard.sockets, handle, &mut self.census);
                 self.duplicates += 1;
                 return;
             }
@@ -796,9 +854,10 @@ impl Net {
             self.forget_socket_of(existing);
         }
         let id = self.new_id();
-        self.conns.insert(
+        self.insert_conn(
             id,
             Conn {
+                shard: index,
                 handle,
                 local,
                 remote,
@@ -810,8 +869,7 @@ impl Net {
                 ready: false,
             },
         );
-        self.tuples.insert((local, remote), id);
-        self.pending.push(id);
+        self.shards[index].pending.push(id);
         if self.log_states {
             log::info!("conn {id} {}: LISTEN → {state}", SocketAddr::from(remote));
         }
@@ -819,27 +877,34 @@ impl Net {
 
     /// Removes the TIME-WAIT socket of `id` at once (its tuple is being reused).
     fn forget_socket_of(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.remove(&id) {
+        if let Some(conn) = self.unlink(id) {
             self.tuples.remove(&(conn.local, conn.remote));
-            self.pending.retain(|&p| p != id);
+            let shard = &mut self.shards[conn.shard];
+            shard.pending.retain(|&p| p != id);
             if conn.announced {
                 self.gone.push_back(id);
             }
-            self.sockets.remove(conn.handle);
+            shard
+                .pool
+                .remove(&mut shard.sockets, conn.handle, &mut self.census);
         }
     }
 
-    /// Half-open connections: announce the established ones, return the reset ones to the
-    /// pool, drop the failed ones.
-    fn check_pending(&mut self) {
+    /// Half-open connections of shard `index`: announce the established ones, return the
+    /// reset ones to the pool, drop the failed ones.
+    fn check_pending(&mut self, index: usize) {
         let mut i = 0;
-        while i < self.pending.len() {
-            let id = self.pending[i];
+        while i < self.shards[index].pending.len() {
+            let id = self.shards[index].pending[i];
             let Some(conn) = self.conns.get_mut(&id) else {
-                self.pending.swap_remove(i);
+                self.shards[index].pending.swap_remove(i);
                 continue;
             };
-            let state = self.sockets.get::<tcp::Socket>(conn.handle).state();
+            let handle = conn.handle;
+            let state = self.shards[index]
+                .sockets
+                .get::<tcp::Socket>(handle)
+                .state();
             match state {
                 State::SynReceived | State::SynSent => {
                     i += 1;
@@ -847,14 +912,14 @@ impl Net {
                 }
                 State::Listen => {
                     // RST during the handshake: smoltcp put the socket back to LISTEN.
-                    let handle = conn.handle;
                     self.drop_conn(id);
-                    self.pool.adopt_listener(handle);
+                    self.shards[index]
+                        .pool
+                        .adopt_listener(handle, &mut self.census);
                 }
                 State::Closed | State::TimeWait => {
-                    let handle = conn.handle;
                     self.drop_conn(id);
-                    self.draining.push(handle);
+                    self.shards[index].drain(handle);
                 }
                 _ => {
                     conn.announced = true;
@@ -871,28 +936,40 @@ impl Net {
                     }
                 }
             }
-            self.pending.swap_remove(i);
+            self.shards[index].pending.swap_remove(i);
         }
     }
 
     /// Forgets a connection's table entries (not its socket).
     fn drop_conn(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.remove(&id) {
+        if let Some(conn) = self.unlink(id) {
             if self.tuples.get(&(conn.local, conn.remote)) == Some(&id) {
                 self.tuples.remove(&(conn.local, conn.remote));
             }
         }
     }
 
-    /// Marks a connection for examination after this poll; `news`: a packet for it arrived.
+    /// Removes a connection from the table and from its shard's members: every removal goes
+    /// through here.
+    fn unlink(&mut self, id: ConnId) -> Option<Conn> {
+        let conn = self.conns.remove(&id)?;
+        self.shards[conn.shard].members.remove(&id);
+        Some(conn)
+    }
+
+    /// Marks a connection for examination after this poll (and its shard for polling);
+    /// `news`: a packet for it arrived.
     fn touch(&mut self, id: ConnId, news: bool) {
-        if let Some(conn) = self.conns.get_mut(&id) {
-            conn.news |= news;
-            if !conn.touched {
-                conn.touched = true;
-                self.touched.push(id);
-            }
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        conn.news |= news;
+        let shard = conn.shard;
+        if !conn.touched {
+            conn.touched = true;
+            self.touched.push(id);
         }
+        self.mark_dirty(shard);
     }
 
     /// Touched, announced connections: log state changes, report the finished ones as gone,
@@ -908,7 +985,9 @@ impl Net {
             if !conn.announced {
                 continue;
             }
-            let socket = self.sockets.get::<tcp::Socket>(conn.handle);
+            let socket = self.shards[conn.shard]
+                .sockets
+                .get::<tcp::Socket>(conn.handle);
             let state = socket.state();
             let changed = state != conn.state;
             if changed {
@@ -923,9 +1002,9 @@ impl Net {
             }
             let over = matches!(state, State::Closed | State::TimeWait);
             if over && (conn.released || !socket.can_recv()) {
-                let handle = conn.handle;
+                let (index, handle) = (conn.shard, conn.handle);
                 self.drop_conn(id);
-                self.draining.push(handle);
+                self.shards[index].drain(handle);
                 self.gone.push_back(id);
             } else if (news || changed) && !conn.ready {
                 conn.ready = true;
@@ -935,18 +1014,21 @@ impl Net {
         self.touched = touched;
     }
 
-    /// Recycles draining sockets that are fully closed (RST sent). TIME-WAIT ones wait for
-    /// their timer, or are reaped early by `top_up` when the cap needs their room.
-    fn recycle_draining(&mut self) -> bool {
+    /// Recycles shard `index`'s draining sockets that are fully closed (RST sent). TIME-WAIT
+    /// ones wait for their timer, or are reaped early when the cap needs their room.
+    fn recycle_draining(&mut self, index: usize) -> bool {
+        let connections = self.conns.len();
+        let shard = &mut self.shards[index];
         let mut recycled = false;
         let mut i = 0;
-        while i < self.draining.len() {
-            let handle = self.draining[i];
-            let socket = self.sockets.get::<tcp::Socket>(handle);
+        while i < shard.draining.len() {
+            let handle = shard.draining[i];
+            let socket = shard.sockets.get::<tcp::Socket>(handle);
             if socket.state() == State::Closed && socket.remote_endpoint().is_none() {
-                self.draining.swap_remove(i);
-                let in_use = self.in_use();
-                self.pool.release(&mut self.sockets, handle, in_use);
+                shard.draining.swap_remove(i);
+                shard
+                    .pool
+                    .release(&mut shard.sockets, handle, &mut self.census, connections);
                 recycled = true;
             } else {
                 i += 1;
@@ -955,26 +1037,87 @@ impl Net {
         recycled
     }
 
-    fn top_up(&mut self) {
-        let in_use = self.in_use();
-        let draining = &mut self.draining;
-        self.pool.top_up(&mut self.sockets, in_use, |sockets| {
-            reap_time_wait(sockets, draining)
-        });
+    /// Opens listeners in shard `index` until its pool has its spare or the cap is reached.
+    fn top_up(&mut self, index: usize) {
+        let connections = self.conns.len();
+        while self.shards[index]
+            .pool
+            .wants_listener(&self.census, connections)
+        {
+            let Some(handle) = socket_for(&mut self.shards, &mut self.census, index) else {
+                break;
+            };
+            let shard = &mut self.shards[index];
+            shard
+                .pool
+                .listen_on(&mut shard.sockets, handle, &mut self.census);
+        }
     }
 }
 
-/// Takes a draining socket in TIME-WAIT out of the draining list, cutting its wait short:
-/// when the cap needs the room, a new connection matters more than re-ACKing a lost final
-/// FIN (the peer then gets a RST for it, which ends its LAST-ACK just as well).
-fn reap_time_wait(
-    sockets: &SocketSet<'static>,
-    draining: &mut Vec<SocketHandle>,
-) -> Option<SocketHandle> {
-    let pos = draining
-        .iter()
-        .position(|&h| sockets.get::<tcp::Socket>(h).state() == State::TimeWait)?;
-    Some(draining.swap_remove(pos))
+/// Makes sure shard `index` has a listener for the SYN about to reach it, if the cap has room
+/// for one more connection. Pools are topped up after every packet, so this acts only near
+/// the cap, when the listeners the cap still allows may all sit in other shards: one of them
+/// then moves here. Without it a SYN could be refused below `max_connections`.
+fn ensure_listener(shards: &mut [Shard], census: &mut Census, connections: usize, index: usize) {
+    if shards[index].pool.listeners() > 0 {
+        return;
+    }
+    let handle = if census.may_listen(connections) {
+        socket_for(shards, census, index)
+    } else {
+        steal_listener(shards, census, index)
+    };
+    if let Some(handle) = handle {
+        let shard = &mut shards[index];
+        shard.pool.listen_on(&mut shard.sockets, handle, census);
+    }
+}
+
+/// A closed socket in shard `index`, cheapest source first: its own free list, another
+/// shard's free list (moved over, so freed buffers are reused before new ones are
+/// allocated), a new socket if the cap has room, a TIME-WAIT socket of its own or of another
+/// shard cut short (see [`Shard::reap_time_wait`]).
+fn socket_for(shards: &mut [Shard], census: &mut Census, index: usize) -> Option<SocketHandle> {
+    if shards[index].pool.free() > 0 || census.free == 0 {
+        let shard = &mut shards[index];
+        if let Some(handle) = shard.pool.take_socket(&mut shard.sockets, census) {
+            return Some(handle);
+        }
+    } else if let Some(other) = shards.iter().position(|s| s.pool.free() > 0) {
+        let from = &mut shards[other];
+        if let Some(socket) = from.pool.give_free(&mut from.sockets, census) {
+            return Some(shards[index].sockets.add(socket));
+        }
+    }
+    if let Some(handle) = shards[index].reap_time_wait() {
+        return Some(handle);
+    }
+    let other = (0..shards.len()).find(|&o| o != index && !shards[o].draining.is_empty())?;
+    let handle = shards[other].reap_time_wait()?;
+    Some(move_socket(shards, other, handle, index))
+}
+
+/// Closes a listener, of shard `index` if it has one, else of any shard, and hands its socket
+/// to shard `index`: for a connection that may not grow the socket count.
+fn steal_listener(shards: &mut [Shard], census: &mut Census, index: usize) -> Option<SocketHandle> {
+    let from = if shards[index].pool.listeners() > 0 {
+        index
+    } else {
+        shards.iter().position(|s| s.pool.listeners() > 0)?
+    };
+    let shard = &mut shards[from];
+    let handle = shard.pool.steal_listener(&mut shard.sockets, census)?;
+    Some(move_socket(shards, from, handle, index))
+}
+
+/// Moves a closed socket from one shard's set to another's; its handle changes.
+fn move_socket(shards: &mut [Shard], from: usize, handle: SocketHandle, to: usize) -> SocketHandle {
+    if from == to {
+        return handle;
+    }
+    let socket = shards[from].sockets.remove(handle);
+    shards[to].sockets.add(socket)
 }
 
 /// 64 bits from the OS (getrandom(2)), for ISNs and the ephemeral port start.

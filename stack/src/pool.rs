@@ -1,56 +1,82 @@
 //! The listen pool: spare listening sockets, because smoltcp has no backlog.
 //!
 //! A listening smoltcp socket takes exactly one connection, and a SYN that finds no socket in
-//! LISTEN gets a RST. So the pool keeps `spare` listeners on the port and is topped up after
-//! every ingress packet (a burst of SYNs then never finds it empty), recycles closed sockets
-//! with their buffers, and never lets the sockets in use plus listeners exceed the cap, so
-//! SYNs beyond `max_connections` are refused with a RST by smoltcp itself.
+//! LISTEN gets a RST. So every shard (see [`crate::shard`]) keeps a [`Pool`] of `spare`
+//! listeners on the port, topped up after every ingress packet (a burst of SYNs then never
+//! finds it empty), and recycles closed sockets with their buffers. The cap is global: the
+//! [`Census`] counts sockets over every shard, and no pool lets the connections plus the
+//! listeners exceed `max_connections`, so SYNs beyond the cap are refused with a RST by
+//! smoltcp itself.
 
 use smoltcp::iface::{SocketHandle, SocketSet};
-use smoltcp::socket::tcp;
+use smoltcp::socket::{Socket, tcp};
 use smoltcp::time::Duration;
 
 /// A peer silent this long (during the handshake, or with our data unacknowledged) is dropped,
 /// so half-open sockets do not pin the pool forever.
 pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Spare listeners for a given connection cap: enough slack for a burst between two top-ups,
-/// few enough that smoltcp's linear socket scan stays cheap.
+/// Spare listeners (over all shards) for a given connection cap: enough slack for a burst
+/// between two top-ups, few enough that smoltcp's linear socket scan stays cheap.
 pub fn spare_for(max_connections: usize) -> usize {
     (max_connections / 16).clamp(8, 64).min(max_connections)
 }
 
-/// Sockets outside the pool, as counted against the cap.
+/// Socket counts summed over every shard, checked against the one `max_connections` cap.
 #[derive(Debug, Clone, Copy)]
-pub struct InUse {
-    /// Sockets owned by connections in the table (half-open, established, closing).
-    pub connections: usize,
-    /// Sockets the application is done with, in TIME-WAIT or with a RST to send. They take
-    /// room but not a connection slot: a TIME-WAIT socket is reaped when the room is needed.
-    pub draining: usize,
+pub struct Census {
+    /// The cap on sockets: connections, listeners, draining and free ones together.
+    pub max_connections: usize,
+    /// TCP sockets allocated in all socket sets.
+    pub sockets: usize,
+    /// Listeners in all pools.
+    pub listeners: usize,
+    /// Closed sockets kept for reuse in all pools.
+    pub free: usize,
 }
 
-/// Listeners, recycled sockets and the cap; the connection table lives in [`crate::Net`].
+impl Census {
+    /// Nothing allocated yet under a cap of `max_connections`.
+    pub fn new(max_connections: usize) -> Self {
+        Census {
+            max_connections,
+            sockets: 0,
+            listeners: 0,
+            free: 0,
+        }
+    }
+
+    /// True when one more socket may be allocated.
+    pub fn has_room(&self) -> bool {
+        self.sockets < self.max_connections
+    }
+
+    /// True when one more listener may open: each listener can turn into a connection, so
+    /// `connections` plus listeners stay within the cap.
+    pub fn may_listen(&self, connections: usize) -> bool {
+        self.listeners + connections < self.max_connections
+    }
+}
+
+/// One shard's listeners and recycled sockets; the connection table lives in [`crate::Net`].
 pub struct Pool {
     port: Option<u16>,
     listeners: Vec<SocketHandle>,
     /// Closed sockets kept with their buffers for reuse, at most `spare` of them.
     free: Vec<SocketHandle>,
     spare: usize,
-    max_connections: usize,
     rx_buffer: usize,
     tx_buffer: usize,
 }
 
 impl Pool {
-    /// An empty pool; nothing listens until [`Pool::set_port`].
-    pub fn new(max_connections: usize, rx_buffer: usize, tx_buffer: usize) -> Self {
+    /// An empty pool aiming at `spare` listeners; nothing listens until [`Pool::set_port`].
+    pub fn new(spare: usize, rx_buffer: usize, tx_buffer: usize) -> Self {
         Pool {
             port: None,
             listeners: Vec::new(),
             free: Vec::new(),
-            spare: spare_for(max_connections),
-            max_connections,
+            spare: spare.max(1),
             rx_buffer,
             tx_buffer,
         }
@@ -76,36 +102,39 @@ impl Pool {
         self.spare
     }
 
-    /// The configured cap on sockets in use plus listeners.
-    pub fn max_connections(&self) -> usize {
-        self.max_connections
+    /// True when this pool is short of listeners and the cap allows one more.
+    pub fn wants_listener(&self, census: &Census, connections: usize) -> bool {
+        self.port.is_some() && self.listeners.len() < self.spare && census.may_listen(connections)
     }
 
     /// Listens on `port` from now on; listeners on a previous port are closed (their
     /// half-open connections, if any, are already owned by the connection table).
-    pub fn set_port(&mut self, sockets: &mut SocketSet<'static>, port: u16) {
+    pub fn set_port(&mut self, sockets: &mut SocketSet<'static>, port: u16, census: &mut Census) {
         if self.port == Some(port) {
             return;
         }
         for handle in std::mem::take(&mut self.listeners) {
+            census.listeners -= 1;
             sockets.get_mut::<tcp::Socket>(handle).abort();
-            self.put_free(sockets, handle);
+            self.put_free(sockets, handle, census);
         }
         self.port = Some(port);
     }
 
-    /// A closed socket for a new use: a recycled one, or a fresh one when `may_grow`.
+    /// A closed socket for a new use: a recycled one, or a fresh one when the cap has room.
     pub fn take_socket(
         &mut self,
         sockets: &mut SocketSet<'static>,
-        may_grow: bool,
+        census: &mut Census,
     ) -> Option<SocketHandle> {
         if let Some(handle) = self.free.pop() {
+            census.free -= 1;
             return Some(handle);
         }
-        if !may_grow {
+        if !census.has_room() {
             return None;
         }
+        census.sockets += 1;
         let socket = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; self.rx_buffer]),
             tcp::SocketBuffer::new(vec![0; self.tx_buffer]),
@@ -113,12 +142,29 @@ impl Pool {
         Some(sockets.add(socket))
     }
 
+    /// Takes a recycled socket out of this shard's set, to be added to another shard's.
+    pub fn give_free(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        census: &mut Census,
+    ) -> Option<Socket<'static>> {
+        let handle = self.free.pop()?;
+        census.free -= 1;
+        Some(sockets.remove(handle))
+    }
+
     /// Moves listeners that left LISTEN (a SYN arrived) into `taken`.
-    pub fn collect_taken(&mut self, sockets: &SocketSet<'static>, taken: &mut Vec<SocketHandle>) {
+    pub fn collect_taken(
+        &mut self,
+        sockets: &SocketSet<'static>,
+        taken: &mut Vec<SocketHandle>,
+        census: &mut Census,
+    ) {
         self.listeners.retain(|&handle| {
             let listening = sockets.get::<tcp::Socket>(handle).is_listening();
             if !listening {
                 taken.push(handle);
+                census.listeners -= 1;
             }
             listening
         });
@@ -126,13 +172,19 @@ impl Pool {
 
     /// Adopts a socket that is listening on our port again (a RST in SYN-RECEIVED sends a
     /// smoltcp socket back to LISTEN).
-    pub fn adopt_listener(&mut self, handle: SocketHandle) {
+    pub fn adopt_listener(&mut self, handle: SocketHandle, census: &mut Census) {
         self.listeners.push(handle);
+        census.listeners += 1;
     }
 
-    /// Gives up one listener so a client connection can use its socket without exceeding the cap.
-    pub fn steal_listener(&mut self, sockets: &mut SocketSet<'static>) -> Option<SocketHandle> {
+    /// Gives up one listener so its socket can serve elsewhere without exceeding the cap.
+    pub fn steal_listener(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        census: &mut Census,
+    ) -> Option<SocketHandle> {
         let handle = self.listeners.pop()?;
+        census.listeners -= 1;
         // A listener has no peer: closing it sends nothing.
         sockets.get_mut::<tcp::Socket>(handle).abort();
         Some(handle)
@@ -145,75 +197,64 @@ impl Pool {
         &mut self,
         sockets: &mut SocketSet<'static>,
         handle: SocketHandle,
-        in_use: InUse,
+        census: &mut Census,
+        connections: usize,
     ) {
-        if self.port.is_some() && self.listeners.len() < self.allowed_listeners(in_use) {
-            self.listen_on(sockets, handle);
+        if self.wants_listener(census, connections) {
+            self.listen_on(sockets, handle, census);
         } else {
-            self.put_free(sockets, handle);
+            self.put_free(sockets, handle, census);
         }
     }
 
-    /// True when one more socket fits under the cap.
-    pub fn has_room(&self, in_use: InUse) -> bool {
-        in_use.connections + in_use.draining + self.listeners.len() + self.free.len()
-            < self.max_connections
-    }
-
-    /// Opens listeners until there are `spare` of them or the connections reach the cap.
-    /// `reap` supplies a TIME-WAIT socket when the cap leaves no room for a new one.
-    pub fn top_up(
+    /// Makes the closed socket `handle` a listener on the port.
+    pub fn listen_on(
         &mut self,
         sockets: &mut SocketSet<'static>,
-        mut in_use: InUse,
-        mut reap: impl FnMut(&mut SocketSet<'static>) -> Option<SocketHandle>,
+        handle: SocketHandle,
+        census: &mut Census,
     ) {
-        if self.port.is_none() {
-            return;
-        }
-        while self.listeners.len() < self.allowed_listeners(in_use) {
-            let room = self.has_room(in_use);
-            let handle = match self.take_socket(sockets, room) {
-                Some(handle) => handle,
-                None => match reap(sockets) {
-                    Some(handle) => {
-                        in_use.draining -= 1;
-                        handle
-                    }
-                    None => break,
-                },
-            };
-            self.listen_on(sockets, handle);
-        }
-    }
-
-    fn allowed_listeners(&self, in_use: InUse) -> usize {
-        self.spare
-            .min(self.max_connections.saturating_sub(in_use.connections))
-    }
-
-    fn listen_on(&mut self, sockets: &mut SocketSet<'static>, handle: SocketHandle) {
         let Some(port) = self.port else {
-            self.put_free(sockets, handle);
+            self.put_free(sockets, handle, census);
             return;
         };
         let socket = sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(SOCKET_TIMEOUT));
         socket.set_nagle_enabled(true);
         match socket.listen(port) {
-            Ok(()) => self.listeners.push(handle),
+            Ok(()) => {
+                self.listeners.push(handle);
+                census.listeners += 1;
+            }
             Err(err) => {
                 log::error!("pool: cannot listen on port {port}: {err}");
-                self.put_free(sockets, handle);
+                self.put_free(sockets, handle, census);
             }
         }
     }
 
-    fn put_free(&mut self, sockets: &mut SocketSet<'static>, handle: SocketHandle) {
+    /// Drops a socket for good.
+    pub fn remove(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        handle: SocketHandle,
+        census: &mut Census,
+    ) {
+        sockets.remove(handle);
+        census.sockets -= 1;
+    }
+
+    fn put_free(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        handle: SocketHandle,
+        census: &mut Census,
+    ) {
         if self.free.len() < self.spare {
             self.free.push(handle);
+            census.free += 1;
         } else {
-            sockets.remove(handle);
+            self.remove(sockets, handle, census);
         }
     }
 }

@@ -66,9 +66,6 @@ pub struct Port<L: Link> {
     tx_buf: Vec<u8>,
     mtu: usize,
     stats: PortStats,
-    /// (source, destination) of the last TCP packet handed to smoltcp, so the connection
-    /// table can tell which connection a packet concerned without scanning every socket.
-    last_tcp: Option<(IpEndpoint, IpEndpoint)>,
 }
 
 impl<L: Link> Port<L> {
@@ -82,7 +79,6 @@ impl<L: Link> Port<L> {
             tx_buf: vec![0; mtu],
             mtu,
             stats: PortStats::default(),
-            last_tcp: None,
         }
     }
 
@@ -100,11 +96,6 @@ impl<L: Link> Port<L> {
     pub fn stats(&self) -> PortStats {
         self.stats
     }
-
-    /// (source, destination) of the last TCP packet received, once.
-    pub fn take_last_tcp(&mut self) -> Option<(IpEndpoint, IpEndpoint)> {
-        self.last_tcp.take()
-    }
 }
 
 /// Logs the 1st, 2nd, 4th, 8th … link error: a TUN whose kernel side is down fails every
@@ -115,9 +106,21 @@ fn log_link_error(operation: &str, err: &io::Error, count: u64) {
     }
 }
 
-/// (source, destination) endpoints of a TCP packet; `None` for anything else or garbage.
-/// IPv6 extension headers are not followed (smoltcp's TCP path does not need them either).
-fn tcp_endpoints(packet: &[u8]) -> Option<(IpEndpoint, IpEndpoint)> {
+/// What the stack reads from a TCP packet's headers before smoltcp sees it: enough to route
+/// it to its shard and to name its connection without scanning every socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpFlow {
+    /// Source endpoint (the remote side).
+    pub src: IpEndpoint,
+    /// Destination endpoint (ours).
+    pub dst: IpEndpoint,
+    /// SYN without ACK: an attempt to open a connection.
+    pub syn: bool,
+}
+
+/// The [`TcpFlow`] of a TCP packet; `None` for anything else or garbage. IPv6 extension
+/// headers are not followed (smoltcp's TCP path does not need them either).
+fn tcp_flow(packet: &[u8]) -> Option<TcpFlow> {
     let (src, dst, segment) = match packet.first()? >> 4 {
         4 => {
             let ip = Ipv4Packet::new_checked(packet).ok()?;
@@ -136,10 +139,11 @@ fn tcp_endpoints(packet: &[u8]) -> Option<(IpEndpoint, IpEndpoint)> {
         _ => return None,
     };
     let tcp = TcpPacket::new_checked(segment).ok()?;
-    Some((
-        IpEndpoint::new(src, tcp.src_port()),
-        IpEndpoint::new(dst, tcp.dst_port()),
-    ))
+    Some(TcpFlow {
+        src: IpEndpoint::new(src, tcp.src_port()),
+        dst: IpEndpoint::new(dst, tcp.dst_port()),
+        syn: tcp.syn() && !tcp.ack(),
+    })
 }
 
 impl<L: Link> phy::Device for Port<L> {
@@ -174,9 +178,10 @@ impl<L: Link> phy::Device for Port<L> {
             }
         };
         self.stats.rx_packets += 1;
-        self.last_tcp = tcp_endpoints(&self.rx_buf[..len]);
+        let packet = &self.rx_buf[..len];
         let rx = PortRx {
-            packet: &self.rx_buf[..len],
+            packet,
+            flow: tcp_flow(packet),
         };
         let tx = PortTx {
             link: &mut self.link,
@@ -211,6 +216,14 @@ impl<L: Link> phy::Device for Port<L> {
 /// Receive token: the packet already sits in the port's receive buffer.
 pub struct PortRx<'a> {
     packet: &'a [u8],
+    flow: Option<TcpFlow>,
+}
+
+impl PortRx<'_> {
+    /// The packet's TCP flow, read before smoltcp processes it; `None` when not TCP.
+    pub fn flow(&self) -> Option<TcpFlow> {
+        self.flow
+    }
 }
 
 impl phy::RxToken for PortRx<'_> {
@@ -279,15 +292,14 @@ mod tests {
     }
 
     #[test]
-    fn packets_pass_both_ways_and_tcp_endpoints_are_noted() {
+    fn packets_pass_both_ways_and_tcp_flows_are_noted() {
         let (a, mut b) = memory::pair(1500);
         let mut port = Port::new(a, Chain::new());
         b.send(&tcp_packet()).unwrap();
         let (rx, _tx) = port.receive(Instant::ZERO).expect("a packet");
+        let flow = rx.flow().expect("a TCP flow");
+        assert_eq!((flow.src.port, flow.dst.port, flow.syn), (1234, 80, true));
         assert_eq!(rx.consume(|p| p.to_vec()), tcp_packet());
-        let (src, dst) = port.take_last_tcp().expect("TCP endpoints");
-        assert_eq!((src.port, dst.port), (1234, 80));
-        assert_eq!(port.take_last_tcp(), None, "taken once");
 
         let tx = port.transmit(Instant::ZERO).unwrap();
         tx.consume(3, |buf| buf.copy_from_slice(b"abc"));
@@ -330,14 +342,14 @@ mod tests {
     }
 
     #[test]
-    fn non_tcp_and_garbage_have_no_endpoints() {
-        assert_eq!(tcp_endpoints(&[]), None);
-        assert_eq!(tcp_endpoints(&[0x45, 0, 0]), None);
+    fn non_tcp_and_garbage_have_no_flow() {
+        assert_eq!(tcp_flow(&[]), None);
+        assert_eq!(tcp_flow(&[0x45, 0, 0]), None);
         let mut udp = tcp_packet();
         udp[9] = 17;
-        assert_eq!(tcp_endpoints(&udp), None);
+        assert_eq!(tcp_flow(&udp), None);
         let mut short = tcp_packet();
         short.truncate(30);
-        assert_eq!(tcp_endpoints(&short), None);
+        assert_eq!(tcp_flow(&short), None);
     }
 }
