@@ -1,15 +1,18 @@
 //! Userspace TCP/IP stack over a TUN device, and the server glue that runs `ws` over it.
 //!
 //! The network half: [`device`] (the TUN link and the smoltcp device over it), [`middleware`]
-//! (pcap, trace, loss around the device), [`pool`] (spare listeners), [`Net`] (interface,
-//! sockets, connection table, the calls an event loop makes) and [`Clock`].
+//! (pcap, trace, loss around the device), [`pool`] (spare listeners), [`shard`] (sockets
+//! spread over several smoltcp interfaces by flow hash), [`Net`] (interfaces, sockets,
+//! connection table, the calls an event loop makes) and [`Clock`].
 //!
 //! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
 //! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6
 //! extension headers on the TCP path; congestion control (smoltcp's is off); more than one
 //! listening port per `Net`; delay/reorder/duplicate middleware (the layer interface has
-//! room for them, see [`middleware`]). smoltcp matches every segment against every socket,
-//! so per-packet cost still grows with the number of open connections.
+//! room for them, see [`middleware`]). smoltcp matches every segment against every socket
+//! of its interface; sharding keeps that to ~64 sockets up to 16 384 connections, beyond
+//! which per-packet cost grows again (the shard count stops at 256). IP fragments of a TCP
+//! segment are not routed to its shard (smoltcp is built without reassembly anyway).
 
 pub mod client;
 pub mod clock;

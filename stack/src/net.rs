@@ -175,6 +175,8 @@ pub struct Net {
     next_ephemeral: u16,
     /// Reused scratch list of listeners that took a SYN.
     taken: Vec<SocketHandle>,
+    /// Reused scratch list of connections to examine after a shard's timer fired.
+    scratch: Vec<ConnId>,
     log_states: bool,
     duplicates: u64,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
@@ -247,6 +249,7 @@ impl Net {
             duplicates: 0,
             unseen_activity: false,
             taken: Vec::new(),
+            scratch: Vec::new(),
             log_states: config.trace,
         })
     }
@@ -308,14 +311,10 @@ impl Net {
             }
         }
         // Shards whose timers are due join the ones with news: O(shards), not O(sockets).
-        let mut timers = Vec::new();
-        for (index, shard) in self.shards.iter().enumerate() {
-            if !shard.dirty && shard.is_due(now) {
-                timers.push(index);
+        for index in 0..self.shards.len() {
+            if self.shards[index].is_due(now) {
+                self.mark_dirty(index);
             }
-        }
-        for index in timers {
-            self.mark_dirty(index);
         }
         let dirty = std::mem::take(&mut self.dirty);
         for &index in &dirty {
@@ -332,10 +331,12 @@ impl Net {
                 // Sockets change state without a packet or an application call only through
                 // smoltcp's timers (retransmission timeout, TIME-WAIT expiry): look at every
                 // connection of this shard, as egress just looked at every socket.
-                let members: Vec<ConnId> = shard.members.iter().copied().collect();
-                for id in members {
+                let mut members = std::mem::take(&mut self.scratch);
+                members.extend(shard.members.iter().copied());
+                for id in members.drain(..) {
                     self.touch(id, false);
                 }
+                self.scratch = members;
             }
         }
         for &index in &dirty {
@@ -346,7 +347,8 @@ impl Net {
             let shard = &mut self.shards[index];
             // Draining sockets finish by a timer (TIME-WAIT) or right after their RST went
             // out, which is when they were added: no need to look at them on other polls.
-            if shard.is_due(now) || std::mem::take(&mut shard.draining_added) {
+            let added = std::mem::take(&mut shard.draining_added);
+            if added || shard.is_due(now) {
                 activity |= self.recycle_draining(index);
             }
             // Releasing sockets may have made room for listeners.
@@ -521,6 +523,11 @@ impl Net {
             Err(RecvError::Finished) => Err(ConnError::Closed),
             Err(RecvError::InvalidState) => Err(ConnError::Reset),
         };
+        if result.is_ok() {
+            // Reading opens the receive window: the shard's egress may owe a window update.
+            let shard = self.conns[&id].shard;
+            self.mark_dirty(shard);
+        }
         if matches!(state, State::Closed | State::TimeWait) {
             // Reading the last bytes of a finished connection makes it gone: the next poll
             // must look at it.

@@ -603,3 +603,108 @@ fn a_timeout_without_any_packet_is_still_reported_gone() {
         "gone at {gone_at}"
     );
 }
+
+/// Sharded stack: `max_connections` holds across shards, connections spread over them, and
+/// when the listeners the cap still allows sit in other shards, a SYN is not refused.
+#[test]
+fn the_cap_holds_across_shards_and_connections_spread() {
+    let mut server_config = config(SERVER_IP);
+    server_config.max_connections = 256;
+    server_config.rx_buffer = 4096;
+    server_config.tx_buffer = 4096;
+    let mut client_config = config(CLIENT_IP);
+    client_config.rx_buffer = 4096;
+    client_config.tx_buffer = 4096;
+    let mut pair = Pair::new(server_config, client_config);
+    pair.server.listen(PORT).unwrap();
+    let shards = pair.server.stats().shards;
+    assert_eq!(shards, 4);
+    let ids: Vec<ConnId> = (0..262)
+        .map(|_| pair.client.connect(Pair::server_addr()).unwrap())
+        .collect();
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    pair.run_until(Duration::from_secs(3), |p| {
+        while let Some((id, _)) = p.server.accept() {
+            accepted.push(id);
+        }
+        while p.client.poll_gone().is_some() {
+            refused += 1;
+        }
+        false
+    });
+    assert_eq!(
+        (accepted.len(), refused),
+        (256, 6),
+        "exactly the cap accepted"
+    );
+    let stats = pair.server.stats();
+    assert_eq!((stats.connections, stats.listeners), (256, 0));
+    // Four shards of ~64: a shard scan is a fraction of the table's (every shard used).
+    assert!(stats.largest_shard < 100, "{stats:?}");
+    let established = ids.iter().filter(|&&id| pair.client.is_established(id));
+    assert_eq!(established.count(), 256);
+
+    // Free several slots, all in whichever shards: as many new connections get in, wherever
+    // they hash.
+    for &id in &accepted[..8] {
+        pair.server.abort(id);
+    }
+    let (mut server_gone, mut client_gone) = (0, 0);
+    pair.run_until(Duration::from_secs(1), |p| {
+        while p.server.poll_gone().is_some() {
+            server_gone += 1;
+        }
+        while p.client.poll_gone().is_some() {
+            client_gone += 1;
+        }
+        server_gone == 8 && client_gone == 8
+    });
+    assert_eq!(
+        (server_gone, client_gone),
+        (8, 8),
+        "the aborts reached both sides"
+    );
+    let late: Vec<ConnId> = (0..8)
+        .map(|_| pair.client.connect(Pair::server_addr()).unwrap())
+        .collect();
+    let mut accepted_late = 0;
+    let ok = pair.run_until(Duration::from_secs(3), |p| {
+        while p.server.accept().is_some() {
+            accepted_late += 1;
+        }
+        assert!(
+            p.client.poll_gone().is_none(),
+            "a connect was refused below the cap"
+        );
+        accepted_late == 8 && late.iter().all(|&id| p.client.is_established(id))
+    });
+    assert!(ok, "accepted {accepted_late} of 8 after freeing 8 slots");
+    assert_eq!(pair.server.stats().connections, 256);
+}
+
+/// Data and close work on every shard, and an idle sharded stack asks for no wake-ups.
+#[test]
+fn sharded_connections_carry_data_and_idle_needs_no_polling() {
+    let mut pair = Pair::listening();
+    assert_eq!(pair.server.stats().shards, 16);
+    let conns: Vec<(ConnId, ConnId)> = (0..40).map(|_| connect(&mut pair)).collect();
+    for (i, &(cid, sid)) in conns.iter().enumerate() {
+        let data = pattern(3000 + i, i as u64);
+        assert_eq!(
+            transfer(&mut pair, true, cid, sid, &data, Duration::from_secs(5)),
+            data
+        );
+    }
+    // Delayed ACKs and the like settle; then nothing is due until a packet arrives.
+    pair.run_for(Duration::from_millis(500));
+    while pair.server.poll_ready().is_some() {}
+    pair.server.poll(pair.now);
+    while pair.server.poll_ready().is_some() {}
+    // Only the 60 s socket timeouts remain: no busy loop, no short wake-ups.
+    let delay = pair.server.poll_delay(pair.now);
+    assert!(
+        delay.is_none_or(|d| d > Duration::from_secs(50)),
+        "idle server wakes after {delay:?}"
+    );
+}
