@@ -163,6 +163,12 @@ impl Netns {
     /// Drops `percent` % of the packets crossing `tun0` in each direction, with nftables
     /// (`numgen random`), since netem is not available in the test kernels.
     pub fn add_loss(&self, percent: u32) {
+        self.add_loss_on("tun0", percent);
+    }
+
+    /// [`Netns::add_loss`] on any interface of the namespace (a second TUN, a veth end); may be
+    /// called for several interfaces, all counted by [`Netns::dropped_packets`].
+    pub fn add_loss_on(&self, iface: &str, percent: u32) {
         // The counter lets a test prove that packets were really dropped.
         let rule = format!("numgen random mod 100 < {percent} counter drop");
         let nft = |args: &[&str]| {
@@ -187,8 +193,8 @@ impl Netns {
             "out",
             "{ type filter hook output priority 0; }",
         ]);
-        nft(&["add", "rule", "inet", "tw", "in", "iifname", "tun0", &rule]);
-        nft(&["add", "rule", "inet", "tw", "out", "oifname", "tun0", &rule]);
+        nft(&["add", "rule", "inet", "tw", "in", "iifname", iface, &rule]);
+        nft(&["add", "rule", "inet", "tw", "out", "oifname", iface, &rule]);
     }
 
     /// Packets dropped so far by the rules of [`Netns::add_loss`] (both directions).
@@ -608,4 +614,29 @@ pub fn pattern_text(len: usize) -> String {
         i += 1;
     }
     s
+}
+
+/// Resident set size of process `pid` in KiB (`VmRSS` in /proc), `None` once it has exited.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Saves measured figures as `target/battery/<name>.json` (next to the test binaries' profile
+/// directory), for docs/SECURITY.md; returns the path written.
+pub fn save_figures(name: &str, json: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test binary> → target/battery
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("test binary lives in target/<profile>/deps");
+    let dir = target.join("battery");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, json).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
 }
