@@ -452,16 +452,17 @@ pub fn run(
             }
             client.close(CloseCode::GOING_AWAY, "client stopping");
         }
+        // One connection, serviced every turn: the stack's news lists only need emptying, and
+        // before `handle`, so news from the second poll below stays queued and makes
+        // poll_delay zero (the next turn then reads what that poll received).
+        while net.poll_gone().is_some() {}
+        while net.poll_ready().is_some() {}
         match client.handle(net, stack_now, app) {
             Ok(Some(code)) => break Ok(code),
             Ok(None) => {}
             Err(e) => break Err(e),
         }
         net.poll(stack_now);
-        // One connection: it is serviced every turn, so the stack's news lists only need
-        // emptying (poll_delay stays zero while they hold anything).
-        while net.poll_gone().is_some() {}
-        while net.poll_ready().is_some() {}
         let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now)]
             .into_iter()
             .flatten()
