@@ -85,7 +85,7 @@ debian_mirror() {
     local f url
     for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [[ -f $f ]] || continue
-        url=$(grep -hoE '(https?://[^ ]+/debian)/?( |$)' "$f" 2>/dev/null | head -n1 | tr -d ' ' || true)
+        url=$(grep -v '^[[:space:]]*#' "$f" | grep -oE '(https?://[^ ]+/debian)/?( |$)' | head -n1 | tr -d ' ' || true)
         [[ -n $url ]] && { echo "${url%/}"; return; }
     done
     echo http://deb.debian.org/debian
