@@ -484,3 +484,21 @@ pub fn run(
     net.flush()?;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_keys_come_from_the_os_seed_and_vary() {
+        let mut a = OsMaskKeys::new().unwrap();
+        let mut b = OsMaskKeys::new().unwrap();
+        let keys_a: Vec<[u8; 4]> = (0..64).map(|_| a.next_key()).collect();
+        let keys_b: Vec<[u8; 4]> = (0..64).map(|_| b.next_key()).collect();
+        // Two seeds from getrandom give different streams, and a stream does not repeat.
+        assert_ne!(keys_a, keys_b);
+        let distinct: std::collections::HashSet<_> = keys_a.iter().collect();
+        assert!(distinct.len() > 60, "{} distinct keys of 64", distinct.len());
+        assert_ne!(os_random::<16>().unwrap(), os_random::<16>().unwrap());
+    }
+}

@@ -1,6 +1,6 @@
 //! The server glue: HTTP and WebSocket on one port of [`Net`], routed by path.
 //!
-//! Each accepted connection is a [`conn::Conn`]: HTTP requests (parsed by `ws::handshake`)
+//! Each accepted connection is a `Conn` (conn.rs): HTTP requests (parsed by `ws::handshake`)
 //! get a [`Page`], a refusal with the status `ws` names, or a 101 that turns the connection
 //! into a WebSocket handled by the [`App`] registered for its path. [`run`] is the event loop.
 //!
