@@ -54,9 +54,10 @@ pub(crate) fn decide(buf: &[u8], site: &Site<'_>, out: &mut OutQueue) -> Decisio
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let decision = match handshake::parse_request(buf, &mut headers) {
         Ok(Status::Partial) => return Decision::Partial,
-        Ok(Status::Complete(request)) if request.upgrade_requested() => {
+        Ok(Status::Complete(request)) if wants_websocket(&request, site) => {
             upgrade(&request, site, out)
         }
+        // Other upgrades (curl's `Upgrade: h2c`, say) may be ignored (RFC 9110 §7.8).
         Ok(Status::Complete(request)) => plain(&request, site, out),
         Err(error) => Err(error.status()),
     };
@@ -70,6 +71,13 @@ pub(crate) fn refuse(status: HttpStatus, out: &mut OutQueue) -> Decision {
     let n = handshake::write_error_response(status, &mut head).unwrap_or(0);
     out.push(&[&head[..n]]);
     Decision::Refused(status)
+}
+
+/// Whether to treat `request` as a WebSocket handshake: it asks for one, or it asks for any
+/// upgrade on a WebSocket route (then `ws` tells it precisely what is wrong).
+fn wants_websocket(request: &handshake::Request<'_, '_>, site: &Site<'_>) -> bool {
+    let on_route = site.routes.iter().any(|r| r == route_path(request.path()));
+    request.is_websocket_upgrade() || (request.upgrade_requested() && on_route)
 }
 
 /// The path without its query string, for routing.
@@ -294,6 +302,26 @@ mod tests {
         );
         // RFC 6455 §1.3 example key and accept value.
         assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
+    }
+
+    #[test]
+    fn other_upgrades_are_ignored_off_the_websocket_routes() {
+        let h2c = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+                   Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
+        let (decision, text) = answer(h2c, &[]);
+        assert!(
+            matches!(decision, Decision::Responded { .. }),
+            "{decision:?}"
+        );
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        // On a WebSocket route, a broken upgrade is refused with the reason ws gives.
+        let (decision, _) = answer(&h2c.replace("GET / ", "GET /echo "), &[]);
+        assert_eq!(decision, Decision::Refused(HttpStatus::BadRequest));
+        let no_connection = upgrade_request("/echo", "").replace("Connection: Upgrade\r\n", "");
+        assert_eq!(
+            answer(&no_connection, &[]).0,
+            Decision::Refused(HttpStatus::BadRequest)
+        );
     }
 
     #[test]
