@@ -26,14 +26,16 @@ use std::os::fd::RawFd;
 use smoltcp::iface::{
     Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
 };
+use smoltcp::socket::AnySocket;
 use smoltcp::socket::tcp::{self, RecvError, State};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{HardwareAddress, IpCidr, IpEndpoint};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
 use crate::config::NetConfig;
 use crate::device::tun::TunLink;
 use crate::device::{Link, Port, PortStats};
 use crate::middleware::Chain;
+use crate::middleware::impair::{Impair, ImpairConfig};
 use crate::pool::{InUse, Pool, SOCKET_TIMEOUT};
 
 /// Ingress packets handled per [`Net::poll`] before egress gets its turn, so a flood of input
@@ -113,13 +115,31 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<ConnId, V, BuildHasherDefault<IdHasher>>;
 
-/// A snapshot of the socket bookkeeping, for tests and logs.
+/// A snapshot of the socket bookkeeping, for tests, logs and leak checks (`GET /stats`).
+/// After connections come and go, every gauge here returns to its idle value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetStats {
+    /// TCP sockets allocated in the socket set: listeners, connections, draining and free.
+    pub sockets: usize,
     /// Spare listeners on the listening port.
     pub listeners: usize,
     /// Connections in the table (half-open, established, closing).
     pub connections: usize,
+    /// Of those, in ESTABLISHED.
+    pub established: usize,
+    /// Of those, in SYN-RECEIVED or SYN-SENT.
+    pub handshaking: usize,
+    /// Remote addresses with at least one incoming connection in the table (the per-source
+    /// cap's bookkeeping).
+    pub sources: usize,
+    /// Bytes received and not yet read, over all sockets.
+    pub rx_buffered: usize,
+    /// Bytes queued for sending and not yet acknowledged, over all sockets.
+    pub tx_buffered: usize,
+    /// Packets held by the impairment stage now (delay, reorder, duplicates).
+    pub held_packets: usize,
+    /// SYNs refused because their source address had `max_per_source` connections.
+    pub refused_per_source: u64,
     /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
     pub draining: usize,
     /// Closed sockets kept for reuse.
@@ -134,6 +154,8 @@ struct Conn {
     handle: SocketHandle,
     local: IpEndpoint,
     remote: IpEndpoint,
+    /// Accepted from a listener (counted in `Net::sources`), not made by `connect`.
+    inbound: bool,
     /// The application knows this id: returned by `accept()` or by `connect()`.
     announced: bool,
     /// The application called close/abort: report it gone even with unread data.
@@ -182,6 +204,11 @@ pub struct Net {
     scan_owed: bool,
     log_states: bool,
     duplicates: u64,
+    /// Incoming connections in the table per remote address (only addresses with one or more).
+    sources: HashMap<IpAddress, usize>,
+    /// Cap on `sources` values; 0: none.
+    max_per_source: usize,
+    refused_per_source: u64,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
     unseen_activity: bool,
 }
@@ -212,6 +239,10 @@ impl Net {
     ) -> io::Result<Net> {
         let chain = Chain::from_config(config)?;
         let mut device = Port::new(link, chain);
+        let impair = ImpairConfig::from_net(config);
+        if impair.is_active() {
+            device = device.with_impair(Impair::new(&impair));
+        }
         let mut iface_config = Config::new(HardwareAddress::Ip);
         // smoltcp's default seed is 0, which repeats the same ISNs every run.
         iface_config.random_seed = seed;
@@ -245,6 +276,9 @@ impl Net {
             next_id: 1,
             next_ephemeral: EPHEMERAL_FIRST + (seed % 16384) as u16,
             duplicates: 0,
+            sources: HashMap::new(),
+            max_per_source: config.max_per_source,
+            refused_per_source: 0,
             unseen_activity: false,
             taken: Vec::new(),
             dirty: false,
@@ -297,6 +331,8 @@ impl Net {
                 }
             }
         }
+        // Held packets that are due go out before anything newer.
+        activity |= self.device.release_due(now) > 0;
         while self
             .iface
             .poll_egress(now, &mut self.device, &mut self.sockets)
@@ -343,6 +379,14 @@ impl Net {
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
         let delay = self.iface.poll_delay(now, &self.sockets);
         self.timer_at = delay.map(|d| now + d);
+        // Packets held by the impairment are timers too: the loop must wake to release them.
+        let delay = match self.device.next_release() {
+            Some(at) => {
+                let until = if at > now { at - now } else { Duration::ZERO };
+                Some(delay.map_or(until, |d| d.min(until)))
+            }
+            None => delay,
+        };
         if self.dirty
             || self.unseen_activity
             || !self.accepted.is_empty()
@@ -638,6 +682,7 @@ impl Net {
                 handle,
                 local,
                 remote,
+                inbound: false,
                 announced: true,
                 released: false,
                 state: State::SynSent,
@@ -691,11 +736,40 @@ impl Net {
         self.device.chain_mut().flush()
     }
 
-    /// Socket bookkeeping and packet counters.
+    /// Socket bookkeeping and packet counters. Walks every socket: meant for tests, logs and
+    /// `GET /stats`, not for every loop turn.
     pub fn stats(&self) -> NetStats {
+        let (mut sockets, mut rx_buffered, mut tx_buffered) = (0, 0, 0);
+        for (_, socket) in self.sockets.iter() {
+            if let Some(tcp) = tcp::Socket::downcast(socket) {
+                sockets += 1;
+                rx_buffered += tcp.recv_queue();
+                tx_buffered += tcp.send_queue();
+            }
+        }
+        let states = self
+            .conns
+            .values()
+            .map(|c| self.sockets.get::<tcp::Socket>(c.handle).state());
+        let (mut established, mut handshaking) = (0, 0);
+        for state in states {
+            match state {
+                State::Established => established += 1,
+                State::SynReceived | State::SynSent => handshaking += 1,
+                _ => {}
+            }
+        }
         NetStats {
+            sockets,
             listeners: self.pool.listeners(),
             connections: self.conns.len(),
+            established,
+            handshaking,
+            sources: self.sources.len(),
+            rx_buffered,
+            tx_buffered,
+            held_packets: self.device.held(),
+            refused_per_source: self.refused_per_source,
             draining: self.draining.len(),
             free: self.pool.free(),
             duplicates: self.duplicates,
@@ -795,6 +869,28 @@ impl Net {
             // The old connection is in TIME-WAIT and the peer reuses its port: the new one wins.
             self.forget_socket_of(existing);
         }
+        if self.max_per_source > 0
+            && self.sources.get(&remote.addr).copied().unwrap_or(0) >= self.max_per_source
+        {
+            // One address may not take the whole pool. The socket has not answered the SYN
+            // yet (egress comes after ingress); aborting it makes its next packet a RST, so
+            // the peer's connect fails at once instead of retrying. It drains like any
+            // aborted socket and goes back to the pool.
+            self.refused_per_source += 1;
+            if self.refused_per_source.is_power_of_two() {
+                log::warn!(
+                    "refusing connections from {}: {} already open (--max-per-source); \
+                     {} refused so far",
+                    remote.addr,
+                    self.max_per_source,
+                    self.refused_per_source
+                );
+            }
+            self.sockets.get_mut::<tcp::Socket>(handle).abort();
+            self.draining.push(handle);
+            return;
+        }
+        *self.sources.entry(remote.addr).or_insert(0) += 1;
         let id = self.new_id();
         self.conns.insert(
             id,
@@ -802,6 +898,7 @@ impl Net {
                 handle,
                 local,
                 remote,
+                inbound: true,
                 announced: false,
                 released: false,
                 state,
@@ -819,7 +916,7 @@ impl Net {
 
     /// Removes the TIME-WAIT socket of `id` at once (its tuple is being reused).
     fn forget_socket_of(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.remove(&id) {
+        if let Some(conn) = self.unlink(id) {
             self.tuples.remove(&(conn.local, conn.remote));
             self.pending.retain(|&p| p != id);
             if conn.announced {
@@ -877,11 +974,26 @@ impl Net {
 
     /// Forgets a connection's table entries (not its socket).
     fn drop_conn(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.remove(&id) {
+        if let Some(conn) = self.unlink(id) {
             if self.tuples.get(&(conn.local, conn.remote)) == Some(&id) {
                 self.tuples.remove(&(conn.local, conn.remote));
             }
         }
+    }
+
+    /// Removes a connection from the table and from the per-source counts: every removal
+    /// goes through here, so the counts cannot leak.
+    fn unlink(&mut self, id: ConnId) -> Option<Conn> {
+        let conn = self.conns.remove(&id)?;
+        if conn.inbound {
+            if let Some(count) = self.sources.get_mut(&conn.remote.addr) {
+                *count -= 1;
+                if *count == 0 {
+                    self.sources.remove(&conn.remote.addr);
+                }
+            }
+        }
+        Some(conn)
     }
 
     /// Marks a connection for examination after this poll; `news`: a packet for it arrived.
