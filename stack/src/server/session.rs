@@ -250,8 +250,13 @@ impl<K: MaskKeySource> Session<K> {
         self.collect_transmit();
     }
 
-    /// Moves control frames the engine produced (pongs, close, pings) into the queue.
+    /// Moves control frames the engine produced (pongs, close, pings) into the queue, once it
+    /// is empty. Until then they wait in the engine, which keeps only the latest Pong (RFC 6455
+    /// §5.5.3): a Ping flood from a peer that does not read our output cannot grow the queue.
     fn collect_transmit(&mut self) {
+        if !self.out.is_empty() {
+            return;
+        }
         let mut frame = [0u8; ws::MAX_CONTROL_FRAME_LEN];
         while self.ws.wants_transmit() {
             let n = self.ws.poll_transmit(&mut frame);
@@ -263,9 +268,16 @@ impl<K: MaskKeySource> Session<K> {
         }
     }
 
-    /// Hands queued bytes to the TCP socket until it is full.
+    /// Hands queued bytes, then the control frames waiting in the engine, to the TCP socket
+    /// until it is full.
     pub(crate) fn flush(&mut self, net: &mut Net, id: ConnId) -> Result<(), ConnError> {
-        self.out.drain_into(|bytes| net.send(id, bytes)).map(|_| ())
+        loop {
+            self.out.drain_into(|bytes| net.send(id, bytes))?;
+            if !self.out.is_empty() || !self.ws.wants_transmit() {
+                return Ok(());
+            }
+            self.collect_transmit();
+        }
     }
 
     /// Moves the connection forward: flushes, then reads and feeds the engine until a whole
