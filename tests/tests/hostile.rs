@@ -563,9 +563,6 @@ fn endless_pings_on_chat_do_not_grow_memory() {
 }
 
 #[test]
-#[ignore = "known bug (/work/notes/battery-findings.md): on a streaming route the server moves \
-            every Pong into the connection's queue as it reads the Ping, up to the read pause \
-            (--max-message, 16 MiB) per connection"]
 fn endless_pings_on_echo_do_not_grow_memory() {
     require_root!();
     assert_ping_flood_bounded("/echo", "ping-flood-echo");
