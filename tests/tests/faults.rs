@@ -33,10 +33,16 @@ const PAYLOAD: usize = 1 << 20;
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The stack's raw TCP echo server (`stack/examples/tcp_echo.rs`) on a second TUN device.
-const TCP_ECHO: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, 2)), 7);
+const TCP_ECHO: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, 2)),
+    7,
+);
 
 /// A kernel TCP echo server in a peer namespace, at the other end of a veth pair.
-const KERNEL_ECHO: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 0, 2)), 7);
+const KERNEL_ECHO: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 0, 2)),
+    7,
+);
 
 #[test]
 fn one_percent_loss_loses_nothing() {
@@ -86,8 +92,13 @@ fn loss_battery(percent: u32) {
         .zip(lossy)
         .map(|((what, clean), (_, lossy))| Row { what, clean, lossy })
         .collect();
-    println!("\n{percent} % loss each way, {PAYLOAD} bytes each way per transfer, {dropped} packets dropped");
-    println!("{:<34} {:>10} {:>10} {:>8}", "transfer", "no loss", "loss", "ratio");
+    println!(
+        "\n{percent} % loss each way, {PAYLOAD} bytes each way per transfer, {dropped} packets dropped"
+    );
+    println!(
+        "{:<34} {:>10} {:>10} {:>8}",
+        "transfer", "no loss", "loss", "ratio"
+    );
     for row in &rows {
         println!(
             "{:<34} {:>9.3}s {:>9.3}s {:>7.1}x",
@@ -211,11 +222,29 @@ fn connect_veth(ns: &Netns, peer: &Netns) {
         peer.name(),
     ]);
     ip(&["-n", ns.name(), "addr", "add", "10.9.0.1/24", "dev", "twa"]);
-    ip(&["-n", peer.name(), "addr", "add", "10.9.0.2/24", "dev", "twb"]);
+    ip(&[
+        "-n",
+        peer.name(),
+        "addr",
+        "add",
+        "10.9.0.2/24",
+        "dev",
+        "twb",
+    ]);
     // Without this the kernel hands veth 64 KiB GSO super-packets, and one nftables verdict
     // would drop (or pass) 40+ MTU-sized segments at once: not the same loss as on the TUN.
     for (ns, dev) in [(ns, "twa"), (peer, "twb")] {
-        ip(&["-n", ns.name(), "link", "set", dev, "gso_max_size", "1500", "gso_max_segs", "1"]);
+        ip(&[
+            "-n",
+            ns.name(),
+            "link",
+            "set",
+            dev,
+            "gso_max_size",
+            "1500",
+            "gso_max_segs",
+            "1",
+        ]);
         ip(&["-n", ns.name(), "link", "set", dev, "up"]);
     }
 }
@@ -264,7 +293,10 @@ fn tcp_echo_bin() -> PathBuf {
                 .args(["--manifest-path", manifest])
                 .status()
                 .expect("run cargo build --example tcp_echo");
-            assert!(status.success(), "cargo build -p stack --example tcp_echo failed");
+            assert!(
+                status.success(),
+                "cargo build -p stack --example tcp_echo failed"
+            );
         }
         let bin = profile.join("examples").join("tcp_echo");
         assert!(

@@ -37,8 +37,16 @@ fn read_to_end_within(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
 
 /// Panics unless tunws is still running and never logged a panic.
 fn assert_alive(tunws: &mut Tunws) {
-    assert!(tunws.proc().is_running(), "tunws exited:\n{}", tunws.output());
-    assert!(!tunws.output().contains("panicked"), "tunws panicked:\n{}", tunws.output());
+    assert!(
+        tunws.proc().is_running(),
+        "tunws exited:\n{}",
+        tunws.output()
+    );
+    assert!(
+        !tunws.output().contains("panicked"),
+        "tunws panicked:\n{}",
+        tunws.output()
+    );
 }
 
 /// A valid upgrade request to `/echo` with `extra` header lines (each ending in CRLF) added.
@@ -53,7 +61,9 @@ fn upgrade_with(extra: &str) -> Vec<u8> {
 /// A TLS 1.3 ClientHello record (fixed random, no extensions) with no CR or LF in it, so the
 /// head never ends: what a browser sends to an `https://` URL on an HTTP port.
 fn tls_client_hello() -> Vec<u8> {
-    let mut hello = vec![0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03];
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03,
+    ];
     hello.extend_from_slice(&[0x42; 32]);
     hello.extend_from_slice(&[0x00, 0x00, 0x02, 0x13, 0x01, 0x01, 0x00, 0x00, 0x00]);
     hello
@@ -222,11 +232,21 @@ fn malformed_http_gets_the_documented_status_or_a_close_never_a_101() {
                                     && (code != 426 || text.contains("Sec-WebSocket-Version: 13"))
                             }
                             Expect::SilentClose => {
-                                got.is_empty() && elapsed >= HANDSHAKE_TIMEOUT - Duration::from_millis(500)
+                                got.is_empty()
+                                    && elapsed >= HANDSHAKE_TIMEOUT - Duration::from_millis(500)
                             }
                         };
-                    println!("{name:<40} -> {:<40} after {elapsed:.2?}", if got.is_empty() { "(closed, nothing sent)" } else { first.as_str() });
-                    (!ok).then(|| format!("{name}: expected {expect:?}, got {first:?} after {elapsed:?}"))
+                    println!(
+                        "{name:<40} -> {:<40} after {elapsed:.2?}",
+                        if got.is_empty() {
+                            "(closed, nothing sent)"
+                        } else {
+                            first.as_str()
+                        }
+                    );
+                    (!ok).then(|| {
+                        format!("{name}: expected {expect:?}, got {first:?} after {elapsed:?}")
+                    })
                 })
             })
             .collect();
@@ -236,7 +256,11 @@ fn malformed_http_gets_the_documented_status_or_a_close_never_a_101() {
             .collect::<Vec<_>>()
     });
     assert_alive(&mut tunws);
-    assert!(failures.is_empty(), "wrong answers:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "wrong answers:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Request smuggling: bytes a GET announces as its body must never be answered as a request of
@@ -273,7 +297,10 @@ fn a_get_body_is_never_answered_as_a_second_request() {
     });
     assert_alive(&mut tunws);
     for (name, text) in answers {
-        let statuses: Vec<&str> = text.lines().filter(|l| l.starts_with("HTTP/1.1 ")).collect();
+        let statuses: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("HTTP/1.1 "))
+            .collect();
         // The page is served, then the connection closes: the body's end is unknown to a
         // server that does not read bodies, so nothing after it can be trusted as a request.
         assert_eq!(
@@ -298,8 +325,12 @@ fn slowloris_connections_are_dropped_at_the_handshake_timeout_while_others_are_s
                 thread::spawn(|| {
                     let start = Instant::now();
                     let mut stream = connect_tcp();
-                    stream.write_all(b"GET / HTTP/1.1\r\nHost: 10.0.0.2\r\nX-Slow: ").unwrap();
-                    stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+                    stream
+                        .write_all(b"GET / HTTP/1.1\r\nHost: 10.0.0.2\r\nX-Slow: ")
+                        .unwrap();
+                    stream
+                        .set_read_timeout(Some(Duration::from_millis(500)))
+                        .unwrap();
                     let mut got = Vec::new();
                     let mut buf = [0u8; 1024];
                     // One more header byte every half second until the server gives up on us.
@@ -338,7 +369,10 @@ fn slowloris_connections_are_dropped_at_the_handshake_timeout_while_others_are_s
             }
             thread::sleep(Duration::from_millis(100));
         }
-        let results: Vec<_> = tricklers.into_iter().map(|h| h.join().expect("trickler")).collect();
+        let results: Vec<_> = tricklers
+            .into_iter()
+            .map(|h| h.join().expect("trickler"))
+            .collect();
         let closed: Vec<Duration> = results.iter().map(|r| r.0).collect();
         let sent: usize = results.iter().map(|r| r.1.len()).sum();
         (closed, sent, worst, echoes)
@@ -360,13 +394,19 @@ fn slowloris_connections_are_dropped_at_the_handshake_timeout_while_others_are_s
             worst_echo.as_millis()
         ),
     );
-    assert_eq!(sent_to_tricklers, 0, "the server answered an incomplete head");
+    assert_eq!(
+        sent_to_tricklers, 0,
+        "the server answered an incomplete head"
+    );
     assert!(
         first >= HANDSHAKE_TIMEOUT - Duration::from_millis(500)
             && last < HANDSHAKE_TIMEOUT + Duration::from_secs(3),
         "tricklers dropped between {first:?} and {last:?}, expected at the {HANDSHAKE_TIMEOUT:?} timeout"
     );
-    assert!(worst_echo < Duration::from_secs(1), "an echo took {worst_echo:?} during the attack");
+    assert!(
+        worst_echo < Duration::from_secs(1),
+        "an echo took {worst_echo:?} during the attack"
+    );
 }
 
 /// Sends `bytes` on a fresh `/echo` WebSocket while draining what comes back, and returns the
@@ -403,25 +443,61 @@ fn frame_bombs_get_the_right_close_code() {
     let mut tunws = Tunws::start(&ns, &["--max-message", "1048576"]);
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         // FrameTooBig / MessageTooBig → 1009
-        ("64-bit length 2^63-1", masked_frame_header(0x82, (1 << 63) - 1), 1009),
-        ("length just over --max-message", masked_frame_header(0x82, (1 << 20) + 1), 1009),
+        (
+            "64-bit length 2^63-1",
+            masked_frame_header(0x82, (1 << 63) - 1),
+            1009,
+        ),
+        (
+            "length just over --max-message",
+            masked_frame_header(0x82, (1 << 20) + 1),
+            1009,
+        ),
         ("endless fragments", endless_fragments(40), 1009),
         // PayloadLengthTopBitSet, ControlFrameTooLong, ... → 1002
-        ("64-bit length with the top bit set", masked_frame_header(0x82, 1 << 63), 1002),
+        (
+            "64-bit length with the top bit set",
+            masked_frame_header(0x82, 1 << 63),
+            1002,
+        ),
         ("126-byte ping", masked_frame(0x89, &[0x55; 126]), 1002),
         ("126-byte close", masked_frame(0x88, &[0x55; 126]), 1002),
         ("fragmented ping", masked_frame(0x09, b"x"), 1002),
         ("reserved opcode 0x3", masked_frame(0x83, b"x"), 1002),
         ("RSV1 without extension", masked_frame(0xC1, b"x"), 1002),
         ("unmasked frame", vec![0x81, 0x01, b'x'], 1002),
-        ("continuation without a message", masked_frame(0x80, b"x"), 1002),
+        (
+            "continuation without a message",
+            masked_frame(0x80, b"x"),
+            1002,
+        ),
         ("close with 1 byte", masked_frame(0x88, &[0x03]), 1002),
-        ("close code 1005 on the wire", masked_frame(0x88, &1005u16.to_be_bytes()), 1002),
+        (
+            "close code 1005 on the wire",
+            masked_frame(0x88, &1005u16.to_be_bytes()),
+            1002,
+        ),
         // InvalidUtf8 / InvalidCloseReason → 1007
-        ("invalid UTF-8 in text", masked_frame(0x81, &[b'a', 0xff, 0xfe]), 1007),
-        ("overlong UTF-8 in text", masked_frame(0x81, &[0xc0, 0xaf]), 1007),
-        ("UTF-16 surrogate in text", masked_frame(0x81, &[0xed, 0xa0, 0x80]), 1007),
-        ("invalid UTF-8 in a close reason", masked_frame(0x88, &[0x03, 0xe8, b'o', 0xff]), 1007),
+        (
+            "invalid UTF-8 in text",
+            masked_frame(0x81, &[b'a', 0xff, 0xfe]),
+            1007,
+        ),
+        (
+            "overlong UTF-8 in text",
+            masked_frame(0x81, &[0xc0, 0xaf]),
+            1007,
+        ),
+        (
+            "UTF-16 surrogate in text",
+            masked_frame(0x81, &[0xed, 0xa0, 0x80]),
+            1007,
+        ),
+        (
+            "invalid UTF-8 in a close reason",
+            masked_frame(0x88, &[0x03, 0xe8, b'o', 0xff]),
+            1007,
+        ),
     ];
     let results = ns.run(move || {
         cases
@@ -507,21 +583,28 @@ fn ping_flood(path: &'static str, flooders: usize) -> (u64, u64, u64) {
             .map(|_| {
                 thread::spawn(move || {
                     let mut stream = raw_upgrade(path);
-                    stream.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+                    stream
+                        .set_write_timeout(Some(Duration::from_secs(1)))
+                        .unwrap();
                     let ping = masked_frame(0x89, &[0x5a; 125]);
                     let burst: Vec<u8> =
                         ping.iter().copied().cycle().take(ping.len() * 64).collect();
                     let start = Instant::now();
                     let mut pings = 0u64;
                     // Until the server stops reading (our write times out) or 5 s pass.
-                    while start.elapsed() < Duration::from_secs(5) && stream.write_all(&burst).is_ok() {
+                    while start.elapsed() < Duration::from_secs(5)
+                        && stream.write_all(&burst).is_ok()
+                    {
                         pings += 64;
                     }
                     (pings, stream)
                 })
             })
             .collect();
-        let results: Vec<_> = floods.into_iter().map(|h| h.join().expect("flooder")).collect();
+        let results: Vec<_> = floods
+            .into_iter()
+            .map(|h| h.join().expect("flooder"))
+            .collect();
         let during = rss_kib(pid).expect("RSS");
         let mut ws = ws_connect("/echo");
         ws.send(Message::text("not starved")).expect("send");

@@ -31,7 +31,11 @@ fn add_sources(ns: &Netns) {
             .args(["-n", ns.name(), "addr", "add", &addr, "dev", "tun0"])
             .output()
             .expect("run ip");
-        assert!(out.status.success(), "ip addr add {addr}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ip addr add {addr}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -146,9 +150,12 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
                 thread::Builder::new()
                     .stack_size(256 * 1024)
                     .spawn(move || {
-                        let src = Ipv4Addr::new(10, 0, 0, FIRST_SOURCE + (i % SOURCES as usize) as u8);
+                        let src =
+                            Ipv4Addr::new(10, 0, 0, FIRST_SOURCE + (i % SOURCES as usize) as u8);
                         let mut ws = chat_client(src);
-                        ws.get_mut().set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                        ws.get_mut()
+                            .set_read_timeout(Some(Duration::from_secs(60)))
+                            .unwrap();
                         connected.wait();
                         go.wait();
                         for m in 0..MESSAGES_EACH {
@@ -162,11 +169,14 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
                             match ws.read() {
                                 Ok(Message::Text(t)) => seen.messages.push(t.to_string()),
                                 Ok(Message::Close(frame)) => {
-                                    seen.closed_with = Some(frame.map_or(1005, |f| u16::from(f.code)));
+                                    seen.closed_with =
+                                        Some(frame.map_or(1005, |f| u16::from(f.code)));
                                     break;
                                 }
                                 Ok(_) => {}
-                                Err(e) => panic!("client {i} after {} messages: {e}", seen.messages.len()),
+                                Err(e) => {
+                                    panic!("client {i} after {} messages: {e}", seen.messages.len())
+                                }
                             }
                         }
                         seen
@@ -178,11 +188,18 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
         connected.wait();
         let start = Instant::now();
         go.wait();
-        let seen: Vec<Seen> = handles.into_iter().map(|h| h.join().expect("chat client")).collect();
+        let seen: Vec<Seen> = handles
+            .into_iter()
+            .map(|h| h.join().expect("chat client"))
+            .collect();
         (seen, start.elapsed())
     });
     let rss_peak = sampler.finish();
-    assert!(tunws.proc().is_running(), "tunws exited:\n{}", tunws.output());
+    assert!(
+        tunws.proc().is_running(),
+        "tunws exited:\n{}",
+        tunws.output()
+    );
 
     let reference = seen
         .iter()
@@ -193,7 +210,11 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
     for msg in &reference.messages {
         let (sender, seq) = msg.split_once("-m").expect("c<i>-m<m>");
         let expected = next.entry(sender).or_insert(0);
-        assert_eq!(seq.parse::<usize>().unwrap(), *expected, "{sender}'s messages out of order");
+        assert_eq!(
+            seq.parse::<usize>().unwrap(),
+            *expected,
+            "{sender}'s messages out of order"
+        );
         *expected += 1;
     }
     assert_eq!(reference.messages.len(), total);
@@ -207,7 +228,10 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
             Some(code) => {
                 // The documented fate of a chat client that cannot keep up.
                 assert_eq!(code, 1008, "client {i} closed with {code}");
-                assert!(reference.messages.starts_with(&s.messages), "client {i} saw a different prefix");
+                assert!(
+                    reference.messages.starts_with(&s.messages),
+                    "client {i} saw a different prefix"
+                );
                 closed += 1;
             }
         }
@@ -229,7 +253,10 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
     // Socket buffers are 64 KiB each way; a connection's state and queue stay well below
     // another 128 KiB while the messages are this small.
     let bound = rss_idle + CHAT_CLIENTS as u64 * 256;
-    assert!(rss_peak < bound, "tunws RSS peaked at {rss_peak} KiB (bound {bound} KiB)");
+    assert!(
+        rss_peak < bound,
+        "tunws RSS peaked at {rss_peak} KiB (bound {bound} KiB)"
+    );
 }
 
 /// Connections attempted at once in the storm, with a cap well below it.
@@ -252,7 +279,8 @@ fn a_connection_storm_beyond_max_connections_is_refused_cleanly() {
                     .spawn(move || {
                         start.wait();
                         let t = Instant::now();
-                        let r = TcpStream::connect_timeout(&tunws_endpoint(), Duration::from_secs(10));
+                        let r =
+                            TcpStream::connect_timeout(&tunws_endpoint(), Duration::from_secs(10));
                         (r, t.elapsed())
                     })
                     .expect("spawn")
@@ -287,7 +315,11 @@ fn a_connection_storm_beyond_max_connections_is_refused_cleanly() {
         assert_eq!(read_data(&mut ws), Message::text("after the storm"));
         (accepted_count, refused, slowest)
     });
-    assert!(tunws.proc().is_running(), "tunws exited:\n{}", tunws.output());
+    assert!(
+        tunws.proc().is_running(),
+        "tunws exited:\n{}",
+        tunws.output()
+    );
     println!(
         "{STORM} simultaneous connects with --max-connections {STORM_CAP}: {accepted} accepted, \
          {refused} refused with RST (slowest refusal {slowest_refusal:.2?})"
@@ -300,7 +332,10 @@ fn a_connection_storm_beyond_max_connections_is_refused_cleanly() {
             slowest_refusal.as_millis()
         ),
     );
-    assert_eq!(accepted, STORM_CAP, "the cap is the number of connections served at once");
+    assert_eq!(
+        accepted, STORM_CAP,
+        "the cap is the number of connections served at once"
+    );
     assert_eq!(accepted + refused, STORM);
 }
 
@@ -420,7 +455,8 @@ fn a_spoofed_syn_flood_does_not_stop_the_service() {
         while start.elapsed() < FLOOD + Duration::from_secs(1) {
             let t = Instant::now();
             let text = format!("through the flood {echoes}");
-            ws.send(Message::text(text.as_str())).expect("send on the established connection");
+            ws.send(Message::text(text.as_str()))
+                .expect("send on the established connection");
             assert_eq!(read_data(&mut ws), Message::text(text));
             worst = worst.max(t.elapsed());
             echoes += 1;
@@ -448,7 +484,11 @@ fn a_spoofed_syn_flood_does_not_stop_the_service() {
         (syns, echoes, worst, new_ok, new_failed)
     });
     let rss_peak = sampler.finish();
-    assert!(tunws.proc().is_running(), "tunws exited:\n{}", tunws.output());
+    assert!(
+        tunws.proc().is_running(),
+        "tunws exited:\n{}",
+        tunws.output()
+    );
     println!(
         "SYN flood: {syns} spoofed SYNs at {RATE}/s; established connection echoed {echoes} times \
          (slowest {worst_echo:.2?}); new clients: {new_ok} served, {} failed; RSS {rss_before} KiB -> peak {rss_peak} KiB",
@@ -464,7 +504,10 @@ fn a_spoofed_syn_flood_does_not_stop_the_service() {
             new_failed.len()
         ),
     );
-    assert!(worst_echo < Duration::from_secs(1), "an echo took {worst_echo:?} during the flood");
+    assert!(
+        worst_echo < Duration::from_secs(1),
+        "an echo took {worst_echo:?} during the flood"
+    );
     assert!(
         new_failed.is_empty(),
         "new clients refused during the SYN flood:\n{}",
