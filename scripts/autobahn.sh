@@ -85,7 +85,7 @@ debian_mirror() {
     local f url
     for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [[ -f $f ]] || continue
-        url=$(grep -hoE '(https?://[^ ]+/debian)/?( |$)' "$f" 2>/dev/null | head -n1 | tr -d ' ' || true)
+        url=$(grep -v '^[[:space:]]*#' "$f" | grep -oE '(https?://[^ ]+/debian)/?( |$)' | head -n1 | tr -d ' ' || true)
         [[ -n $url ]] && { echo "${url%/}"; return; }
     done
     echo http://deb.debian.org/debian
@@ -100,7 +100,6 @@ install_wstest() {
     local t0=$SECONDS
     command -v apt-get >/dev/null || die "apt-get not found: the installer needs Debian's apt to fetch Python 2.7"
     command -v gcc >/dev/null || die "gcc not found: wsaccel, ujson, cffi and cryptography build C extensions"
-    python3 -m pip --version >/dev/null 2>&1 || die "python3 -m pip not found: it fetches the pip $pip_version wheel for Python 2.7"
     log "installing wstest (Python 2.7 + autobahntestsuite) into $prefix"
     rm -rf "$prefix"
     local apt_dir=$prefix/apt mirror
@@ -123,8 +122,22 @@ install_wstest() {
     py_env
     local py=$prefix/usr/bin/python2.7
     "$py" -c 'import ssl, zlib, ctypes' || die "the unpacked Python 2.7 does not start"
-    python3 -m pip download -q --disable-pip-version-check --python-version 2.7 --only-binary=:all: \
-        --no-deps -d "$prefix/wheels" "pip==$pip_version" || die "could not download the pip $pip_version wheel"
+    if python3 -m pip --version >/dev/null 2>&1; then
+        python3 -m pip download -q --disable-pip-version-check --python-version 2.7 --only-binary=:all: \
+            --no-deps -d "$prefix/wheels" "pip==$pip_version" || die "could not download the pip $pip_version wheel"
+    else
+        # No pip for python3 (Debian's python3 without python3-pip): bullseye's python-pip-whl is
+        # pip 20.3.4 too, but de-vendored; with its sibling wheels on PYTHONPATH it runs, and it
+        # fetches the self-contained wheel from PyPI.
+        log "python3 has no pip: bootstrapping with bullseye's python-pip-whl"
+        (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" download python-pip-whl) >>"$apt_dir/download.log" 2>&1 ||
+            die "apt-get download python-pip-whl failed (see $apt_dir/download.log)"
+        dpkg -x "$apt_dir"/debs/python-pip-whl_*.deb "$apt_dir/pip-whl"
+        local debian_wheels
+        debian_wheels=$(printf '%s:' "$apt_dir"/pip-whl/usr/share/python-wheels/*.whl)
+        PYTHONPATH=$debian_wheels "$py" -m pip download -q --disable-pip-version-check --no-python-version-warning \
+            --no-deps -d "$prefix/wheels" "pip==$pip_version" || die "could not download the pip $pip_version wheel"
+    fi
     local pip_whl=$prefix/wheels/pip-$pip_version-py2.py3-none-any.whl
     "$py" "$pip_whl/pip" install -q --no-python-version-warning --no-index --no-warn-script-location "$pip_whl"
     local pip=("$py" -m pip --disable-pip-version-check --no-python-version-warning)

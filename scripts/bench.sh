@@ -182,7 +182,8 @@ loadgen() {
         note "$server died (log: $out/*$server.log); restarting it"
         start_named "$server"
     fi
-    timeout 600 ip netns exec "$ns_c" taskset -c 1 "$bin/loadgen" --cpu 1 --server "${addr[$server]}" --path /echo \
+    # A hung run costs at most two minutes beyond its own length (10 000 opens take ~15 s).
+    timeout $((${duration%.*} + ${warmup%.*} + 120)) ip netns exec "$ns_c" taskset -c 1 "$bin/loadgen" --cpu 1 --server "${addr[$server]}" --path /echo \
         --server-pid "${pid[$server]}" --duration "$duration" --warmup "$warmup" "$@"
 }
 

@@ -17,12 +17,23 @@ require_root() {
     [[ $(id -u) -eq 0 ]] || die "needs root (CAP_NET_ADMIN for TUN devices and network namespaces); run:  sudo $0 $*"
 }
 
-# Stops with the list of missing commands and what installs them.
+# Stops with the list of missing commands and what installs each.
 require_tools() {
     local missing=() t
     for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
-    [[ ${#missing[@]} -eq 0 ]] ||
-        die "missing: ${missing[*]} (Debian: apt-get install iproute2 for ip; cargo comes from https://rustup.rs)"
+    [[ ${#missing[@]} -eq 0 ]] && return
+    local hints=()
+    for t in "${missing[@]}"; do
+        case $t in
+            ip) hints+=("ip: apt-get install iproute2") ;;
+            nft) hints+=("nft: apt-get install nftables") ;;
+            ping) hints+=("ping: apt-get install iputils-ping") ;;
+            cargo | rustup) hints+=("$t: install Rust with rustup, https://rustup.rs") ;;
+            node | npm) hints+=("$t: apt-get install nodejs npm (node 20 or later)") ;;
+            *) hints+=("$t: apt-get install $t") ;;
+        esac
+    done
+    die "missing tools: ${missing[*]}$(printf '\n  %s' "${hints[@]}")"
 }
 
 # The user who ran sudo (root when there is none, as under CI).

@@ -13,12 +13,20 @@ pub const DEFAULT_MAX_MESSAGE: u64 = 16 * 1024 * 1024 + 64 * 1024;
 /// enough that smoltcp's linear socket scan (about 90 ns per socket per packet) stays cheap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
+/// Default `--max-per-source`: a quarter of the default pool, so one address cannot take it
+/// all, and above the 200-connect burst one host must manage (on a TUN every kernel-side
+/// client shares one address).
+pub const DEFAULT_MAX_PER_SOURCE: usize = 256;
+
 /// Shown after the options of `tunws --help`: examples and the limits that are not flags.
 const AFTER_HELP: &str = "\
 Examples:
   sudo scripts/demo.sh                  create tun0 (kernel side 10.0.0.1) and run tunws
   tunws --trace --pcap /tmp/tunws.pcap  watch the TCP and WebSocket handshakes
   tunws client ws://10.0.0.1:9001/      the client role, stdin lines out, text lines in
+
+Impairment (labs): --loss, --reorder, --duplicate, --delay and --jitter act on every packet in
+both directions, chosen by a PRNG seeded with --loss-seed, so a run repeats exactly.
 
 Fixed limits: a request head must arrive within 10 s (silent connections are closed); an idle
 WebSocket is pinged after 30 s and failed with 1011 if still silent 30 s later; the close
@@ -81,6 +89,26 @@ pub struct TunArgs {
     /// Drop this percentage of packets in each direction (seeded; for labs)
     #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = parse_percent)]
     pub loss: f64,
+
+    /// Hold back this percentage of packets by 2 ms so later ones overtake them (seeded)
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = parse_percent)]
+    pub reorder: f64,
+
+    /// Deliver this percentage of packets twice (seeded)
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = parse_percent)]
+    pub duplicate: f64,
+
+    /// Delay every packet by this many milliseconds, in each direction
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(..=60_000))]
+    pub delay: u32,
+
+    /// Add a random extra delay of 0 to this many milliseconds per packet (order is kept)
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(..=60_000))]
+    pub jitter: u32,
+
+    /// Seed of the loss, reorder, duplicate and jitter choices
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub loss_seed: u64,
 }
 
 /// Server options.
@@ -102,9 +130,19 @@ pub struct ServerArgs {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65535))]
     pub max_connections: usize,
 
+    /// Maximum number of connections from one IP address; its further SYNs are answered with
+    /// RST (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_SOURCE)]
+    pub max_per_source: usize,
+
     /// Largest WebSocket message accepted, in bytes; bigger ones are closed with 1009
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE)]
     pub max_message: u64,
+
+    /// Answer GET /stats with the stack's socket and connection counts as JSON (off by
+    /// default: they are not for strangers)
+    #[arg(long)]
+    pub stats: bool,
 
     /// Allowed Origin for WebSocket upgrades (repeatable); requests with another Origin get
     /// 403. Without this option every origin is allowed.
@@ -221,6 +259,10 @@ mod tests {
         assert!(s.max_message >= 16 * 1024 * 1024);
         assert!(s.origins.is_empty());
         assert_eq!(s.tun.loss, 0.0);
+        assert_eq!((s.tun.reorder, s.tun.duplicate), (0.0, 0.0));
+        assert_eq!((s.tun.delay, s.tun.jitter, s.tun.loss_seed), (0, 0, 0));
+        assert_eq!(s.max_per_source, DEFAULT_MAX_PER_SOURCE);
+        assert!(!s.stats);
     }
 
     #[test]
@@ -250,6 +292,19 @@ mod tests {
             "http://a",
             "--origin",
             "http://b",
+            "--reorder",
+            "10",
+            "--duplicate",
+            "2.5",
+            "--delay",
+            "20",
+            "--jitter",
+            "5",
+            "--loss-seed",
+            "42",
+            "--max-per-source",
+            "8",
+            "--stats",
         ])
         .unwrap();
         let s = cli.server;
@@ -262,6 +317,10 @@ mod tests {
         assert_eq!(s.max_connections, 10);
         assert_eq!(s.max_message, 100);
         assert_eq!(s.origins, ["http://a", "http://b"]);
+        assert_eq!((s.tun.reorder, s.tun.duplicate), (10.0, 2.5));
+        assert_eq!((s.tun.delay, s.tun.jitter, s.tun.loss_seed), (20, 5, 42));
+        assert_eq!(s.max_per_source, 8);
+        assert!(s.stats);
     }
 
     #[test]
@@ -270,6 +329,10 @@ mod tests {
             &["tunws", "--addr", "10.0.0.2"][..],
             &["tunws", "--addr", "10.0.0.2/33"],
             &["tunws", "--loss", "101"],
+            &["tunws", "--reorder", "-1"],
+            &["tunws", "--duplicate", "100.5"],
+            &["tunws", "--delay", "60001"],
+            &["tunws", "--jitter", "x"],
             &["tunws", "--port", "70000"],
             &["tunws", "--max-connections", "0"],
             &["tunws", "client", "http://10.0.0.1:80/"],

@@ -53,6 +53,11 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         pcap: tun.pcap.clone(),
         trace: tun.trace,
         loss_percent: tun.loss,
+        loss_seed: tun.loss_seed,
+        reorder_percent: tun.reorder,
+        duplicate_percent: tun.duplicate,
+        delay: stack::Duration::from_millis(u64::from(tun.delay)),
+        jitter: stack::Duration::from_millis(u64::from(tun.jitter)),
         max_connections,
         ..NetConfig::default()
     }
@@ -61,6 +66,7 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
 fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     let mut config = net_config(&args.tun, args.max_connections);
     config.addr6 = args.addr6.map(smoltcp_cidr);
+    config.max_per_source = args.max_per_source;
     let mut net = Net::open(&config).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -72,6 +78,7 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
         max_message: args.max_message,
         origins: args.origins.clone(),
         trace: args.tun.trace,
+        stats: args.stats,
         ..ServerConfig::default()
     });
     server.page(Page {

@@ -452,16 +452,17 @@ pub fn run(
             }
             client.close(CloseCode::GOING_AWAY, "client stopping");
         }
+        // One connection, serviced every turn: the stack's news lists only need emptying, and
+        // before `handle`, so news from the second poll below stays queued and makes
+        // poll_delay zero (the next turn then reads what that poll received).
+        while net.poll_gone().is_some() {}
+        while net.poll_ready().is_some() {}
         match client.handle(net, stack_now, app) {
             Ok(Some(code)) => break Ok(code),
             Ok(None) => {}
             Err(e) => break Err(e),
         }
         net.poll(stack_now);
-        // One connection: it is serviced every turn, so the stack's news lists only need
-        // emptying (poll_delay stays zero while they hold anything).
-        while net.poll_gone().is_some() {}
-        while net.poll_ready().is_some() {}
         let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now)]
             .into_iter()
             .flatten()
@@ -482,4 +483,26 @@ pub fn run(
     net.poll(stack_now);
     net.flush()?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_keys_come_from_the_os_seed_and_vary() {
+        let mut a = OsMaskKeys::new().unwrap();
+        let mut b = OsMaskKeys::new().unwrap();
+        let keys_a: Vec<[u8; 4]> = (0..64).map(|_| a.next_key()).collect();
+        let keys_b: Vec<[u8; 4]> = (0..64).map(|_| b.next_key()).collect();
+        // Two seeds from getrandom give different streams, and a stream does not repeat.
+        assert_ne!(keys_a, keys_b);
+        let distinct: std::collections::HashSet<_> = keys_a.iter().collect();
+        assert!(
+            distinct.len() > 60,
+            "{} distinct keys of 64",
+            distinct.len()
+        );
+        assert_ne!(os_random::<16>().unwrap(), os_random::<16>().unwrap());
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use smoltcp::time::Duration;
 use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
 
 /// Everything [`crate::Net`] needs to come up. `Default` matches the CLI defaults of `tunws`
@@ -24,11 +25,26 @@ pub struct NetConfig {
     pub trace: bool,
     /// Drop this percentage (0–100) of packets, independently in each direction.
     pub loss_percent: f64,
-    /// Seed of the loss PRNG, so a lossy run can be repeated exactly.
+    /// Seed of the impairment PRNG (loss, reorder, duplicate, jitter), so an impaired run can
+    /// be repeated exactly.
     pub loss_seed: u64,
+    /// Hold back this percentage (0–100) of packets by [`crate::middleware::impair::REORDER_HOLD`]
+    /// (plus any delay), so later packets overtake them.
+    pub reorder_percent: f64,
+    /// Deliver this percentage (0–100) of packets twice.
+    pub duplicate_percent: f64,
+    /// Delay every packet by this much, in each direction (zero: no delay).
+    pub delay: Duration,
+    /// Add a uniformly random extra delay up to this much per packet (reorders as a side effect).
+    pub jitter: Duration,
     /// Cap on TCP sockets (established, half-open, closing and spare listeners together).
     /// SYNs beyond it find no listener and get a RST from smoltcp.
     pub max_connections: usize,
+    /// Cap on connections (half-open and established) from one remote IP address; the SYN
+    /// that would exceed it gets a RST. 0 means no cap. Default 256: a quarter of the default
+    /// pool, so one address cannot take it all, yet above the 200-connect burst a single host
+    /// must be able to make (on a TUN every kernel-side client shares one address).
+    pub max_per_source: usize,
     /// Receive buffer per TCP socket, bytes.
     pub rx_buffer: usize,
     /// Send buffer per TCP socket, bytes.
@@ -46,7 +62,12 @@ impl Default for NetConfig {
             trace: false,
             loss_percent: 0.0,
             loss_seed: 0,
+            reorder_percent: 0.0,
+            duplicate_percent: 0.0,
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
             max_connections: 1024,
+            max_per_source: 256,
             rx_buffer: 64 * 1024,
             tx_buffer: 64 * 1024,
         }

@@ -8,11 +8,14 @@
 //! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
 //! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6
 //! extension headers on the TCP path; congestion control (smoltcp's is off); more than one
-//! listening port per `Net`; delay/reorder/duplicate middleware (the layer interface has
-//! room for them, see [`middleware`]). smoltcp matches every segment against every socket
-//! of its interface; sharding keeps that to ~64 sockets up to 16 384 connections, beyond
-//! which per-packet cost grows again (the shard count stops at 256). IP fragments of a TCP
-//! segment are not routed to its shard (smoltcp is built without reassembly anyway).
+//! listening port per `Net`. smoltcp matches every segment against every socket of its
+//! interface; sharding keeps that to ~64 sockets up to 16 384 connections, beyond which
+//! per-packet cost grows again (the shard count stops at 256); IP fragments of a TCP segment
+//! are not routed to its shard (smoltcp is built without reassembly anyway). smoltcp has no
+//! SACK-based recovery: after a loss it resends from the first unacknowledged byte on its
+//! retransmission timer (1 s minimum, doubling), so heavy combined loss and reordering (e.g.
+//! `--loss 2 --reorder 10`) can slow a bulk transfer to a crawl; its receive side keeps up to
+//! 32 out-of-order ranges (the `assembler-max-segment-count-32` feature; 4 by default).
 
 pub mod client;
 pub mod clock;
@@ -26,6 +29,6 @@ pub mod shard;
 
 pub use clock::{Clock, Duration, Instant};
 pub use config::NetConfig;
-pub use net::{ConnError, ConnId, Net, NetStats};
+pub use net::{ConnError, ConnId, Net, NetStats, ShardLoad};
 pub use smoltcp::socket::tcp::State as TcpState;
 pub use smoltcp::wire::IpCidr;

@@ -27,14 +27,16 @@ use std::os::fd::RawFd;
 
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle};
 use smoltcp::phy::{Device, DeviceCapabilities};
+use smoltcp::socket::AnySocket;
 use smoltcp::socket::tcp::{self, RecvError, State};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{HardwareAddress, IpCidr, IpEndpoint};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
 use crate::config::NetConfig;
 use crate::device::tun::TunLink;
 use crate::device::{Link, Port, PortStats, TcpFlow};
 use crate::middleware::Chain;
+use crate::middleware::impair::{Impair, ImpairConfig};
 use crate::pool::{Census, Pool, SOCKET_TIMEOUT, spare_for};
 use crate::shard::{FlowHasher, Shard, Staged, mix, shard_count};
 
@@ -109,25 +111,48 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<ConnId, V, BuildHasherDefault<IdHasher>>;
 
-/// A snapshot of the socket bookkeeping, for tests and logs.
+/// A snapshot of the socket bookkeeping, for tests, logs and leak checks (`GET /stats`).
+/// After connections come and go, every gauge here returns to its idle value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetStats {
+    /// TCP sockets allocated in the socket sets: listeners, connections, draining and free.
+    pub sockets: usize,
     /// Spare listeners on the listening port.
     pub listeners: usize,
     /// Connections in the table (half-open, established, closing).
     pub connections: usize,
+    /// Of those, in ESTABLISHED.
+    pub established: usize,
+    /// Of those, in SYN-RECEIVED or SYN-SENT.
+    pub handshaking: usize,
+    /// Remote addresses with at least one incoming connection in the table (the per-source
+    /// cap's bookkeeping).
+    pub sources: usize,
+    /// Bytes received and not yet read, over all sockets.
+    pub rx_buffered: usize,
+    /// Bytes queued for sending and not yet acknowledged, over all sockets.
+    pub tx_buffered: usize,
+    /// Packets held by the impairment stage now (delay, reorder, duplicates).
+    pub held_packets: usize,
+    /// SYNs refused because their source address had `max_per_source` connections.
+    pub refused_per_source: u64,
     /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
     pub draining: usize,
     /// Closed sockets kept for reuse.
     pub free: usize,
     /// Duplicate SYN-RECEIVED sockets removed (a retransmitted SYN caught by a second listener).
     pub duplicates: u64,
-    /// smoltcp interfaces the sockets are spread over (see [`crate::shard`]).
-    pub shards: usize,
-    /// Sockets in the fullest shard: what one packet's scan costs.
-    pub largest_shard: usize,
     /// Packet counters of the device.
     pub port: PortStats,
+}
+
+/// How the sockets are spread over the shards (see [`crate::shard`]), from [`Net::shard_load`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardLoad {
+    /// smoltcp interfaces the sockets are spread over.
+    pub shards: usize,
+    /// Sockets in the fullest shard: what one packet's scan costs.
+    pub largest: usize,
 }
 
 struct Conn {
@@ -136,6 +161,8 @@ struct Conn {
     handle: SocketHandle,
     local: IpEndpoint,
     remote: IpEndpoint,
+    /// Accepted from a listener (counted in `Net::sources`), not made by `connect`.
+    inbound: bool,
     /// The application knows this id: returned by `accept()` or by `connect()`.
     announced: bool,
     /// The application called close/abort: report it gone even with unread data.
@@ -179,6 +206,11 @@ pub struct Net {
     scratch: Vec<ConnId>,
     log_states: bool,
     duplicates: u64,
+    /// Incoming connections in the table per remote address (only addresses with one or more).
+    sources: HashMap<IpAddress, usize>,
+    /// Cap on `sources` values; 0: none.
+    max_per_source: usize,
+    refused_per_source: u64,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
     unseen_activity: bool,
 }
@@ -209,6 +241,10 @@ impl Net {
     ) -> io::Result<Net> {
         let chain = Chain::from_config(config)?;
         let mut device = Port::new(link, chain);
+        let impair = ImpairConfig::from_net(config);
+        if impair.is_active() {
+            device = device.with_impair(Impair::new(&impair));
+        }
         let max_connections = config.max_connections.max(1);
         let count = shard_count(max_connections);
         let spare = spare_for(max_connections).div_ceil(count);
@@ -247,6 +283,9 @@ impl Net {
             next_id: 1,
             next_ephemeral: EPHEMERAL_FIRST + (seed % 16384) as u16,
             duplicates: 0,
+            sources: HashMap::new(),
+            max_per_source: config.max_per_source,
+            refused_per_source: 0,
             unseen_activity: false,
             taken: Vec::new(),
             scratch: Vec::new(),
@@ -316,6 +355,8 @@ impl Net {
                 self.mark_dirty(index);
             }
         }
+        // Held packets that are due go out before anything newer.
+        activity |= self.device.release_due(now) > 0;
         let dirty = std::mem::take(&mut self.dirty);
         for &index in &dirty {
             let shard = &mut self.shards[index];
@@ -382,7 +423,13 @@ impl Net {
         {
             return Some(Duration::ZERO);
         }
-        let next = self.shards.iter().filter_map(|s| s.deadline).min()?;
+        // Packets held by the impairment are timers too: the loop must wake to release them.
+        let next = self
+            .shards
+            .iter()
+            .filter_map(|s| s.deadline)
+            .chain(self.device.next_release())
+            .min()?;
         Some(if next > now {
             next - now
         } else {
@@ -674,6 +721,7 @@ impl Net {
                 handle,
                 local,
                 remote,
+                inbound: false,
                 announced: true,
                 released: false,
                 state: State::SynSent,
@@ -727,22 +775,60 @@ impl Net {
         self.device.chain_mut().flush()
     }
 
-    /// Socket bookkeeping and packet counters.
+    /// Socket bookkeeping and packet counters. Walks every socket: meant for tests, logs and
+    /// `GET /stats`, not for every loop turn.
     pub fn stats(&self) -> NetStats {
+        let (mut sockets, mut rx_buffered, mut tx_buffered) = (0, 0, 0);
+        for shard in &self.shards {
+            for (_, socket) in shard.sockets.iter() {
+                if let Some(tcp) = tcp::Socket::downcast(socket) {
+                    sockets += 1;
+                    rx_buffered += tcp.recv_queue();
+                    tx_buffered += tcp.send_queue();
+                }
+            }
+        }
+        let (mut established, mut handshaking) = (0, 0);
+        for conn in self.conns.values() {
+            match self.shards[conn.shard]
+                .sockets
+                .get::<tcp::Socket>(conn.handle)
+                .state()
+            {
+                State::Established => established += 1,
+                State::SynReceived | State::SynSent => handshaking += 1,
+                _ => {}
+            }
+        }
         NetStats {
+            sockets,
             listeners: self.census.listeners,
             connections: self.conns.len(),
+            established,
+            handshaking,
+            sources: self.sources.len(),
+            rx_buffered,
+            tx_buffered,
+            held_packets: self.device.held(),
+            refused_per_source: self.refused_per_source,
             draining: self.shards.iter().map(|s| s.draining.len()).sum(),
             free: self.census.free,
             duplicates: self.duplicates,
+            port: self.device.stats(),
+        }
+    }
+
+    /// The shard count and the fullest shard's socket count. Walks the shards' socket sets:
+    /// for tests and logs.
+    pub fn shard_load(&self) -> ShardLoad {
+        ShardLoad {
             shards: self.shards.len(),
-            largest_shard: self
+            largest: self
                 .shards
                 .iter()
                 .map(|s| s.sockets.iter().count())
                 .max()
                 .unwrap_or(0),
-            port: self.device.stats(),
         }
     }
 
@@ -860,6 +946,29 @@ impl Net {
             // The old connection is in TIME-WAIT and the peer reuses its port: the new one wins.
             self.forget_socket_of(existing);
         }
+        if self.max_per_source > 0
+            && self.sources.get(&remote.addr).copied().unwrap_or(0) >= self.max_per_source
+        {
+            // One address may not take the whole pool. The socket has not answered the SYN
+            // yet (egress comes after ingress); aborting it makes its next packet a RST, so
+            // the peer's connect fails at once instead of retrying. It drains like any
+            // aborted socket and goes back to the pool.
+            self.refused_per_source += 1;
+            if self.refused_per_source.is_power_of_two() {
+                log::warn!(
+                    "refusing connections from {}: {} already open (--max-per-source); \
+                     {} refused so far",
+                    remote.addr,
+                    self.max_per_source,
+                    self.refused_per_source
+                );
+            }
+            let shard = &mut self.shards[index];
+            shard.sockets.get_mut::<tcp::Socket>(handle).abort();
+            shard.drain(handle);
+            return;
+        }
+        *self.sources.entry(remote.addr).or_insert(0) += 1;
         let id = self.new_id();
         self.insert_conn(
             id,
@@ -868,6 +977,7 @@ impl Net {
                 handle,
                 local,
                 remote,
+                inbound: true,
                 announced: false,
                 released: false,
                 state,
@@ -956,11 +1066,19 @@ impl Net {
         }
     }
 
-    /// Removes a connection from the table and from its shard's members: every removal goes
-    /// through here.
+    /// Removes a connection from the table, its shard's members and the per-source counts:
+    /// every removal goes through here, so the counts cannot leak.
     fn unlink(&mut self, id: ConnId) -> Option<Conn> {
         let conn = self.conns.remove(&id)?;
         self.shards[conn.shard].members.remove(&id);
+        if conn.inbound {
+            if let Some(count) = self.sources.get_mut(&conn.remote.addr) {
+                *count -= 1;
+                if *count == 0 {
+                    self.sources.remove(&conn.remote.addr);
+                }
+            }
+        }
         Some(conn)
     }
 

@@ -7,60 +7,6 @@ use std::collections::HashSet;
 use common::*;
 use stack::{ConnError, ConnId, Duration, Net, NetConfig, TcpState};
 
-/// Connects once and returns (client id, server id) after the handshake.
-fn connect(pair: &mut Pair) -> (ConnId, ConnId) {
-    let cid = pair.client.connect(Pair::server_addr()).unwrap();
-    let mut sid = None;
-    let ok = pair.run_until(Duration::from_secs(5), |p| {
-        if let Some((id, peer)) = p.server.accept() {
-            assert_eq!(Some(peer), p.client.conn_local_addr(cid));
-            sid = Some(id);
-        }
-        sid.is_some() && p.client.is_established(cid)
-    });
-    assert!(ok, "handshake did not complete");
-    (cid, sid.unwrap())
-}
-
-/// Moves `data` from `from` to `to` through the pair, returning what arrived.
-fn transfer(
-    pair: &mut Pair,
-    from_client: bool,
-    src: ConnId,
-    dst: ConnId,
-    data: &[u8],
-    limit: Duration,
-) -> Vec<u8> {
-    let mut sent = 0;
-    let mut got = Vec::with_capacity(data.len());
-    let mut buf = vec![0u8; 8192];
-    let ok = pair.run_until(limit, |p| {
-        let (tx, rx): (&mut Net, &mut Net) = if from_client {
-            (&mut p.client, &mut p.server)
-        } else {
-            (&mut p.server, &mut p.client)
-        };
-        if sent < data.len() {
-            sent += tx.send(src, &data[sent..]).unwrap();
-        }
-        loop {
-            match rx.recv(dst, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) => panic!("recv failed: {e}"),
-            }
-        }
-        got.len() == data.len()
-    });
-    assert!(
-        ok,
-        "transfer stalled at {} of {} bytes ({sent} queued)",
-        got.len(),
-        data.len()
-    );
-    got
-}
-
 #[test]
 fn three_way_handshake_then_accept() {
     let mut pair = Pair::listening();
@@ -617,8 +563,7 @@ fn the_cap_holds_across_shards_and_connections_spread() {
     client_config.tx_buffer = 4096;
     let mut pair = Pair::new(server_config, client_config);
     pair.server.listen(PORT).unwrap();
-    let shards = pair.server.stats().shards;
-    assert_eq!(shards, 4);
+    assert_eq!(pair.server.shard_load().shards, 4);
     let ids: Vec<ConnId> = (0..262)
         .map(|_| pair.client.connect(Pair::server_addr()).unwrap())
         .collect();
@@ -641,7 +586,8 @@ fn the_cap_holds_across_shards_and_connections_spread() {
     let stats = pair.server.stats();
     assert_eq!((stats.connections, stats.listeners), (256, 0));
     // Four shards of ~64: a shard scan is a fraction of the table's (every shard used).
-    assert!(stats.largest_shard < 100, "{stats:?}");
+    let load = pair.server.shard_load();
+    assert!(load.largest < 100, "{load:?}");
     let established = ids.iter().filter(|&&id| pair.client.is_established(id));
     assert_eq!(established.count(), 256);
 
@@ -687,7 +633,7 @@ fn the_cap_holds_across_shards_and_connections_spread() {
 #[test]
 fn sharded_connections_carry_data_and_idle_needs_no_polling() {
     let mut pair = Pair::listening();
-    assert_eq!(pair.server.stats().shards, 16);
+    assert_eq!(pair.server.shard_load().shards, 16);
     let conns: Vec<(ConnId, ConnId)> = (0..40).map(|_| connect(&mut pair)).collect();
     for (i, &(cid, sid)) in conns.iter().enumerate() {
         let data = pattern(3000 + i, i as u64);

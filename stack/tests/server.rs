@@ -631,3 +631,44 @@ fn peer_reset_frees_the_connection_and_reports_1006() {
     let id = journal.borrow().opened[0];
     assert_eq!(journal.borrow().closed, [(id, CloseCode::ABNORMAL)]);
 }
+
+#[test]
+fn stats_answers_one_line_of_json_counting_the_asking_connection() {
+    let journal = Shared::default();
+    let mut pair = Pair::listening();
+    let config = ServerConfig {
+        stats: true,
+        ..ServerConfig::default()
+    };
+    let mut server = server_with(config, &journal);
+    let _chat = open_peer(&mut pair, &mut server, &journal, "/chat");
+    let id = raw_connect(&mut pair, &mut server);
+    let request = "GET /stats HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert_eq!(
+        pair.client.send(id, request.as_bytes()).unwrap(),
+        request.len()
+    );
+    let (got, closed) = raw_read(&mut pair, &mut server, id, Duration::from_secs(5), |got| {
+        got.ends_with(b"}\n")
+    });
+    let text = String::from_utf8(got).unwrap();
+    assert!(!closed, "keep-alive honoured: {text}");
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{text}"
+    );
+    let body = text.split("\r\n\r\n").nth(1).unwrap();
+    for field in [
+        "\"connections\":2,",
+        "\"established\":2,",
+        "\"handshaking\":0,",
+        "\"sources\":1,",
+        "\"server_connections\":2,",
+        "\"websockets\":1,",
+    ] {
+        assert!(body.contains(field), "{field} missing in {body}");
+    }
+    assert_eq!(server.websockets(), 1);
+}

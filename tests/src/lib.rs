@@ -163,6 +163,12 @@ impl Netns {
     /// Drops `percent` % of the packets crossing `tun0` in each direction, with nftables
     /// (`numgen random`), since netem is not available in the test kernels.
     pub fn add_loss(&self, percent: u32) {
+        self.add_loss_on("tun0", percent);
+    }
+
+    /// [`Netns::add_loss`] on any interface of the namespace (a second TUN, a veth end); may be
+    /// called for several interfaces, all counted by [`Netns::dropped_packets`].
+    pub fn add_loss_on(&self, iface: &str, percent: u32) {
         // The counter lets a test prove that packets were really dropped.
         let rule = format!("numgen random mod 100 < {percent} counter drop");
         let nft = |args: &[&str]| {
@@ -187,8 +193,8 @@ impl Netns {
             "out",
             "{ type filter hook output priority 0; }",
         ]);
-        nft(&["add", "rule", "inet", "tw", "in", "iifname", "tun0", &rule]);
-        nft(&["add", "rule", "inet", "tw", "out", "oifname", "tun0", &rule]);
+        nft(&["add", "rule", "inet", "tw", "in", "iifname", iface, &rule]);
+        nft(&["add", "rule", "inet", "tw", "out", "oifname", iface, &rule]);
     }
 
     /// Packets dropped so far by the rules of [`Netns::add_loss`] (both directions).
@@ -608,4 +614,154 @@ pub fn pattern_text(len: usize) -> String {
         i += 1;
     }
     s
+}
+
+/// Resident set size of process `pid` in KiB (`VmRSS` in /proc), `None` once it has exited.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Saves measured figures as `target/battery/<name>.json` (next to the test binaries' profile
+/// directory), for docs/SECURITY.md; returns the path written.
+pub fn save_figures(name: &str, json: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test binary> → target/battery
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("test binary lives in target/<profile>/deps");
+    let dir = target.join("battery");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, json).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
+/// A fixed `Sec-WebSocket-Key` for raw handshakes (RFC 6455 §1.3's sample nonce).
+const RAW_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/// Performs the upgrade to `path` by hand over a new kernel TCP connection (call inside
+/// [`Netns::run`]) and returns the stream positioned just after the 101 head, for tests that
+/// write frames no client library would build. Panics unless the answer is 101.
+pub fn raw_upgrade(path: &str) -> TcpStream {
+    let mut stream = connect_tcp();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {TUNWS_ADDR}:{TUNWS_PORT}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: {RAW_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send upgrade");
+    // One byte at a time, so no frame byte after the head is consumed here.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream
+            .read_exact(&mut byte)
+            .unwrap_or_else(|e| panic!("read the 101 head: {e} (got {:?})", String::from_utf8_lossy(&head)));
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "upgrade refused: {}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// The masking key of [`masked_frame`] (any key is valid; a fixed one keeps tests repeatable).
+const RAW_MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A client frame header: `first` is the first byte (FIN, RSV and opcode, e.g. 0x81 for a final
+/// text frame), `len` the payload length to announce, followed by the masking key.
+pub fn masked_frame_header(first: u8, len: u64) -> Vec<u8> {
+    let mut frame = vec![first];
+    match len {
+        0..=125 => frame.push(0x80 | len as u8),
+        126..=0xffff => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&len.to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&RAW_MASK);
+    frame
+}
+
+/// A whole masked client frame carrying `payload` (see [`masked_frame_header`]).
+pub fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = masked_frame_header(first, payload.len() as u64);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ RAW_MASK[i % 4]));
+    frame
+}
+
+/// A frame as the server sent it (unmasked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerFrame {
+    /// The first byte: FIN, RSV and opcode.
+    pub first: u8,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+impl ServerFrame {
+    /// The opcode (low four bits of the first byte).
+    pub fn opcode(&self) -> u8 {
+        self.first & 0x0f
+    }
+
+    /// The status code of a Close frame (`None` for other frames and for a Close without one).
+    pub fn close_code(&self) -> Option<u16> {
+        (self.opcode() == 0x8 && self.payload.len() >= 2)
+            .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+    }
+}
+
+/// Reads one server frame; refuses masked frames and lengths above 64 MiB (a test peer never
+/// expects more), so a corrupted stream fails the test instead of allocating without bound.
+pub fn read_server_frame(stream: &mut impl Read) -> std::io::Result<ServerFrame> {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head)?;
+    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    if head[1] & 0x80 != 0 {
+        return Err(invalid("masked frame from the server"));
+    }
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0u8; 2];
+            stream.read_exact(&mut ext)?;
+            u64::from(u16::from_be_bytes(ext))
+        }
+        127 => {
+            let mut ext = [0u8; 8];
+            stream.read_exact(&mut ext)?;
+            u64::from_be_bytes(ext)
+        }
+        n => u64::from(n),
+    };
+    if len > 64 << 20 {
+        return Err(invalid("server frame longer than 64 MiB"));
+    }
+    let mut payload = vec![0u8; len as usize];
+    stream.read_exact(&mut payload)?;
+    Ok(ServerFrame {
+        first: head[0],
+        payload,
+    })
+}
+
+/// Reads server frames, skipping data, Ping and Pong, until a Close frame, and returns its code
+/// (`None` for a Close without code); an error if the stream ends or fails first.
+pub fn read_close_code(stream: &mut impl Read) -> std::io::Result<Option<u16>> {
+    loop {
+        let frame = read_server_frame(stream)?;
+        if frame.opcode() == 0x8 {
+            return Ok(frame.close_code());
+        }
+    }
 }

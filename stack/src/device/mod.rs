@@ -2,8 +2,9 @@
 //!
 //! A [`Link`] moves whole IP packets (one `read`/`write` each), nothing more: the TUN fd in
 //! production ([`tun::TunLink`]), an in-memory pair in tests ([`memory::pair`]). [`Port`] turns
-//! any link into a smoltcp device with two reused buffers (no allocation per packet) and runs
-//! the middleware [`Chain`] on every packet in both directions.
+//! any link into a smoltcp device with two reused buffers (no allocation per packet), runs
+//! the middleware [`Chain`] on every packet in both directions and, when configured, the
+//! [`Impair`] stage on the wire side with its delay queues.
 
 pub mod memory;
 pub mod tun;
@@ -15,6 +16,7 @@ use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket};
 
+use crate::middleware::impair::{Admit, Impair, ImpairStats};
 use crate::middleware::{Chain, Direction, Verdict};
 
 /// A source and sink of raw IP packets.
@@ -52,10 +54,12 @@ pub struct PortStats {
     pub rx_packets: u64,
     /// Packets smoltcp produced and the link accepted.
     pub tx_packets: u64,
-    /// Packets a middleware layer dropped (both directions).
+    /// Packets a middleware layer or the impairment dropped (both directions).
     pub dropped: u64,
     /// Link read/write errors other than "would block" (logged, then ignored).
     pub errors: u64,
+    /// What the impairment did (all zero without one).
+    pub impair: ImpairStats,
 }
 
 /// smoltcp device over a [`Link`], with the middleware chain around it.
@@ -66,6 +70,8 @@ pub struct Port<L: Link> {
     tx_buf: Vec<u8>,
     mtu: usize,
     stats: PortStats,
+    /// Loss, reorder, duplicate, delay on the wire side; `None` when switched off.
+    impair: Option<Impair>,
 }
 
 impl<L: Link> Port<L> {
@@ -79,7 +85,44 @@ impl<L: Link> Port<L> {
             tx_buf: vec![0; mtu],
             mtu,
             stats: PortStats::default(),
+            impair: None,
         }
+    }
+
+    /// Adds the impairment stage on the wire side of the chain.
+    pub fn with_impair(mut self, impair: Impair) -> Self {
+        self.impair = Some(impair);
+        self
+    }
+
+    /// Sends the held outgoing packets that are due at `now` (held incoming ones are handed
+    /// to smoltcp by `receive`). Returns how many went out.
+    pub fn release_due(&mut self, now: Instant) -> usize {
+        let Some(impair) = &mut self.impair else {
+            return 0;
+        };
+        let mut released = 0;
+        while let Some(result) = impair.pop_due(Direction::Egress, now, |p| self.link.send(p)) {
+            released += 1;
+            match result {
+                Ok(()) => self.stats.tx_packets += 1,
+                Err(err) => {
+                    self.stats.errors += 1;
+                    log_link_error("write", &err, self.stats.errors);
+                }
+            }
+        }
+        released
+    }
+
+    /// When the next held packet (either direction) is due; `None` when none is held.
+    pub fn next_release(&self) -> Option<Instant> {
+        self.impair.as_ref().and_then(Impair::next_due)
+    }
+
+    /// Packets held by the impairment now (both directions).
+    pub fn held(&self) -> usize {
+        self.impair.as_ref().map_or(0, Impair::held)
     }
 
     /// The link underneath.
@@ -94,7 +137,10 @@ impl<L: Link> Port<L> {
 
     /// Counters so far.
     pub fn stats(&self) -> PortStats {
-        self.stats
+        PortStats {
+            impair: self.impair.as_ref().map(Impair::stats).unwrap_or_default(),
+            ..self.stats
+        }
     }
 }
 
@@ -160,13 +206,39 @@ impl<L: Link> phy::Device for Port<L> {
         // Drop decisions happen here, before smoltcp sees the packet, so a dropped packet costs
         // one read and nothing else; keep reading until one passes or the link is empty.
         let len = loop {
-            let len = match self.link.recv(&mut self.rx_buf) {
-                Ok(Some(len)) => len,
-                Ok(None) => return None,
-                Err(err) => {
-                    self.stats.errors += 1;
-                    log_link_error("read", &err, self.stats.errors);
-                    return None;
+            // A held packet that is due arrived before anything still in the link.
+            let released = self.impair.as_mut().and_then(|impair| {
+                let rx_buf = &mut self.rx_buf;
+                impair.pop_due(Direction::Ingress, timestamp, |p| {
+                    // Held packets were read into this buffer: they fit.
+                    let len = p.len().min(rx_buf.len());
+                    rx_buf[..len].copy_from_slice(&p[..len]);
+                    len
+                })
+            });
+            let len = match released {
+                Some(len) => len,
+                None => {
+                    let len = match self.link.recv(&mut self.rx_buf) {
+                        Ok(Some(len)) => len,
+                        Ok(None) => return None,
+                        Err(err) => {
+                            self.stats.errors += 1;
+                            log_link_error("read", &err, self.stats.errors);
+                            return None;
+                        }
+                    };
+                    if let Some(impair) = &mut self.impair {
+                        match impair.admit(Direction::Ingress, &self.rx_buf[..len], timestamp) {
+                            Admit::Now => {}
+                            Admit::Held => continue,
+                            Admit::Dropped => {
+                                self.stats.dropped += 1;
+                                continue;
+                            }
+                        }
+                    }
+                    len
                 }
             };
             match self
@@ -186,6 +258,7 @@ impl<L: Link> phy::Device for Port<L> {
         let tx = PortTx {
             link: &mut self.link,
             chain: &mut self.chain,
+            impair: self.impair.as_mut(),
             buf: &mut self.tx_buf,
             stats: &mut self.stats,
             now: timestamp,
@@ -197,6 +270,7 @@ impl<L: Link> phy::Device for Port<L> {
         Some(PortTx {
             link: &mut self.link,
             chain: &mut self.chain,
+            impair: self.impair.as_mut(),
             buf: &mut self.tx_buf,
             stats: &mut self.stats,
             now: timestamp,
@@ -235,10 +309,12 @@ impl phy::RxToken for PortRx<'_> {
     }
 }
 
-/// Transmit token: smoltcp fills the port's transmit buffer, the chain sees it, the link sends.
+/// Transmit token: smoltcp fills the port's transmit buffer, the chain sees it, the
+/// impairment judges it, the link sends it (now, or later from the delay queue).
 pub struct PortTx<'a, L: Link> {
     link: &'a mut L,
     chain: &'a mut Chain,
+    impair: Option<&'a mut Impair>,
     buf: &'a mut Vec<u8>,
     stats: &'a mut PortStats,
     now: Instant,
@@ -255,7 +331,19 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
         }
         let packet = &mut self.buf[..len];
         let result = f(packet);
-        match self.chain.handle(Direction::Egress, packet, self.now) {
+        let verdict = match self.chain.handle(Direction::Egress, packet, self.now) {
+            Verdict::Pass => match self.impair {
+                None => Verdict::Pass,
+                Some(impair) => match impair.admit(Direction::Egress, packet, self.now) {
+                    Admit::Now => Verdict::Pass,
+                    // Sent by `Port::release_due` when its time comes.
+                    Admit::Held => return result,
+                    Admit::Dropped => Verdict::Drop,
+                },
+            },
+            Verdict::Drop => Verdict::Drop,
+        };
+        match verdict {
             Verdict::Pass => match self.link.send(packet) {
                 Ok(()) => self.stats.tx_packets += 1,
                 Err(err) => {
@@ -272,7 +360,18 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::loss::Loss;
+    use crate::middleware::Layer;
+    use crate::middleware::impair::ImpairConfig;
+    use smoltcp::time::Duration;
+
+    /// A layer that drops everything, to check the chain's verdicts reach the link.
+    struct DropAll;
+
+    impl Layer for DropAll {
+        fn handle(&mut self, _: Direction, _: &[u8], _: Instant) -> Verdict {
+            Verdict::Drop
+        }
+    }
     use smoltcp::phy::{Device, RxToken, TxToken};
 
     /// A minimal IPv4+TCP header pair: 10.0.0.1:1234 → 10.0.0.2:80, SYN.
@@ -312,7 +411,8 @@ mod tests {
                 rx_packets: 1,
                 tx_packets: 1,
                 dropped: 0,
-                errors: 0
+                errors: 0,
+                impair: ImpairStats::default(),
             }
         );
     }
@@ -321,7 +421,7 @@ mod tests {
     fn a_dropping_layer_stops_packets_in_both_directions() {
         let (a, mut b) = memory::pair(1500);
         let mut chain = Chain::new();
-        chain.push(Box::new(Loss::new(100.0, 1)));
+        chain.push(Box::new(DropAll));
         let mut port = Port::new(a, chain);
         b.send(&tcp_packet()).unwrap();
         b.send(&tcp_packet()).unwrap();
@@ -351,5 +451,69 @@ mod tests {
         let mut short = tcp_packet();
         short.truncate(30);
         assert_eq!(tcp_flow(&short), None);
+    }
+
+    #[test]
+    fn impairment_holds_packets_until_due_in_both_directions() {
+        let (a, mut b) = memory::pair(1500);
+        let delay = Duration::from_millis(30);
+        let impair = Impair::new(&ImpairConfig {
+            loss_percent: 0.0,
+            reorder_percent: 0.0,
+            duplicate_percent: 0.0,
+            delay,
+            jitter: Duration::ZERO,
+            seed: 1,
+        });
+        let mut port = Port::new(a, Chain::new()).with_impair(impair);
+        let t0 = Instant::from_millis(100);
+
+        b.send(&tcp_packet()).unwrap();
+        assert!(port.receive(t0).is_none(), "held on the way in");
+        assert_eq!(port.held(), 1);
+        assert_eq!(port.next_release(), Some(t0 + delay));
+        assert!(
+            port.receive(t0 + delay - Duration::from_micros(1))
+                .is_none()
+        );
+        let (rx, _tx) = port.receive(t0 + delay).expect("released when due");
+        assert_eq!(rx.flow().map(|f| f.src.port), Some(1234));
+        assert_eq!(rx.consume(|p| p.to_vec()), tcp_packet());
+
+        let tx = port.transmit(t0).unwrap();
+        tx.consume(3, |buf| buf.copy_from_slice(b"out"));
+        assert_eq!(b.recv(&mut [0u8; 16]).unwrap(), None, "held on the way out");
+        assert_eq!(port.release_due(t0), 0);
+        assert_eq!(port.release_due(t0 + delay), 1);
+        let mut buf = [0u8; 16];
+        assert_eq!(b.recv(&mut buf).unwrap(), Some(3));
+        assert_eq!(&buf[..3], b"out");
+        assert_eq!(port.next_release(), None);
+        let stats = port.stats();
+        assert_eq!(
+            (stats.rx_packets, stats.tx_packets, stats.impair.held),
+            (1, 1, 2)
+        );
+    }
+
+    #[test]
+    fn duplicated_incoming_packet_is_delivered_twice() {
+        let (a, mut b) = memory::pair(1500);
+        let impair = Impair::new(&ImpairConfig {
+            loss_percent: 0.0,
+            reorder_percent: 0.0,
+            duplicate_percent: 100.0,
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            seed: 1,
+        });
+        let mut port = Port::new(a, Chain::new()).with_impair(impair);
+        b.send(&tcp_packet()).unwrap();
+        for _ in 0..2 {
+            let (rx, _tx) = port.receive(Instant::ZERO).expect("a copy");
+            assert_eq!(rx.consume(|p| p.to_vec()), tcp_packet());
+        }
+        assert!(port.receive(Instant::ZERO).is_none());
+        assert_eq!(port.stats().impair.duplicated, 1);
     }
 }

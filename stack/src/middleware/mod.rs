@@ -1,15 +1,16 @@
 //! Middleware around the device: every packet in and out passes a chain of layers.
 //!
-//! Layers are ordered from the stack side to the wire side: `[trace, pcap, loss]`. Outgoing
-//! packets run through them in that order, incoming packets in reverse, so pcap and trace show
-//! exactly what smoltcp saw and sent (a packet the loss layer drops on the way in never reaches
-//! them; one dropped on the way out was still sent by the stack, and is shown).
+//! Observing layers are ordered from the stack side to the wire side: `[trace, pcap]`, and
+//! the [`impair::Impair`] stage (loss, reorder, duplicate, delay) sits beyond them on the wire
+//! side, run by [`crate::device::Port`] because it needs a timed queue. Outgoing packets run
+//! through the chain in order and then the impairment; incoming packets meet the impairment
+//! first and the chain in reverse, so pcap and trace show exactly what smoltcp saw and sent
+//! (a packet lost on the way in never reaches them; one held on the way in reaches them when
+//! it is released; one lost on the way out was still sent by the stack, and is shown).
 //!
-//! A layer answers each packet with a [`Verdict`]. Today that is pass or drop; delay, reorder
-//! and duplicate would become further verdicts served by a timed queue in [`crate::device::Port`],
-//! without changing the layers that only observe.
+//! A layer answers each packet with a [`Verdict`]: pass or drop.
 
-pub mod loss;
+pub mod impair;
 pub mod pcap;
 pub mod trace;
 
@@ -61,7 +62,8 @@ impl Chain {
         Chain::default()
     }
 
-    /// Builds `[trace, pcap, loss]` from the configuration, each only when switched on.
+    /// Builds `[trace, pcap]` from the configuration, each only when switched on. The
+    /// impairment is not a layer: see [`impair::ImpairConfig::from_net`].
     pub fn from_config(config: &NetConfig) -> io::Result<Chain> {
         let mut chain = Chain::new();
         if config.trace {
@@ -72,12 +74,6 @@ impl Chain {
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default();
             chain.push(Box::new(pcap::Pcap::create(path, base)?));
-        }
-        if config.loss_percent > 0.0 {
-            chain.push(Box::new(loss::Loss::new(
-                config.loss_percent,
-                config.loss_seed,
-            )));
         }
         Ok(chain)
     }

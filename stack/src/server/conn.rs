@@ -61,6 +61,8 @@ pub(crate) enum HttpStep {
     Close,
     /// The 101 is queued; switch to WebSocket on this route. The rest of `buf` is frames.
     Upgrade { route: usize },
+    /// `GET /stats`: the server answers with [`HttpConn::answer`], then steps again.
+    Stats { keep_alive: bool, head_only: bool },
     /// The peer reset the connection.
     Reset,
 }
@@ -124,6 +126,19 @@ impl HttpConn {
                         self.buf.drain(..head_len);
                         return HttpStep::Upgrade { route };
                     }
+                    Decision::Stats {
+                        head_len,
+                        keep_alive,
+                        head_only,
+                    } => {
+                        self.buf.drain(..head_len);
+                        self.close_after = !keep_alive;
+                        self.deadline = next_deadline;
+                        return HttpStep::Stats {
+                            keep_alive,
+                            head_only,
+                        };
+                    }
                     Decision::Partial if self.buf.len() >= MAX_HEAD => {
                         // ws reports an over-long head itself; this guards our buffer bound.
                         self.buf.clear();
@@ -143,6 +158,21 @@ impl HttpConn {
                 Err(ConnError::Reset) => return HttpStep::Reset,
                 Err(_) => return HttpStep::Close,
             }
+        }
+    }
+
+    /// Queues a `200 OK` with `body` (the server's answer to [`HttpStep::Stats`]).
+    pub(crate) fn answer(
+        &mut self,
+        content_type: &str,
+        body: &[u8],
+        keep_alive: bool,
+        head_only: bool,
+    ) {
+        if let Err(status) = http::respond(content_type, body, keep_alive, head_only, &mut self.out)
+        {
+            http::refuse(status, &mut self.out);
+            self.close_after = true;
         }
     }
 
@@ -166,6 +196,7 @@ fn trace_request(id: ConnId, buf: &[u8], decision: Decision) {
         Decision::Responded { keep_alive, .. } => format!("200 OK (keep-alive: {keep_alive})"),
         Decision::Refused(status) => format!("{} {}, closing", status.code(), status.reason()),
         Decision::Upgrade { .. } => "101 Switching Protocols: now WebSocket".to_string(),
+        Decision::Stats { keep_alive, .. } => format!("200 OK stats (keep-alive: {keep_alive})"),
         Decision::Partial => return,
     };
     log::info!("conn {id} http {line:?} -> {answer}");

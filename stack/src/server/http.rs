@@ -25,12 +25,17 @@ pub struct Page {
     pub body: &'static [u8],
 }
 
+/// Path of the counters answered when [`Site::stats`] is on.
+pub(crate) const STATS_PATH: &str = "/stats";
+
 /// What the server can answer with: pages, WebSocket route paths and the Origin allow-list.
 pub(crate) struct Site<'a> {
     pub pages: &'a [Page],
     pub routes: &'a [String],
     /// Allowed `Origin` values for upgrades; empty allows every origin.
     pub origins: &'a [String],
+    /// Answer plain `GET /stats` with [`Decision::Stats`] (the server fills in the body).
+    pub stats: bool,
 }
 
 /// The server's answer to the bytes received so far.
@@ -46,6 +51,13 @@ pub(crate) enum Decision {
     Refused(HttpStatus),
     /// The 101 has been queued; bytes after `head_len` are WebSocket frames for route `route`.
     Upgrade { route: usize, head_len: usize },
+    /// A plain `GET`/`HEAD /stats` took `head_len` bytes; nothing is queued yet, because the
+    /// counters live with the server: it answers with [`respond`].
+    Stats {
+        head_len: usize,
+        keep_alive: bool,
+        head_only: bool,
+    },
 }
 
 /// Decides what to answer to `buf` (all bytes received since the previous request) and queues
@@ -54,9 +66,10 @@ pub(crate) fn decide(buf: &[u8], site: &Site<'_>, out: &mut OutQueue) -> Decisio
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let decision = match handshake::parse_request(buf, &mut headers) {
         Ok(Status::Partial) => return Decision::Partial,
-        Ok(Status::Complete(request)) if request.upgrade_requested() => {
+        Ok(Status::Complete(request)) if wants_websocket(&request, site) => {
             upgrade(&request, site, out)
         }
+        // Other upgrades (curl's `Upgrade: h2c`, say) may be ignored (RFC 9110 §7.8).
         Ok(Status::Complete(request)) => plain(&request, site, out),
         Err(error) => Err(error.status()),
     };
@@ -70,6 +83,13 @@ pub(crate) fn refuse(status: HttpStatus, out: &mut OutQueue) -> Decision {
     let n = handshake::write_error_response(status, &mut head).unwrap_or(0);
     out.push(&[&head[..n]]);
     Decision::Refused(status)
+}
+
+/// Whether to treat `request` as a WebSocket handshake: it asks for one, or it asks for any
+/// upgrade on a WebSocket route (then `ws` tells it precisely what is wrong).
+fn wants_websocket(request: &handshake::Request<'_, '_>, site: &Site<'_>) -> bool {
+    let on_route = site.routes.iter().any(|r| r == route_path(request.path()));
+    request.is_websocket_upgrade() || (request.upgrade_requested() && on_route)
 }
 
 /// The path without its query string, for routing.
@@ -89,6 +109,14 @@ fn plain(
     };
     request.content_length().map_err(RequestError::status)?;
     let path = route_path(request.path());
+    let keep_alive = request.keep_alive();
+    if site.stats && path == STATS_PATH {
+        return Ok(Decision::Stats {
+            head_len: request.head_len(),
+            keep_alive,
+            head_only,
+        });
+    }
     let Some(page) = site.pages.iter().find(|p| p.path == path) else {
         // A WebSocket endpoint asked for without the upgrade: 426 tells the client what to do.
         if site.routes.iter().any(|r| r == path) {
@@ -96,22 +124,33 @@ fn plain(
         }
         return Err(HttpStatus::NotFound);
     };
-    let keep_alive = request.keep_alive();
-    let mut head = [0u8; MAX_RESPONSE_HEAD];
-    let n = handshake::write_response_head(
-        HttpStatus::Ok,
-        page.content_type,
-        page.body.len(),
-        keep_alive,
-        &mut head,
-    )
-    .map_err(|_| HttpStatus::BadRequest)?;
-    let body: &[u8] = if head_only { b"" } else { page.body };
-    out.push(&[&head[..n], body]);
+    respond(page.content_type, page.body, keep_alive, head_only, out)?;
     Ok(Decision::Responded {
         head_len: request.head_len(),
         keep_alive,
     })
+}
+
+/// Queues a `200 OK` with `body` (only its length for `HEAD`).
+pub(crate) fn respond(
+    content_type: &str,
+    body: &[u8],
+    keep_alive: bool,
+    head_only: bool,
+    out: &mut OutQueue,
+) -> Result<(), HttpStatus> {
+    let mut head = [0u8; MAX_RESPONSE_HEAD];
+    let n = handshake::write_response_head(
+        HttpStatus::Ok,
+        content_type,
+        body.len(),
+        keep_alive,
+        &mut head,
+    )
+    .map_err(|_| HttpStatus::BadRequest)?;
+    let body: &[u8] = if head_only { b"" } else { body };
+    out.push(&[&head[..n], body]);
+    Ok(())
 }
 
 fn upgrade(
@@ -151,6 +190,10 @@ mod tests {
     const PAGE: &[u8] = b"<h1>hi</h1>";
 
     fn site_with(origins: &[String], f: impl FnOnce(&Site<'_>)) {
+        site_with_stats(origins, false, f)
+    }
+
+    fn site_with_stats(origins: &[String], stats: bool, f: impl FnOnce(&Site<'_>)) {
         let pages = [Page {
             path: "/".into(),
             content_type: "text/html; charset=utf-8",
@@ -161,6 +204,7 @@ mod tests {
             pages: &pages,
             routes: &routes,
             origins,
+            stats,
         });
     }
 
@@ -297,6 +341,26 @@ mod tests {
     }
 
     #[test]
+    fn other_upgrades_are_ignored_off_the_websocket_routes() {
+        let h2c = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+                   Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
+        let (decision, text) = answer(h2c, &[]);
+        assert!(
+            matches!(decision, Decision::Responded { .. }),
+            "{decision:?}"
+        );
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        // On a WebSocket route, a broken upgrade is refused with the reason ws gives.
+        let (decision, _) = answer(&h2c.replace("GET / ", "GET /echo "), &[]);
+        assert_eq!(decision, Decision::Refused(HttpStatus::BadRequest));
+        let no_connection = upgrade_request("/echo", "").replace("Connection: Upgrade\r\n", "");
+        assert_eq!(
+            answer(&no_connection, &[]).0,
+            Decision::Refused(HttpStatus::BadRequest)
+        );
+    }
+
+    #[test]
     fn origin_allow_list() {
         let allowed = vec!["http://10.0.0.2:8080".to_string()];
         let good = upgrade_request("/echo", "Origin: http://10.0.0.2:8080\r\n");
@@ -319,5 +383,47 @@ mod tests {
             matches!(answer(&bad, &[]).0, Decision::Upgrade { .. }),
             "empty list allows all"
         );
+    }
+
+    #[test]
+    fn stats_only_when_switched_on_and_only_plain_get_or_head() {
+        let get = "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut decision = None;
+        site_with_stats(&[], true, |site| {
+            let mut out = OutQueue::new();
+            decision = Some(decide(get.as_bytes(), site, &mut out));
+            assert!(out.is_empty(), "the server writes the body");
+        });
+        assert_eq!(
+            decision,
+            Some(Decision::Stats {
+                head_len: get.len(),
+                keep_alive: true,
+                head_only: false
+            })
+        );
+        site_with_stats(&[], true, |site| {
+            let mut out = OutQueue::new();
+            let head = "HEAD /stats?x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            assert!(matches!(
+                decide(head.as_bytes(), site, &mut out),
+                Decision::Stats {
+                    keep_alive: false,
+                    head_only: true,
+                    ..
+                }
+            ));
+            let post = "POST /stats HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+            assert_eq!(
+                decide(post.as_bytes(), site, &mut out),
+                Decision::Refused(HttpStatus::MethodNotAllowed)
+            );
+            let upgrade = upgrade_request("/stats", "");
+            assert_eq!(
+                decide(upgrade.as_bytes(), site, &mut out),
+                Decision::Refused(HttpStatus::NotFound)
+            );
+        });
+        assert_eq!(answer(get, &[]).0, Decision::Refused(HttpStatus::NotFound));
     }
 }

@@ -1,6 +1,6 @@
 //! The server glue: HTTP and WebSocket on one port of [`Net`], routed by path.
 //!
-//! Each accepted connection is a [`conn::Conn`]: HTTP requests (parsed by `ws::handshake`)
+//! Each accepted connection is a `Conn` (conn.rs): HTTP requests (parsed by `ws::handshake`)
 //! get a [`Page`], a refusal with the status `ws` names, or a 101 that turns the connection
 //! into a WebSocket handled by the [`App`] registered for its path. [`run`] is the event loop.
 //!
@@ -36,6 +36,7 @@ mod conn;
 mod http;
 mod outqueue;
 pub(crate) mod session;
+pub mod stats;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -76,6 +77,9 @@ pub struct ServerConfig {
     /// Log one line per HTTP request (request line and answer) and per WebSocket frame, under
     /// the connection id the stack's TCP trace uses (`--trace`). Default off.
     pub trace: bool,
+    /// Answer plain `GET /stats` with the stack's and the server's counters as JSON (see
+    /// [`stats`]), for leak checks. Default off: the counts are not for strangers.
+    pub stats: bool,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +95,7 @@ impl Default for ServerConfig {
             close_timeout: Duration::from_secs(5),
             queue_limit: 1024 * 1024,
             trace: false,
+            stats: false,
         }
     }
 }
@@ -142,6 +147,25 @@ impl Server {
     /// Connections the server is tracking (any phase).
     pub fn connections(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Open WebSocket sessions (walks the connections).
+    pub fn websockets(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| matches!(&c.phase, Phase::Ws(ws) if ws.open))
+            .count()
+    }
+
+    /// The `GET /stats` body: the stack's counters and the server's, as one line of JSON.
+    pub fn stats_json(&self, net: &Net) -> String {
+        stats::render(
+            &net.stats(),
+            stats::ServerCounts {
+                connections: self.connections(),
+                websockets: self.websockets(),
+            },
+        )
     }
 
     /// How long until a connection needs [`Server::handle`] without any I/O (`None`: no timer).
@@ -255,6 +279,7 @@ impl Server {
                         pages: &self.pages,
                         routes: &self.route_paths,
                         origins: &self.config.origins,
+                        stats: self.config.stats,
                     };
                     match http.step(
                         net,
@@ -273,6 +298,22 @@ impl Server {
                             return;
                         }
                         HttpStep::Upgrade { route } => self.upgrade(net, id, route, now),
+                        HttpStep::Stats {
+                            keep_alive,
+                            head_only,
+                        } => {
+                            let body = self.stats_json(net);
+                            if let Some(Phase::Http(http)) =
+                                self.conns.get_mut(&id).map(|c| &mut c.phase)
+                            {
+                                http.answer(
+                                    "application/json",
+                                    body.as_bytes(),
+                                    keep_alive,
+                                    head_only,
+                                );
+                            }
+                        }
                     }
                 }
                 Phase::Ws(ws) => match ws.session.step(net, id, now) {

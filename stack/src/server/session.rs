@@ -1,15 +1,16 @@
 //! One WebSocket running over one TCP connection of the stack: bytes from the socket into the
 //! `ws::Connection`, whole messages out, frames into a bounded queue, queue into the socket.
 //! Shared by the server's connections and the client role.
+//!
+//! Input is not copied out of the stack: the engine reads (and unmasks in place) straight from
+//! the TCP receive buffer ([`Net::recv_with`]) and consumes only what it has processed, so
+//! bytes behind a paused connection stay in that buffer and close the TCP window.
 
-use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role, State};
+use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role};
 
 use crate::{ConnError, ConnId, Net};
 
 use super::outqueue::OutQueue;
-
-/// Bytes read from the socket per `recv`; frames are unmasked in place in this buffer.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// What [`Session::step`] stopped at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +33,8 @@ pub(crate) enum Step {
 /// A WebSocket over a stack connection. See the module doc.
 pub(crate) struct Session<K: MaskKeySource = NoMask> {
     ws: Connection<K>,
-    input: Box<[u8]>,
-    /// Unprocessed bytes are `input[start..end]`.
-    start: usize,
-    end: usize,
-    /// The engine could not use `input[start..end]` without more bytes.
-    starved: bool,
+    /// Frames that arrived with the handshake (after the HTTP head), not yet processed.
+    early: Vec<u8>,
     out: OutQueue,
     message: Vec<u8>,
     kind: MessageKind,
@@ -57,14 +54,9 @@ impl<K: MaskKeySource> Session<K> {
     /// Wraps an open `ws::Connection`. `early` are bytes that came with the handshake and are
     /// already frames; `out` holds what is queued so far (the 101 on the server).
     pub(crate) fn new(ws: Connection<K>, early: &[u8], out: OutQueue) -> Self {
-        let mut input = vec![0u8; READ_CHUNK.max(early.len())].into_boxed_slice();
-        input[..early.len()].copy_from_slice(early);
         Session {
             ws,
-            input,
-            start: 0,
-            end: early.len(),
-            starved: false,
+            early: early.to_vec(),
             out,
             message: Vec::new(),
             kind: MessageKind::Text,
@@ -258,8 +250,13 @@ impl<K: MaskKeySource> Session<K> {
         self.collect_transmit();
     }
 
-    /// Moves control frames the engine produced (pongs, close, pings) into the queue.
+    /// Moves control frames the engine produced (pongs, close, pings) into the queue, once it
+    /// is empty. Until then they wait in the engine, which keeps only the latest Pong (RFC 6455
+    /// §5.5.3): a Ping flood from a peer that does not read our output cannot grow the queue.
     fn collect_transmit(&mut self) {
+        if !self.out.is_empty() {
+            return;
+        }
         let mut frame = [0u8; ws::MAX_CONTROL_FRAME_LEN];
         while self.ws.wants_transmit() {
             let n = self.ws.poll_transmit(&mut frame);
@@ -271,13 +268,20 @@ impl<K: MaskKeySource> Session<K> {
         }
     }
 
-    /// Hands queued bytes to the TCP socket until it is full.
+    /// Hands queued bytes, then the control frames waiting in the engine, to the TCP socket
+    /// until it is full.
     pub(crate) fn flush(&mut self, net: &mut Net, id: ConnId) -> Result<(), ConnError> {
-        self.out.drain_into(|bytes| net.send(id, bytes)).map(|_| ())
+        loop {
+            self.out.drain_into(|bytes| net.send(id, bytes))?;
+            if !self.out.is_empty() || !self.ws.wants_transmit() {
+                return Ok(());
+            }
+            self.collect_transmit();
+        }
     }
 
     /// Moves the connection forward: flushes, then reads and feeds the engine until a whole
-    /// message is ready or nothing more can be done now.
+    /// message (or, streaming, a piece) is ready or nothing more can be done now.
     ///
     /// Backpressure: while queued output that does not fit in the TCP send buffer exceeds the
     /// read pause ([`Session::set_read_pause`]), no more input is processed, so unread bytes
@@ -291,93 +295,90 @@ impl<K: MaskKeySource> Session<K> {
             if self.out.len() > self.read_pause {
                 return Step::Idle;
             }
-            if self.start < self.end && !self.starved {
-                if self.ws.state() == State::Closed {
-                    // After the close handshake nothing more is read as frames (RFC 6455 §5.5.1).
-                    self.start = self.end;
-                } else if let Some(step) = self.feed(now) {
+            if !self.early.is_empty() {
+                let mut early = std::mem::take(&mut self.early);
+                let (used, step) = self.feed(&mut early, now);
+                early.drain(..used);
+                self.early = early;
+                if let Some(step) = step {
                     return step;
                 }
-                continue;
-            }
-            if self.start == self.end {
-                self.start = 0;
-                self.end = 0;
-            }
-            if self.end == self.input.len() {
-                // The engine holds partial frame headers itself, so a full buffer it cannot
-                // use is a bug, not a peer's doing; fail the connection rather than spin.
-                self.close(CloseCode::INTERNAL, "");
-                self.start = self.end;
-                continue;
-            }
-            match net.recv(id, &mut self.input[self.end..]) {
-                Ok(0) => return Step::Idle,
-                Ok(n) => {
-                    self.end += n;
-                    self.starved = false;
+                if !self.early.is_empty() {
+                    // The engine keeps partial headers itself, so it always takes everything.
+                    return self.stall();
                 }
+                continue;
+            }
+            let read = net.recv_with(id, |data| {
+                let (used, step) = self.feed(data, now);
+                (used, (used, data.len(), step))
+            });
+            match read {
+                Ok(None) => return Step::Idle,
+                Ok(Some((_, _, Some(step)))) => return step,
+                Ok(Some((used, offered, None))) if used < offered => return self.stall(),
+                Ok(Some(_)) => {}
                 Err(e) => return Step::TcpEnded(e),
             }
         }
     }
 
-    /// Gives buffered input to the engine until it stops producing events; returns a whole
-    /// message, or `None` when the buffer has been used up.
-    fn feed(&mut self, now: Instant) -> Option<Step> {
-        while self.start < self.end {
-            let (consumed, event) = self
-                .ws
-                .handle_read(&mut self.input[self.start..self.end], now);
-            let from = self.start;
-            self.start += consumed;
-            if let Some(event) = &event {
-                trace_in(self.trace, event);
-            }
-            let mut done = None;
+    /// The engine declined bytes it was given without producing an event: a bug, not a
+    /// peer's doing. Fail the connection rather than spin on the same bytes.
+    fn stall(&mut self) -> Step {
+        self.close(CloseCode::INTERNAL, "");
+        self.early.clear();
+        Step::Idle
+    }
+
+    /// Gives `input` to the engine until it produces a whole message (or a piece, streaming)
+    /// or has taken everything. Returns the bytes consumed and what is ready, if anything.
+    fn feed(&mut self, input: &mut [u8], now: Instant) -> (usize, Option<Step>) {
+        let mut pos = 0;
+        while pos < input.len() {
+            let (consumed, event) = self.ws.handle_read(&mut input[pos..], now);
+            pos += consumed;
+            let Some(event) = event else {
+                if consumed == 0 {
+                    break;
+                }
+                continue;
+            };
+            trace_in(self.trace, &event);
+            let mut ready = None;
             match event {
-                Some(Event::Data {
+                Event::Data {
                     kind,
                     payload,
                     first,
                     fin,
-                }) => {
+                } => {
                     if first || self.streaming {
                         self.message.clear();
                         self.kind = kind;
                     }
                     self.message.extend_from_slice(payload);
                     if self.streaming {
-                        done = Some(Step::Piece { kind, first, fin });
+                        ready = Some(Step::Piece { kind, first, fin });
                     } else if fin {
-                        done = Some(Step::Message(self.kind));
+                        ready = Some(Step::Message(self.kind));
                     }
                 }
-                Some(Event::Close { code, .. }) => {
+                Event::Close { code, .. } => {
                     self.end_code
                         .get_or_insert(code.unwrap_or(CloseCode::NO_STATUS));
                 }
-                Some(Event::Failed(error)) => {
+                Event::Failed(error) => {
                     self.end_code.get_or_insert(error.close_code());
                 }
-                Some(Event::Ping(_) | Event::Pong(_)) => {}
-                None if consumed == 0 => {
-                    // The engine needs more bytes than are buffered: keep them at the front
-                    // and read more behind them.
-                    self.input.copy_within(from..self.end, 0);
-                    self.end -= from;
-                    self.start = 0;
-                    self.starved = true;
-                    self.collect_transmit();
-                    return None;
-                }
-                None => {}
+                Event::Ping(_) | Event::Pong(_) => {}
             }
             self.collect_transmit();
-            if done.is_some() {
-                return done;
+            if ready.is_some() {
+                return (pos, ready);
             }
         }
-        None
+        self.collect_transmit();
+        (pos, None)
     }
 }

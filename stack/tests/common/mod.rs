@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr, Ipv4Packet, TcpPacket};
 use stack::device::Link;
 use stack::device::memory::{self, MemoryLink};
-use stack::{Duration, Instant, Net, NetConfig};
+use stack::{ConnId, Duration, Instant, Net, NetConfig};
 
 pub const SERVER_IP: [u8; 4] = [10, 0, 0, 2];
 pub const CLIENT_IP: [u8; 4] = [10, 0, 0, 1];
@@ -150,4 +150,59 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// Connects once and returns (client id, server id) after the handshake.
+pub fn connect(pair: &mut Pair) -> (ConnId, ConnId) {
+    let cid = pair.client.connect(Pair::server_addr()).unwrap();
+    let mut sid = None;
+    let ok = pair.run_until(Duration::from_secs(5), |p| {
+        if let Some((id, peer)) = p.server.accept() {
+            assert_eq!(Some(peer), p.client.conn_local_addr(cid));
+            sid = Some(id);
+        }
+        sid.is_some() && p.client.is_established(cid)
+    });
+    assert!(ok, "handshake did not complete");
+    (cid, sid.unwrap())
+}
+
+/// Moves `data` from `src` (on the client when `from_client`) to `dst` through the pair,
+/// returning what arrived.
+pub fn transfer(
+    pair: &mut Pair,
+    from_client: bool,
+    src: ConnId,
+    dst: ConnId,
+    data: &[u8],
+    limit: Duration,
+) -> Vec<u8> {
+    let mut sent = 0;
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 8192];
+    let ok = pair.run_until(limit, |p| {
+        let (tx, rx): (&mut Net, &mut Net) = if from_client {
+            (&mut p.client, &mut p.server)
+        } else {
+            (&mut p.server, &mut p.client)
+        };
+        if sent < data.len() {
+            sent += tx.send(src, &data[sent..]).unwrap();
+        }
+        loop {
+            match rx.recv(dst, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("recv failed: {e}"),
+            }
+        }
+        got.len() == data.len()
+    });
+    assert!(
+        ok,
+        "transfer stalled at {} of {} bytes ({sent} queued)",
+        got.len(),
+        data.len()
+    );
+    got
 }

@@ -1,0 +1,186 @@
+//! Limits and leak accounting: the per-source connection cap and `Net::stats` returning to
+//! its baseline after many connections come and go (deterministic, no root).
+
+mod common;
+
+use common::*;
+use smoltcp::wire::{IpCidr, Ipv6Address, Ipv6Cidr};
+use stack::{ConnError, ConnId, Duration, NetConfig, NetStats};
+
+const SERVER_V6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+const CLIENT_V6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+
+/// A config with an IPv6 address too, so the client has a second source address.
+fn dual(ip: [u8; 4], v6: Ipv6Address) -> NetConfig {
+    NetConfig {
+        addr6: Some(IpCidr::Ipv6(Ipv6Cidr::new(v6, 64))),
+        ..config(ip)
+    }
+}
+
+/// Starts connects to `remote` and drives the pair for a second; returns (established, gone).
+fn connect_many(
+    pair: &mut Pair,
+    remote: std::net::SocketAddr,
+    n: usize,
+) -> (Vec<ConnId>, Vec<ConnId>) {
+    let ids: Vec<ConnId> = (0..n)
+        .map(|_| pair.client.connect(remote).unwrap())
+        .collect();
+    let mut gone = Vec::new();
+    pair.run_until(Duration::from_secs(1), |p| {
+        while p.server.accept().is_some() {}
+        while let Some(id) = p.client.poll_gone() {
+            gone.push(id);
+        }
+        false
+    });
+    let established = ids
+        .iter()
+        .copied()
+        .filter(|&id| pair.client.is_established(id))
+        .collect();
+    (established, gone)
+}
+
+#[test]
+fn per_source_cap_refuses_the_extra_syn_with_rst_and_serves_other_sources() {
+    let mut server_config = dual(SERVER_IP, SERVER_V6);
+    server_config.max_per_source = 3;
+    let mut pair = Pair::new(server_config, dual(CLIENT_IP, CLIENT_V6));
+    pair.server.listen(PORT).unwrap();
+    let baseline = pair.server.stats();
+
+    let (v4, gone) = connect_many(&mut pair, Pair::server_addr(), 5);
+    assert_eq!(v4.len(), 3, "three from 10.0.0.1 accepted");
+    assert_eq!(gone.len(), 2, "the other two were refused at once");
+    let s = pair.server.stats();
+    assert_eq!((s.connections, s.sources, s.refused_per_source), (3, 1, 2));
+    // Refused sockets went back to the pool: nothing is left half-open.
+    assert_eq!((s.handshaking, s.draining), (0, 0));
+
+    // Another address is not affected by 10.0.0.1's cap.
+    let v6_server = std::net::SocketAddr::from((std::net::Ipv6Addr::from(SERVER_V6), PORT));
+    let (v6, gone) = connect_many(&mut pair, v6_server, 3);
+    assert_eq!((v6.len(), gone.len()), (3, 0), "fd00::1 has its own three");
+    assert_eq!(pair.server.stats().sources, 2);
+
+    // Freeing one slot of 10.0.0.1 lets exactly one more in.
+    pair.client.abort(v4[0]);
+    pair.run_until(Duration::from_secs(1), |p| {
+        p.client.poll_gone() == Some(v4[0])
+    });
+    pair.run_for(Duration::from_millis(10));
+    assert_eq!(
+        pair.server.stats().connections,
+        5,
+        "the RST freed the server's side"
+    );
+    let (more, _) = connect_many(&mut pair, Pair::server_addr(), 2);
+    assert_eq!(more.len(), 1);
+    assert_eq!(pair.server.stats().refused_per_source, 3);
+
+    // Everything closed: the table and the per-source counts are back to the baseline.
+    for id in v4[1..].iter().chain(&v6).chain(&more) {
+        pair.client.abort(*id);
+    }
+    pair.run_for(Duration::from_secs(2));
+    let s = pair.server.stats();
+    assert_eq!((s.connections, s.sources), (0, 0));
+    assert_eq!(s.listeners, baseline.listeners);
+}
+
+#[test]
+fn zero_means_no_per_source_cap() {
+    let mut server_config = config(SERVER_IP);
+    server_config.max_per_source = 0;
+    server_config.max_connections = 64;
+    let mut pair = Pair::new(server_config, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    let (ok, gone) = connect_many(&mut pair, Pair::server_addr(), 40);
+    assert_eq!((ok.len(), gone.len()), (40, 0));
+    assert_eq!(pair.server.stats().refused_per_source, 0);
+}
+
+/// The gauges a leak would move.
+fn gauges(s: &NetStats) -> [usize; 7] {
+    [
+        s.connections,
+        s.established,
+        s.handshaking,
+        s.draining,
+        s.sources,
+        s.rx_buffered,
+        s.tx_buffered,
+    ]
+}
+
+#[test]
+fn stats_return_to_baseline_after_hundreds_of_vanished_connections() {
+    let mut server_config = config(SERVER_IP);
+    server_config.max_connections = 32;
+    let mut pair = Pair::new(server_config, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    let baseline = pair.server.stats();
+    assert_eq!(gauges(&baseline), [0; 7]);
+    assert_eq!(baseline.sockets, baseline.listeners);
+
+    let mut accepted = 0;
+    for round in 0..40 {
+        // Ten peers connect, send a little, and vanish in different ways.
+        let ids: Vec<ConnId> = (0..10)
+            .map(|_| pair.client.connect(Pair::server_addr()).unwrap())
+            .collect();
+        pair.run_until(Duration::from_secs(1), |p| {
+            while p.server.accept().is_some() {
+                accepted += 1;
+            }
+            ids.iter().all(|&id| p.client.is_established(id))
+        });
+        for (i, &id) in ids.iter().enumerate() {
+            match (round + i) % 3 {
+                0 => pair.client.abort(id),
+                1 => {
+                    pair.client.send(id, b"GET / HTTP/1.1\r\n").unwrap();
+                    pair.client.abort(id);
+                }
+                _ => {
+                    pair.client
+                        .send(id, b"bytes the server never reads")
+                        .unwrap();
+                    pair.client.close(id);
+                }
+            }
+        }
+        // The server application closes whatever its peer finished.
+        pair.run_until(Duration::from_secs(2), |p| {
+            while let Some(id) = p.server.poll_ready() {
+                let mut sink = [0u8; 64];
+                loop {
+                    match p.server.recv(id, &mut sink) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(ConnError::Closed) => {
+                            p.server.close(id);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            while p.server.poll_gone().is_some() {}
+            while p.client.poll_gone().is_some() {}
+            p.server.stats().connections == 0 && p.client.stats().connections == 0
+        });
+    }
+    assert_eq!(accepted, 400);
+    pair.run_for(Duration::from_secs(5));
+    let after = pair.server.stats();
+    assert_eq!(gauges(&after), [0; 7], "{after:?}");
+    assert_eq!(after.listeners, baseline.listeners);
+    assert!(
+        after.sockets <= baseline.sockets + after.free,
+        "socket set grew: {baseline:?} -> {after:?}"
+    );
+    assert!(after.sockets <= 32, "cap respected: {after:?}");
+}
