@@ -82,7 +82,8 @@ impl<K: MaskKeySource> Session<K> {
     }
 
     /// Hands out pieces ([`Step::Piece`]) instead of whole messages from now on: memory per
-    /// connection stays at one read buffer whatever the message size.
+    /// connection stays at one piece (at most one contiguous run of the TCP receive buffer)
+    /// whatever the message size.
     pub(crate) fn stream_pieces(&mut self) {
         self.streaming = true;
     }
