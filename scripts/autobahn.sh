@@ -20,7 +20,8 @@
 # system's apt is untouched; the pinned Python packages go on top with pip 20.3.4. Needs root (netns).
 # The testee is built as the user who ran sudo, in the debug profile by default (the one
 # scripts/test.sh has already built; cases 1-10 take about a minute per role with it), or with
-# --release (about 30 s per role). AUTOBAHN_TUNWS=/path/to/tunws skips the build, tests that binary.
+# --release (about 30 s per role). AUTOBAHN_TUNWS=/path/to/tunws skips the build, tests that binary;
+# AUTOBAHN_TUNWS_ARGS adds options to tunws in both roles (e.g. --trace: its lines land in the logs).
 set -euo pipefail
 script=autobahn.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -177,8 +178,10 @@ if [[ $testee == tunws ]]; then
         (cd "$repo" && as_user cargo build -q -p demo --bin tunws --profile "$profile") || die "cargo build -p demo failed"
         tunws=$(target_dir)/$profile_dir/tunws
     fi
-    server_cmd=("$tunws" --tun tun0 --addr 10.0.0.2/24 --port 9001)
-    client_cmd=("$tunws" client --tun tun0 --addr 10.0.0.2/24)
+    # Extra options for both roles, to diagnose a case: AUTOBAHN_TUNWS_ARGS=--trace.
+    read -ra extra <<<"${AUTOBAHN_TUNWS_ARGS:-}"
+    server_cmd=("$tunws" --tun tun0 --addr 10.0.0.2/24 --port 9001 "${extra[@]}")
+    client_cmd=("$tunws" client --tun tun0 --addr 10.0.0.2/24 "${extra[@]}")
     server_host=10.0.0.2
     kernel_host=10.0.0.1
 else
