@@ -11,6 +11,7 @@ use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -336,7 +337,22 @@ pub struct Proc {
 
 impl Proc {
     /// Spawns `cmd` with piped stdin, stdout and stderr.
+    ///
+    /// The child gets SIGKILL when the spawning *thread* ends (PR_SET_PDEATHSIG), so spawn from
+    /// the test's own thread, not from a short-lived one such as the closure of [`Netns::run`].
     pub fn spawn(label: &str, mut cmd: Command) -> Proc {
+        // If the test process dies without running destructors (SIGKILL from a timeout), the
+        // kernel kills the child too instead of leaving a tunws running in a deleted namespace.
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
