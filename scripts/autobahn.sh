@@ -20,7 +20,8 @@
 # system's apt is untouched; the pinned Python packages go on top with pip 20.3.4. Needs root (netns).
 # The testee is built as the user who ran sudo, in the debug profile by default (the one
 # scripts/test.sh has already built; cases 1-10 take about a minute per role with it), or with
-# --release (about 30 s per role). AUTOBAHN_TUNWS=/path/to/tunws skips the build, tests that binary.
+# --release (about 30 s per role). AUTOBAHN_TUNWS=/path/to/tunws skips the build, tests that binary;
+# AUTOBAHN_TUNWS_ARGS adds options to tunws in both roles (e.g. --trace: its lines land in the logs).
 set -euo pipefail
 script=autobahn.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -75,8 +76,14 @@ log() { echo "autobahn: $*" >&2; }
 # ---------------------------------------------------------------------------------------------
 # Installer: idempotent; a stamp holding the package list makes a rerun take no time.
 
+# The Debian packages put their libraries and headers under the multiarch triplet (x86_64-linux-gnu).
+multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+
 py_env() {
-    export LD_LIBRARY_PATH=$prefix/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    case ":${LD_LIBRARY_PATH:-}:" in
+        *":$prefix/usr/lib/$multiarch:"*) ;;
+        *) export LD_LIBRARY_PATH=$prefix/usr/lib/$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ;;
+    esac
     export PYTHONDONTWRITEBYTECODE=1
 }
 
@@ -143,7 +150,7 @@ install_wstest() {
     local pip=("$py" -m pip --disable-pip-version-check --no-python-version-warning)
     # setuptools first: the packages without Python 2 wheels build from sdists and import it.
     "${pip[@]}" install -q --no-warn-script-location setuptools==44.0.0
-    CFLAGS="-I$prefix/usr/include -I$prefix/usr/include/python2.7 -I$prefix/usr/include/x86_64-linux-gnu/python2.7" \
+    CFLAGS="-I$prefix/usr/include -I$prefix/usr/include/python2.7 -I$prefix/usr/include/$multiarch/python2.7" \
         "${pip[@]}" install -q --no-warn-script-location "${py_packages[@]}" ||
         die "pip install of the pinned set failed (rerun to retry from scratch)"
     "$prefix/usr/local/bin/wstest" --help >/dev/null || die "wstest installed but does not start"
@@ -160,7 +167,7 @@ flock -u "$lock_fd"
 py_env
 wstest=$prefix/usr/local/bin/wstest
 if [[ $install_only == 1 ]]; then
-    "$wstest" --autobahnversion 2>/dev/null | grep -v Warning || true
+    "$wstest" --autobahnversion 2>/dev/null
     exit 0
 fi
 
@@ -177,8 +184,10 @@ if [[ $testee == tunws ]]; then
         (cd "$repo" && as_user cargo build -q -p demo --bin tunws --profile "$profile") || die "cargo build -p demo failed"
         tunws=$(target_dir)/$profile_dir/tunws
     fi
-    server_cmd=("$tunws" --tun tun0 --addr 10.0.0.2/24 --port 9001)
-    client_cmd=("$tunws" client --tun tun0 --addr 10.0.0.2/24)
+    # Extra options for both roles, to diagnose a case: AUTOBAHN_TUNWS_ARGS=--trace.
+    read -ra extra <<<"${AUTOBAHN_TUNWS_ARGS:-}"
+    server_cmd=("$tunws" --tun tun0 --addr 10.0.0.2/24 --port 9001 "${extra[@]}")
+    client_cmd=("$tunws" client --tun tun0 --addr 10.0.0.2/24 "${extra[@]}")
     server_host=10.0.0.2
     kernel_host=10.0.0.1
 else

@@ -66,20 +66,41 @@ step() {
     fi
 }
 
+# Deletes namespaces left by a test process that was killed before its destructors ran: the
+# harness names them tw-<test>-<pid>-<n>; only those whose process is gone are touched.
+reap_stale_namespaces() {
+    local ns pid
+    for ns in $(ip netns list | awk '{ print $1 }'); do
+        [[ $ns =~ ^tw-[A-Za-z0-9_]+-([0-9]+)-[0-9]+$ ]] || continue
+        pid=${BASH_REMATCH[1]}
+        if ! kill -0 "$pid" 2>/dev/null; then
+            ip netns del "$ns" && note "deleted stale namespace $ns"
+        fi
+    done
+}
+
 # Builds every test binary as the invoking user, then runs each as root from its package's
 # directory, as `cargo test` would. tunws itself is built first: the netns tests run it.
 workspace_tests() {
-    local list bin dir rc=0
+    local list bin dir rc=0 results
+    results=$(mktemp)
+    reap_stale_namespaces
     as_user cargo build -p demo --bin tunws || return 1
     list=$(as_user cargo test --workspace --no-run --message-format=json-render-diagnostics) || return 1
     while IFS=$'\t' read -r bin dir; do
         echo "---- $(basename "$bin")"
         # The timeout only guards against a hung test; each test has its own I/O timeouts.
-        (cd "$dir" && timeout 900 "$bin") || rc=1
+        (cd "$dir" && timeout 900 "$bin") 2>&1 | tee -a "$results" || rc=1
     done < <(jq -r 'select(.reason == "compiler-artifact" and .executable != null and .profile.test)
                      | [.executable, (.manifest_path | sub("/Cargo.toml$"; ""))] | @tsv' <<<"$list")
+    # libtest's lines read "test result: ok. 5 passed; 0 failed; ...".
+    reap_stale_namespaces
+    cargo_totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$results")
+    rm -f "$results"
+    echo "cargo tests: $cargo_totals"
     return $rc
 }
+cargo_totals="not run"
 
 step "cargo test --workspace (as root)" workspace_tests
 step "doc tests" as_user cargo test --workspace --doc
@@ -90,7 +111,7 @@ if [[ -x scripts/autobahn.sh ]]; then
 fi
 
 echo
-echo "test.sh finished in $((SECONDS - started)) s"
+echo "test.sh finished in $((SECONDS - started)) s; cargo tests: $cargo_totals"
 for f in "${failures[@]}"; do echo "failed step: $f"; done
 echo "summary: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

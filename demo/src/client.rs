@@ -48,8 +48,7 @@ impl ClientApp for Lines {
                 let last = std::mem::take(&mut self.partial);
                 self.send_line(out, &last);
             }
-            // End of input: nothing more to say, close normally.
-            out.close(CloseCode::NORMAL, "");
+            // End of input: the client role closes once the replies have stopped coming.
             return Ok(false);
         }
         self.partial.extend_from_slice(&buf[..n]);
@@ -83,8 +82,7 @@ impl ClientApp for Echo {
     }
 }
 
-/// Runs the client role; exit status 0 after a clean close (1000, 1001, or a close frame
-/// without a code), 1 otherwise.
+/// Runs the client role; exit status 0 after a clean close (see `is_clean`), 1 otherwise.
 pub fn run(args: &ClientArgs) -> io::Result<ExitCode> {
     let config = crate::net_config(&args.tun, 16);
     let mut net = Net::open(&config).map_err(|e| {
@@ -114,19 +112,16 @@ pub fn run(args: &ClientArgs) -> io::Result<ExitCode> {
         (&mut lines, Some(stdin.as_raw_fd()))
     };
     match stack::client::run(&mut net, client_config, app, input, &signals::STOP) {
-        Ok(code)
-            if [
-                CloseCode::NORMAL,
-                CloseCode::GOING_AWAY,
-                CloseCode::NO_STATUS,
-            ]
-            .contains(&code) =>
-        {
+        Ok(code) if is_clean(code) => {
             log::info!("closed ({code})");
             Ok(ExitCode::SUCCESS)
         }
+        Ok(CloseCode::ABNORMAL) => {
+            log::error!("the TCP connection ended without a closing handshake (1006)");
+            Ok(ExitCode::FAILURE)
+        }
         Ok(code) => {
-            log::error!("connection ended abnormally ({code})");
+            log::error!("closed with error code {code}");
             Ok(ExitCode::FAILURE)
         }
         Err(e) => {
@@ -134,4 +129,11 @@ pub fn run(args: &ClientArgs) -> io::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Whether a finished connection counts as a success: the closing handshake ended with a
+/// normal code (1000, 1001), without a code (1005), or with an application's own code
+/// (3000–4999, which RFC 6455 leaves to applications); protocol and server errors do not.
+fn is_clean(code: CloseCode) -> bool {
+    matches!(code.0, 1000 | 1001 | 1005 | 3000..=4999)
 }

@@ -20,6 +20,11 @@ use crate::server::session::{Session, Step};
 use crate::server::{delay_until, ws_instant};
 use crate::{Clock, ConnError, ConnId, Net};
 
+/// After the input (stdin) ended, the client closes once the server has sent nothing for this
+/// long, so replies to the last lines still arrive (a peer may drop messages that cross our
+/// Close frame).
+const INPUT_LINGER: Duration = Duration::from_secs(1);
+
 /// Time for the TCP handshake plus the WebSocket handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -194,6 +199,9 @@ pub struct Client {
     id: ConnId,
     config: ClientConfig,
     phase: Phase,
+    /// When the last message arrived (or the WebSocket opened): [`run`] closes only after the
+    /// server has been quiet for a while once the input ended.
+    last_message: Instant,
 }
 
 impl Client {
@@ -223,6 +231,7 @@ impl Client {
         Ok(Client {
             id,
             config,
+            last_message: now,
             phase: Phase::Handshake {
                 nonce,
                 request,
@@ -278,7 +287,8 @@ impl Client {
     }
 
     /// Moves the connection forward. Returns `Ok(Some(code))` once the WebSocket is over
-    /// (TCP closed): the peer's close code, ours, or 1006 when the TCP connection dropped.
+    /// (TCP closed): the code of the closing handshake (the first Close frame's, ours or the
+    /// server's), or 1006 when the connection ended before the handshake was complete.
     pub fn handle(
         &mut self,
         net: &mut Net,
@@ -304,7 +314,7 @@ impl Client {
         if close_deadline.is_some_and(|d| d <= now) {
             // The server did not close TCP after the close handshake: we do (RFC 6455 §7.1.1).
             net.close(self.id);
-            return Ok(Some(session.end_code().unwrap_or(CloseCode::ABNORMAL)));
+            return Ok(Some(session.final_code()));
         }
         if session.poll_timeout().is_some_and(|t| t <= now) {
             session.handle_timeout(now);
@@ -314,6 +324,7 @@ impl Client {
                 Step::Message(kind) => {
                     // Delivered even after our own Close: the server may still send messages
                     // until its Close arrives (RFC 6455 §5.5.1), e.g. after stdin ended.
+                    self.last_message = now;
                     let data = session.take_message();
                     app.on_message(&mut Sender { session }, kind, &data);
                     session.restore_message(data);
@@ -321,16 +332,15 @@ impl Client {
                 // The client session never streams.
                 Step::Idle | Step::Piece { .. } => break,
                 Step::TcpEnded(_) => {
-                    session.tcp_ended();
                     net.close(self.id);
-                    return Ok(session.end_code());
+                    return Ok(Some(session.final_code()));
                 }
             }
         }
         if session.wants_tcp_close() {
             // After a failure the client closes TCP itself.
             net.close(self.id);
-            return Ok(session.end_code());
+            return Ok(Some(session.final_code()));
         }
         if session.end_code().is_some() && close_deadline.is_none() {
             *close_deadline = Some(now + CLOSE_TIMEOUT);
@@ -428,8 +438,8 @@ impl Client {
 
 /// Connects, runs `app` until the WebSocket is over, and returns its close code. `input` is an
 /// extra fd to wait on while the WebSocket is open (stdin); `app.on_input` runs when it is
-/// readable, until it reports the end of input. When `stop` is set, the connection is closed
-/// with 1001.
+/// readable, until it reports the end of input; once the server has then been silent for a
+/// second, the connection is closed with 1000. When `stop` is set, it is closed with 1001.
 pub fn run(
     net: &mut Net,
     config: ClientConfig,
@@ -441,6 +451,8 @@ pub fn run(
     net.poll(clock.now());
     let mut client = Client::connect(net, config, clock.now())?;
     let mut stopping = false;
+    let mut input_ended: Option<Instant> = None;
+    let mut closed_after_input = false;
     let result = loop {
         let stack_now = clock.now();
         net.poll(stack_now);
@@ -462,8 +474,19 @@ pub fn run(
             Ok(None) => {}
             Err(e) => break Err(e),
         }
+        let now = ws_instant(stack_now);
+        let mut linger = None;
+        if let Some(ended) = input_ended.filter(|_| !closed_after_input) {
+            let deadline = ended.max(client.last_message) + INPUT_LINGER;
+            if now >= deadline {
+                client.close(CloseCode::NORMAL, "");
+                closed_after_input = true;
+            } else {
+                linger = Some(delay_until(deadline, now));
+            }
+        }
         net.poll(stack_now);
-        let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now)]
+        let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now), linger]
             .into_iter()
             .flatten()
             .min();
@@ -474,6 +497,7 @@ pub fn run(
             if let Phase::Open { session, .. } = &mut client.phase {
                 if !app.on_input(&mut Sender { session })? {
                     input = None;
+                    input_ended = Some(ws_instant(clock.now()));
                 }
             }
         }

@@ -6,7 +6,7 @@
 use netns_tests::tungstenite::Message;
 use netns_tests::{
     Netns, Tunws, connect_tcp, masked_frame, raw_upgrade, read_data, read_server_frame,
-    require_root, rss_kib, save_figures, set_linger_zero, ws_connect,
+    require_root, rss_kib, save_figures, set_linger_zero, settled_stats, ws_connect,
 };
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -46,11 +46,17 @@ fn half_close_after_a_frame_gets_the_echo_then_the_close() {
         let rest = read_to_end_within(&mut stream, Duration::from_secs(10));
         if !rest.is_empty() {
             let frame = read_server_frame(&mut rest.as_slice()).expect("a frame");
-            assert_eq!(frame.opcode(), 0x8, "after the echo only a Close may come: {rest:?}");
+            assert_eq!(
+                frame.opcode(),
+                0x8,
+                "after the echo only a Close may come: {rest:?}"
+            );
         }
     });
     assert!(
-        tunws.proc().wait_for_output("left (", Duration::from_secs(5)),
+        tunws
+            .proc()
+            .wait_for_output("left (", Duration::from_secs(5)),
         "the half-closed client was never logged as left:\n{}",
         tunws.output()
     );
@@ -84,7 +90,9 @@ fn silent_websocket_peer_is_pinged_then_failed_with_1011() {
     let (ping_at, close_at, code, end_at) = ns.run(|| {
         let start = Instant::now();
         let mut stream = raw_upgrade("/echo");
-        stream.set_read_timeout(Some(Duration::from_secs(75))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(75)))
+            .unwrap();
         let ping = read_server_frame(&mut stream).expect("the keepalive ping");
         assert_eq!(ping.opcode(), 0x9, "expected a Ping first, got {ping:?}");
         let ping_at = start.elapsed();
@@ -96,14 +104,23 @@ fn silent_websocket_peer_is_pinged_then_failed_with_1011() {
         assert!(rest.is_empty(), "bytes after the Close: {rest:?}");
         (ping_at, close_at, code, start.elapsed())
     });
-    println!("keepalive: ping at {ping_at:?}, close {code:?} at {close_at:?}, TCP end at {end_at:?}");
+    println!(
+        "keepalive: ping at {ping_at:?}, close {code:?} at {close_at:?}, TCP end at {end_at:?}"
+    );
     // Documented: pinged after 30 s idle, failed with 1011 if still silent 30 s later, and the
     // close handshake gets 5 s before TCP is closed anyway.
     assert!((Duration::from_secs(29)..Duration::from_secs(33)).contains(&ping_at));
     assert_eq!(code, Some(1011));
     assert!((Duration::from_secs(59)..Duration::from_secs(64)).contains(&close_at));
-    assert!(end_at < close_at + Duration::from_secs(8), "TCP lingered until {end_at:?}");
-    assert!(tunws.proc().wait_for_output("left (1011)", Duration::from_secs(2)));
+    assert!(
+        end_at < close_at + Duration::from_secs(8),
+        "TCP lingered until {end_at:?}"
+    );
+    assert!(
+        tunws
+            .proc()
+            .wait_for_output("left (1011)", Duration::from_secs(2))
+    );
 }
 
 /// How a peer of the storm below disappears.
@@ -138,7 +155,8 @@ fn vanish(shape: Vanish) {
     let stream = match shape {
         Vanish::ResetMidHandshake => {
             let mut s = connect_tcp();
-            s.write_all(b"GET /echo HTTP/1.1\r\nHost: 10.0.0.2\r\nUpgr").unwrap();
+            s.write_all(b"GET /echo HTTP/1.1\r\nHost: 10.0.0.2\r\nUpgr")
+                .unwrap();
             s
         }
         Vanish::ResetMidFrame => {
@@ -161,7 +179,8 @@ fn vanish(shape: Vanish) {
         }
         Vanish::ResetAfterPage => {
             let mut s = connect_tcp();
-            s.write_all(b"GET / HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n").unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n")
+                .unwrap();
             let mut buf = [0u8; 64];
             let n = s.read(&mut buf).unwrap();
             assert!(buf[..n].starts_with(b"HTTP/1.1 200 "), "{:?}", &buf[..n]);
@@ -176,7 +195,7 @@ fn thousands_of_vanishing_peers_leak_nothing() {
     require_root!();
     let ns = Netns::new("storm");
     let cap = CAP.to_string();
-    let mut tunws = Tunws::start(&ns, &["--max-connections", &cap]);
+    let mut tunws = Tunws::start(&ns, &["--max-connections", &cap, "--stats"]);
     let pid = tunws.proc().pid();
     // Warm up (buffers allocated, pool filled), then take the baseline.
     ns.run(|| {
@@ -184,7 +203,7 @@ fn thousands_of_vanishing_peers_leak_nothing() {
             vanish(shape);
         }
     });
-    std::thread::sleep(Duration::from_secs(1));
+    let baseline = ns.run(|| settled_stats(None));
     let rss_before = rss_kib(pid).expect("tunws RSS");
     let elapsed = ns.run(|| {
         let start = Instant::now();
@@ -193,8 +212,9 @@ fn thousands_of_vanishing_peers_leak_nothing() {
         }
         start.elapsed()
     });
-    // Half-closed peers are answered within the close timeout (5 s); let them all finish.
-    std::thread::sleep(Duration::from_secs(6));
+    // Every table is back at its baseline (half-closed peers take up to the 5 s close timeout).
+    let expected = baseline.clone();
+    let after = ns.run(move || settled_stats(Some(&expected)));
     let rss_after = rss_kib(pid).expect("tunws RSS");
     // Every place is free again: CAP connections at once are all accepted and served.
     ns.run(|| {
@@ -209,7 +229,10 @@ fn thousands_of_vanishing_peers_leak_nothing() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let (connected, left) = loop {
         let out = tunws.output();
-        let counts = (out.matches("connected from").count(), out.matches(" left (").count());
+        let counts = (
+            out.matches("connected from").count(),
+            out.matches(" left (").count(),
+        );
         if counts.0 == counts.1 || Instant::now() > deadline {
             break counts;
         }
@@ -217,7 +240,8 @@ fn thousands_of_vanishing_peers_leak_nothing() {
     };
     println!(
         "{STORM} vanishing peers in {elapsed:?} with --max-connections {CAP}: \
-         RSS {rss_before} KiB before, {rss_after} KiB after; {connected} WebSockets opened, {left} left"
+         RSS {rss_before} KiB before, {rss_after} KiB after; {connected} WebSockets opened, {left} left\n\
+         stats before {baseline:?}\nstats after  {after:?}"
     );
     save_figures(
         "vanish-storm",
@@ -227,7 +251,10 @@ fn thousands_of_vanishing_peers_leak_nothing() {
             elapsed.as_secs_f64()
         ),
     );
-    assert_eq!(left, connected, "WebSockets opened but never logged as left");
+    assert_eq!(
+        left, connected,
+        "WebSockets opened but never logged as left"
+    );
     assert!(
         rss_after < rss_before + 4 * 1024,
         "tunws RSS grew from {rss_before} KiB to {rss_after} KiB over {STORM} vanished peers"

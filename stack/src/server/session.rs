@@ -6,11 +6,15 @@
 //! the TCP receive buffer ([`Net::recv_with`]) and consumes only what it has processed, so
 //! bytes behind a paused connection stay in that buffer and close the TCP window.
 
-use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role};
+use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role, State};
 
 use crate::{ConnError, ConnId, Net};
 
 use super::outqueue::OutQueue;
+
+/// Queued bytes below which control frames join the queue as the engine produces them (a
+/// burst of a few dozen Pongs); above it they wait, coalesced, in the engine.
+const CONTROL_ROOM: usize = 8 * 1024;
 
 /// What [`Session::step`] stopped at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +82,8 @@ impl<K: MaskKeySource> Session<K> {
     }
 
     /// Hands out pieces ([`Step::Piece`]) instead of whole messages from now on: memory per
-    /// connection stays at one read buffer whatever the message size.
+    /// connection stays at one piece (at most one contiguous run of the TCP receive buffer)
+    /// whatever the message size.
     pub(crate) fn stream_pieces(&mut self) {
         self.streaming = true;
     }
@@ -170,6 +175,16 @@ impl<K: MaskKeySource> Session<K> {
         self.end_code
     }
 
+    /// How the WebSocket ended, once the TCP connection is over: the code of the closing
+    /// handshake if it was completed (both Close frames, or our failure Close sent), otherwise
+    /// 1006 (RFC 6455 §7.1.5: closed abnormally).
+    pub(crate) fn final_code(&self) -> CloseCode {
+        match self.end_code {
+            Some(code) if self.ws.state() == State::Closed => code,
+            _ => CloseCode::ABNORMAL,
+        }
+    }
+
     /// Bytes queued and not yet in the TCP send buffer.
     pub(crate) fn queued(&self) -> usize {
         self.out.len()
@@ -250,11 +265,12 @@ impl<K: MaskKeySource> Session<K> {
         self.collect_transmit();
     }
 
-    /// Moves control frames the engine produced (pongs, close, pings) into the queue, once it
-    /// is empty. Until then they wait in the engine, which keeps only the latest Pong (RFC 6455
-    /// §5.5.3): a Ping flood from a peer that does not read our output cannot grow the queue.
+    /// Moves control frames the engine produced (pongs, close, pings) into the queue while it
+    /// holds less than [`CONTROL_ROOM`]. Beyond that they wait in the engine, which keeps only
+    /// the latest Pong (RFC 6455 §5.5.3): a Ping flood from a peer that does not read our output
+    /// cannot grow the queue, while a burst of Pings from a live peer still gets every Pong.
     fn collect_transmit(&mut self) {
-        if !self.out.is_empty() {
+        if self.out.len() >= CONTROL_ROOM {
             return;
         }
         let mut frame = [0u8; ws::MAX_CONTROL_FRAME_LEN];
@@ -273,7 +289,7 @@ impl<K: MaskKeySource> Session<K> {
     pub(crate) fn flush(&mut self, net: &mut Net, id: ConnId) -> Result<(), ConnError> {
         loop {
             self.out.drain_into(|bytes| net.send(id, bytes))?;
-            if !self.out.is_empty() || !self.ws.wants_transmit() {
+            if self.out.len() >= CONTROL_ROOM || !self.ws.wants_transmit() {
                 return Ok(());
             }
             self.collect_transmit();
