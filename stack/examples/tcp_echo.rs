@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! tcp_echo [--tun tun0] [--addr 10.0.0.2/24] [--addr6 fd00::2/64] [--port 7] [--mtu N]
-//!          [--pcap FILE] [--trace] [--loss PERCENT] [--max-connections N] [--sink]
+//!          [--pcap FILE] [--trace] [--loss PERCENT] [--max-connections N]
+//!          [--max-per-source N] [--sink]
 //!          [--connect IP:PORT [--bytes N]]
 //! ```
 //! Server (default): echo mode sends every byte back; `--sink` discards input and logs the
@@ -60,6 +61,7 @@ fn parse_args() -> Result<Options, String> {
             "--trace" => config.trace = true,
             "--loss" => config.loss_percent = value(&mut args, &flag)?,
             "--max-connections" => config.max_connections = value(&mut args, &flag)?,
+            "--max-per-source" => config.max_per_source = value(&mut args, &flag)?,
             "--port" => options.port = value(&mut args, &flag)?,
             "--sink" => options.sink = true,
             "--connect" => options.connect = Some(value(&mut args, &flag)?),
