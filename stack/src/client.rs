@@ -486,10 +486,14 @@ pub fn run(
             }
         }
         net.poll(stack_now);
-        let timeout = [net.poll_delay(stack_now), client.poll_delay(stack_now), linger]
-            .into_iter()
-            .flatten()
-            .min();
+        let timeout = [
+            net.poll_delay(stack_now),
+            client.poll_delay(stack_now),
+            linger,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let open = client.is_open();
         let extra: Vec<RawFd> = input.filter(|_| open).into_iter().collect();
         let ready = net.wait_with(timeout, &extra)?;

@@ -192,6 +192,11 @@ pub struct Net {
     tuples: HashMap<(IpEndpoint, IpEndpoint), ConnId>,
     /// Shards to poll: ingress, an application call or a due timer since their last poll.
     dirty: Vec<usize>,
+    /// Per shard, when smoltcp next needs it polled (as of its last poll); `None`: no timer.
+    /// Kept apart from the shards so scanning them touches a few cache lines, not 256 shards.
+    deadlines: Vec<Option<Instant>>,
+    /// The earliest of `deadlines`.
+    earliest: Option<Instant>,
     accepted: VecDeque<(ConnId, SocketAddr)>,
     gone: VecDeque<ConnId>,
     /// Connections to re-examine after this poll (state, gone, ready).
@@ -276,6 +281,8 @@ impl Net {
             conns: IdMap::default(),
             tuples: HashMap::new(),
             dirty: Vec::new(),
+            deadlines: vec![None; count],
+            earliest: None,
             accepted: VecDeque::new(),
             gone: VecDeque::new(),
             touched: Vec::new(),
@@ -349,16 +356,20 @@ impl Net {
                 }
             }
         }
-        // Shards whose timers are due join the ones with news: O(shards), not O(sockets).
-        for index in 0..self.shards.len() {
-            if self.shards[index].is_due(now) {
-                self.mark_dirty(index);
+        // Shards whose timers are due join the ones with news: O(shards), not O(sockets),
+        // and only when the earliest timer is due.
+        if self.earliest.is_some_and(|at| now >= at) {
+            for index in 0..self.deadlines.len() {
+                if self.is_due(index, now) {
+                    self.mark_dirty(index);
+                }
             }
         }
         // Held packets that are due go out before anything newer.
         activity |= self.device.release_due(now) > 0;
         let dirty = std::mem::take(&mut self.dirty);
         for &index in &dirty {
+            let due = self.is_due(index, now);
             let shard = &mut self.shards[index];
             shard.iface.poll_maintenance(now);
             while shard
@@ -368,7 +379,7 @@ impl Net {
             {
                 activity = true;
             }
-            if shard.is_due(now) {
+            if due {
                 // Sockets change state without a packet or an application call only through
                 // smoltcp's timers (retransmission timeout, TIME-WAIT expiry): look at every
                 // connection of this shard, as egress just looked at every socket.
@@ -385,18 +396,22 @@ impl Net {
         }
         self.examine_touched();
         for &index in &dirty {
+            let due = self.is_due(index, now);
             let shard = &mut self.shards[index];
             // Draining sockets finish by a timer (TIME-WAIT) or right after their RST went
             // out, which is when they were added: no need to look at them on other polls.
             let added = std::mem::take(&mut shard.draining_added);
-            if added || shard.is_due(now) {
+            if added || due {
                 activity |= self.recycle_draining(index);
             }
             // Releasing sockets may have made room for listeners.
             self.top_up(index);
             let shard = &mut self.shards[index];
-            shard.deadline = shard.iface.poll_at(now, &shard.sockets);
+            self.deadlines[index] = shard.iface.poll_at(now, &shard.sockets);
             shard.dirty = false;
+        }
+        if !dirty.is_empty() {
+            self.earliest = self.deadlines.iter().flatten().min().copied();
         }
         // Shards marked by this poll's own bookkeeping stay listed for the next one.
         if self.dirty.is_empty() {
@@ -413,7 +428,7 @@ impl Net {
     /// packet arrives). Zero when work is already waiting: queued accepts or gone ids, sends
     /// not yet polled out, or a last poll that moved packets — its effects (data received, a
     /// handshake completed) may not have been seen by the application yet, so the loop must
-    /// turn once more before sleeping. Reads one deadline per shard, not every socket.
+    /// turn once more before sleeping. O(1): the earliest shard deadline is kept by `poll`.
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
         if !self.dirty.is_empty()
             || self.unseen_activity
@@ -425,9 +440,8 @@ impl Net {
         }
         // Packets held by the impairment are timers too: the loop must wake to release them.
         let next = self
-            .shards
-            .iter()
-            .filter_map(|s| s.deadline)
+            .earliest
+            .into_iter()
             .chain(self.device.next_release())
             .min()?;
         Some(if next > now {
@@ -857,6 +871,11 @@ impl Net {
         self.tuples.insert((conn.local, conn.remote), id);
         self.shards[conn.shard].members.insert(id);
         self.conns.insert(id, conn);
+    }
+
+    /// True when shard `index`'s timer is due at `now`.
+    fn is_due(&self, index: usize, now: Instant) -> bool {
+        self.deadlines[index].is_some_and(|at| now >= at)
     }
 
     /// Lists shard `index` for the next (or current) poll.

@@ -35,7 +35,7 @@ const MAX_SHARDS: usize = 256;
 /// hashes to one shard, and growing the count would send its packets elsewhere. 64
 /// connections per shard keep the per-packet scan near 6 µs, under a base round trip of
 /// 17–40 µs; the cap of 256 bounds what grows with the count instead — `poll_delay` reads
-/// every shard's deadline, each shard holds an interface and at least one spare listener.
+/// the shards' deadlines after a poll, each shard holds an interface and a spare listener.
 /// Small caps (the tests') get one shard: exactly the unsharded stack. A power of two makes
 /// the hash-to-shard step a mask.
 pub fn shard_count(max_connections: usize) -> usize {
@@ -116,8 +116,6 @@ pub(crate) struct Shard {
     pub draining: Vec<SocketHandle>,
     /// A socket joined `draining` since the last recycling pass.
     pub draining_added: bool,
-    /// When smoltcp next needs this shard polled, as of its last poll; `None`: no timer.
-    pub deadline: Option<Instant>,
     /// In `Net`'s list of shards to poll.
     pub dirty: bool,
 }
@@ -133,7 +131,6 @@ impl Shard {
             pending: Vec::new(),
             draining: Vec::new(),
             draining_added: false,
-            deadline: None,
             dirty: false,
         }
     }
@@ -142,11 +139,6 @@ impl Shard {
     pub fn drain(&mut self, handle: SocketHandle) {
         self.draining.push(handle);
         self.draining_added = true;
-    }
-
-    /// True when this shard's timer is due at `now`.
-    pub fn is_due(&self, now: Instant) -> bool {
-        self.deadline.is_some_and(|at| now >= at)
     }
 
     /// Takes a draining socket in TIME-WAIT out of the draining list, cutting its wait short:
