@@ -6,7 +6,7 @@
 use netns_tests::tungstenite::{self, Message};
 use netns_tests::{
     Client, IO_TIMEOUT, Netns, Tunws, read_data, require_root, rss_kib, save_figures,
-    tunws_endpoint, ws_connect,
+    settled_stats, tunws_endpoint, ws_connect,
 };
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -136,7 +136,8 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
     require_root!();
     let ns = Netns::new("chatload");
     add_sources(&ns);
-    let mut tunws = Tunws::start(&ns, &[]);
+    let mut tunws = Tunws::start(&ns, &["--stats"]);
+    let baseline = ns.run(|| settled_stats(None));
     let pid = tunws.proc().pid();
     let rss_idle = rss_kib(pid).expect("RSS");
     let sampler = RssSampler::start(pid);
@@ -202,6 +203,8 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
         "tunws exited:\n{}",
         tunws.output()
     );
+    // All 300 have hung up: every socket and table entry is back at its baseline.
+    ns.run(move || settled_stats(Some(&baseline)));
 
     let reference = seen
         .iter()
@@ -272,7 +275,8 @@ fn a_connection_storm_beyond_max_connections_is_refused_cleanly() {
     require_root!();
     let ns = Netns::new("capstorm");
     let cap = STORM_CAP.to_string();
-    let mut tunws = Tunws::start(&ns, &["--max-connections", &cap]);
+    let mut tunws = Tunws::start(&ns, &["--max-connections", &cap, "--stats"]);
+    let baseline = ns.run(|| settled_stats(None));
     let (accepted, refused, slowest_refusal) = ns.run(|| {
         let start = Arc::new(Barrier::new(STORM));
         let handles: Vec<_> = (0..STORM)
@@ -324,6 +328,7 @@ fn a_connection_storm_beyond_max_connections_is_refused_cleanly() {
         "tunws exited:\n{}",
         tunws.output()
     );
+    ns.run(move || settled_stats(Some(&baseline)));
     println!(
         "{STORM} simultaneous connects with --max-connections {STORM_CAP}: {accepted} accepted, \
          {refused} refused with RST (slowest refusal {slowest_refusal:.2?})"
