@@ -564,7 +564,7 @@ fn claimed_lengths_are_not_allocated() {
     let after = rss_kib(pid).expect("RSS");
     drop(streams);
     assert_alive_and_clean(&ns, &mut tunws, baseline);
-    let claimed_total_mib = LIARS as u64 * claimed >> 20;
+    let claimed_total_mib = (LIARS as u64 * claimed) >> 20;
     println!(
         "{LIARS} peers claiming {} MiB frames ({claimed_total_mib} MiB in all): tunws RSS {before} KiB -> {after} KiB",
         claimed >> 20
