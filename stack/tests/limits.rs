@@ -184,3 +184,28 @@ fn stats_return_to_baseline_after_hundreds_of_vanished_connections() {
     );
     assert!(after.sockets <= 32, "cap respected: {after:?}");
 }
+
+#[test]
+fn only_our_address_and_port_answer_a_syn_elsewhere_gets_rst_or_nothing() {
+    let mut pair = Pair::listening();
+    // Another port of our address: smoltcp answers the SYN with a RST, the connect fails.
+    let other_port = pair
+        .client
+        .connect((SERVER_IP, PORT + 1).into())
+        .unwrap();
+    let refused = pair.run_until(Duration::from_secs(1), |p| {
+        p.client.poll_gone() == Some(other_port)
+    });
+    assert!(refused, "SYN to another port was not refused");
+    assert_eq!(pair.server.stats().port.tx_packets, 1, "exactly one RST");
+    assert_eq!(pair.server.stats().connections, 0);
+
+    // Another address on the link: not ours, so not answered at all (no RST, no ICMP).
+    let before = pair.server.stats().port;
+    let elsewhere = pair.client.connect(([10, 0, 0, 9], PORT).into()).unwrap();
+    pair.run_for(Duration::from_secs(3));
+    let after = pair.server.stats().port;
+    assert!(after.rx_packets > before.rx_packets, "the SYNs reached the stack");
+    assert_eq!(after.tx_packets, before.tx_packets, "and got no answer");
+    assert!(!pair.client.is_established(elsewhere));
+}
