@@ -52,8 +52,8 @@ for t in "${targets[@]}"; do
     (cd "$dir" && as_user cargo +nightly fuzz run "$t" -- \
         -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1) \
         >"$log" 2>&1 || rc=$?
-    execs=$(awk -F': *' '/^stat::number_of_executed_units/ { print $2 }' "$log" | tail -1)
-    rate=$(awk -F': *' '/^stat::average_exec_per_sec/ { print $2 }' "$log" | tail -1)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
     corpus=$(find "$dir/corpus/$t" -type f | wc -l)
     if [[ $rc -eq 0 ]]; then
