@@ -5,7 +5,8 @@
 #      drives Debian's Chromium through playwright-core),
 #   2. the doc tests,
 #   3. the bare-metal build of ws (thumbv7em-none-eabihf, no_std),
-#   4. scripts/autobahn.sh (the Autobahn|Testsuite), when it is present.
+#   4. scripts/autobahn.sh (the Autobahn|Testsuite), when it is present,
+#   5. a short pass of every fuzz target (scripts/fuzz.sh 10), when it is present.
 #
 #   sudo ./scripts/test.sh
 #
@@ -16,7 +17,7 @@ set -euo pipefail
 script=test.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 require_root "$@"
 cd "$repo"
 started=$SECONDS
@@ -108,6 +109,9 @@ step "ws for thumbv7em-none-eabihf (no_std)" \
     as_user cargo build -p ws --no-default-features --target thumbv7em-none-eabihf
 if [[ -x scripts/autobahn.sh ]]; then
     step "Autobahn|Testsuite (scripts/autobahn.sh)" scripts/autobahn.sh
+fi
+if [[ -x scripts/fuzz.sh ]]; then
+    step "fuzzing smoke pass (scripts/fuzz.sh 10)" scripts/fuzz.sh 10
 fi
 
 echo

@@ -60,7 +60,7 @@ fn per_source_cap_refuses_the_extra_syn_with_rst_and_serves_other_sources() {
     assert_eq!((s.handshaking, s.draining), (0, 0));
 
     // Another address is not affected by 10.0.0.1's cap.
-    let v6_server = std::net::SocketAddr::from((std::net::Ipv6Addr::from(SERVER_V6), PORT));
+    let v6_server = std::net::SocketAddr::from((SERVER_V6, PORT));
     let (v6, gone) = connect_many(&mut pair, v6_server, 3);
     assert_eq!((v6.len(), gone.len()), (3, 0), "fd00::1 has its own three");
     assert_eq!(pair.server.stats().sources, 2);
@@ -183,4 +183,29 @@ fn stats_return_to_baseline_after_hundreds_of_vanished_connections() {
         "socket set grew: {baseline:?} -> {after:?}"
     );
     assert!(after.sockets <= 32, "cap respected: {after:?}");
+}
+
+#[test]
+fn only_our_address_and_port_answer_a_syn_elsewhere_gets_rst_or_nothing() {
+    let mut pair = Pair::listening();
+    // Another port of our address: smoltcp answers the SYN with a RST, the connect fails.
+    let other_port = pair.client.connect((SERVER_IP, PORT + 1).into()).unwrap();
+    let refused = pair.run_until(Duration::from_secs(1), |p| {
+        p.client.poll_gone() == Some(other_port)
+    });
+    assert!(refused, "SYN to another port was not refused");
+    assert_eq!(pair.server.stats().port.tx_packets, 1, "exactly one RST");
+    assert_eq!(pair.server.stats().connections, 0);
+
+    // Another address on the link: not ours, so not answered at all (no RST, no ICMP).
+    let before = pair.server.stats().port;
+    let elsewhere = pair.client.connect(([10, 0, 0, 9], PORT).into()).unwrap();
+    pair.run_for(Duration::from_secs(3));
+    let after = pair.server.stats().port;
+    assert!(
+        after.rx_packets > before.rx_packets,
+        "the SYNs reached the stack"
+    );
+    assert_eq!(after.tx_packets, before.tx_packets, "and got no answer");
+    assert!(!pair.client.is_established(elsewhere));
 }

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use stack::{ConnError, ConnId, Duration, Net, NetConfig, TcpState};
+use stack::{ConnError, ConnId, Duration, NetConfig, TcpState};
 
 #[test]
 fn three_way_handshake_then_accept() {

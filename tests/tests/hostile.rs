@@ -6,12 +6,16 @@
 use netns_tests::tungstenite::Message;
 use netns_tests::{
     Netns, Tunws, connect_tcp, masked_frame, masked_frame_header, raw_upgrade, read_close_code,
-    read_data, require_root, rss_kib, save_figures, ws_connect,
+    read_data, require_root, rss_kib, save_figures, settled_stats, ws_connect,
 };
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// Counts from `GET /stats`, by name.
+type Stats = HashMap<String, u64>;
 
 /// The documented handshake timeout (tunws --help, "Fixed limits").
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,8 +39,18 @@ fn read_to_end_within(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
     }
 }
 
-/// Panics unless tunws is still running and never logged a panic.
-fn assert_alive(tunws: &mut Tunws) {
+/// Starts tunws in `ns` with `--stats` and `args`, and takes the baseline of its counts.
+fn start_with_stats(ns: &Netns, args: &[&str]) -> (Tunws, Stats) {
+    let mut all = vec!["--stats"];
+    all.extend_from_slice(args);
+    let tunws = Tunws::start(ns, &all);
+    let baseline = ns.run(|| settled_stats(None));
+    (tunws, baseline)
+}
+
+/// Panics unless tunws is still running, never logged a panic, and its socket and connection
+/// counts are back at `baseline` (nothing the hostile peers did is left behind).
+fn assert_alive_and_clean(ns: &Netns, tunws: &mut Tunws, baseline: Stats) {
     assert!(
         tunws.proc().is_running(),
         "tunws exited:\n{}",
@@ -47,6 +61,7 @@ fn assert_alive(tunws: &mut Tunws) {
         "tunws panicked:\n{}",
         tunws.output()
     );
+    ns.run(move || settled_stats(Some(&baseline)));
 }
 
 /// A valid upgrade request to `/echo` with `extra` header lines (each ending in CRLF) added.
@@ -209,7 +224,7 @@ fn malformed_cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
 fn malformed_http_gets_the_documented_status_or_a_close_never_a_101() {
     require_root!();
     let ns = Netns::new("malformed");
-    let mut tunws = Tunws::start(&ns, &[]);
+    let (mut tunws, baseline) = start_with_stats(&ns, &[]);
     let failures = ns.run(|| {
         // In parallel: the silent cases each take the whole handshake timeout.
         let handles: Vec<_> = malformed_cases()
@@ -255,7 +270,7 @@ fn malformed_http_gets_the_documented_status_or_a_close_never_a_101() {
             .filter_map(|h| h.join().expect("case thread"))
             .collect::<Vec<_>>()
     });
-    assert_alive(&mut tunws);
+    assert_alive_and_clean(&ns, &mut tunws, baseline);
     assert!(
         failures.is_empty(),
         "wrong answers:\n{}",
@@ -269,7 +284,7 @@ fn malformed_http_gets_the_documented_status_or_a_close_never_a_101() {
 fn a_get_body_is_never_answered_as_a_second_request() {
     require_root!();
     let ns = Netns::new("smuggle");
-    let mut tunws = Tunws::start(&ns, &[]);
+    let (mut tunws, baseline) = start_with_stats(&ns, &[]);
     let cases: [(&str, &[u8]); 3] = [
         (
             "Content-Length 29",
@@ -295,7 +310,7 @@ fn a_get_body_is_never_answered_as_a_second_request() {
             })
             .collect::<Vec<_>>()
     });
-    assert_alive(&mut tunws);
+    assert_alive_and_clean(&ns, &mut tunws, baseline);
     for (name, text) in answers {
         let statuses: Vec<&str> = text
             .lines()
@@ -318,7 +333,7 @@ fn slowloris_connections_are_dropped_at_the_handshake_timeout_while_others_are_s
     // by the timeout, not refused up front.
     const TRICKLERS: usize = 50;
     let ns = Netns::new("slowloris");
-    let mut tunws = Tunws::start(&ns, &[]);
+    let (mut tunws, baseline) = start_with_stats(&ns, &[]);
     let (closed_after, sent_to_tricklers, worst_echo, echoes) = ns.run(|| {
         let tricklers: Vec<_> = (0..TRICKLERS)
             .map(|_| {
@@ -377,7 +392,7 @@ fn slowloris_connections_are_dropped_at_the_handshake_timeout_while_others_are_s
         let sent: usize = results.iter().map(|r| r.1.len()).sum();
         (closed, sent, worst, echoes)
     });
-    assert_alive(&mut tunws);
+    assert_alive_and_clean(&ns, &mut tunws, baseline);
     let first = closed_after.iter().min().copied().unwrap_or_default();
     let last = closed_after.iter().max().copied().unwrap_or_default();
     println!(
@@ -440,7 +455,7 @@ fn frame_bombs_get_the_right_close_code() {
     require_root!();
     let ns = Netns::new("bombs");
     // 1 MiB keeps the endless-fragments case short; the limit is what is being tested.
-    let mut tunws = Tunws::start(&ns, &["--max-message", "1048576"]);
+    let (mut tunws, baseline) = start_with_stats(&ns, &["--max-message", "1048576"]);
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         // FrameTooBig / MessageTooBig → 1009
         (
@@ -505,7 +520,7 @@ fn frame_bombs_get_the_right_close_code() {
             .map(|(name, bytes, want)| (name, want, close_code_for(bytes)))
             .collect::<Vec<_>>()
     });
-    assert_alive(&mut tunws);
+    assert_alive_and_clean(&ns, &mut tunws, baseline);
     let mut wrong = Vec::new();
     for (name, want, got) in results {
         println!("{name:<40} -> close {got:?}");
@@ -522,7 +537,7 @@ fn claimed_lengths_are_not_allocated() {
     require_root!();
     const LIARS: usize = 40;
     let ns = Netns::new("claims");
-    let mut tunws = Tunws::start(&ns, &[]);
+    let (mut tunws, baseline) = start_with_stats(&ns, &[]);
     let pid = tunws.proc().pid();
     let before = rss_kib(pid).expect("RSS");
     let claimed: u64 = 16 << 20; // just under the default --max-message (16 MiB + 64 KiB)
@@ -548,8 +563,8 @@ fn claimed_lengths_are_not_allocated() {
     thread::sleep(Duration::from_millis(500));
     let after = rss_kib(pid).expect("RSS");
     drop(streams);
-    assert_alive(&mut tunws);
-    let claimed_total_mib = LIARS as u64 * claimed >> 20;
+    assert_alive_and_clean(&ns, &mut tunws, baseline);
+    let claimed_total_mib = (LIARS as u64 * claimed) >> 20;
     println!(
         "{LIARS} peers claiming {} MiB frames ({claimed_total_mib} MiB in all): tunws RSS {before} KiB -> {after} KiB",
         claimed >> 20
@@ -575,7 +590,7 @@ fn claimed_lengths_are_not_allocated() {
 /// still served.
 fn ping_flood(path: &'static str, flooders: usize) -> (u64, u64, u64) {
     let ns = Netns::new("pings");
-    let mut tunws = Tunws::start(&ns, &[]);
+    let (mut tunws, baseline) = start_with_stats(&ns, &[]);
     let pid = tunws.proc().pid();
     let before = rss_kib(pid).expect("RSS");
     let (pings, during) = ns.run(move || {
@@ -611,7 +626,7 @@ fn ping_flood(path: &'static str, flooders: usize) -> (u64, u64, u64) {
         assert_eq!(read_data(&mut ws), Message::text("not starved"));
         (results.iter().map(|r| r.0).sum::<u64>(), during)
     });
-    assert_alive(&mut tunws);
+    assert_alive_and_clean(&ns, &mut tunws, baseline);
     println!(
         "{flooders} peers on {path} sent {pings} pings of 125 bytes, never reading: \
          tunws RSS {before} KiB -> {during} KiB"

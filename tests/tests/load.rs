@@ -6,7 +6,7 @@
 use netns_tests::tungstenite::{self, Message};
 use netns_tests::{
     Client, IO_TIMEOUT, Netns, Tunws, read_data, require_root, rss_kib, save_figures,
-    tunws_endpoint, ws_connect,
+    settled_stats, tunws_endpoint, ws_connect,
 };
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -39,8 +39,10 @@ fn add_sources(ns: &Netns) {
     }
 }
 
-/// A kernel TCP connection to tunws from source address `src` (call inside [`Netns::run`]).
-fn connect_from(src: Ipv4Addr) -> std::io::Result<TcpStream> {
+/// A kernel TCP connection to tunws from source address `src` (call inside [`Netns::run`]),
+/// with the kernel's receive buffer capped at `rcvbuf` bytes if given (a slow reader whose
+/// backlog must pile up in the server, not in the kernel).
+fn connect_from(src: Ipv4Addr, rcvbuf: Option<libc::c_int>) -> std::io::Result<TcpStream> {
     let sockaddr = |addr: SocketAddrV4| libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: addr.port().to_be(),
@@ -61,6 +63,18 @@ fn connect_from(src: Ipv4Addr) -> std::io::Result<TcpStream> {
             return Err(std::io::Error::last_os_error());
         }
         let stream = TcpStream::from_raw_fd(fd);
+        if let Some(size) = rcvbuf {
+            let rc = libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
         let local = sockaddr(SocketAddrV4::new(src, 0));
         if libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) != 0 {
             return Err(std::io::Error::last_os_error());
@@ -76,9 +90,9 @@ fn connect_from(src: Ipv4Addr) -> std::io::Result<TcpStream> {
     }
 }
 
-/// A `/chat` client from source `src`.
-fn chat_client(src: Ipv4Addr) -> Client {
-    let stream = connect_from(src).unwrap_or_else(|e| panic!("connect from {src}: {e}"));
+/// A `/chat` client from source `src` (see [`connect_from`] for `rcvbuf`).
+fn chat_client(src: Ipv4Addr, rcvbuf: Option<libc::c_int>) -> Client {
+    let stream = connect_from(src, rcvbuf).unwrap_or_else(|e| panic!("connect from {src}: {e}"));
     match tungstenite::client::client("ws://10.0.0.2:8080/chat", stream) {
         Ok((ws, _)) => ws,
         Err(e) => panic!("chat handshake from {src}: {e}"),
@@ -136,7 +150,8 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
     require_root!();
     let ns = Netns::new("chatload");
     add_sources(&ns);
-    let mut tunws = Tunws::start(&ns, &[]);
+    let mut tunws = Tunws::start(&ns, &["--stats"]);
+    let baseline = ns.run(|| settled_stats(None));
     let pid = tunws.proc().pid();
     let rss_idle = rss_kib(pid).expect("RSS");
     let sampler = RssSampler::start(pid);
@@ -153,7 +168,7 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
                     .spawn(move || {
                         let src =
                             Ipv4Addr::new(10, 0, 0, FIRST_SOURCE + (i % SOURCES as usize) as u8);
-                        let mut ws = chat_client(src);
+                        let mut ws = chat_client(src, None);
                         ws.get_mut()
                             .set_read_timeout(Some(Duration::from_secs(60)))
                             .unwrap();
@@ -202,6 +217,8 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
         "tunws exited:\n{}",
         tunws.output()
     );
+    // All 300 have hung up: every socket and table entry is back at its baseline.
+    ns.run(move || settled_stats(Some(&baseline)));
 
     let reference = seen
         .iter()
@@ -263,6 +280,91 @@ fn three_hundred_chat_clients_all_get_every_broadcast_in_order() {
     );
 }
 
+/// A /chat client that stops reading is closed with the documented code (1008, its queue passed
+/// 1 MiB: tunws --help), after receiving an unbroken prefix of the conversation; the clients
+/// that keep up get every message, in order, and are not slowed down by it.
+#[test]
+fn a_chat_client_that_does_not_read_is_closed_with_1008() {
+    require_root!();
+    const MESSAGES: usize = 600;
+    const SIZE: usize = 4096;
+    let ns = Netns::new("slowchat");
+    add_sources(&ns);
+    let mut tunws = Tunws::start(&ns, &["--stats"]);
+    let baseline = ns.run(|| settled_stats(None));
+    let (slow_got, slow_code, fast_got) = ns.run(|| {
+        let source = |i: u8| Ipv4Addr::new(10, 0, 0, FIRST_SOURCE + i);
+        // 4 KiB of kernel receive buffer: the backlog must build up in tunws's queue.
+        let mut slow = chat_client(source(0), Some(4096));
+        let mut talker = chat_client(source(1), None);
+        let mut listener = chat_client(source(2), None);
+        let text = |i: usize| format!("{i:06}{}", "m".repeat(SIZE - 6));
+        let reader = thread::spawn(move || {
+            (0..MESSAGES)
+                .map(|_| match read_data(&mut listener) {
+                    Message::Text(t) => t.to_string(),
+                    other => panic!("listener got {other:?}"),
+                })
+                .collect::<Vec<_>>()
+        });
+        for i in 0..MESSAGES {
+            talker.send(Message::text(text(i))).expect("talker send");
+            // The talker hears itself too and keeps up.
+            assert_eq!(read_data(&mut talker), Message::text(text(i)));
+        }
+        let fast_got = reader.join().expect("listener");
+        // Now the slow client reads what was kept for it: a prefix, then the Close.
+        slow.get_mut()
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut got = Vec::new();
+        let code = loop {
+            match slow.read() {
+                Ok(Message::Text(t)) => got.push(t.to_string()),
+                Ok(Message::Close(frame)) => break frame.map(|f| u16::from(f.code)),
+                Ok(_) => {}
+                Err(e) => panic!("slow client after {} messages: {e}", got.len()),
+            }
+        };
+        (got, code, fast_got)
+    });
+    assert!(
+        tunws.proc().is_running(),
+        "tunws exited:\n{}",
+        tunws.output()
+    );
+    ns.run(move || settled_stats(Some(&baseline)));
+    println!(
+        "slow /chat client: closed with {slow_code:?} after {} of {MESSAGES} messages of {SIZE} bytes; \
+         the listener got {}",
+        slow_got.len(),
+        fast_got.len()
+    );
+    let expected: Vec<String> = (0..MESSAGES)
+        .map(|i| format!("{i:06}{}", "m".repeat(SIZE - 6)))
+        .collect();
+    assert_eq!(
+        fast_got, expected,
+        "the listener missed or reordered messages"
+    );
+    assert_eq!(slow_code, Some(1008), "the slow client's close code");
+    assert!(
+        slow_got.len() < MESSAGES,
+        "the slow client got everything: the test did not make it slow"
+    );
+    assert!(
+        expected.starts_with(&slow_got),
+        "the slow client's messages are not an unbroken prefix of the conversation"
+    );
+    save_figures(
+        "slow-chat-client",
+        &format!(
+            "{{\"messages\": {MESSAGES}, \"bytes_each\": {SIZE}, \"slow_client_got\": {}, \"close_code\": 1008}}\n",
+            slow_got.len()
+        ),
+    );
+}
+
 /// Connections attempted at once in the storm, with a cap well below it.
 const STORM: usize = 200;
 const STORM_CAP: usize = 50;
@@ -272,7 +374,8 @@ fn a_connection_storm_beyond_max_connections_is_refused_cleanly() {
     require_root!();
     let ns = Netns::new("capstorm");
     let cap = STORM_CAP.to_string();
-    let mut tunws = Tunws::start(&ns, &["--max-connections", &cap]);
+    let mut tunws = Tunws::start(&ns, &["--max-connections", &cap, "--stats"]);
+    let baseline = ns.run(|| settled_stats(None));
     let (accepted, refused, slowest_refusal) = ns.run(|| {
         let start = Arc::new(Barrier::new(STORM));
         let handles: Vec<_> = (0..STORM)
@@ -324,6 +427,7 @@ fn a_connection_storm_beyond_max_connections_is_refused_cleanly() {
         "tunws exited:\n{}",
         tunws.output()
     );
+    ns.run(move || settled_stats(Some(&baseline)));
     println!(
         "{STORM} simultaneous connects with --max-connections {STORM_CAP}: {accepted} accepted, \
          {refused} refused with RST (slowest refusal {slowest_refusal:.2?})"

@@ -123,6 +123,36 @@ fn silent_websocket_peer_is_pinged_then_failed_with_1011() {
     );
 }
 
+/// A peer that stops reading while the server still has data for it, so the server stops
+/// reading it in turn (backpressure) with unread bytes in the stack's receive buffer, and then
+/// resets: everything must be freed even though those bytes are never read.
+#[test]
+fn reset_while_backpressured_frees_everything() {
+    require_root!();
+    const PEERS: usize = 3;
+    let ns = Netns::new("rstbusy");
+    let _tunws = Tunws::start(&ns, &["--stats"]);
+    let baseline = ns.run(|| settled_stats(None));
+    ns.run(|| {
+        let blocked: Vec<TcpStream> = (0..PEERS)
+            .map(|_| {
+                // Every /chat message comes back to its sender, who never reads it.
+                let mut s = raw_upgrade("/chat");
+                s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+                let message = masked_frame(0x81, &[b'x'; 1000]);
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_secs(5) && s.write_all(&message).is_ok() {}
+                s
+            })
+            .collect();
+        for s in &blocked {
+            set_linger_zero(s);
+        }
+    });
+    let after = ns.run(move || settled_stats(Some(&baseline)));
+    println!("after {PEERS} resets of backpressured peers: {after:?}");
+}
+
 /// How a peer of the storm below disappears.
 #[derive(Clone, Copy, Debug)]
 enum Vanish {

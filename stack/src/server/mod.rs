@@ -190,7 +190,7 @@ impl Server {
             self.touched.push(id);
         }
         while let Some(id) = net.poll_gone() {
-            self.forget(id);
+            self.forget(net, id);
         }
         let mut ids = std::mem::take(&mut self.scratch);
         ids.clear();
@@ -260,8 +260,7 @@ impl Server {
             Phase::Ws(ws) => ws.session.handle_timeout(now),
             Phase::Closing { deadline } if *deadline <= now => {
                 log::debug!("connection {id}: FIN not acknowledged in time, resetting");
-                net.abort(id);
-                self.forget(id);
+                self.forget(net, id);
             }
             _ => {}
         }
@@ -294,7 +293,7 @@ impl Server {
                             break;
                         }
                         HttpStep::Reset => {
-                            self.forget(id);
+                            self.forget(net, id);
                             return;
                         }
                         HttpStep::Upgrade { route } => self.upgrade(net, id, route, now),
@@ -362,7 +361,7 @@ impl Server {
                         if error == ConnError::Closed {
                             self.start_tcp_close(net, id, now);
                         } else {
-                            self.forget(id);
+                            self.forget(net, id);
                             return;
                         }
                         break;
@@ -377,7 +376,7 @@ impl Server {
                             Ok(0) | Err(ConnError::Closed) => break,
                             Ok(_) => {}
                             Err(_) => {
-                                self.forget(id);
+                                self.forget(net, id);
                                 return;
                             }
                         }
@@ -470,8 +469,11 @@ impl Server {
         self.reschedule(id);
     }
 
-    /// Frees everything about `id` (its socket is gone or reset).
-    fn forget(&mut self, id: ConnId) {
+    /// Frees everything about `id` (its socket is gone or reset), and releases it in `net`: a
+    /// reset socket with unread bytes stays in the connection table until the application
+    /// reads them or releases it, so forgetting it only here would leak the socket.
+    fn forget(&mut self, net: &mut Net, id: ConnId) {
+        net.abort(id);
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
             // Any instant will do: the connection is removed right after.
