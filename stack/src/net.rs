@@ -51,6 +51,12 @@ const EPHEMERAL_FIRST: u16 = 49152;
 /// pay a full scan per packet; such a state change is seen at most this late.
 const FULL_SCAN_INTERVAL: Duration = Duration::from_millis(100);
 
+/// A half-open connection younger than this is never evicted for a new SYN at the cap (see
+/// `Net::evict_oldest_half_open`): a real handshake completes within a round trip, so a burst
+/// of real connects beyond the cap is refused as before instead of evicting itself, while
+/// the half-open sockets of a SYN flood, which never complete, make room after this long.
+const HALF_OPEN_GRACE: Duration = Duration::from_millis(200);
+
 /// Identifies one TCP connection for its whole life. Never reused within a `Net`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
@@ -140,6 +146,8 @@ pub struct NetStats {
     pub held_packets: usize,
     /// SYNs refused because their source address had `max_per_source` connections.
     pub refused_per_source: u64,
+    /// Half-open (SYN-RECEIVED) connections dropped to make room for a new SYN at the cap.
+    pub evicted_half_open: u64,
     /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
     pub draining: usize,
     /// Closed sockets kept for reuse.
@@ -156,6 +164,8 @@ struct Conn {
     remote: IpEndpoint,
     /// Accepted from a listener (counted in `Net::sources`), not made by `connect`.
     inbound: bool,
+    /// When the connection entered the table.
+    opened: Instant,
     /// The application knows this id: returned by `accept()` or by `connect()`.
     announced: bool,
     /// The application called close/abort: report it gone even with unread data.
@@ -209,6 +219,9 @@ pub struct Net {
     /// Cap on `sources` values; 0: none.
     max_per_source: usize,
     refused_per_source: u64,
+    evicted_half_open: u64,
+    /// The `now` of the current (or last) poll.
+    now: Instant,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
     unseen_activity: bool,
 }
@@ -279,6 +292,8 @@ impl Net {
             sources: HashMap::new(),
             max_per_source: config.max_per_source,
             refused_per_source: 0,
+            evicted_half_open: 0,
+            now,
             unseen_activity: false,
             taken: Vec::new(),
             dirty: false,
@@ -316,6 +331,7 @@ impl Net {
     /// by the next turn's first `poll`, so the application looks at its sockets. Reporting
     /// twice costs one extra pass; missing once would strand received data.
     pub fn poll(&mut self, now: Instant) -> bool {
+        self.now = now;
         let mut activity = false;
         self.iface.poll_maintenance(now);
         for _ in 0..INGRESS_BUDGET {
@@ -683,6 +699,7 @@ impl Net {
                 local,
                 remote,
                 inbound: false,
+                opened: self.now,
                 announced: true,
                 released: false,
                 state: State::SynSent,
@@ -770,6 +787,7 @@ impl Net {
             tx_buffered,
             held_packets: self.device.held(),
             refused_per_source: self.refused_per_source,
+            evicted_half_open: self.evicted_half_open,
             draining: self.draining.len(),
             free: self.pool.free(),
             duplicates: self.duplicates,
@@ -899,6 +917,7 @@ impl Net {
                 local,
                 remote,
                 inbound: true,
+                opened: self.now,
                 announced: false,
                 released: false,
                 state,
@@ -1073,6 +1092,50 @@ impl Net {
         self.pool.top_up(&mut self.sockets, in_use, |sockets| {
             reap_time_wait(sockets, draining)
         });
+        if self.pool.port().is_some() && self.pool.listeners() == 0 {
+            self.evict_oldest_half_open();
+        }
+    }
+
+    /// At the cap with no listener left, the next SYN would get a RST. If some slots are
+    /// half-open (SYN-RECEIVED) for longer than [`HALF_OPEN_GRACE`] (in a SYN flood from
+    /// spoofed addresses they never complete), the oldest gives its socket to a new listener,
+    /// so a flood cannot lock real clients out for the 60 s a half-open socket would otherwise
+    /// wait. Established connections are never evicted.
+    fn evict_oldest_half_open(&mut self) {
+        let oldest = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| {
+                self.conns.get(id).is_some_and(|c| {
+                    self.now >= c.opened + HALF_OPEN_GRACE
+                        && self.sockets.get::<tcp::Socket>(c.handle).state() == State::SynReceived
+                })
+            })
+            .min_by_key(|(_, id)| id.0)
+            .map(|(i, _)| i);
+        let Some(pos) = oldest else {
+            return;
+        };
+        let id = self.pending.swap_remove(pos);
+        let Some(handle) = self.conns.get(&id).map(|c| c.handle) else {
+            return;
+        };
+        self.drop_conn(id);
+        // Reused at once, without a RST: the peer of a flood does not exist, and a real one
+        // retransmits its SYN.
+        self.sockets.get_mut::<tcp::Socket>(handle).abort();
+        let in_use = self.in_use();
+        self.pool.release(&mut self.sockets, handle, in_use);
+        self.evicted_half_open += 1;
+        if self.evicted_half_open.is_power_of_two() {
+            log::warn!(
+                "connection cap reached: dropping the oldest half-open connections for new \
+                 SYNs (SYN flood?); {} dropped so far",
+                self.evicted_half_open
+            );
+        }
     }
 }
 
