@@ -134,13 +134,15 @@ stop_server() {
     wait "$1" 2>/dev/null || true
 }
 
+# Every benchmark client shares one address (the kernel side of the TUN), so tunws's per-source
+# cap (a defence for real deployments) is off.
 # tunws runs with its default --max-connections (1024, room for C=1000) except in the scale runs,
 # which need 10 000 idle connections plus the active one: the cap also bounds how many TIME-WAIT
 # sockets smoltcp keeps and scans, so a larger cap than needed would slow the other cells.
 tunws_max_connections=
 start_tunws() {
     start_server tunws "$ns_c" "$bin/tunws" --tun "$tun_ws" --addr $tunws_net.2/24 --port 8080 \
-        --mtu "$1" ${tunws_max_connections:+--max-connections "$tunws_max_connections"}
+        --mtu "$1" --max-per-source 0 ${tunws_max_connections:+--max-connections "$tunws_max_connections"}
     tunws_pid=$started
 }
 

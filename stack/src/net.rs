@@ -47,6 +47,12 @@ const INGRESS_BUDGET: usize = 256;
 /// First port of the ephemeral range used by [`Net::connect`] (RFC 6335).
 const EPHEMERAL_FIRST: u16 = 49152;
 
+/// A half-open connection younger than this is never evicted for a new SYN at the cap (see
+/// `Net::evict_oldest_half_open`): a real handshake completes within a round trip, so a burst
+/// of real connects beyond the cap is refused as before instead of evicting itself, while
+/// the half-open sockets of a SYN flood, which never complete, make room after this long.
+const HALF_OPEN_GRACE: Duration = Duration::from_millis(200);
+
 /// Identifies one TCP connection for its whole life. Never reused within a `Net`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
@@ -136,6 +142,8 @@ pub struct NetStats {
     pub held_packets: usize,
     /// SYNs refused because their source address had `max_per_source` connections.
     pub refused_per_source: u64,
+    /// Half-open (SYN-RECEIVED) connections dropped to make room for a new SYN at the cap.
+    pub evicted_half_open: u64,
     /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
     pub draining: usize,
     /// Closed sockets kept for reuse.
@@ -163,6 +171,8 @@ struct Conn {
     remote: IpEndpoint,
     /// Accepted from a listener (counted in `Net::sources`), not made by `connect`.
     inbound: bool,
+    /// When the connection entered the table.
+    opened: Instant,
     /// The application knows this id: returned by `accept()` or by `connect()`.
     announced: bool,
     /// The application called close/abort: report it gone even with unread data.
@@ -216,6 +226,9 @@ pub struct Net {
     /// Cap on `sources` values; 0: none.
     max_per_source: usize,
     refused_per_source: u64,
+    evicted_half_open: u64,
+    /// The `now` of the current (or last) poll.
+    now: Instant,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
     unseen_activity: bool,
 }
@@ -293,6 +306,8 @@ impl Net {
             sources: HashMap::new(),
             max_per_source: config.max_per_source,
             refused_per_source: 0,
+            evicted_half_open: 0,
+            now,
             unseen_activity: false,
             taken: Vec::new(),
             scratch: Vec::new(),
@@ -330,15 +345,26 @@ impl Net {
     /// by the next turn's first `poll`, so the application looks at its sockets. Reporting
     /// twice costs one extra pass; missing once would strand received data.
     pub fn poll(&mut self, now: Instant) -> bool {
+        self.now = now;
         let mut activity = false;
         let port = self.listen_port();
+        if self.census.listeners == 0 && port.is_some() {
+            // At the cap: a half-open connection may have outlived its grace since the last
+            // top-up, and the next SYN should find its socket listening.
+            self.evict_oldest_half_open();
+        }
         for _ in 0..INGRESS_BUDGET {
             let Some((rx, tx)) = self.device.receive(now) else {
                 break;
             };
             let flow = rx.flow();
             let index = flow.map_or(0, |f| self.flows.shard_of(f.src, f.dst));
-            if flow.is_some_and(|f| f.syn && Some(f.dst.port) == port) {
+            // A new connection needs a listener in its shard; a retransmitted SYN of one we
+            // already have does not.
+            let opens = flow.is_some_and(|f| {
+                f.syn && Some(f.dst.port) == port && !self.tuples.contains_key(&(f.dst, f.src))
+            });
+            if opens {
                 ensure_listener(&mut self.shards, &mut self.census, self.conns.len(), index);
             }
             let shard = &mut self.shards[index];
@@ -736,6 +762,7 @@ impl Net {
                 local,
                 remote,
                 inbound: false,
+                opened: self.now,
                 announced: true,
                 released: false,
                 state: State::SynSent,
@@ -825,6 +852,7 @@ impl Net {
             tx_buffered,
             held_packets: self.device.held(),
             refused_per_source: self.refused_per_source,
+            evicted_half_open: self.evicted_half_open,
             draining: self.shards.iter().map(|s| s.draining.len()).sum(),
             free: self.census.free,
             duplicates: self.duplicates,
@@ -997,6 +1025,7 @@ impl Net {
                 local,
                 remote,
                 inbound: true,
+                opened: self.now,
                 announced: false,
                 released: false,
                 state,
@@ -1195,6 +1224,56 @@ impl Net {
             shard
                 .pool
                 .listen_on(&mut shard.sockets, handle, &mut self.census);
+        }
+        if self.census.listeners == 0 && self.listen_port().is_some() {
+            self.evict_oldest_half_open();
+        }
+    }
+
+    /// At the cap with no listener left in any shard, the next SYN would get a RST. If some
+    /// slots are half-open (SYN-RECEIVED) for longer than [`HALF_OPEN_GRACE`] (in a SYN flood
+    /// from spoofed addresses they never complete), the oldest gives its socket to a new
+    /// listener in its shard (a SYN for another shard takes it over, see `ensure_listener`),
+    /// so a flood cannot lock real clients out for the 60 s a half-open socket would otherwise
+    /// wait. Established connections are never evicted.
+    fn evict_oldest_half_open(&mut self) {
+        let now = self.now;
+        let mut oldest: Option<(usize, usize, ConnId)> = None;
+        for (index, shard) in self.shards.iter().enumerate() {
+            for (pos, &id) in shard.pending.iter().enumerate() {
+                let Some(conn) = self.conns.get(&id) else {
+                    continue;
+                };
+                let half_open = now >= conn.opened + HALF_OPEN_GRACE
+                    && shard.sockets.get::<tcp::Socket>(conn.handle).state() == State::SynReceived;
+                if half_open && oldest.is_none_or(|(_, _, o)| id < o) {
+                    oldest = Some((index, pos, id));
+                }
+            }
+        }
+        let Some((index, pos, id)) = oldest else {
+            return;
+        };
+        self.shards[index].pending.swap_remove(pos);
+        let Some(handle) = self.conns.get(&id).map(|c| c.handle) else {
+            return;
+        };
+        self.drop_conn(id);
+        let connections = self.conns.len();
+        let shard = &mut self.shards[index];
+        // Reused at once, without a RST: the peer of a flood does not exist, and a real one
+        // retransmits its SYN.
+        shard.sockets.get_mut::<tcp::Socket>(handle).abort();
+        shard
+            .pool
+            .release(&mut shard.sockets, handle, &mut self.census, connections);
+        self.evicted_half_open += 1;
+        if self.evicted_half_open.is_power_of_two() {
+            log::warn!(
+                "connection cap reached: dropping the oldest half-open connections for new \
+                 SYNs (SYN flood?); {} dropped so far",
+                self.evicted_half_open
+            );
         }
     }
 }

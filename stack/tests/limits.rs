@@ -209,3 +209,47 @@ fn only_our_address_and_port_answer_a_syn_elsewhere_gets_rst_or_nothing() {
     assert_eq!(after.tx_packets, before.tx_packets, "and got no answer");
     assert!(!pair.client.is_established(elsewhere));
 }
+
+#[test]
+fn at_the_cap_a_syn_flood_gives_way_to_a_real_client_and_established_ones_stay() {
+    let mut server_config = config(SERVER_IP);
+    server_config.max_connections = 6;
+    let mut pair = Pair::new(server_config, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    let (a, _) = connect(&mut pair);
+    let (b, _) = connect(&mut pair);
+
+    // The flood: peers whose handshakes never complete (their SYN-ACKs are lost), like
+    // spoofed sources. They fill the free slots, the rest is refused while they are young.
+    let flood_ports = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let ports = flood_ports.clone();
+    *pair.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
+        tcp_of(packet).is_some_and(|t| ports.lock().unwrap().contains(&t.dst_port()))
+    }));
+    for _ in 0..10 {
+        let id = pair.client.connect(Pair::server_addr()).unwrap();
+        let port = pair.client.conn_local_addr(id).unwrap().port();
+        flood_ports.lock().unwrap().insert(port);
+    }
+    pair.run_for(Duration::from_millis(100));
+    let s = pair.server.stats();
+    assert_eq!(
+        (s.connections, s.handshaking, s.listeners),
+        (6, 4, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.evicted_half_open, 0,
+        "young half-open connections are kept"
+    );
+
+    // Later, a real client gets in: the oldest half-open one makes room for it.
+    pair.run_for(Duration::from_millis(200));
+    let (real, _) = connect(&mut pair);
+    let s = pair.server.stats();
+    assert!(s.evicted_half_open >= 1, "{s:?}");
+    assert!(s.connections <= 6, "cap held: {s:?}");
+    for id in [a, b, real] {
+        assert!(pair.client.is_established(id), "connection {id} lost");
+    }
+}

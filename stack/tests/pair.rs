@@ -654,3 +654,50 @@ fn sharded_connections_carry_data_and_idle_needs_no_polling() {
         "idle server wakes after {delay:?}"
     );
 }
+
+/// With several shards, the half-open connection evicted at the cap may sit in another shard
+/// than the real client's SYN: its socket moves over and the client gets in.
+#[test]
+fn at_the_cap_an_evicted_half_open_socket_serves_a_syn_of_another_shard() {
+    let mut server_config = config(SERVER_IP);
+    server_config.max_connections = 128;
+    server_config.max_per_source = 0;
+    server_config.rx_buffer = 4096;
+    server_config.tx_buffer = 4096;
+    let mut client_config = config(CLIENT_IP);
+    client_config.rx_buffer = 4096;
+    client_config.tx_buffer = 4096;
+    let mut pair = Pair::new(server_config, client_config);
+    pair.server.listen(PORT).unwrap();
+    assert_eq!(pair.server.shard_load().shards, 2);
+    let real: Vec<ConnId> = (0..124).map(|_| connect(&mut pair).0).collect();
+
+    // Four flood connections whose SYN-ACKs are lost fill the cap.
+    let flood_ports = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
+    let ports = flood_ports.clone();
+    *pair.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
+        tcp_of(packet).is_some_and(|t| ports.lock().unwrap().contains(&t.dst_port()))
+    }));
+    for _ in 0..4 {
+        let id = pair.client.connect(Pair::server_addr()).unwrap();
+        let port = pair.client.conn_local_addr(id).unwrap().port();
+        flood_ports.lock().unwrap().insert(port);
+    }
+    pair.run_for(Duration::from_millis(100));
+    let s = pair.server.stats();
+    assert_eq!(
+        (s.connections, s.handshaking, s.listeners),
+        (128, 4, 0),
+        "{s:?}"
+    );
+    pair.run_for(Duration::from_millis(200));
+
+    // Real clients, whichever shard they hash to, each get an evicted socket.
+    for _ in 0..3 {
+        connect(&mut pair);
+    }
+    let s = pair.server.stats();
+    assert!(s.evicted_half_open >= 3, "{s:?}");
+    assert!(s.connections <= 128, "cap held: {s:?}");
+    assert!(real.iter().all(|&id| pair.client.is_established(id)));
+}

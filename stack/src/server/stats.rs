@@ -17,7 +17,7 @@ pub struct ServerCounts {
 
 /// Renders the counters as one JSON object (field names are documented in docs/SECURITY.md).
 pub fn render(net: &NetStats, server: ServerCounts) -> String {
-    let fields: [(&str, u64); 18] = [
+    let fields: [(&str, u64); 19] = [
         ("sockets", net.sockets as u64),
         ("listeners", net.listeners as u64),
         ("connections", net.connections as u64),
@@ -32,6 +32,7 @@ pub fn render(net: &NetStats, server: ServerCounts) -> String {
         ("server_connections", server.connections as u64),
         ("websockets", server.websockets as u64),
         ("refused_per_source", net.refused_per_source),
+        ("evicted_half_open", net.evicted_half_open),
         ("duplicates", net.duplicates),
         ("rx_packets", net.port.rx_packets),
         ("tx_packets", net.port.tx_packets),
@@ -68,6 +69,7 @@ mod tests {
             tx_buffered: 17,
             held_packets: 0,
             refused_per_source: 3,
+            evicted_half_open: 0,
             draining: 0,
             free: 0,
             duplicates: 0,
@@ -91,7 +93,7 @@ mod tests {
         );
         assert!(text.contains(",\"refused_per_source\":3,"), "{text}");
         assert!(text.ends_with(",\"dropped\":0}\n"), "{text}");
-        assert_eq!(text.matches(':').count(), 18);
+        assert_eq!(text.matches(':').count(), 19);
         assert_eq!(text.lines().count(), 1);
     }
 }
