@@ -36,7 +36,7 @@ use crate::device::tun::TunLink;
 use crate::device::{Link, Port, PortStats};
 use crate::middleware::Chain;
 use crate::middleware::impair::{Impair, ImpairConfig};
-use crate::pool::{InUse, Pool, SOCKET_TIMEOUT};
+use crate::pool::{InUse, Pool, SOCKET_TIMEOUT, half_open_budget};
 
 /// Ingress packets handled per [`Net::poll`] before egress gets its turn, so a flood of input
 /// cannot starve output and application work.
@@ -51,8 +51,8 @@ const EPHEMERAL_FIRST: u16 = 49152;
 /// pay a full scan per packet; such a state change is seen at most this late.
 const FULL_SCAN_INTERVAL: Duration = Duration::from_millis(100);
 
-/// A half-open connection younger than this is never evicted for a new SYN at the cap (see
-/// `Net::evict_oldest_half_open`): a real handshake completes within a round trip, so a burst
+/// A half-open connection younger than this is never evicted for a new SYN, at the cap or
+/// beyond the half-open budget (see `Net::evict_oldest_half_open`): a real handshake completes within a round trip, so a burst
 /// of real connects beyond the cap is refused as before instead of evicting itself, while
 /// the half-open sockets of a SYN flood, which never complete, make room after this long.
 const HALF_OPEN_GRACE: Duration = Duration::from_millis(200);
@@ -146,7 +146,8 @@ pub struct NetStats {
     pub held_packets: usize,
     /// SYNs refused because their source address had `max_per_source` connections.
     pub refused_per_source: u64,
-    /// Half-open (SYN-RECEIVED) connections dropped to make room for a new SYN at the cap.
+    /// Half-open (SYN-RECEIVED) connections dropped to make room for a new SYN, at the cap
+    /// or beyond the half-open budget.
     pub evicted_half_open: u64,
     /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
     pub draining: usize,
@@ -220,6 +221,8 @@ pub struct Net {
     max_per_source: usize,
     refused_per_source: u64,
     evicted_half_open: u64,
+    /// Cap on half-open (SYN-RECEIVED) connections, see [`half_open_budget`].
+    max_half_open: usize,
     /// The `now` of the current (or last) poll.
     now: Instant,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
@@ -293,6 +296,7 @@ impl Net {
             max_per_source: config.max_per_source,
             refused_per_source: 0,
             evicted_half_open: 0,
+            max_half_open: half_open_budget(config.max_connections.max(1)),
             now,
             unseen_activity: false,
             taken: Vec::new(),
@@ -856,6 +860,12 @@ impl Net {
         self.taken = taken;
         if !self.pending.is_empty() {
             self.check_pending();
+            // After check_pending, `pending` holds only half-open connections. Young ones
+            // are kept (a burst of real connects completes within a round trip), so the
+            // budget may be exceeded briefly, and the cap still holds.
+            while self.pending.len() > self.max_half_open
+                && self.evict_oldest_half_open(HALF_OPEN_GRACE)
+            {}
         }
         self.top_up();
     }
@@ -962,10 +972,18 @@ impl Net {
                     continue;
                 }
                 State::Listen => {
-                    // RST during the handshake: smoltcp put the socket back to LISTEN.
+                    // RST during the handshake: smoltcp put the socket back to LISTEN but
+                    // kept the old peer's sequence state (`remote_last_ack` of the SYN-ACK it
+                    // sent, window scale, MSS). A SYN taken in that state is checked against
+                    // the stale window, so a RST arriving before the new SYN-ACK goes out is
+                    // dropped as out of window and the socket stays half-open. Close it
+                    // (silently: no peer is attached any more) and listen afresh, which
+                    // resets every field.
                     let handle = conn.handle;
                     self.drop_conn(id);
-                    self.pool.adopt_listener(handle);
+                    let in_use = self.in_use();
+                    self.pool
+                        .recycle_silently(&mut self.sockets, handle, in_use);
                 }
                 State::Closed | State::TimeWait => {
                     let handle = conn.handle;
@@ -973,6 +991,11 @@ impl Net {
                     self.draining.push(handle);
                 }
                 _ => {
+                    // Listeners carry the short handshake timeout; a live connection may be
+                    // silent for longer.
+                    self.sockets
+                        .get_mut::<tcp::Socket>(conn.handle)
+                        .set_timeout(Some(SOCKET_TIMEOUT));
                     conn.announced = true;
                     conn.state = state;
                     // Data may have come with the ACK that completed the handshake.
@@ -1093,7 +1116,7 @@ impl Net {
             reap_time_wait(sockets, draining)
         });
         if self.pool.port().is_some() && self.pool.listeners() == 0 {
-            self.evict_oldest_half_open();
+            self.evict_oldest_half_open(HALF_OPEN_GRACE);
         }
     }
 
@@ -1102,40 +1125,42 @@ impl Net {
     /// spoofed addresses they never complete), the oldest gives its socket to a new listener,
     /// so a flood cannot lock real clients out for the 60 s a half-open socket would otherwise
     /// wait. Established connections are never evicted.
-    fn evict_oldest_half_open(&mut self) {
+    ///
+    /// Also called when a SYN takes the half-open count beyond `max_half_open` (see
+    /// [`half_open_budget`]). Returns false when no connection was older than `min_age`.
+    fn evict_oldest_half_open(&mut self, min_age: Duration) -> bool {
         let oldest = self
             .pending
             .iter()
             .enumerate()
             .filter(|(_, id)| {
                 self.conns.get(id).is_some_and(|c| {
-                    self.now >= c.opened + HALF_OPEN_GRACE
+                    self.now >= c.opened + min_age
                         && self.sockets.get::<tcp::Socket>(c.handle).state() == State::SynReceived
                 })
             })
             .min_by_key(|(_, id)| id.0)
             .map(|(i, _)| i);
         let Some(pos) = oldest else {
-            return;
+            return false;
         };
         let id = self.pending.swap_remove(pos);
         let Some(handle) = self.conns.get(&id).map(|c| c.handle) else {
-            return;
+            return true;
         };
         self.drop_conn(id);
-        // Reused at once, without a RST: the peer of a flood does not exist, and a real one
-        // retransmits its SYN.
-        self.sockets.get_mut::<tcp::Socket>(handle).abort();
         let in_use = self.in_use();
-        self.pool.release(&mut self.sockets, handle, in_use);
+        self.pool
+            .recycle_silently(&mut self.sockets, handle, in_use);
         self.evicted_half_open += 1;
         if self.evicted_half_open.is_power_of_two() {
             log::warn!(
-                "connection cap reached: dropping the oldest half-open connections for new \
-                 SYNs (SYN flood?); {} dropped so far",
+                "half-open budget or connection cap reached: dropping the oldest half-open \
+                 connections for new SYNs (SYN flood?); {} dropped so far",
                 self.evicted_half_open
             );
         }
+        true
     }
 }
 
