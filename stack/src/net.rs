@@ -37,7 +37,7 @@ use crate::device::tun::TunLink;
 use crate::device::{Link, Port, PortStats, TcpFlow};
 use crate::middleware::Chain;
 use crate::middleware::impair::{Impair, ImpairConfig};
-use crate::pool::{Census, Pool, SOCKET_TIMEOUT, spare_for};
+use crate::pool::{Census, Pool, SOCKET_TIMEOUT, half_open_budget, spare_for};
 use crate::shard::{FlowHasher, Shard, Staged, mix, shard_count};
 
 /// Ingress packets handled per [`Net::poll`] before egress gets its turn, so a flood of input
@@ -47,8 +47,9 @@ const INGRESS_BUDGET: usize = 256;
 /// First port of the ephemeral range used by [`Net::connect`] (RFC 6335).
 const EPHEMERAL_FIRST: u16 = 49152;
 
-/// A half-open connection younger than this is never evicted for a new SYN at the cap (see
-/// `Net::evict_oldest_half_open`): a real handshake completes within a round trip, so a burst
+/// A half-open connection younger than this is never evicted for a new SYN, at the cap or
+/// beyond the half-open budget (see `Net::evict_oldest_half_open`): a real handshake
+/// completes within a round trip, so a burst
 /// of real connects beyond the cap is refused as before instead of evicting itself, while
 /// the half-open sockets of a SYN flood, which never complete, make room after this long.
 const HALF_OPEN_GRACE: Duration = Duration::from_millis(200);
@@ -142,7 +143,8 @@ pub struct NetStats {
     pub held_packets: usize,
     /// SYNs refused because their source address had `max_per_source` connections.
     pub refused_per_source: u64,
-    /// Half-open (SYN-RECEIVED) connections dropped to make room for a new SYN at the cap.
+    /// Half-open (SYN-RECEIVED) connections dropped to make room for a new SYN, at the cap
+    /// or beyond the half-open budget.
     pub evicted_half_open: u64,
     /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
     pub draining: usize,
@@ -227,6 +229,10 @@ pub struct Net {
     max_per_source: usize,
     refused_per_source: u64,
     evicted_half_open: u64,
+    /// Cap on half-open (SYN-RECEIVED) connections, see [`half_open_budget`].
+    max_half_open: usize,
+    /// Connections in the shards' `pending` lists (half-open, or not yet examined).
+    half_open: usize,
     /// The `now` of the current (or last) poll.
     now: Instant,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
@@ -307,6 +313,8 @@ impl Net {
             max_per_source: config.max_per_source,
             refused_per_source: 0,
             evicted_half_open: 0,
+            max_half_open: half_open_budget(max_connections),
+            half_open: 0,
             now,
             unseen_activity: false,
             taken: Vec::new(),
@@ -351,7 +359,7 @@ impl Net {
         if self.census.listeners == 0 && port.is_some() {
             // At the cap: a half-open connection may have outlived its grace since the last
             // top-up, and the next SYN should find its socket listening.
-            self.evict_oldest_half_open();
+            self.evict_oldest_half_open(HALF_OPEN_GRACE);
         }
         for _ in 0..INGRESS_BUDGET {
             let Some((rx, tx)) = self.device.receive(now) else {
@@ -956,6 +964,12 @@ impl Net {
         self.taken = taken;
         if !self.shards[index].pending.is_empty() {
             self.check_pending(index);
+            // After check_pending, this shard's `pending` holds only half-open connections.
+            // Young ones are kept (a burst of real connects completes within a round trip),
+            // so the budget may be exceeded briefly, and the cap still holds.
+            while self.half_open > self.max_half_open
+                && self.evict_oldest_half_open(HALF_OPEN_GRACE)
+            {}
         }
         self.top_up(index);
     }
@@ -1035,6 +1049,7 @@ impl Net {
             },
         );
         self.shards[index].pending.push(id);
+        self.half_open += 1;
         if self.log_states {
             log::info!("conn {id} {}: LISTEN → {state}", SocketAddr::from(remote));
         }
@@ -1045,7 +1060,9 @@ impl Net {
         if let Some(conn) = self.unlink(id) {
             self.tuples.remove(&(conn.local, conn.remote));
             let shard = &mut self.shards[conn.shard];
+            let before = shard.pending.len();
             shard.pending.retain(|&p| p != id);
+            self.half_open -= before - shard.pending.len();
             if conn.announced {
                 self.gone.push_back(id);
             }
@@ -1063,6 +1080,7 @@ impl Net {
             let id = self.shards[index].pending[i];
             let Some(conn) = self.conns.get_mut(&id) else {
                 self.shards[index].pending.swap_remove(i);
+                self.half_open -= 1;
                 continue;
             };
             let handle = conn.handle;
@@ -1076,17 +1094,34 @@ impl Net {
                     continue;
                 }
                 State::Listen => {
-                    // RST during the handshake: smoltcp put the socket back to LISTEN.
+                    // RST during the handshake: smoltcp put the socket back to LISTEN but
+                    // kept the old peer's sequence state (`remote_last_ack` of the SYN-ACK it
+                    // sent, window scale, MSS). A SYN taken in that state is checked against
+                    // the stale window, so a RST arriving before the new SYN-ACK goes out is
+                    // dropped as out of window and the socket stays half-open. Close it
+                    // (silently: no peer is attached any more) and listen afresh, which
+                    // resets every field.
                     self.drop_conn(id);
-                    self.shards[index]
-                        .pool
-                        .adopt_listener(handle, &mut self.census);
+                    let connections = self.conns.len();
+                    let shard = &mut self.shards[index];
+                    shard.pool.recycle_silently(
+                        &mut shard.sockets,
+                        handle,
+                        &mut self.census,
+                        connections,
+                    );
                 }
                 State::Closed | State::TimeWait => {
                     self.drop_conn(id);
                     self.shards[index].drain(handle);
                 }
                 _ => {
+                    // Listeners carry the short handshake timeout; a live connection may be
+                    // silent for longer.
+                    self.shards[index]
+                        .sockets
+                        .get_mut::<tcp::Socket>(handle)
+                        .set_timeout(Some(SOCKET_TIMEOUT));
                     conn.announced = true;
                     conn.state = state;
                     // Data may have come with the ACK that completed the handshake.
@@ -1102,6 +1137,7 @@ impl Net {
                 }
             }
             self.shards[index].pending.swap_remove(i);
+            self.half_open -= 1;
         }
     }
 
@@ -1226,7 +1262,7 @@ impl Net {
                 .listen_on(&mut shard.sockets, handle, &mut self.census);
         }
         if self.census.listeners == 0 && self.listen_port().is_some() {
-            self.evict_oldest_half_open();
+            self.evict_oldest_half_open(HALF_OPEN_GRACE);
         }
     }
 
@@ -1236,7 +1272,11 @@ impl Net {
     /// listener in its shard (a SYN for another shard takes it over, see `ensure_listener`),
     /// so a flood cannot lock real clients out for the 60 s a half-open socket would otherwise
     /// wait. Established connections are never evicted.
-    fn evict_oldest_half_open(&mut self) {
+    ///
+    /// Also called when a SYN takes the half-open count beyond `max_half_open` (see
+    /// [`half_open_budget`]). Returns false when no connection was older than `min_age`.
+    /// Scans every shard's pending list: only at the cap or beyond the budget.
+    fn evict_oldest_half_open(&mut self, min_age: Duration) -> bool {
         let now = self.now;
         let mut oldest: Option<(usize, usize, ConnId)> = None;
         for (index, shard) in self.shards.iter().enumerate() {
@@ -1244,7 +1284,7 @@ impl Net {
                 let Some(conn) = self.conns.get(&id) else {
                     continue;
                 };
-                let half_open = now >= conn.opened + HALF_OPEN_GRACE
+                let half_open = now >= conn.opened + min_age
                     && shard.sockets.get::<tcp::Socket>(conn.handle).state() == State::SynReceived;
                 if half_open && oldest.is_none_or(|(_, _, o)| id < o) {
                     oldest = Some((index, pos, id));
@@ -1252,29 +1292,28 @@ impl Net {
             }
         }
         let Some((index, pos, id)) = oldest else {
-            return;
+            return false;
         };
         self.shards[index].pending.swap_remove(pos);
+        self.half_open -= 1;
         let Some(handle) = self.conns.get(&id).map(|c| c.handle) else {
-            return;
+            return true;
         };
         self.drop_conn(id);
         let connections = self.conns.len();
         let shard = &mut self.shards[index];
-        // Reused at once, without a RST: the peer of a flood does not exist, and a real one
-        // retransmits its SYN.
-        shard.sockets.get_mut::<tcp::Socket>(handle).abort();
         shard
             .pool
-            .release(&mut shard.sockets, handle, &mut self.census, connections);
+            .recycle_silently(&mut shard.sockets, handle, &mut self.census, connections);
         self.evicted_half_open += 1;
         if self.evicted_half_open.is_power_of_two() {
             log::warn!(
-                "connection cap reached: dropping the oldest half-open connections for new \
-                 SYNs (SYN flood?); {} dropped so far",
+                "half-open budget or connection cap reached: dropping the oldest half-open \
+                 connections for new SYNs (SYN flood?); {} dropped so far",
                 self.evicted_half_open
             );
         }
+        true
     }
 }
 

@@ -12,9 +12,27 @@ use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::{Socket, tcp};
 use smoltcp::time::Duration;
 
-/// A peer silent this long (during the handshake, or with our data unacknowledged) is dropped,
-/// so half-open sockets do not pin the pool forever.
+/// A peer silent this long with our data unacknowledged is dropped, so vanished peers do not
+/// pin the pool forever.
 pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A half-open (SYN-RECEIVED) connection whose peer says nothing for this long is reset and
+/// its socket recycled. A real client answers our SYN-ACK within a round trip, and this still
+/// covers two lost SYN-ACKs (retransmitted after 1 s and 3 s); the half-open sockets of a SYN
+/// flood from spoofed addresses, which never answer, give their room back after it instead of
+/// after [`SOCKET_TIMEOUT`]. Sockets get [`SOCKET_TIMEOUT`] once established.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many half-open (SYN-RECEIVED) connections may exist at once: a quarter of the cap, and
+/// never fewer than the spare listeners (a burst the pool takes at once is not cut short by
+/// itself). Beyond it the oldest half-open connection is dropped silently for the new SYN,
+/// like a full Linux SYN queue (but never one younger than 200 ms, `net::HALF_OPEN_GRACE`:
+/// real handshakes complete within a round trip), so a SYN flood from spoofed addresses holds
+/// about this many sockets and buffers (more only at a rate beyond budget / 200 ms, and never
+/// more than the cap), while established connections keep the rest of the cap.
+pub fn half_open_budget(max_connections: usize) -> usize {
+    (max_connections / 4).max(spare_for(max_connections)).max(1)
+}
 
 /// Spare listeners (over all shards) for a given connection cap: enough slack for a burst
 /// between two top-ups, few enough that smoltcp's linear socket scan stays cheap.
@@ -170,11 +188,25 @@ impl Pool {
         });
     }
 
-    /// Adopts a socket that is listening on our port again (a RST in SYN-RECEIVED sends a
-    /// smoltcp socket back to LISTEN).
-    pub fn adopt_listener(&mut self, handle: SocketHandle, census: &mut Census) {
-        self.listeners.push(handle);
-        census.listeners += 1;
+    /// Returns a socket taken from a half-open connection to the pool without a word to its
+    /// peer: a spoofed peer does not exist, and a real one retransmits its SYN.
+    pub fn recycle_silently(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        handle: SocketHandle,
+        census: &mut Census,
+        connections: usize,
+    ) {
+        let socket = sockets.get_mut::<tcp::Socket>(handle);
+        socket.abort();
+        if let Some(port) = self.port {
+            // smoltcp sends a RST for an aborted socket that still knows its peer; listening
+            // resets every field (the peer too), so the second abort has nobody to tell.
+            if socket.listen(port).is_ok() {
+                socket.abort();
+            }
+        }
+        self.release(sockets, handle, census, connections);
     }
 
     /// Gives up one listener so its socket can serve elsewhere without exceeding the cap.
@@ -219,7 +251,7 @@ impl Pool {
             return;
         };
         let socket = sockets.get_mut::<tcp::Socket>(handle);
-        socket.set_timeout(Some(SOCKET_TIMEOUT));
+        socket.set_timeout(Some(HANDSHAKE_TIMEOUT));
         socket.set_nagle_enabled(true);
         match socket.listen(port) {
             Ok(()) => {

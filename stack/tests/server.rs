@@ -672,3 +672,94 @@ fn stats_answers_one_line_of_json_counting_the_asking_connection() {
     }
     assert_eq!(server.websockets(), 1);
 }
+
+/// Keepalive vs backpressure: a peer that sent one big message and now reads its echo slowly
+/// sends nothing for far longer than idle + timeout (60 s by default), and our keepalive Ping
+/// waits behind the echo, so it cannot answer before it has read the echo. It acknowledges our
+/// data all along: it must not get 1011. A peer that is truly silent next to it still does.
+#[test]
+fn a_slow_reader_of_a_long_echo_is_not_failed_by_the_keepalive() {
+    const LEN: usize = 512 * 1024;
+    /// Bytes the slow reader takes per second of simulated time: its 64 KiB receive buffer
+    /// takes 16 s to read, well within the keepalive's 30 s once the Ping is in it.
+    const RATE: u64 = 4 * 1024;
+    let journal = Shared::default();
+    let mut pair = Pair::listening();
+    let mut server = server_with(ServerConfig::default(), &journal);
+    let _silent = open_peer(&mut pair, &mut server, &journal, "/echo");
+    let id = raw_connect(&mut pair, &mut server);
+    let mut request = b"GET /echo HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    // One masked binary frame (64-bit length), mask key 0 so the payload goes as is.
+    let payload = pattern(LEN, 3);
+    request.extend_from_slice(&[0x82, 0x80 | 127]);
+    request.extend_from_slice(&(LEN as u64).to_be_bytes());
+    request.extend_from_slice(&[0; 4]);
+    request.extend_from_slice(&payload);
+    let mut echo = vec![0x82, 127];
+    echo.extend_from_slice(&(LEN as u64).to_be_bytes());
+    echo.extend_from_slice(&payload);
+
+    let start = pair.now;
+    let (mut sent, mut got) = (0, Vec::new());
+    let mut echoed_at = None;
+    let mut pong_at = None;
+    let mut buf = vec![0u8; 4096];
+    let done = run_with_server(
+        &mut pair,
+        &mut server,
+        Duration::from_secs(400),
+        |p, server| {
+            server.handle(&mut p.server, p.now);
+            drain_client_news(&mut p.client);
+            if sent < request.len() {
+                sent += p.client.send(id, &request[sent..]).unwrap();
+            }
+            let allowed = ((p.now - start).total_millis() * RATE / 1000) as usize;
+            while got.len() < allowed {
+                let want = (allowed - got.len()).min(buf.len());
+                match p.client.recv(id, &mut buf[..want]) {
+                    Ok(0) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => panic!(
+                        "the slow reader's connection ended at {}: {e}; last bytes {:?}",
+                        p.now - start,
+                        &got[got.len().saturating_sub(12)..]
+                    ),
+                }
+            }
+            let head_len = got.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+            let Some(rest) = head_len.and_then(|h| got.get(h..)) else {
+                return false;
+            };
+            if rest.len() >= echo.len() {
+                assert_eq!(&rest[..echo.len()], echo, "the echo");
+                echoed_at.get_or_insert(p.now);
+            }
+            // Then the keepalive Ping that waited behind the echo: answer it like any client.
+            if let (None, Some(&[0x89, 0])) = (pong_at, rest.get(echo.len()..echo.len() + 2)) {
+                assert_eq!(p.client.send(id, &[0x8a, 0x80, 0, 0, 0, 0]), Ok(6));
+                pong_at = Some(p.now);
+            }
+            pong_at.is_some_and(|at| p.now >= at + Duration::from_secs(40))
+        },
+    );
+    let silent = journal.borrow().opened[0];
+    let echoed = echoed_at.map(|at| at - start);
+    assert!(
+        done,
+        "no Ping after the echo (echo complete after {echoed:?}, {} bytes read)",
+        got.len()
+    );
+    assert!(
+        echoed > Some(Duration::from_secs(90)),
+        "the echo took long enough to outlast the keepalive: {echoed:?}"
+    );
+    assert_eq!(
+        journal.borrow().closed,
+        [(silent, CloseCode::INTERNAL)],
+        "only the silent peer was failed by the keepalive"
+    );
+}

@@ -587,6 +587,13 @@ impl<K: MaskKeySource> Connection<K> {
         })
     }
 
+    /// The transport saw the peer make progress at `now` without its bytes reaching the
+    /// engine: e.g. it acknowledged our data while the caller stopped reading it (backpressure),
+    /// so its Pong, if any, waits unread. The keepalive counts this like received bytes.
+    pub fn handle_peer_activity(&mut self, now: Instant) {
+        self.last_received = self.last_received.max(now);
+    }
+
     /// Runs the keepalive timer: queues a Ping once the peer has been idle, and fails the
     /// connection with [`ProtocolError::KeepaliveTimeout`] (close 1011) when it stayed silent
     /// after that. Returns the failure event, if any.

@@ -287,6 +287,20 @@ fn keepalive_fails_with_1011_when_the_peer_stays_silent() {
 }
 
 #[test]
+fn peer_activity_seen_by_the_transport_counts_as_liveness() {
+    let mut conn = keepalive_server();
+    conn.handle_timeout(Instant::from_millis(10_000));
+    drain(&mut conn);
+    conn.handle_peer_activity(Instant::from_millis(14_000));
+    assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(19_000)));
+    assert_eq!(conn.handle_timeout(Instant::from_millis(15_000)), None);
+    // An earlier instant never moves the deadline back.
+    conn.handle_peer_activity(Instant::from_millis(1_000));
+    assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(19_000)));
+    assert_eq!(conn.handle_timeout(Instant::from_millis(19_000)), Some(Event::Failed(ProtocolError::KeepaliveTimeout)));
+}
+
+#[test]
 fn any_received_bytes_count_as_liveness() {
     let mut conn = keepalive_server();
     conn.handle_timeout(Instant::from_millis(10_000));

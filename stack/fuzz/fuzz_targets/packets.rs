@@ -11,6 +11,9 @@
 //! - time (kinds 4, 5): milliseconds or seconds pass (handshake timeout, keepalive, RTO).
 //! - a plain loop turn (kinds 6, 7).
 //!
+//! An input whose first byte is 0xA5 also runs the impairment stage (loss, reorder,
+//! duplicate, delay, jitter) on the wire side of the stack.
+//!
 //! Checked: no panic anywhere; never more connections than the cap; and after five quiet
 //! minutes every connection is gone from the stack, the per-source table and the server
 //! (timeouts reclaim whatever the input left half-open, mid-request or mid-frame).
@@ -101,9 +104,9 @@ impl<'a> Input<'a> {
 }
 
 impl Harness {
-    fn new() -> Harness {
+    fn new(impaired: bool) -> Harness {
         let (stack_end, wire) = memory::pair(MTU);
-        let config = NetConfig {
+        let mut config = NetConfig {
             addr: IpCidr::Ipv4(Ipv4Cidr::new(STACK_V4, 24)),
             addr6: Some(IpCidr::Ipv6(Ipv6Cidr::new(STACK_V6, 64))),
             max_connections: MAX_CONNECTIONS,
@@ -112,6 +115,13 @@ impl Harness {
             tx_buffer: 4096,
             ..NetConfig::default()
         };
+        if impaired {
+            config.loss_percent = 5.0;
+            config.reorder_percent = 10.0;
+            config.duplicate_percent = 10.0;
+            config.delay = Duration::from_millis(3);
+            config.jitter = Duration::from_millis(2);
+        }
         let mut net = Net::with_link_seeded(Box::new(stack_end), &config, Instant::ZERO, 7)
             .expect("in-memory stack");
         net.listen(PORT).expect("listen");
@@ -235,8 +245,13 @@ impl Harness {
         }
         let stats = self.net.stats();
         assert_eq!(
-            (stats.connections, stats.sources, self.server.connections()),
-            (0, 0, 0),
+            (
+                stats.connections,
+                stats.sources,
+                stats.held_packets,
+                self.server.connections()
+            ),
+            (0, 0, 0, 0),
             "connections left after five quiet minutes: {stats:?}"
         );
     }
@@ -315,7 +330,7 @@ fn note_output(peers: &mut HashMap<(IpAddress, u16), PeerState>, packet: &[u8]) 
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut harness = Harness::new();
+    let mut harness = Harness::new(data.first() == Some(&0xA5));
     let mut input = Input(data);
     // Bounded work per input: at most this many records.
     for _ in 0..256 {

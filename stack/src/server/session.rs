@@ -52,6 +52,8 @@ pub(crate) struct Session<K: MaskKeySource = NoMask> {
     streaming: bool,
     /// Input is not processed while more than this many bytes are queued (backpressure).
     read_pause: usize,
+    /// Bytes in the TCP send buffer not yet acknowledged by the peer, after the last flush.
+    unacked: usize,
 }
 
 impl<K: MaskKeySource> Session<K> {
@@ -68,6 +70,7 @@ impl<K: MaskKeySource> Session<K> {
             trace: None,
             streaming: false,
             read_pause: 0,
+            unacked: 0,
         }
     }
 
@@ -304,10 +307,12 @@ impl<K: MaskKeySource> Session<K> {
     /// stay in the stack's receive buffer and its window closes: a peer that does not read our
     /// replies is throttled instead of growing our queue.
     pub(crate) fn step(&mut self, net: &mut Net, id: ConnId, now: Instant) -> Step {
+        self.note_acks(net, id, now);
         loop {
             if let Err(e) = self.flush(net, id) {
                 return Step::TcpEnded(e);
             }
+            self.unacked = net.send_queue(id).unwrap_or(0);
             if self.out.len() > self.read_pause {
                 return Step::Idle;
             }
@@ -337,6 +342,21 @@ impl<K: MaskKeySource> Session<K> {
                 Err(e) => return Step::TcpEnded(e),
             }
         }
+    }
+
+    /// Keepalive vs backpressure: while our output is queued, the engine's keepalive Ping
+    /// waits behind it (in our queue, the TCP send buffer, then the peer's receive buffer) and
+    /// the peer's bytes, its Pong too, may wait unread (reading paused). The engine alone
+    /// would take a peer that is busy receiving a long echo for a silent one and fail it with
+    /// 1011. A peer that acknowledged more of our data since the last look is alive. With
+    /// nothing queued the Ping goes out at once and, once it is acknowledged, only the peer's
+    /// bytes count again, so a truly silent peer still gets 1011.
+    fn note_acks(&mut self, net: &Net, id: ConnId, now: Instant) {
+        let unacked = net.send_queue(id).unwrap_or(0);
+        if unacked < self.unacked {
+            self.ws.handle_peer_activity(now);
+        }
+        self.unacked = unacked;
     }
 
     /// The engine declined bytes it was given without producing an event: a bug, not a
