@@ -13,7 +13,15 @@ pub struct Chat {
     members: BTreeSet<ConnId>,
 }
 
+/// The largest chat message: a room holds each message whole while it is delivered, so a
+/// small limit keeps memory per member small (16 MiB messages are for `/echo`, which streams).
+pub const MAX_CHAT_MESSAGE: u64 = 64 * 1024;
+
 impl App for Chat {
+    fn max_message(&self) -> Option<u64> {
+        Some(MAX_CHAT_MESSAGE)
+    }
+
     fn on_open(&mut self, _out: &mut Outbox<'_>, client: ConnId, _peer: SocketAddr) {
         self.members.insert(client);
     }

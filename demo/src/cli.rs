@@ -135,7 +135,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_SOURCE)]
     pub max_per_source: usize,
 
-    /// Largest WebSocket message accepted, in bytes; bigger ones are closed with 1009
+    /// Largest WebSocket message accepted, in bytes; bigger ones are closed with 1009.
+    /// /chat holds messages whole and takes at most 64 KiB whatever this says
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE)]
     pub max_message: u64,
 

@@ -135,9 +135,10 @@ pub struct NetStats {
     /// Remote addresses with at least one incoming connection in the table (the per-source
     /// cap's bookkeeping).
     pub sources: usize,
-    /// Bytes received and not yet read, over all sockets.
+    /// Bytes received and not yet read, over the connections and the draining sockets.
     pub rx_buffered: usize,
-    /// Bytes queued for sending and not yet acknowledged, over all sockets.
+    /// Bytes queued for sending and not yet acknowledged, over the connections and the
+    /// draining sockets.
     pub tx_buffered: usize,
     /// Packets held by the impairment stage now (delay, reorder, duplicates).
     pub held_packets: usize,
@@ -827,15 +828,26 @@ impl Net {
     /// Socket bookkeeping and packet counters. Walks every socket: meant for tests, logs and
     /// `GET /stats`, not for every loop turn.
     pub fn stats(&self) -> NetStats {
-        let (mut sockets, mut rx_buffered, mut tx_buffered) = (0, 0, 0);
+        let mut sockets = 0;
         for shard in &self.shards {
-            for (_, socket) in shard.sockets.iter() {
-                if let Some(tcp) = tcp::Socket::downcast(socket) {
-                    sockets += 1;
-                    rx_buffered += tcp.recv_queue();
-                    tx_buffered += tcp.send_queue();
-                }
-            }
+            sockets += shard
+                .sockets
+                .iter()
+                .filter(|(_, s)| tcp::Socket::downcast(s).is_some())
+                .count();
+        }
+        // Only sockets that belong to a connection or drain one: a recycled socket keeps the
+        // stale bytes of its last connection until it listens again, and they are nobody's.
+        let (mut rx_buffered, mut tx_buffered) = (0, 0);
+        let handles = self.conns.values().map(|c| (c.shard, c.handle));
+        let draining =
+            self.shards.iter().enumerate().flat_map(|(index, shard)| {
+                shard.draining.iter().map(move |&handle| (index, handle))
+            });
+        for (index, handle) in handles.chain(draining) {
+            let socket = self.shards[index].sockets.get::<tcp::Socket>(handle);
+            rx_buffered += socket.recv_queue();
+            tx_buffered += socket.send_queue();
         }
         let (mut established, mut handshaking) = (0, 0);
         for conn in self.conns.values() {

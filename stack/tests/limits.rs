@@ -253,3 +253,42 @@ fn at_the_cap_a_syn_flood_gives_way_to_a_real_client_and_established_ones_stay()
         assert!(pair.client.is_established(id), "connection {id} lost");
     }
 }
+
+#[test]
+fn bytes_of_a_reset_connection_nobody_read_are_not_counted_as_buffered() {
+    let mut pair = Pair::listening();
+    let ids: Vec<ConnId> = (0..12)
+        .map(|_| pair.client.connect(Pair::server_addr()).unwrap())
+        .collect();
+    pair.run_until(Duration::from_secs(1), |p| {
+        while p.server.accept().is_some() {}
+        ids.iter().all(|&id| p.client.is_established(id))
+    });
+    for &id in &ids {
+        assert_eq!(pair.client.send(id, &[7u8; 1000]).unwrap(), 1000);
+    }
+    pair.run_for(Duration::from_millis(50));
+    assert_eq!(
+        pair.server.stats().rx_buffered,
+        12_000,
+        "unread on the server"
+    );
+    // The peers vanish; the server application never reads, it releases each connection as
+    // soon as it learns of the reset (as the server glue does), leaving the bytes unread.
+    for &id in &ids {
+        pair.client.abort(id);
+    }
+    pair.run_until(Duration::from_secs(1), |p| {
+        while let Some(id) = p.server.poll_ready() {
+            if p.server.send(id, b"").is_err() {
+                p.server.abort(id);
+            }
+        }
+        while p.server.poll_gone().is_some() {}
+        p.server.stats().connections == 0
+    });
+    pair.run_for(Duration::from_millis(50));
+    let s = pair.server.stats();
+    assert!(s.free > 0, "some sockets wait in the free list: {s:?}");
+    assert_eq!((s.rx_buffered, s.tx_buffered), (0, 0), "{s:?}");
+}

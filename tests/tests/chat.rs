@@ -53,3 +53,31 @@ fn three_clients_each_receive_every_message() {
         "no `left (1000)` log line"
     );
 }
+
+/// `/chat` holds each message whole while it delivers it, so it takes at most 64 KiB whatever
+/// `--max-message` says (the bound on its memory per member): one byte more is closed with 1009,
+/// and 64 KiB exactly is delivered.
+#[test]
+fn chat_messages_over_64_kib_are_closed_with_1009() {
+    require_root!();
+    let ns = Netns::new("chatbig");
+    let _tunws = Tunws::start(&ns, &[]);
+    ns.run(|| {
+        let mut ws = ws_connect("/chat");
+        let limit = 64 * 1024;
+        ws.send(Message::text("x".repeat(limit))).expect("send");
+        match read_data(&mut ws) {
+            Message::Text(t) => assert_eq!(t.len(), limit),
+            other => panic!("expected the 64 KiB message back, got {other:?}"),
+        }
+        ws.send(Message::text("x".repeat(limit + 1))).expect("send");
+        let code = loop {
+            match ws.read() {
+                Ok(Message::Close(frame)) => break frame.map(|f| f.code),
+                Ok(_) => continue,
+                Err(e) => panic!("connection ended without a close frame: {e}"),
+            }
+        };
+        assert_eq!(code, Some(CloseCode::Size));
+    });
+}

@@ -52,6 +52,13 @@ pub trait App {
     ) {
     }
 
+    /// A lower message size limit for this route than the server's `max_message`, for apps
+    /// that hold whole messages: memory per connection is bounded by the smaller of the two.
+    /// Messages over the limit are closed with 1009. Default: the server's limit.
+    fn max_message(&self) -> Option<u64> {
+        None
+    }
+
     /// `client` is gone: close handshake done or started by either side, protocol failure
     /// (the code sent), or the TCP connection dropped (1006). Called exactly once per
     /// `on_open`; sends to `client` fail from now on.

@@ -398,9 +398,12 @@ impl Server {
         else {
             return;
         };
+        let max_message = self.apps[route]
+            .max_message()
+            .map_or(self.config.max_message, |m| m.min(self.config.max_message));
         let config = ws::Config {
-            max_frame_size: self.config.max_message,
-            max_message_size: self.config.max_message,
+            max_frame_size: max_message,
+            max_message_size: max_message,
             auto_pong: true,
             keepalive: self.config.keepalive,
         };
@@ -411,7 +414,7 @@ impl Server {
         if self.apps[route].streams() {
             session.stream_pieces();
             // It answers as it reads: room for one whole message (see set_read_pause).
-            session.set_read_pause(usize::try_from(self.config.max_message).unwrap_or(usize::MAX));
+            session.set_read_pause(usize::try_from(max_message).unwrap_or(usize::MAX));
         }
         conn.phase = Phase::Ws(Box::new(WsConn {
             session,
