@@ -68,5 +68,7 @@ tun_up() {
     ip addr replace 10.0.0.1/24 dev "$dev"
     ip -6 addr replace fd00::1/64 dev "$dev" nodad 2>/dev/null ||
         note "no IPv6 address on $dev (IPv6 disabled here?)"
-    ip link set "$dev" up
+    # The kernel queues packets for tunws in the device's tx queue (500 by default); a burst of
+    # many connections overflows it and each drop costs a retransmission (docs/BENCHMARKS.md).
+    ip link set "$dev" txqueuelen 10000 up
 }
