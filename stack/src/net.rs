@@ -373,7 +373,19 @@ impl Net {
             let opens = flow.is_some_and(|f| {
                 f.syn && Some(f.dst.port) == port && !self.tuples.contains_key(&(f.dst, f.src))
             });
-            if opens {
+            if let Some(f) = flow.filter(|_| opens) {
+                // A TIME-WAIT socket of the same 4-tuple would take this SYN before any
+                // listener and never answer it with a SYN-ACK (see `take_time_wait_of`).
+                let connections = self.conns.len();
+                let shard = &mut self.shards[index];
+                if let Some(handle) = shard.take_time_wait_of(f.dst, f.src) {
+                    shard.pool.recycle_silently(
+                        &mut shard.sockets,
+                        handle,
+                        &mut self.census,
+                        connections,
+                    );
+                }
                 ensure_listener(&mut self.shards, &mut self.census, self.conns.len(), index);
             }
             let shard = &mut self.shards[index];
@@ -1367,9 +1379,14 @@ fn socket_for(shards: &mut [Shard], census: &mut Census, index: usize) -> Option
     if let Some(handle) = shards[index].reap_time_wait() {
         return Some(handle);
     }
-    let other = (0..shards.len()).find(|&o| o != index && !shards[o].draining.is_empty())?;
-    let handle = shards[other].reap_time_wait()?;
-    Some(move_socket(shards, other, handle, index))
+    // Any other shard with a TIME-WAIT socket: the first one with draining sockets may hold
+    // only sockets whose RST is still to go out.
+    for other in (0..shards.len()).filter(|&o| o != index) {
+        if let Some(handle) = shards[other].reap_time_wait() {
+            return Some(move_socket(shards, other, handle, index));
+        }
+    }
+    None
 }
 
 /// Closes a listener, of shard `index` if it has one, else of any shard, and hands its socket

@@ -141,6 +141,29 @@ impl Shard {
         self.draining_added = true;
     }
 
+    /// Takes the draining socket in TIME-WAIT for the 4-tuple `local`–`remote` out of the
+    /// draining list, if there is one. Called for a new SYN (no ACK) of that 4-tuple: the peer
+    /// has finished with the old connection and reuses its port, which a Linux client does
+    /// after a few thousand connects. Left in place, the TIME-WAIT socket would catch the SYN
+    /// before any listener (smoltcp answers it with a rate-limited challenge ACK and restarts
+    /// the 10 s wait), so the client would sit in SYN-SENT for as long as it retries. Linux
+    /// accepts such a SYN too (for a higher sequence number); on a TUN link there are no old
+    /// duplicates for the wait to absorb. O(draining sockets of this shard), on SYNs only.
+    pub fn take_time_wait_of(
+        &mut self,
+        local: IpEndpoint,
+        remote: IpEndpoint,
+    ) -> Option<SocketHandle> {
+        let sockets = &self.sockets;
+        let pos = self.draining.iter().position(|&h| {
+            let socket = sockets.get::<tcp::Socket>(h);
+            socket.state() == State::TimeWait
+                && socket.local_endpoint() == Some(local)
+                && socket.remote_endpoint() == Some(remote)
+        })?;
+        Some(self.draining.swap_remove(pos))
+    }
+
     /// Takes a draining socket in TIME-WAIT out of the draining list, cutting its wait short:
     /// when the cap needs the room, a new connection matters more than re-ACKing a lost final
     /// FIN (the peer then gets a RST for it, which ends its LAST-ACK just as well).
