@@ -53,6 +53,12 @@ require_tools ip taskset python3 cargo
 want() { [[ ,$sections, == *,$1,* ]]; }
 serving() { [[ " ${servers[*]} " == *" $1 "* ]]; }
 
+# The commit the binaries are built from, read now: HEAD can move during a long run, and a
+# commit read at the end once labelled a run with a commit its binaries did not contain.
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$repo" diff --quiet HEAD -- ws stack demo bench 2>/dev/null ||
+    commit="$commit + uncommitted changes in ws/stack/demo/bench"
+[[ $build -eq 1 ]] || commit="$commit (--no-build: binaries as found in the target dir)"
 if [[ $build -eq 1 ]]; then
     note "building release binaries (tunws, loadgen, peers, tcpbulk, tunbulk)"
     as_user cargo build --release -p demo -p bench
@@ -266,7 +272,7 @@ fi
 {
     echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(uname -r)"
     echo "command: $command_line (rounds=$rounds duration=${duration}s warmup=${warmup}s)"
-    echo "commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "commit: $commit"
     echo "run: $started_at-$(date -u +%H:%M:%S) UTC, load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/machine.txt"
 python3 "$repo/bench/report.py" loadgen "$results" --machine "$out/machine.txt" \
