@@ -45,9 +45,9 @@ pub struct NetConfig {
     /// pool, so one address cannot take it all, yet above the 200-connect burst a single host
     /// must be able to make (on a TUN every kernel-side client shares one address).
     pub max_per_source: usize,
-    /// Receive buffer per TCP socket, bytes.
+    /// Receive buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub rx_buffer: usize,
-    /// Send buffer per TCP socket, bytes.
+    /// Send buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub tx_buffer: usize,
 }
 

@@ -270,6 +270,13 @@ impl Net {
         if impair.is_active() {
             device = device.with_impair(Impair::new(&impair));
         }
+        // A send buffer of one segment is stop-and-wait (at MTU 65000, 64 KiB holds one): keep
+        // room for at least four full segments in each direction whatever the configuration.
+        let min_buffer = 4 * device.capabilities().max_transmission_unit;
+        let (rx_buffer, tx_buffer) = (
+            config.rx_buffer.max(min_buffer),
+            config.tx_buffer.max(min_buffer),
+        );
         let max_connections = config.max_connections.max(1);
         let count = shard_count(max_connections);
         let spare = spare_for(max_connections).div_ceil(count);
@@ -289,7 +296,7 @@ impl Net {
                         }
                     }
                 });
-                Shard::new(iface, Pool::new(spare, config.rx_buffer, config.tx_buffer))
+                Shard::new(iface, Pool::new(spare, rx_buffer, tx_buffer))
             })
             .collect();
         Ok(Net {
