@@ -40,7 +40,10 @@ async fn read_head(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     loop {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during handshake"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed during handshake",
+            ));
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -60,7 +63,8 @@ fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
     head.split(|&b| b == b'\n').skip(1).find_map(|line| {
         let colon = line.iter().position(|&b| b == b':')?;
         let (n, v) = line.split_at(colon);
-        n.eq_ignore_ascii_case(name.as_bytes()).then(|| v[1..].trim_ascii())
+        n.eq_ignore_ascii_case(name.as_bytes())
+            .then(|| v[1..].trim_ascii())
     })
 }
 
@@ -68,7 +72,11 @@ fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
 pub async fn server(stream: &mut TcpStream) -> io::Result<()> {
     let head = read_head(stream).await?;
     let Some(key) = header(&head, "sec-websocket-key") else {
-        stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
+        stream
+            .write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await?;
         return Err(invalid("request without Sec-WebSocket-Key"));
     };
     let response = format!(
@@ -80,9 +88,16 @@ pub async fn server(stream: &mut TcpStream) -> io::Result<()> {
 
 /// Client side: sends the upgrade request for `path` with a key made from `nonce`, and checks the
 /// 101 and its `Sec-WebSocket-Accept`.
-pub async fn client(stream: &mut TcpStream, host: &str, path: &str, nonce: [u8; 16]) -> io::Result<()> {
+pub async fn client(
+    stream: &mut TcpStream,
+    host: &str,
+    path: &str,
+    nonce: [u8; 16],
+) -> io::Result<()> {
     let mut key = [0u8; 24];
-    let n = STANDARD.encode_slice(nonce, &mut key).expect("16 bytes encode to 24 base64 bytes");
+    let n = STANDARD
+        .encode_slice(nonce, &mut key)
+        .expect("16 bytes encode to 24 base64 bytes");
     let key = std::str::from_utf8(&key[..n]).expect("base64 is ASCII");
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -91,7 +106,10 @@ pub async fn client(stream: &mut TcpStream, host: &str, path: &str, nonce: [u8; 
     let head = read_head(stream).await?;
     if !head.starts_with(b"HTTP/1.1 101") {
         let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-        return Err(invalid(&format!("upgrade refused: {}", String::from_utf8_lossy(line))));
+        return Err(invalid(&format!(
+            "upgrade refused: {}",
+            String::from_utf8_lossy(line)
+        )));
     }
     match header(&head, "sec-websocket-accept") {
         Some(got) if got == accept_key(key.as_bytes()).as_bytes() => Ok(()),
@@ -105,7 +123,10 @@ mod tests {
 
     #[test]
     fn accept_key_matches_rfc_6455_example() {
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 
     #[test]

@@ -9,11 +9,17 @@ use std::time::Duration;
 pub fn cpu_time(pid: u32) -> io::Result<Duration> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may contain spaces; fields after its closing ')' are fixed.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| bad("no ')' in stat"))?;
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| bad("no ')' in stat"))?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After ')': state is field 3, so utime (14) and stime (15) are at indexes 11 and 12.
     let ticks = |i: usize| -> io::Result<u64> {
-        fields.get(i).and_then(|f| f.parse().ok()).ok_or_else(|| bad("short stat"))
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| bad("short stat"))
     };
     let total = ticks(11)? + ticks(12)?;
     // SAFETY: sysconf has no memory-safety preconditions.

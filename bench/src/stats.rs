@@ -42,7 +42,12 @@ impl Latencies {
             let rank = ((q * self.nanos.len() as f64).ceil() as usize).clamp(1, self.nanos.len());
             self.nanos[rank - 1] as f64 / 1000.0
         };
-        Summary { p50_us: pick(0.50), p99_us: pick(0.99), p999_us: pick(0.999), max_us: pick(1.0) }
+        Summary {
+            p50_us: pick(0.50),
+            p99_us: pick(0.99),
+            p999_us: pick(0.999),
+            max_us: pick(1.0),
+        }
     }
 }
 
@@ -105,7 +110,10 @@ impl JsonLine {
 
     /// Adds the latency percentiles as `p50_us`, `p99_us`, `p999_us`, `max_us`.
     pub fn latency(self, s: &Summary) -> Self {
-        self.num("p50_us", s.p50_us).num("p99_us", s.p99_us).num("p999_us", s.p999_us).num("max_us", s.max_us)
+        self.num("p50_us", s.p50_us)
+            .num("p99_us", s.p99_us)
+            .num("p999_us", s.p999_us)
+            .num("max_us", s.max_us)
     }
 
     /// The finished object.
@@ -133,7 +141,11 @@ mod tests {
 
     #[test]
     fn json_escapes_and_formats() {
-        let j = JsonLine::default().str("a", "x\"y").num("b", 1.5).num("c", f64::NAN).finish();
+        let j = JsonLine::default()
+            .str("a", "x\"y")
+            .num("b", 1.5)
+            .num("c", f64::NAN)
+            .finish();
         assert_eq!(j, r#"{"a":"x\"y","b":1.5,"c":null}"#);
     }
 }

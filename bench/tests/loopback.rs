@@ -17,10 +17,19 @@ impl Drop for Server {
 
 /// Starts `exe args`, waits for its "listening on ADDR" line and returns ADDR.
 fn start(exe: &str, args: &[&str]) -> (Server, String) {
-    let mut child = Command::new(exe).args(args).stdout(Stdio::piped()).spawn().expect("spawn server");
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn server");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read listening line");
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read listening line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     (Server(child), addr.to_string())
 }
 
@@ -28,26 +37,58 @@ fn start(exe: &str, args: &[&str]) -> (Server, String) {
 fn run(exe: &str, args: &[&str]) -> String {
     let out = Command::new(exe).args(args).output().expect("run tool");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{exe} {args:?} failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{exe} {args:?} failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 /// The value of a numeric field in a flat JSON line.
 fn field(json: &str, name: &str) -> f64 {
     let key = format!("\"{name}\":");
-    let start = json.find(&key).unwrap_or_else(|| panic!("no {name} in {json}")) + key.len();
-    let end = json[start..].find([',', '}']).map_or(json.len(), |i| start + i);
-    json[start..end].parse().unwrap_or_else(|_| panic!("{name} is not a number in {json}"))
+    let start = json
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {json}"))
+        + key.len();
+    let end = json[start..]
+        .find([',', '}'])
+        .map_or(json.len(), |i| start + i);
+    json[start..end]
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number in {json}"))
 }
 
 fn check_peer(exe: &str) {
     let (_server, addr) = start(exe, &["--listen", "127.0.0.1:0"]);
     let loadgen = env!("CARGO_BIN_EXE_loadgen");
-    for (mode, c, s) in [("echo", "4", "32"), ("echo", "2", "70000"), ("connect", "2", "32")] {
-        let json = run(loadgen, &[
-            "--server", &addr, "--mode", mode, "-c", c, "-s", s, "--duration", "0.3", "--warmup", "0.05",
-        ]);
-        assert!(field(&json, "msgs") > 0.0, "{exe} {mode}: nothing echoed: {json}");
+    for (mode, c, s) in [
+        ("echo", "4", "32"),
+        ("echo", "2", "70000"),
+        ("connect", "2", "32"),
+    ] {
+        let json = run(
+            loadgen,
+            &[
+                "--server",
+                &addr,
+                "--mode",
+                mode,
+                "-c",
+                c,
+                "-s",
+                s,
+                "--duration",
+                "0.3",
+                "--warmup",
+                "0.05",
+            ],
+        );
+        assert!(
+            field(&json, "msgs") > 0.0,
+            "{exe} {mode}: nothing echoed: {json}"
+        );
         assert_eq!(field(&json, "mismatches"), 0.0, "{json}");
         assert_eq!(field(&json, "errors"), 0.0, "{json}");
         assert!(field(&json, "p50_us") > 0.0, "{json}");
@@ -66,11 +107,26 @@ fn loadgen_against_fastwebsockets_peer() {
 
 #[test]
 fn loadgen_reports_idle_connections_and_server_memory() {
-    let (server, addr) = start(env!("CARGO_BIN_EXE_peer-fastwebsockets"), &["--listen", "127.0.0.1:0"]);
+    let (server, addr) = start(
+        env!("CARGO_BIN_EXE_peer-fastwebsockets"),
+        &["--listen", "127.0.0.1:0"],
+    );
     let pid = server.0.id().to_string();
-    let json = run(env!("CARGO_BIN_EXE_loadgen"), &[
-        "--server", &addr, "--idle", "50", "--server-pid", &pid, "--duration", "0.2", "--warmup", "0.05",
-    ]);
+    let json = run(
+        env!("CARGO_BIN_EXE_loadgen"),
+        &[
+            "--server",
+            &addr,
+            "--idle",
+            "50",
+            "--server-pid",
+            &pid,
+            "--duration",
+            "0.2",
+            "--warmup",
+            "0.05",
+        ],
+    );
     assert_eq!(field(&json, "idle"), 50.0);
     assert!(field(&json, "server_rss_kib") > 0.0, "{json}");
     assert!(field(&json, "server_cpu_s") >= 0.0, "{json}");
@@ -116,7 +172,11 @@ fn loadgen_fails_on_a_corrupted_echo() {
         let mut frame = [0u8; 2 + 4 + 32];
         s.read_exact(&mut frame).expect("frame");
         let key: [u8; 4] = frame[2..6].try_into().expect("4 bytes");
-        let mut payload: Vec<u8> = frame[6..].iter().enumerate().map(|(i, b)| b ^ key[i % 4]).collect();
+        let mut payload: Vec<u8> = frame[6..]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4])
+            .collect();
         payload[31] ^= 1;
         let mut out = vec![0x82, 32];
         out.extend_from_slice(&payload);
@@ -124,9 +184,26 @@ fn loadgen_fails_on_a_corrupted_echo() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     });
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["--server", &addr, "-s", "32", "--duration", "0.2", "--warmup", "0"])
+        .args([
+            "--server",
+            &addr,
+            "-s",
+            "32",
+            "--duration",
+            "0.2",
+            "--warmup",
+            "0",
+        ])
         .output()
         .expect("run loadgen");
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(field(&String::from_utf8_lossy(&out.stdout), "mismatches"), 1.0);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        field(&String::from_utf8_lossy(&out.stdout), "mismatches"),
+        1.0
+    );
 }

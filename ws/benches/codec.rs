@@ -101,7 +101,11 @@ impl Write for Cyclic {
 }
 
 impl tokio::io::AsyncRead for Cyclic {
-    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let n = this.fill(buf.initialize_unfilled());
         buf.advance(n);
@@ -110,7 +114,11 @@ impl tokio::io::AsyncRead for Cyclic {
 }
 
 impl tokio::io::AsyncWrite for Cyclic {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Poll::Ready(Ok(buf.len()))
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -150,9 +158,17 @@ fn ws_decode(c: &mut Criterion, group: &str, masked: bool) {
         let now = Instant::from_micros(0);
         // Masked frames go client → server, so the server role decodes them, and vice versa.
         let (ws_role, tg_role, fw_role) = if masked {
-            (Role::Server, tungstenite::protocol::Role::Server, fastwebsockets::Role::Server)
+            (
+                Role::Server,
+                tungstenite::protocol::Role::Server,
+                fastwebsockets::Role::Server,
+            )
         } else {
-            (Role::Client, tungstenite::protocol::Role::Client, fastwebsockets::Role::Client)
+            (
+                Role::Client,
+                tungstenite::protocol::Role::Client,
+                fastwebsockets::Role::Client,
+            )
         };
 
         g.bench_function(BenchmarkId::new("ws", len), |b| {
@@ -175,7 +191,14 @@ fn ws_decode(c: &mut Criterion, group: &str, masked: bool) {
         });
 
         g.bench_function(BenchmarkId::new("tungstenite", len), |b| {
-            let mut sock = tungstenite::WebSocket::from_raw_socket(Cyclic { data: wire.clone(), pos: 0 }, tg_role, None);
+            let mut sock = tungstenite::WebSocket::from_raw_socket(
+                Cyclic {
+                    data: wire.clone(),
+                    pos: 0,
+                },
+                tg_role,
+                None,
+            );
             b.iter(|| {
                 for _ in 0..frames {
                     match sock.read() {
@@ -187,7 +210,13 @@ fn ws_decode(c: &mut Criterion, group: &str, masked: bool) {
         });
 
         g.bench_function(BenchmarkId::new("fastwebsockets", len), |b| {
-            let mut sock = fastwebsockets::WebSocket::after_handshake(Cyclic { data: wire.clone(), pos: 0 }, fw_role);
+            let mut sock = fastwebsockets::WebSocket::after_handshake(
+                Cyclic {
+                    data: wire.clone(),
+                    pos: 0,
+                },
+                fw_role,
+            );
             sock.set_max_message_size(64 << 20);
             b.iter(|| {
                 for _ in 0..frames {
@@ -214,9 +243,17 @@ fn ws_encode(c: &mut Criterion, group: &str, masked: bool) {
         g.throughput(Throughput::Bytes((wire_len * frames) as u64));
         let now = Instant::from_micros(0);
         let (ws_role, tg_role, fw_role) = if masked {
-            (Role::Client, tungstenite::protocol::Role::Client, fastwebsockets::Role::Client)
+            (
+                Role::Client,
+                tungstenite::protocol::Role::Client,
+                fastwebsockets::Role::Client,
+            )
         } else {
-            (Role::Server, tungstenite::protocol::Role::Server, fastwebsockets::Role::Server)
+            (
+                Role::Server,
+                tungstenite::protocol::Role::Server,
+                fastwebsockets::Role::Server,
+            )
         };
 
         g.bench_function(BenchmarkId::new("ws", len), |b| {
@@ -224,7 +261,9 @@ fn ws_encode(c: &mut Criterion, group: &str, masked: bool) {
             let mut out = vec![0u8; wire_len];
             b.iter(|| {
                 for _ in 0..frames {
-                    let n = conn.send(MessageKind::Binary, black_box(&body), &mut out).expect("fits");
+                    let n = conn
+                        .send(MessageKind::Binary, black_box(&body), &mut out)
+                        .expect("fits");
                     assert_eq!(black_box(&out[..n]).len(), wire_len);
                 }
             });
@@ -233,11 +272,19 @@ fn ws_encode(c: &mut Criterion, group: &str, masked: bool) {
         g.bench_function(BenchmarkId::new("tungstenite", len), |b| {
             // tungstenite's own send path (frame, mask for clients, format into its write buffer,
             // flush to the stream); the payload is shared, not copied, by the Message.
-            let mut sock = tungstenite::WebSocket::from_raw_socket(Cyclic { data: vec![0], pos: 0 }, tg_role, None);
+            let mut sock = tungstenite::WebSocket::from_raw_socket(
+                Cyclic {
+                    data: vec![0],
+                    pos: 0,
+                },
+                tg_role,
+                None,
+            );
             let body = tungstenite::Bytes::from(body.clone());
             b.iter(|| {
                 for _ in 0..frames {
-                    sock.send(tungstenite::Message::Binary(body.clone())).expect("sink accepts");
+                    sock.send(tungstenite::Message::Binary(body.clone()))
+                        .expect("sink accepts");
                 }
             });
         });
@@ -249,7 +296,9 @@ fn ws_encode(c: &mut Criterion, group: &str, masked: bool) {
             let mut out = Vec::with_capacity(wire_len);
             b.iter(|| {
                 for _ in 0..frames {
-                    let mut frame = fastwebsockets::Frame::binary(fastwebsockets::Payload::BorrowedMut(&mut scratch));
+                    let mut frame = fastwebsockets::Frame::binary(
+                        fastwebsockets::Payload::BorrowedMut(&mut scratch),
+                    );
                     if fw_role == fastwebsockets::Role::Client {
                         frame.mask();
                     }
@@ -302,10 +351,17 @@ fn unmask(c: &mut Criterion) {
 
 fn accept_key(c: &mut Criterion) {
     const KEY: &[u8] = b"dGhlIHNhbXBsZSBub25jZQ==";
-    assert_eq!(&ws::handshake::accept_key(KEY), tungstenite::handshake::derive_accept_key(KEY).as_bytes());
+    assert_eq!(
+        &ws::handshake::accept_key(KEY),
+        tungstenite::handshake::derive_accept_key(KEY).as_bytes()
+    );
     let mut g = c.benchmark_group("accept_key");
-    g.bench_function("ws", |b| b.iter(|| ws::handshake::accept_key(black_box(KEY))));
-    g.bench_function("tungstenite", |b| b.iter(|| tungstenite::handshake::derive_accept_key(black_box(KEY))));
+    g.bench_function("ws", |b| {
+        b.iter(|| ws::handshake::accept_key(black_box(KEY)))
+    });
+    g.bench_function("tungstenite", |b| {
+        b.iter(|| tungstenite::handshake::derive_accept_key(black_box(KEY)))
+    });
     g.finish();
 }
 

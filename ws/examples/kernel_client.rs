@@ -62,8 +62,14 @@ fn connect(url: &str, mode: Mode) -> Result<String, String> {
 
     let nonce: [u8; 16] = common::random_bytes();
     let mut out = [0u8; 2048];
-    let request = ClientRequest { host, path, origin: None, protocols: &[] };
-    let n = handshake::write_client_request(&request, nonce, &mut out).map_err(|e| format!("{e:?}"))?;
+    let request = ClientRequest {
+        host,
+        path,
+        origin: None,
+        protocols: &[],
+    };
+    let n =
+        handshake::write_client_request(&request, nonce, &mut out).map_err(|e| format!("{e:?}"))?;
     stream.write_all(&out[..n]).map_err(|e| e.to_string())?;
 
     let mut head = Vec::new();
@@ -84,7 +90,11 @@ fn connect(url: &str, mode: Mode) -> Result<String, String> {
     let pending = head.split_off(head_len);
 
     let seed = u64::from_le_bytes(common::random_bytes()) | 1;
-    let config = Config { max_message_size: MAX_MESSAGE, max_frame_size: MAX_MESSAGE, ..Config::default() };
+    let config = Config {
+        max_message_size: MAX_MESSAGE,
+        max_frame_size: MAX_MESSAGE,
+        ..Config::default()
+    };
     let mut conn = Connection::new(Role::Client, config, Keys(seed), clock.now());
     common::run(&mut conn, &mut stream, &clock, pending, mode).map_err(|e| e.to_string())
 }

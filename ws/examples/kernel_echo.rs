@@ -17,7 +17,9 @@ use ws::{Config, Connection};
 const MAX_HEAD: usize = 8 * 1024;
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9001".into());
     let listener = TcpListener::bind(&addr)?;
     println!("listening on {addr}");
     for (id, stream) in listener.incoming().enumerate() {
@@ -68,7 +70,11 @@ fn serve(id: usize, mut stream: TcpStream) {
             }
         }
     };
-    let config = Config { max_message_size: MAX_MESSAGE, max_frame_size: MAX_MESSAGE, ..Config::default() };
+    let config = Config {
+        max_message_size: MAX_MESSAGE,
+        max_frame_size: MAX_MESSAGE,
+        ..Config::default()
+    };
     let mut conn = Connection::server(config, clock.now());
     match common::run(&mut conn, &mut stream, &clock, pending, Mode::Echo) {
         Ok(outcome) => eprintln!("connection {id}: {outcome}"),

@@ -27,7 +27,13 @@ impl MessageAssembler {
     /// Adds one piece, with the fields of [`crate::Event::Data`]. Returns the whole message
     /// once the piece with `fin` arrives; it stays borrowed from the assembler until the next
     /// call.
-    pub fn push(&mut self, kind: MessageKind, piece: &[u8], first: bool, fin: bool) -> Option<(MessageKind, &[u8])> {
+    pub fn push(
+        &mut self,
+        kind: MessageKind,
+        piece: &[u8],
+        first: bool,
+        fin: bool,
+    ) -> Option<(MessageKind, &[u8])> {
         if first {
             self.buffer.clear();
             self.kind = Some(kind);
@@ -42,7 +48,11 @@ impl MessageAssembler {
 
     /// Bytes of the unfinished message collected so far.
     pub fn pending_len(&self) -> usize {
-        if self.kind.is_some() { self.buffer.len() } else { 0 }
+        if self.kind.is_some() {
+            self.buffer.len()
+        } else {
+            0
+        }
     }
 }
 
@@ -55,9 +65,15 @@ mod tests {
         let mut assembler = MessageAssembler::new();
         assert_eq!(assembler.push(MessageKind::Text, b"Hel", true, false), None);
         assert_eq!(assembler.pending_len(), 3);
-        assert_eq!(assembler.push(MessageKind::Text, b"lo", false, true), Some((MessageKind::Text, &b"Hello"[..])));
+        assert_eq!(
+            assembler.push(MessageKind::Text, b"lo", false, true),
+            Some((MessageKind::Text, &b"Hello"[..]))
+        );
         assert_eq!(assembler.pending_len(), 0);
-        assert_eq!(assembler.push(MessageKind::Binary, b"\x00", true, true), Some((MessageKind::Binary, &b"\x00"[..])));
+        assert_eq!(
+            assembler.push(MessageKind::Binary, b"\x00", true, true),
+            Some((MessageKind::Binary, &b"\x00"[..]))
+        );
     }
 
     #[test]

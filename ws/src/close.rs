@@ -73,7 +73,10 @@ impl<'a> ClosePayload<'a> {
     /// the wire is a protocol error (1002), a reason that is not UTF-8 is invalid payload (1007).
     pub fn parse(payload: &'a [u8]) -> Result<Self, ProtocolError> {
         match payload {
-            [] => Ok(ClosePayload { code: None, reason: "" }),
+            [] => Ok(ClosePayload {
+                code: None,
+                reason: "",
+            }),
             [_] => Err(ProtocolError::CloseLengthOne),
             [hi, lo, reason @ ..] => {
                 let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
@@ -82,7 +85,10 @@ impl<'a> ClosePayload<'a> {
                 }
                 let reason = Utf8Validator::validate_complete(reason)
                     .map_err(|_| ProtocolError::InvalidCloseReason)?;
-                Ok(ClosePayload { code: Some(code), reason })
+                Ok(ClosePayload {
+                    code: Some(code),
+                    reason,
+                })
             }
         }
     }
@@ -102,14 +108,19 @@ impl<'a> ClosePayload<'a> {
 
     /// Writes the payload, the mirror of [`ClosePayload::parse`]. A reason without a code
     /// cannot be expressed on the wire and is dropped.
-    pub fn emit(&self, out: &mut heapless::Vec<u8, MAX_CONTROL_PAYLOAD_LEN>) -> Result<(), CloseReasonTooLong> {
+    pub fn emit(
+        &self,
+        out: &mut heapless::Vec<u8, MAX_CONTROL_PAYLOAD_LEN>,
+    ) -> Result<(), CloseReasonTooLong> {
         out.clear();
         if let Some(code) = self.code {
             if self.reason.len() > MAX_CLOSE_REASON_LEN {
                 return Err(CloseReasonTooLong);
             }
-            out.extend_from_slice(&code.0.to_be_bytes()).map_err(|_| CloseReasonTooLong)?;
-            out.extend_from_slice(self.reason.as_bytes()).map_err(|_| CloseReasonTooLong)?;
+            out.extend_from_slice(&code.0.to_be_bytes())
+                .map_err(|_| CloseReasonTooLong)?;
+            out.extend_from_slice(self.reason.as_bytes())
+                .map_err(|_| CloseReasonTooLong)?;
         }
         Ok(())
     }
@@ -131,14 +142,24 @@ mod tests {
                 || (3000..=4999).contains(&code);
             assert_eq!(CloseCode(code).is_valid_on_wire(), expected, "code {code}");
         }
-        for local_only in [CloseCode::NO_STATUS, CloseCode::ABNORMAL, CloseCode::TLS_HANDSHAKE] {
+        for local_only in [
+            CloseCode::NO_STATUS,
+            CloseCode::ABNORMAL,
+            CloseCode::TLS_HANDSHAKE,
+        ] {
             assert!(!local_only.is_valid_on_wire());
         }
     }
 
     #[test]
     fn parse_empty_payload_has_no_code() {
-        assert_eq!(ClosePayload::parse(&[]), Ok(ClosePayload { code: None, reason: "" }));
+        assert_eq!(
+            ClosePayload::parse(&[]),
+            Ok(ClosePayload {
+                code: None,
+                reason: ""
+            })
+        );
     }
 
     #[test]
@@ -150,30 +171,54 @@ mod tests {
 
     #[test]
     fn parse_rejects_length_one() {
-        assert_eq!(ClosePayload::parse(&[0x03]), Err(ProtocolError::CloseLengthOne));
+        assert_eq!(
+            ClosePayload::parse(&[0x03]),
+            Err(ProtocolError::CloseLengthOne)
+        );
     }
 
     #[test]
     fn parse_rejects_codes_invalid_on_wire() {
         for code in [0u16, 999, 1004, 1005, 1006, 1012, 1015, 2999, 5000, 65535] {
             let bytes = code.to_be_bytes();
-            assert_eq!(ClosePayload::parse(&bytes), Err(ProtocolError::InvalidCloseCode), "code {code}");
+            assert_eq!(
+                ClosePayload::parse(&bytes),
+                Err(ProtocolError::InvalidCloseCode),
+                "code {code}"
+            );
         }
     }
 
     #[test]
     fn parse_rejects_invalid_utf8_reason() {
-        assert_eq!(ClosePayload::parse(b"\x03\xe8\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"), Err(ProtocolError::InvalidCloseReason));
-        assert_eq!(ClosePayload::parse(b"\x03\xe8\xe2\x82"), Err(ProtocolError::InvalidCloseReason));
+        assert_eq!(
+            ClosePayload::parse(
+                b"\x03\xe8\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"
+            ),
+            Err(ProtocolError::InvalidCloseReason)
+        );
+        assert_eq!(
+            ClosePayload::parse(b"\x03\xe8\xe2\x82"),
+            Err(ProtocolError::InvalidCloseReason)
+        );
     }
 
     #[test]
     fn emit_round_trips() {
         let mut buf = heapless::Vec::new();
         for p in [
-            ClosePayload { code: None, reason: "" },
-            ClosePayload { code: Some(CloseCode::GOING_AWAY), reason: "" },
-            ClosePayload { code: Some(CloseCode(4000)), reason: "κόσμε" },
+            ClosePayload {
+                code: None,
+                reason: "",
+            },
+            ClosePayload {
+                code: Some(CloseCode::GOING_AWAY),
+                reason: "",
+            },
+            ClosePayload {
+                code: Some(CloseCode(4000)),
+                reason: "κόσμε",
+            },
         ] {
             p.emit(&mut buf).unwrap();
             assert_eq!(buf.len(), p.len());
@@ -186,10 +231,18 @@ mod tests {
         let bytes = [b'x'; MAX_CLOSE_REASON_LEN + 1];
         let long = core::str::from_utf8(&bytes).unwrap();
         let mut buf = heapless::Vec::new();
-        let p = ClosePayload { code: Some(CloseCode::NORMAL), reason: long };
+        let p = ClosePayload {
+            code: Some(CloseCode::NORMAL),
+            reason: long,
+        };
         assert_eq!(p.emit(&mut buf), Err(CloseReasonTooLong));
         let fits = &long[..MAX_CLOSE_REASON_LEN];
-        ClosePayload { code: Some(CloseCode::NORMAL), reason: fits }.emit(&mut buf).unwrap();
+        ClosePayload {
+            code: Some(CloseCode::NORMAL),
+            reason: fits,
+        }
+        .emit(&mut buf)
+        .unwrap();
         assert_eq!(buf.len(), MAX_CONTROL_PAYLOAD_LEN);
     }
 }

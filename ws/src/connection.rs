@@ -11,7 +11,10 @@ use core::mem;
 
 use crate::close::{CloseCode, ClosePayload, CloseReason};
 use crate::error::{ProtocolError, SendError};
-use crate::frame::{FrameHeader, HeaderBytes, HeaderView, MAX_CONTROL_PAYLOAD_LEN, MAX_HEADER_LEN, MessageKind, OpCode};
+use crate::frame::{
+    FrameHeader, HeaderBytes, HeaderView, MAX_CONTROL_PAYLOAD_LEN, MAX_HEADER_LEN, MessageKind,
+    OpCode,
+};
 use crate::mask::{MaskKeySource, NoMask, apply_mask};
 use crate::time::{Duration, Instant};
 use crate::utf8::Utf8Validator;
@@ -57,7 +60,12 @@ impl Default for Config {
     /// 64 MiB frame and message limits (Autobahn's largest cases send 16 MiB messages), auto-pong
     /// on, no keepalive.
     fn default() -> Self {
-        Config { max_frame_size: 64 << 20, max_message_size: 64 << 20, auto_pong: true, keepalive: None }
+        Config {
+            max_frame_size: 64 << 20,
+            max_message_size: 64 << 20,
+            auto_pong: true,
+            keepalive: None,
+        }
     }
 }
 
@@ -248,7 +256,11 @@ impl<K: MaskKeySource> Connection<K> {
     /// delivered as soon as they arrive, so any split of the input yields the same messages.
     /// After a Close or a failure all input is consumed and ignored.
     #[must_use = "the consumed count and the event must be acted on"]
-    pub fn handle_read<'a>(&mut self, input: &'a mut [u8], now: Instant) -> (usize, Option<Event<'a>>) {
+    pub fn handle_read<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        now: Instant,
+    ) -> (usize, Option<Event<'a>>) {
         let total = input.len();
         if self.failed || self.close_received {
             return (total, None);
@@ -272,20 +284,31 @@ impl<K: MaskKeySource> Connection<K> {
             if let Content::Data(kind) = frame.content {
                 break (frame, kind);
             }
-            let take = usize::try_from(frame.remaining()).unwrap_or(usize::MAX).min(total - pos);
+            let take = usize::try_from(frame.remaining())
+                .unwrap_or(usize::MAX)
+                .min(total - pos);
             // Cannot overflow: start_frame checked that the payload fits the 125-byte buffer.
             let _ = self.control.extend_from_slice(&input[pos..pos + take]);
             pos += take;
             if self.control.len() as u64 != frame.header.payload_len() {
-                self.frame = Some(IncomingFrame { received: self.control.len() as u64, ..frame });
+                self.frame = Some(IncomingFrame {
+                    received: self.control.len() as u64,
+                    ..frame
+                });
                 return (pos, None);
             }
             let event = self.finish_control(frame.header);
-            let consumed = if matches!(event, Event::Failed(_)) { total } else { pos };
+            let consumed = if matches!(event, Event::Failed(_)) {
+                total
+            } else {
+                pos
+            };
             return (consumed, Some(event));
         };
 
-        let take = usize::try_from(frame.remaining()).unwrap_or(usize::MAX).min(total - pos);
+        let take = usize::try_from(frame.remaining())
+            .unwrap_or(usize::MAX)
+            .min(total - pos);
         if take == 0 && frame.remaining() > 0 {
             return (pos, None);
         }
@@ -296,7 +319,9 @@ impl<K: MaskKeySource> Connection<K> {
         frame.received += take as u64;
         let frame_done = frame.remaining() == 0;
         let fin = frame_done && frame.header.fin();
-        if kind == MessageKind::Text && (self.utf8.feed(payload).is_err() || (fin && !self.utf8.is_complete())) {
+        if kind == MessageKind::Text
+            && (self.utf8.feed(payload).is_err() || (fin && !self.utf8.is_complete()))
+        {
             return (total, Some(self.fail(ProtocolError::InvalidUtf8)));
         }
         let first = mem::replace(&mut self.first_piece_pending, false);
@@ -304,7 +329,15 @@ impl<K: MaskKeySource> Connection<K> {
         if fin {
             self.message = None;
         }
-        (pos + take, Some(Event::Data { kind, payload, first, fin }))
+        (
+            pos + take,
+            Some(Event::Data {
+                kind,
+                payload,
+                first,
+                fin,
+            }),
+        )
     }
 
     /// Gathers header bytes; returns the bytes used and the header once it is complete.
@@ -325,7 +358,8 @@ impl<K: MaskKeySource> Connection<K> {
             if take == 0 {
                 return (used, Ok(None));
             }
-            self.header[self.header_len..self.header_len + take].copy_from_slice(&input[used..used + take]);
+            self.header[self.header_len..self.header_len + take]
+                .copy_from_slice(&input[used..used + take]);
             self.header_len += take;
             used += take;
         }
@@ -352,7 +386,10 @@ impl<K: MaskKeySource> Connection<K> {
         }
         let content = match header.opcode() {
             OpCode::Continuation => {
-                let message = self.message.as_mut().ok_or(ProtocolError::UnexpectedContinuation)?;
+                let message = self
+                    .message
+                    .as_mut()
+                    .ok_or(ProtocolError::UnexpectedContinuation)?;
                 message.announced_len = message.announced_len.saturating_add(len);
                 if message.announced_len > self.config.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
@@ -366,8 +403,15 @@ impl<K: MaskKeySource> Connection<K> {
                 if len > self.config.max_message_size {
                     return Err(ProtocolError::MessageTooBig);
                 }
-                let kind = if header.opcode() == OpCode::Text { MessageKind::Text } else { MessageKind::Binary };
-                self.message = Some(IncomingMessage { kind, announced_len: len });
+                let kind = if header.opcode() == OpCode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                self.message = Some(IncomingMessage {
+                    kind,
+                    announced_len: len,
+                });
                 self.first_piece_pending = true;
                 self.utf8 = Utf8Validator::new();
                 Content::Data(kind)
@@ -377,7 +421,11 @@ impl<K: MaskKeySource> Connection<K> {
                 Content::Control
             }
         };
-        self.frame = Some(IncomingFrame { header, content, received: 0 });
+        self.frame = Some(IncomingFrame {
+            header,
+            content,
+            received: 0,
+        });
         Ok(())
     }
 
@@ -405,12 +453,18 @@ impl<K: MaskKeySource> Connection<K> {
                     self.close_received = true;
                     if !self.close_queued {
                         // Echo the code only (§5.5.1); an empty Close is answered with an empty one.
-                        self.queue_close(ClosePayload { code: close.code, reason: "" });
+                        self.queue_close(ClosePayload {
+                            code: close.code,
+                            reason: "",
+                        });
                     }
                     let mut reason = CloseReason::new();
                     // Cannot overflow: the reason came out of a 125-byte payload after a 2-byte code.
                     let _ = reason.push_str(close.reason);
-                    Event::Close { code: close.code, reason }
+                    Event::Close {
+                        code: close.code,
+                        reason,
+                    }
                 }
             },
         }
@@ -425,7 +479,10 @@ impl<K: MaskKeySource> Connection<K> {
         self.pending_pong = None;
         self.pending_ping = None;
         if !self.close_queued {
-            self.queue_close(ClosePayload { code: Some(error.close_code()), reason: "" });
+            self.queue_close(ClosePayload {
+                code: Some(error.close_code()),
+                reason: "",
+            });
         }
         Event::Failed(error)
     }
@@ -451,7 +508,9 @@ impl<K: MaskKeySource> Connection<K> {
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
         let mut written = 0;
         for opcode in [OpCode::Pong, OpCode::Ping, OpCode::Close] {
-            let Some(payload) = self.pending(opcode).take() else { continue };
+            let Some(payload) = self.pending(opcode).take() else {
+                continue;
+            };
             match self.write_frame(opcode, true, &payload, &mut out[written..]) {
                 Ok(len) => written += len,
                 Err(_) => {
@@ -475,15 +534,26 @@ impl<K: MaskKeySource> Connection<K> {
     }
 
     /// Writes one whole frame (header and payload, masked for a client) to the start of `out`.
-    fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+    fn write_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
         let len = payload.len() as u64;
         let probe = FrameHeader::new(fin, opcode, len, self.masks().then_some([0; 4]))
             .map_err(|_| SendError::PayloadTooLong)?;
         let needed = probe.header_len() + payload.len();
-        let Some(out) = out.get_mut(..needed) else { return Err(SendError::BufferTooSmall { needed }) };
+        let Some(out) = out.get_mut(..needed) else {
+            return Err(SendError::BufferTooSmall { needed });
+        };
         let key = self.next_masking_key();
-        let header = FrameHeader::new(fin, opcode, len, key).map_err(|_| SendError::PayloadTooLong)?;
-        let header_len = header.emit(out).map_err(|_| SendError::BufferTooSmall { needed })?;
+        let header =
+            FrameHeader::new(fin, opcode, len, key).map_err(|_| SendError::PayloadTooLong)?;
+        let header_len = header
+            .emit(out)
+            .map_err(|_| SendError::BufferTooSmall { needed })?;
         let body = &mut out[header_len..];
         body.copy_from_slice(payload);
         if let Some(key) = key {
@@ -501,13 +571,22 @@ impl<K: MaskKeySource> Connection<K> {
     }
 
     fn check_can_send(&self) -> Result<(), SendError> {
-        if self.close_queued || self.failed { Err(SendError::Closed) } else { Ok(()) }
+        if self.close_queued || self.failed {
+            Err(SendError::Closed)
+        } else {
+            Ok(())
+        }
     }
 
     /// Writes a whole message as one frame (header ≤ 14 bytes, then the payload, masked for a
     /// client) to the start of `out` and returns its length. Text must be UTF-8; the engine does
     /// not re-check outgoing text.
-    pub fn send(&mut self, kind: MessageKind, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+    pub fn send(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
         self.check_can_send()?;
         if self.outgoing_message_open {
             return Err(SendError::FragmentOrder);
@@ -519,16 +598,26 @@ impl<K: MaskKeySource> Connection<K> {
     /// then writes exactly `payload_len` payload bytes, passing each piece through
     /// [`Connection::mask_payload`] first. A message is one `Text`/`Binary` frame followed by
     /// `Continuation` frames, the last with `fin` set.
-    pub fn send_frame_header(&mut self, opcode: OpCode, fin: bool, payload_len: u64) -> Result<HeaderBytes, SendError> {
+    pub fn send_frame_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload_len: u64,
+    ) -> Result<HeaderBytes, SendError> {
         self.check_can_send()?;
         match opcode {
-            OpCode::Continuation if !self.outgoing_message_open => return Err(SendError::FragmentOrder),
-            OpCode::Text | OpCode::Binary if self.outgoing_message_open => return Err(SendError::FragmentOrder),
+            OpCode::Continuation if !self.outgoing_message_open => {
+                return Err(SendError::FragmentOrder);
+            }
+            OpCode::Text | OpCode::Binary if self.outgoing_message_open => {
+                return Err(SendError::FragmentOrder);
+            }
             OpCode::Close | OpCode::Ping | OpCode::Pong => return Err(SendError::NotDataOpcode),
             _ => {}
         }
         let key = self.next_masking_key();
-        let header = FrameHeader::new(fin, opcode, payload_len, key).map_err(|_| SendError::PayloadTooLong)?;
+        let header = FrameHeader::new(fin, opcode, payload_len, key)
+            .map_err(|_| SendError::PayloadTooLong)?;
         self.outgoing_message_open = !fin;
         self.outgoing_mask = key.map(|key| (key, 0));
         Ok(header.to_bytes())
@@ -547,7 +636,8 @@ impl<K: MaskKeySource> Connection<K> {
     /// a Ping still queued.
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.check_can_send()?;
-        let payload = ControlPayload::from_slice(payload).map_err(|_| SendError::ControlPayloadTooLong)?;
+        let payload =
+            ControlPayload::from_slice(payload).map_err(|_| SendError::ControlPayloadTooLong)?;
         self.pending_ping = Some(payload);
         Ok(())
     }
@@ -560,9 +650,12 @@ impl<K: MaskKeySource> Connection<K> {
             return Err(SendError::InvalidCloseCode);
         }
         let mut payload = ControlPayload::new();
-        ClosePayload { code: Some(code), reason }
-            .emit(&mut payload)
-            .map_err(|_| SendError::ControlPayloadTooLong)?;
+        ClosePayload {
+            code: Some(code),
+            reason,
+        }
+        .emit(&mut payload)
+        .map_err(|_| SendError::ControlPayloadTooLong)?;
         self.pending_close = Some(payload);
         self.close_queued = true;
         Ok(())
@@ -578,7 +671,10 @@ impl<K: MaskKeySource> Connection<K> {
     /// When [`Connection::handle_timeout`] must next be called, `None` if no timer runs (no
     /// keepalive configured, or the connection is no longer Open).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let keepalive = self.config.keepalive.filter(|_| self.state() == State::Open)?;
+        let keepalive = self
+            .config
+            .keepalive
+            .filter(|_| self.state() == State::Open)?;
         Some(match self.keepalive_ping_sent {
             // Anything received proves the peer alive, even if its Pong is queued behind a
             // long message.

@@ -124,7 +124,9 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::Closed => f.write_str("a close frame was already queued"),
-            SendError::BufferTooSmall { needed } => write!(f, "output buffer too small, {needed} bytes needed"),
+            SendError::BufferTooSmall { needed } => {
+                write!(f, "output buffer too small, {needed} bytes needed")
+            }
             SendError::FragmentOrder => f.write_str("data frame out of fragmentation order"),
             SendError::NotDataOpcode => f.write_str("not a data opcode"),
             SendError::ControlPayloadTooLong => f.write_str("control payload too long"),

@@ -229,7 +229,12 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// A header with the given fields, checked like a parsed one.
     #[inline]
-    pub fn new(fin: bool, opcode: OpCode, payload_len: u64, masking_key: Option<[u8; 4]>) -> Result<Self, crate::ProtocolError> {
+    pub fn new(
+        fin: bool,
+        opcode: OpCode,
+        payload_len: u64,
+        masking_key: Option<[u8; 4]>,
+    ) -> Result<Self, crate::ProtocolError> {
         use crate::ProtocolError;
         if payload_len >> 63 != 0 {
             return Err(ProtocolError::PayloadLengthTopBitSet);
@@ -242,7 +247,12 @@ impl FrameHeader {
                 return Err(ProtocolError::FragmentedControlFrame);
             }
         }
-        Ok(FrameHeader { fin, opcode, payload_len, masking_key })
+        Ok(FrameHeader {
+            fin,
+            opcode,
+            payload_len,
+            masking_key,
+        })
     }
 
     /// Validates a header view. Masking is not checked here because it depends on the role.
@@ -347,13 +357,18 @@ mod tests {
         let view = HeaderView::new_checked(&frame).unwrap();
         assert_eq!(view.header_len(), 2);
         let h = FrameHeader::parse(&view).unwrap();
-        assert_eq!((h.fin(), h.opcode(), h.payload_len(), h.masking_key()), (true, OpCode::Text, 5, None));
+        assert_eq!(
+            (h.fin(), h.opcode(), h.payload_len(), h.masking_key()),
+            (true, OpCode::Text, 5, None)
+        );
         assert_eq!(&h.to_bytes()[..], &frame[..2]);
     }
 
     #[test]
     fn rfc_masked_hello() {
-        let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let frame = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
         let h = parse(&frame).unwrap();
         assert_eq!(h.masking_key(), Some([0x37, 0xfa, 0x21, 0x3d]));
         assert_eq!(h.header_len(), 6);
@@ -363,13 +378,22 @@ mod tests {
     #[test]
     fn rfc_fragments_and_control_frames() {
         let first = parse(&[0x01, 0x03]).unwrap();
-        assert_eq!((first.fin(), first.opcode(), first.payload_len()), (false, OpCode::Text, 3));
+        assert_eq!(
+            (first.fin(), first.opcode(), first.payload_len()),
+            (false, OpCode::Text, 3)
+        );
         let last = parse(&[0x80, 0x02]).unwrap();
-        assert_eq!((last.fin(), last.opcode(), last.payload_len()), (true, OpCode::Continuation, 2));
+        assert_eq!(
+            (last.fin(), last.opcode(), last.payload_len()),
+            (true, OpCode::Continuation, 2)
+        );
         let ping = parse(&[0x89, 0x05]).unwrap();
         assert_eq!(ping.opcode(), OpCode::Ping);
         let pong = parse(&[0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d]).unwrap();
-        assert_eq!((pong.opcode(), pong.masking_key()), (OpCode::Pong, Some([0x37, 0xfa, 0x21, 0x3d])));
+        assert_eq!(
+            (pong.opcode(), pong.masking_key()),
+            (OpCode::Pong, Some([0x37, 0xfa, 0x21, 0x3d]))
+        );
     }
 
     #[test]
@@ -386,7 +410,12 @@ mod tests {
     #[test]
     fn non_minimal_lengths_are_accepted() {
         assert_eq!(parse(&[0x82, 0x7E, 0x00, 0x05]).unwrap().payload_len(), 5);
-        assert_eq!(parse(&[0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x00]).unwrap().payload_len(), 256);
+        assert_eq!(
+            parse(&[0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x00])
+                .unwrap()
+                .payload_len(),
+            256
+        );
     }
 
     #[test]
@@ -399,40 +428,65 @@ mod tests {
         assert_eq!(HeaderView::required_len(&[0x81, 0xFE]), 8);
         assert_eq!(HeaderView::required_len(&[0x81, 0x7F]), 10);
         assert_eq!(HeaderView::required_len(&[0x81, 0xFF]), 14);
-        assert_eq!(HeaderView::new_checked(&[0x81, 0xFF, 0, 0]).unwrap_err(), Truncated { needed: 14 });
-        assert_eq!(HeaderView::new_checked(&[0x81]).unwrap_err(), Truncated { needed: 2 });
+        assert_eq!(
+            HeaderView::new_checked(&[0x81, 0xFF, 0, 0]).unwrap_err(),
+            Truncated { needed: 14 }
+        );
+        assert_eq!(
+            HeaderView::new_checked(&[0x81]).unwrap_err(),
+            Truncated { needed: 2 }
+        );
     }
 
     #[test]
     fn each_rsv_bit_is_rejected() {
         for bit in [0x40, 0x20, 0x10] {
-            assert_eq!(parse(&[0x81 | bit, 0x00]), Err(ProtocolError::ReservedBitsSet));
+            assert_eq!(
+                parse(&[0x81 | bit, 0x00]),
+                Err(ProtocolError::ReservedBitsSet)
+            );
         }
     }
 
     #[test]
     fn every_reserved_opcode_is_rejected() {
         for bits in [0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF] {
-            assert_eq!(parse(&[0x80 | bits, 0x00]), Err(ProtocolError::ReservedOpcode), "opcode {bits:#x}");
+            assert_eq!(
+                parse(&[0x80 | bits, 0x00]),
+                Err(ProtocolError::ReservedOpcode),
+                "opcode {bits:#x}"
+            );
         }
     }
 
     #[test]
     fn length_with_top_bit_is_rejected() {
-        assert_eq!(parse(&[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0]), Err(ProtocolError::PayloadLengthTopBitSet));
-        assert_eq!(FrameHeader::new(true, OpCode::Binary, 1 << 63, None), Err(ProtocolError::PayloadLengthTopBitSet));
+        assert_eq!(
+            parse(&[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0]),
+            Err(ProtocolError::PayloadLengthTopBitSet)
+        );
+        assert_eq!(
+            FrameHeader::new(true, OpCode::Binary, 1 << 63, None),
+            Err(ProtocolError::PayloadLengthTopBitSet)
+        );
     }
 
     #[test]
     fn long_control_frame_is_rejected() {
-        assert_eq!(parse(&[0x89, 0x7E, 0x00, 0x7E]), Err(ProtocolError::ControlFrameTooLong));
+        assert_eq!(
+            parse(&[0x89, 0x7E, 0x00, 0x7E]),
+            Err(ProtocolError::ControlFrameTooLong)
+        );
         assert!(parse(&[0x89, 0x7D]).is_ok());
     }
 
     #[test]
     fn fragmented_control_frame_is_rejected() {
         for opcode in [0x8, 0x9, 0xA] {
-            assert_eq!(parse(&[opcode, 0x00]), Err(ProtocolError::FragmentedControlFrame));
+            assert_eq!(
+                parse(&[opcode, 0x00]),
+                Err(ProtocolError::FragmentedControlFrame)
+            );
         }
     }
 

@@ -93,16 +93,19 @@ pub mod close;
 pub mod connection;
 pub mod error;
 pub mod frame;
+pub mod handshake;
 pub mod mask;
 pub mod time;
 pub mod utf8;
-pub mod handshake;
 pub use handshake::{HttpStatus, Request, RequestError, ResponseError, Upgrade};
 
 pub use close::{CloseCode, ClosePayload, CloseReason, MAX_CLOSE_REASON_LEN};
 pub use connection::{Config, Connection, ControlPayload, Event, Keepalive, Role, State};
 pub use error::{ProtocolError, SendError};
-pub use frame::{FrameHeader, HeaderBytes, HeaderView, MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN, MessageKind, OpCode};
+pub use frame::{
+    FrameHeader, HeaderBytes, HeaderView, MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN, MessageKind,
+    OpCode,
+};
 pub use mask::{MaskKeySource, NoMask, apply_mask};
 pub use time::{Duration, Instant};
 pub use utf8::Utf8Validator;

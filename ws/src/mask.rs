@@ -35,7 +35,9 @@ impl<F: FnMut() -> [u8; 4]> MaskKeySource for F {
 pub fn apply_mask(buf: &mut [u8], masking_key: [u8; 4], offset: u64) {
     // Rotate the key so that key[0] lines up with buf[0].
     let key = rotated(masking_key, offset);
-    let key_word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let key_word = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
     let mut words = buf.chunks_exact_mut(8);
     for word in &mut words {
         if let Ok(word) = <&mut [u8; 8]>::try_from(word) {
@@ -60,7 +62,9 @@ pub fn apply_mask_bytewise(buf: &mut [u8], masking_key: [u8; 4], offset: u64) {
 fn rotated(masking_key: [u8; 4], offset: u64) -> [u8; 4] {
     // In little-endian order, moving bytes to lower indices is a right rotation.
     let shift = (offset % 4) as u32 * 8;
-    u32::from_le_bytes(masking_key).rotate_right(shift).to_le_bytes()
+    u32::from_le_bytes(masking_key)
+        .rotate_right(shift)
+        .to_le_bytes()
 }
 
 #[cfg(test)]

@@ -85,7 +85,10 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates() {
-        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_secs(1),
+            Instant::from_micros(u64::MAX)
+        );
         assert_eq!(Duration::from_secs(u64::MAX).as_micros(), u64::MAX);
         let a = Instant::from_micros(10);
         let b = Instant::from_micros(25);

@@ -31,7 +31,11 @@ impl Default for Utf8Validator {
 impl Utf8Validator {
     /// A validator at the start of a text.
     pub const fn new() -> Self {
-        Utf8Validator { remaining: 0, lower: 0x80, upper: 0xBF }
+        Utf8Validator {
+            remaining: 0,
+            lower: 0x80,
+            upper: 0xBF,
+        }
     }
 
     /// Validates the next piece of the text. On error the validator's state is unspecified;
@@ -40,7 +44,9 @@ impl Utf8Validator {
         // Finish a sequence left open by the previous piece byte by byte...
         let mut rest = piece;
         while self.remaining > 0 {
-            let Some((&byte, tail)) = rest.split_first() else { return Ok(()) };
+            let Some((&byte, tail)) = rest.split_first() else {
+                return Ok(());
+            };
             self.step(byte)?;
             rest = tail;
         }
@@ -50,7 +56,9 @@ impl Utf8Validator {
         match core::str::from_utf8(rest) {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
-            Err(e) => rest[e.valid_up_to()..].iter().try_for_each(|&byte| self.step(byte)),
+            Err(e) => rest[e.valid_up_to()..]
+                .iter()
+                .try_for_each(|&byte| self.step(byte)),
         }
     }
 
@@ -87,7 +95,11 @@ impl Utf8Validator {
             0xF4 => (3, 0x80, 0x8F),
             _ => return Err(InvalidUtf8),
         };
-        *self = Utf8Validator { remaining, lower, upper };
+        *self = Utf8Validator {
+            remaining,
+            lower,
+            upper,
+        };
         Ok(())
     }
 }
@@ -108,7 +120,11 @@ mod tests {
     fn accepts_valid_text_split_anywhere() {
         let text = "Hello-µ@ßöäüàá-UTF-8!! κόσμε \u{10FFFF} \u{FFFF} \u{E000}".as_bytes();
         for piece_len in 1..=text.len() {
-            assert_eq!(validate_in_pieces(text, piece_len), Ok(true), "piece {piece_len}");
+            assert_eq!(
+                validate_in_pieces(text, piece_len),
+                Ok(true),
+                "piece {piece_len}"
+            );
         }
     }
 
@@ -118,7 +134,11 @@ mod tests {
         // fed one byte at a time (so the hand-written state machine decides every byte).
         let check = |bytes: &[u8]| {
             let std_ok = core::str::from_utf8(bytes).is_ok();
-            assert_eq!(validate_in_pieces(bytes, 1) == Ok(true), std_ok, "{bytes:02x?}");
+            assert_eq!(
+                validate_in_pieces(bytes, 1) == Ok(true),
+                std_ok,
+                "{bytes:02x?}"
+            );
         };
         for a in 0..=255u8 {
             check(&[a]);
@@ -164,9 +184,21 @@ mod tests {
 
     #[test]
     fn rejects_overlong_surrogates_and_bad_leads() {
-        for bad in [&b"\xc0\xaf"[..], b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf5", b"\xff", b"\x80"] {
+        for bad in [
+            &b"\xc0\xaf"[..],
+            b"\xe0\x80\xaf",
+            b"\xed\xa0\x80",
+            b"\xf4\x90\x80\x80",
+            b"\xf5",
+            b"\xff",
+            b"\x80",
+        ] {
             assert_eq!(validate_in_pieces(bad, 1), Err(InvalidUtf8), "{bad:02x?}");
-            assert_eq!(validate_in_pieces(bad, bad.len()), Err(InvalidUtf8), "{bad:02x?}");
+            assert_eq!(
+                validate_in_pieces(bad, bad.len()),
+                Err(InvalidUtf8),
+                "{bad:02x?}"
+            );
         }
     }
 }

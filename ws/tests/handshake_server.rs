@@ -352,7 +352,10 @@ fn head_larger_than_max_head_is_431() {
     assert_eq!(parse(bytes, bytes.len()), Ok(true));
     let too_large = Err(RequestError::Head(HeadError::HeadTooLarge));
     assert_eq!(parse(bytes, bytes.len() - 1), too_large);
-    assert_eq!(RequestError::Head(HeadError::HeadTooLarge).status().code(), 431);
+    assert_eq!(
+        RequestError::Head(HeadError::HeadTooLarge).status().code(),
+        431
+    );
     // Fewer bytes than the limit: the head may still end in time.
     assert_eq!(parse(&bytes[..10], bytes.len() - 1), Ok(false));
     // A peer that never ends its head is cut off at the limit.

@@ -6,7 +6,8 @@ mod harness;
 use harness::{Normalised, Owned, T0, counting_keys, feed, normalise, raw_frame};
 use proptest::prelude::*;
 use ws::{
-    CloseCode, Config, Connection, FrameHeader, HeaderView, MaskKeySource, MessageKind, OpCode, Role, Utf8Validator,
+    CloseCode, Config, Connection, FrameHeader, HeaderView, MaskKeySource, MessageKind, OpCode,
+    Role, Utf8Validator,
     mask::{apply_mask, apply_mask_bytewise},
 };
 
@@ -44,8 +45,16 @@ enum Item {
 fn item() -> impl Strategy<Value = Item> {
     let fragments = prop::collection::vec(0..40usize, 0..4);
     prop_oneof![
-        (".{0,60}", fragments.clone()).prop_map(|(text, f): (String, _)| Item::Message(MessageKind::Text, text.into_bytes(), f)),
-        (prop::collection::vec(any::<u8>(), 0..300), fragments).prop_map(|(b, f)| Item::Message(MessageKind::Binary, b, f)),
+        (".{0,60}", fragments.clone()).prop_map(|(text, f): (String, _)| Item::Message(
+            MessageKind::Text,
+            text.into_bytes(),
+            f
+        )),
+        (prop::collection::vec(any::<u8>(), 0..300), fragments).prop_map(|(b, f)| Item::Message(
+            MessageKind::Binary,
+            b,
+            f
+        )),
         prop::collection::vec(any::<u8>(), 0..=125).prop_map(Item::Ping),
         prop::collection::vec(any::<u8>(), 0..=125).prop_map(Item::Pong),
     ]
@@ -54,7 +63,11 @@ fn item() -> impl Strategy<Value = Item> {
 /// Encodes items as masked client frames (with keys from `keys`), with a Pong after every
 /// non-final fragment (control frames may sit between fragments), and returns the bytes and
 /// the events a server must report.
-fn encode(items: &[Item], keys: &mut impl MaskKeySource, close: Option<u16>) -> (Vec<u8>, Vec<Normalised>) {
+fn encode(
+    items: &[Item],
+    keys: &mut impl MaskKeySource,
+    close: Option<u16>,
+) -> (Vec<u8>, Vec<Normalised>) {
     let mut wire = Vec::new();
     let mut expected = Vec::new();
     for item in items {
@@ -92,8 +105,15 @@ fn encode(items: &[Item], keys: &mut impl MaskKeySource, close: Option<u16>) -> 
 }
 
 fn check_invariants(events: &[Owned]) {
-    if let Some(i) = events.iter().position(|e| matches!(e, Owned::Failed(_) | Owned::Close(..))) {
-        assert_eq!(i, events.len() - 1, "nothing after a Close or a failure: {events:?}");
+    if let Some(i) = events
+        .iter()
+        .position(|e| matches!(e, Owned::Failed(_) | Owned::Close(..)))
+    {
+        assert_eq!(
+            i,
+            events.len() - 1,
+            "nothing after a Close or a failure: {events:?}"
+        );
     }
 }
 

@@ -8,7 +8,7 @@
 use bench::stats::{JsonLine, Latencies};
 use bench::{handshake, procstat};
 use clap::{Parser, ValueEnum};
-use fastwebsockets::{Frame, FragmentCollector, OpCode, Payload, Role, WebSocket};
+use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload, Role, WebSocket};
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
@@ -185,10 +185,15 @@ async fn open_many(args: &Rc<Args>, first_id: u64, n: usize) -> io::Result<Vec<W
 async fn echo_once(ws: &mut Ws, msg: &[u8], scratch: &mut Vec<u8>) -> Result<(), EchoError> {
     scratch.clear();
     scratch.extend_from_slice(msg);
-    ws.write_frame(Frame::binary(Payload::BorrowedMut(scratch))).await.map_err(ws_err)?;
+    ws.write_frame(Frame::binary(Payload::BorrowedMut(scratch)))
+        .await
+        .map_err(ws_err)?;
     let frame = ws.read_frame().await.map_err(ws_err)?;
     if frame.opcode != OpCode::Binary {
-        return Err(EchoError::Mismatch(format!("echo came back as {:?}", frame.opcode)));
+        return Err(EchoError::Mismatch(format!(
+            "echo came back as {:?}",
+            frame.opcode
+        )));
     }
     if &*frame.payload != msg {
         return Err(EchoError::Mismatch(format!(
@@ -202,7 +207,9 @@ async fn echo_once(ws: &mut Ws, msg: &[u8], scratch: &mut Vec<u8>) -> Result<(),
 
 /// A message pattern unique to the connection; each send stamps its sequence number on it.
 fn pattern(id: u64, size: usize) -> Vec<u8> {
-    (0..size).map(|i| (i as u64).wrapping_mul(31).wrapping_add(id) as u8).collect()
+    (0..size)
+        .map(|i| (i as u64).wrapping_mul(31).wrapping_add(id) as u8)
+        .collect()
 }
 
 fn stamp(msg: &mut [u8], seq: u64) {
@@ -248,21 +255,35 @@ async fn echo_loop(mut ws: Ws, id: u64, size: usize, win: Window) -> Tally {
 }
 
 /// One connect-mode cycle: connect, upgrade, one echo, close handshake, wait for the server's FIN.
-async fn connect_cycle(args: &Args, id: u64, msg: &[u8], scratch: &mut Vec<u8>) -> Result<(), EchoError> {
-    let stage = |what: &'static str| move |e: tokio::time::error::Elapsed| EchoError::Io(format!("{what}: {e}"));
+async fn connect_cycle(
+    args: &Args,
+    id: u64,
+    msg: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Result<(), EchoError> {
+    let stage = |what: &'static str| {
+        move |e: tokio::time::error::Elapsed| EchoError::Io(format!("{what}: {e}"))
+    };
     let limit = Duration::from_secs(5);
     let mut ws = tokio::time::timeout(limit, open(args, id))
         .await
         .map_err(stage("connect + upgrade"))?
         .map_err(|e| EchoError::Io(e.to_string()))?;
-    tokio::time::timeout(limit, echo_once(&mut ws, msg, scratch)).await.map_err(stage("echo"))??;
-    ws.write_frame(Frame::close(1000, b"")).await.map_err(ws_err)?;
+    tokio::time::timeout(limit, echo_once(&mut ws, msg, scratch))
+        .await
+        .map_err(stage("echo"))??;
+    ws.write_frame(Frame::close(1000, b""))
+        .await
+        .map_err(ws_err)?;
     let reply = tokio::time::timeout(limit, ws.read_frame())
         .await
         .map_err(stage("close reply"))?
         .map_err(ws_err)?;
     if reply.opcode != OpCode::Close {
-        return Err(EchoError::Mismatch(format!("expected Close, got {:?}", reply.opcode)));
+        return Err(EchoError::Mismatch(format!(
+            "expected Close, got {:?}",
+            reply.opcode
+        )));
     }
     // The server closes TCP first (RFC 6455 §7.1.1), so TIME-WAIT stays on its side.
     let mut stream = ws.into_inner();
@@ -312,7 +333,10 @@ async fn connect_loop(args: Rc<Args>, worker: u64, win: Window, ids: Rc<Cell<u64
 /// that sleeps until then.
 async fn cpu_at(pid: Option<u32>, at: Instant) -> (Option<Duration>, Option<Duration>) {
     tokio::time::sleep_until(at.into()).await;
-    (pid.and_then(|p| procstat::cpu_time(p).ok()), procstat::cpu_time(std::process::id()).ok())
+    (
+        pid.and_then(|p| procstat::cpu_time(p).ok()),
+        procstat::cpu_time(std::process::id()).ok(),
+    )
 }
 
 fn elapsed_between(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
@@ -321,18 +345,25 @@ fn elapsed_between(a: Option<Duration>, b: Option<Duration>) -> Option<Duration>
 
 async fn run(args: Rc<Args>) -> Result<String, String> {
     let rss_before = args.server_pid.and_then(|p| procstat::rss_kib(p).ok());
-    let idle = open_many(&args, 1_000_000, args.idle).await.map_err(|e| format!("opening idle connections: {e}"))?;
+    let idle = open_many(&args, 1_000_000, args.idle)
+        .await
+        .map_err(|e| format!("opening idle connections: {e}"))?;
     let rss_after = args.server_pid.and_then(|p| procstat::rss_kib(p).ok());
 
     let active = if args.mode == Mode::Echo {
-        open_many(&args, 0, args.connections).await.map_err(|e| format!("opening connections: {e}"))?
+        open_many(&args, 0, args.connections)
+            .await
+            .map_err(|e| format!("opening connections: {e}"))?
     } else {
         Vec::new()
     };
 
     let now = Instant::now();
     let measure_from = now + Duration::from_secs_f64(args.warmup);
-    let win = Window { measure_from, end: measure_from + Duration::from_secs_f64(args.duration) };
+    let win = Window {
+        measure_from,
+        end: measure_from + Duration::from_secs_f64(args.duration),
+    };
     let cpu0 = tokio::task::spawn_local(cpu_at(args.server_pid, win.measure_from));
     let cpu1 = tokio::task::spawn_local(cpu_at(args.server_pid, win.end));
 
@@ -345,7 +376,14 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
         Mode::Connect => {
             let ids = Rc::new(Cell::new(2_000_000));
             (0..args.connections)
-                .map(|w| tokio::task::spawn_local(connect_loop(Rc::clone(&args), w as u64, win, Rc::clone(&ids))))
+                .map(|w| {
+                    tokio::task::spawn_local(connect_loop(
+                        Rc::clone(&args),
+                        w as u64,
+                        win,
+                        Rc::clone(&ids),
+                    ))
+                })
                 .collect()
         }
     };
@@ -362,14 +400,24 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
     let secs = args.duration;
     let mut json = JsonLine::default()
         .str("label", &args.label)
-        .str("mode", if args.mode == Mode::Echo { "echo" } else { "connect" })
+        .str(
+            "mode",
+            if args.mode == Mode::Echo {
+                "echo"
+            } else {
+                "connect"
+            },
+        )
         .num("connections", args.connections as f64)
         .num("size", args.size as f64)
         .num("idle", args.idle as f64)
         .num("duration_s", secs)
         .num("msgs", total.msgs as f64)
         .num("msgs_per_s", total.msgs as f64 / secs)
-        .num("mib_per_s", total.msgs as f64 * args.size as f64 / secs / (1024.0 * 1024.0))
+        .num(
+            "mib_per_s",
+            total.msgs as f64 * args.size as f64 / secs / (1024.0 * 1024.0),
+        )
         .num("errors", total.errors as f64)
         .num("mismatches", total.mismatches as f64);
     let summary = std::mem::take(&mut total.latencies).summary();
@@ -378,16 +426,24 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
         json = json
             .num("server_cpu_s", cpu.as_secs_f64())
             .num("server_cpu_util", cpu.as_secs_f64() / secs)
-            .num("server_cpu_us_per_msg", cpu.as_secs_f64() * 1e6 / total.msgs.max(1) as f64);
+            .num(
+                "server_cpu_us_per_msg",
+                cpu.as_secs_f64() * 1e6 / total.msgs.max(1) as f64,
+            );
     }
     if let Some(own) = own_cpu {
         // Near 1.0 means the figure is bounded by the load generator, not the server.
         json = json.num("loadgen_cpu_util", own.as_secs_f64() / secs);
     }
     if let (Some(a), Some(b)) = (rss_before, rss_after) {
-        json = json.num("server_rss_kib_before_idle", a as f64).num("server_rss_kib", b as f64);
+        json = json
+            .num("server_rss_kib_before_idle", a as f64)
+            .num("server_rss_kib", b as f64);
         if args.idle > 0 {
-            json = json.num("rss_bytes_per_idle", (b as f64 - a as f64) * 1024.0 / args.idle as f64);
+            json = json.num(
+                "rss_bytes_per_idle",
+                (b as f64 - a as f64) * 1024.0 / args.idle as f64,
+            );
         }
     }
     if let Some(e) = &total.first_error {
@@ -408,7 +464,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     bench::raise_nofile_limit();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = rt.block_on(LocalSet::new().run_until(run(Rc::new(args))));
     match result {
         Ok(line) => {

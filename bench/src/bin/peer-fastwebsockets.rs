@@ -27,7 +27,8 @@ async fn serve(mut stream: TcpStream) -> Result<(), WebSocketError> {
         let frame = ws.read_frame().await?;
         match frame.opcode {
             OpCode::Text | OpCode::Binary => {
-                ws.write_frame(Frame::new(true, frame.opcode, None, frame.payload)).await?;
+                ws.write_frame(Frame::new(true, frame.opcode, None, frame.payload))
+                    .await?;
             }
             // fastwebsockets has already echoed the close frame (auto_close).
             OpCode::Close => return Ok(()),
@@ -42,7 +43,9 @@ fn main() -> std::io::Result<()> {
         bench::pin_to_cpu(cpu)?;
     }
     bench::raise_nofile_limit();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let listener = TcpListener::bind(args.listen).await?;
         println!("listening on {}", listener.local_addr()?);

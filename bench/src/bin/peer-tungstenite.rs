@@ -37,7 +37,9 @@ fn main() -> std::io::Result<()> {
         bench::pin_to_cpu(cpu)?;
     }
     bench::raise_nofile_limit();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let listener = TcpListener::bind(args.listen).await?;
         println!("listening on {}", listener.local_addr()?);

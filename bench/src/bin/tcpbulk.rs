@@ -158,8 +158,16 @@ fn main() -> io::Result<()> {
         bench::pin_to_cpu(cpu)?;
     }
     match args.cmd {
-        Cmd::Send { connect, duration, label } => send(connect, duration, &label),
-        Cmd::Recv { connect, duration, label } => recv(connect, duration, &label),
+        Cmd::Send {
+            connect,
+            duration,
+            label,
+        } => send(connect, duration, &label),
+        Cmd::Recv {
+            connect,
+            duration,
+            label,
+        } => recv(connect, duration, &label),
         Cmd::Serve { listen } => serve(listen),
     }
 }

@@ -39,7 +39,8 @@ struct Args {
 }
 
 fn parse_cidr(s: &str) -> Result<IpCidr, String> {
-    s.parse().map_err(|()| format!("not an address/prefix: {s}"))
+    s.parse()
+        .map_err(|()| format!("not an address/prefix: {s}"))
 }
 
 /// What a connection is doing; `Unknown` until its first byte arrives.

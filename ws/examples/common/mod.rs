@@ -86,7 +86,12 @@ pub fn run<M: ws::MaskKeySource>(
                 continue;
             };
             match event {
-                Event::Data { kind: k, payload, first, fin } => {
+                Event::Data {
+                    kind: k,
+                    payload,
+                    first,
+                    fin,
+                } => {
                     if first {
                         message.clear();
                         kind = k;
@@ -101,7 +106,10 @@ pub fn run<M: ws::MaskKeySource>(
                     outcome = format!("close from peer: {code:?} {reason:?}");
                 }
                 Event::Failed(error) => {
-                    outcome = format!("we failed the connection: {error} ({:?})", error.close_code());
+                    outcome = format!(
+                        "we failed the connection: {error} ({:?})",
+                        error.close_code()
+                    );
                 }
             }
             flush_control(conn, stream, &mut control)?;
@@ -130,7 +138,9 @@ pub fn run<M: ws::MaskKeySource>(
         // waits this long for the server to close TCP (§7.1.1) before closing it itself.
         let timeout = match conn.poll_timeout() {
             Some(at) => Some(std::time::Duration::from_micros(
-                at.saturating_duration_since(clock.now()).as_micros().max(1000),
+                at.saturating_duration_since(clock.now())
+                    .as_micros()
+                    .max(1000),
             )),
             None if conn.state() == State::Closed => Some(CLOSE_GRACE),
             None => None,
@@ -144,7 +154,9 @@ pub fn run<M: ws::MaskKeySource>(
                 return Ok(format!("{outcome}; TCP closed in state {:?}", conn.state()));
             }
             Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
                 if let Some(Event::Failed(error)) = conn.handle_timeout(clock.now()) {
                     outcome = format!("we failed the connection: {error}");
                 }
@@ -157,8 +169,12 @@ pub fn run<M: ws::MaskKeySource>(
             }
             // wstest's fuzzingserver aborts TCP (RST) once it has our Close reply: after a
             // completed closing handshake that is an ending, not an error.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && conn.state() == State::Closed => {
-                return Ok(format!("{outcome}; TCP reset by peer after the closing handshake"));
+            Err(e)
+                if e.kind() == io::ErrorKind::ConnectionReset && conn.state() == State::Closed =>
+            {
+                return Ok(format!(
+                    "{outcome}; TCP reset by peer after the closing handshake"
+                ));
             }
             Err(e) => return Err(e),
         }

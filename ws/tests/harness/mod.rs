@@ -34,7 +34,11 @@ pub fn raw_frame(first_byte: u8, payload: &[u8], masking_key: Option<[u8; 4]>) -
 
 /// A frame as a client sends it (masked with a fixed key).
 pub fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    raw_frame(if fin { 0x80 } else { 0 } | opcode, payload, Some([0x37, 0xfa, 0x21, 0x3d]))
+    raw_frame(
+        if fin { 0x80 } else { 0 } | opcode,
+        payload,
+        Some([0x37, 0xfa, 0x21, 0x3d]),
+    )
 }
 
 /// A frame as a server sends it (unmasked).
@@ -45,7 +49,12 @@ pub fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 /// An event with owned payloads, comparable across runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owned {
-    Data { kind: MessageKind, payload: Vec<u8>, first: bool, fin: bool },
+    Data {
+        kind: MessageKind,
+        payload: Vec<u8>,
+        first: bool,
+        fin: bool,
+    },
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(Option<CloseCode>, String),
@@ -55,7 +64,17 @@ pub enum Owned {
 impl From<Event<'_>> for Owned {
     fn from(event: Event<'_>) -> Self {
         match event {
-            Event::Data { kind, payload, first, fin } => Owned::Data { kind, payload: payload.to_vec(), first, fin },
+            Event::Data {
+                kind,
+                payload,
+                first,
+                fin,
+            } => Owned::Data {
+                kind,
+                payload: payload.to_vec(),
+                first,
+                fin,
+            },
             Event::Ping(p) => Owned::Ping(p.to_vec()),
             Event::Pong(p) => Owned::Pong(p.to_vec()),
             Event::Close { code, reason } => Owned::Close(code, reason.as_str().to_owned()),
@@ -78,7 +97,11 @@ pub enum Normalised {
 
 /// Feeds `bytes` to `conn` cut into pieces of the given sizes (cycled; 0 means "the rest"),
 /// checking the handle_read contract on the way, and returns all events.
-pub fn feed<K: MaskKeySource>(conn: &mut Connection<K>, bytes: &[u8], piece_sizes: &[usize]) -> Vec<Owned> {
+pub fn feed<K: MaskKeySource>(
+    conn: &mut Connection<K>,
+    bytes: &[u8],
+    piece_sizes: &[usize],
+) -> Vec<Owned> {
     let mut buf = bytes.to_vec();
     let mut events = Vec::new();
     let mut start = 0;
@@ -113,7 +136,12 @@ pub fn normalise(events: &[Owned]) -> Vec<Normalised> {
     let mut open: Option<(MessageKind, Vec<u8>)> = None;
     for event in events {
         match event {
-            Owned::Data { kind, payload, first, fin } => {
+            Owned::Data {
+                kind,
+                payload,
+                first,
+                fin,
+            } => {
                 assert_eq!(*first, open.is_none(), "first flag out of step");
                 let (_, buf) = open.get_or_insert_with(|| (*kind, Vec::new()));
                 buf.extend_from_slice(payload);
