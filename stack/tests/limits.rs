@@ -221,16 +221,7 @@ fn at_the_cap_a_syn_flood_gives_way_to_a_real_client_and_established_ones_stay()
 
     // The flood: peers whose handshakes never complete (their SYN-ACKs are lost), like
     // spoofed sources. They fill the free slots, the rest is refused while they are young.
-    let flood_ports = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
-    let ports = flood_ports.clone();
-    *pair.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
-        tcp_of(packet).is_some_and(|t| ports.lock().unwrap().contains(&t.dst_port()))
-    }));
-    for _ in 0..10 {
-        let id = pair.client.connect(Pair::server_addr()).unwrap();
-        let port = pair.client.conn_local_addr(id).unwrap().port();
-        flood_ports.lock().unwrap().insert(port);
-    }
+    pair.flood(10);
     pair.run_for(Duration::from_millis(100));
     let s = pair.server.stats();
     assert_eq!(

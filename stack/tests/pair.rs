@@ -143,12 +143,8 @@ fn active_close_by_server_goes_through_time_wait() {
 
 #[test]
 fn two_hundred_simultaneous_connects_all_accepted() {
-    let mut client_config = config(CLIENT_IP);
-    client_config.rx_buffer = 4096;
-    client_config.tx_buffer = 4096;
-    let mut server_config = config(SERVER_IP);
-    server_config.rx_buffer = 4096;
-    server_config.tx_buffer = 4096;
+    let client_config = small_config(CLIENT_IP);
+    let server_config = small_config(SERVER_IP);
     let mut pair = Pair::new(server_config, client_config);
     pair.server.listen(PORT).unwrap();
     let ids: Vec<ConnId> = (0..200)
@@ -554,13 +550,9 @@ fn a_timeout_without_any_packet_is_still_reported_gone() {
 /// when the listeners the cap still allows sit in other shards, a SYN is not refused.
 #[test]
 fn the_cap_holds_across_shards_and_connections_spread() {
-    let mut server_config = config(SERVER_IP);
+    let mut server_config = small_config(SERVER_IP);
     server_config.max_connections = 256;
-    server_config.rx_buffer = 4096;
-    server_config.tx_buffer = 4096;
-    let mut client_config = config(CLIENT_IP);
-    client_config.rx_buffer = 4096;
-    client_config.tx_buffer = 4096;
+    let client_config = small_config(CLIENT_IP);
     let mut pair = Pair::new(server_config, client_config);
     pair.server.listen(PORT).unwrap();
     assert_eq!(pair.server.shard_load().shards, 4);
@@ -659,30 +651,17 @@ fn sharded_connections_carry_data_and_idle_needs_no_polling() {
 /// than the real client's SYN: its socket moves over and the client gets in.
 #[test]
 fn at_the_cap_an_evicted_half_open_socket_serves_a_syn_of_another_shard() {
-    let mut server_config = config(SERVER_IP);
+    let mut server_config = small_config(SERVER_IP);
     server_config.max_connections = 128;
     server_config.max_per_source = 0;
-    server_config.rx_buffer = 4096;
-    server_config.tx_buffer = 4096;
-    let mut client_config = config(CLIENT_IP);
-    client_config.rx_buffer = 4096;
-    client_config.tx_buffer = 4096;
+    let client_config = small_config(CLIENT_IP);
     let mut pair = Pair::new(server_config, client_config);
     pair.server.listen(PORT).unwrap();
     assert_eq!(pair.server.shard_load().shards, 2);
     let real: Vec<ConnId> = (0..124).map(|_| connect(&mut pair).0).collect();
 
     // Four flood connections whose SYN-ACKs are lost fill the cap.
-    let flood_ports = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
-    let ports = flood_ports.clone();
-    *pair.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
-        tcp_of(packet).is_some_and(|t| ports.lock().unwrap().contains(&t.dst_port()))
-    }));
-    for _ in 0..4 {
-        let id = pair.client.connect(Pair::server_addr()).unwrap();
-        let port = pair.client.conn_local_addr(id).unwrap().port();
-        flood_ports.lock().unwrap().insert(port);
-    }
+    pair.flood(4);
     pair.run_for(Duration::from_millis(100));
     let s = pair.server.stats();
     assert_eq!(

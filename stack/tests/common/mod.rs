@@ -52,6 +52,15 @@ pub fn config(ip: [u8; 4]) -> NetConfig {
     }
 }
 
+/// `config(ip)` with 4 KiB socket buffers, for tests that open hundreds of connections.
+pub fn small_config(ip: [u8; 4]) -> NetConfig {
+    NetConfig {
+        rx_buffer: 4096,
+        tx_buffer: 4096,
+        ..config(ip)
+    }
+}
+
 pub struct Pair {
     pub server: Net,
     pub client: Net,
@@ -88,6 +97,21 @@ impl Pair {
 
     pub fn server_addr() -> std::net::SocketAddr {
         (SERVER_IP, PORT).into()
+    }
+
+    /// Opens `count` client connections whose server SYN-ACKs the wire loses, like peers with
+    /// spoofed sources: they stay half-open on the server until it gives up on them.
+    pub fn flood(&mut self, count: usize) {
+        let ports = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        let lost = ports.clone();
+        *self.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
+            tcp_of(packet).is_some_and(|t| lost.lock().unwrap().contains(&t.dst_port()))
+        }));
+        for _ in 0..count {
+            let id = self.client.connect(Pair::server_addr()).unwrap();
+            let port = self.client.conn_local_addr(id).unwrap().port();
+            ports.lock().unwrap().insert(port);
+        }
     }
 
     /// Drives both stacks on simulated time until `done` returns true (true) or `limit` of
