@@ -5,6 +5,7 @@
 //! `ws` cannot hide itself by being on both ends of a measurement.
 
 pub mod handshake;
+pub mod peer;
 pub mod procstat;
 pub mod stats;
 

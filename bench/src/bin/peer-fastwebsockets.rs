@@ -5,7 +5,7 @@
 use clap::Parser;
 use fastwebsockets::{FragmentCollector, Frame, OpCode, Role, WebSocket, WebSocketError};
 use std::net::SocketAddr;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -39,22 +39,5 @@ async fn serve(mut stream: TcpStream) -> Result<(), WebSocketError> {
 
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    if let Some(cpu) = args.cpu {
-        bench::pin_to_cpu(cpu)?;
-    }
-    bench::raise_nofile_limit();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let listener = TcpListener::bind(args.listen).await?;
-        println!("listening on {}", listener.local_addr()?);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                // A failing client only ends its own connection; the load generator reports it.
-                let _ = serve(stream).await;
-            });
-        }
-    })
+    bench::peer::run(args.listen, args.cpu, serve)
 }

@@ -4,7 +4,7 @@
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Command line.
@@ -33,22 +33,5 @@ async fn serve(stream: TcpStream) -> Result<(), tokio_tungstenite::tungstenite::
 
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    if let Some(cpu) = args.cpu {
-        bench::pin_to_cpu(cpu)?;
-    }
-    bench::raise_nofile_limit();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let listener = TcpListener::bind(args.listen).await?;
-        println!("listening on {}", listener.local_addr()?);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                // A failing client only ends its own connection; the load generator reports it.
-                let _ = serve(stream).await;
-            });
-        }
-    })
+    bench::peer::run(args.listen, args.cpu, serve)
 }
