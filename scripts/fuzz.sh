@@ -54,7 +54,7 @@ for t in "${targets[@]}"; do
         >"$log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+    cov=$( (grep -oE 'cov: [0-9]+' "$log" || true) | tail -1 | cut -d' ' -f2)
     corpus=$(find "$dir/corpus/$t" -type f | wc -l)
     if [[ $rc -eq 0 ]]; then
         result=ok
@@ -62,7 +62,11 @@ for t in "${targets[@]}"; do
         failed=1
         artifact=$(grep -oE "artifacts/$t/[a-z]+-[0-9a-f]+" "$log" | tail -1 || true)
         if [[ -n $artifact ]]; then
+            # The panic message and the input itself, so a crash seen only in a CI log (whose
+            # machine is gone) can be replayed: base64 -d > crash-input.
             result="CRASH: replay with  (cd $dir && cargo +nightly fuzz run $t $artifact)"
+            result+=$'\n'"$(grep -A4 -m1 'panicked at' "$log" || grep -m1 -B2 -A6 'ERROR: ' "$log" || true)"
+            result+=$'\n'"input (base64): $(base64 -w0 "$dir/$artifact" 2>/dev/null || echo unreadable)"
         else
             result="FAILED (exit $rc), last lines:"$'\n'"$(tail -20 "$log")"
         fi

@@ -32,8 +32,13 @@ fuzz_target!(|input: &[u8]| {
         if let Ok(upgrade) = validate_upgrade(&request) {
             let protocol = upgrade.protocols().next();
             let _ = upgrade.extensions().count();
-            let mut out = [0u8; 256];
-            write_accept_response(upgrade.key(), protocol, &mut out).expect("a 101 fits");
+            // Status line, Upgrade, Connection and Accept take 129 bytes with the blank line; the protocol header 26
+            // more plus the token, which the peer chose and may make as long as the head allows.
+            let needed = 129 + protocol.map_or(0, |p| 26 + p.len());
+            let mut out = vec![0u8; needed];
+            let n = write_accept_response(upgrade.key(), protocol, &mut out).expect("a 101 fits");
+            assert_eq!(n, needed);
+            assert!(write_accept_response(upgrade.key(), protocol, &mut out[..needed - 1]).is_err());
         }
     }
 
