@@ -21,16 +21,6 @@ use cli::{Cidr, Cli, Command, ServerArgs, TunArgs};
 const CHAT_PAGE: &str = include_str!("chat.html");
 
 fn main() -> ExitCode {
-    // Each TCP socket eagerly allocates 64 KiB receive + 64 KiB send rings (`vec![0; n]`, i.e.
-    // calloc). With a fixed mmap threshold of 64 KiB glibc serves each ring with its own fresh
-    // mmap, whose zero pages calloc need not clear, so an idle connection only makes resident
-    // the few pages it has touched instead of all 128 KiB. Fixing the threshold also stops
-    // glibc's dynamic threshold from rising after the first ring is freed and moving rings back
-    // onto the (memset, resident) heap. Harmless elsewhere: smaller allocations are unaffected.
-    // SAFETY: mallopt only adjusts allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
-    }
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     if let Err(e) = signals::install() {

@@ -24,6 +24,7 @@ pub mod device;
 pub mod middleware;
 pub mod net;
 pub mod pool;
+pub mod rings;
 pub mod server;
 pub mod shard;
 

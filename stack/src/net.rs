@@ -196,9 +196,11 @@ pub struct Net {
     device: Port<Box<dyn Link>>,
     /// The port's capabilities, lent to each shard's interface with the packet it gets.
     caps: DeviceCapabilities,
+    /// Declared before `census`: fields drop in order, and the sockets in the shards hold
+    /// slices of the census's ring arena (see [`crate::rings`]).
     shards: Vec<Shard>,
     flows: FlowHasher,
-    /// Socket counts over all shards, against the one connection cap.
+    /// Socket counts over all shards, against the one connection cap, and their rings.
     census: Census,
     conns: IdMap<Conn>,
     /// (local, remote) → connection, to spot a second socket for the same 4-tuple.
@@ -296,7 +298,7 @@ impl Net {
                         }
                     }
                 });
-                Shard::new(iface, Pool::new(spare, rx_buffer, tx_buffer))
+                Shard::new(iface, Pool::new(spare))
             })
             .collect();
         Ok(Net {
@@ -304,7 +306,7 @@ impl Net {
             device,
             shards,
             flows: FlowHasher::new(mix(seed.rotate_left(32)), count),
-            census: Census::new(max_connections),
+            census: Census::new(max_connections, rx_buffer, tx_buffer)?,
             conns: IdMap::default(),
             tuples: HashMap::new(),
             dirty: Vec::new(),
@@ -1379,8 +1381,9 @@ fn socket_for(shards: &mut [Shard], census: &mut Census, index: usize) -> Option
         }
     } else if let Some(other) = shards.iter().position(|s| s.pool.free() > 0) {
         let from = &mut shards[other];
-        if let Some(socket) = from.pool.give_free(&mut from.sockets, census) {
-            return Some(shards[index].sockets.add(socket));
+        if let Some((socket, slot)) = from.pool.give_free(&mut from.sockets, census) {
+            let to = &mut shards[index];
+            return Some(to.pool.adopt(&mut to.sockets, socket, slot));
         }
     }
     if let Some(handle) = shards[index].reap_time_wait() {
@@ -1414,8 +1417,10 @@ fn move_socket(shards: &mut [Shard], from: usize, handle: SocketHandle, to: usiz
     if from == to {
         return handle;
     }
-    let socket = shards[from].sockets.remove(handle);
-    shards[to].sockets.add(socket)
+    let from = &mut shards[from];
+    let (socket, slot) = from.pool.detach(&mut from.sockets, handle);
+    let to = &mut shards[to];
+    to.pool.adopt(&mut to.sockets, socket, slot)
 }
 
 /// 64 bits from the OS (getrandom(2)), for ISNs and the ephemeral port start.

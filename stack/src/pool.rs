@@ -6,11 +6,17 @@
 //! finds it empty), and recycles closed sockets with their buffers. The cap is global: the
 //! [`Census`] counts sockets over every shard, and no pool lets the connections plus the
 //! listeners exceed `max_connections`, so SYNs beyond the cap are refused with a RST by
-//! smoltcp itself.
+//! smoltcp itself. Every socket's rings live in one [`RingArena`] slot, owned by the census
+//! (one slot per socket the cap allows); a pool remembers which slot each of its sockets holds.
+
+use std::collections::HashMap;
+use std::io;
 
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::{Socket, tcp};
 use smoltcp::time::Duration;
+
+use crate::rings::{RingArena, Slot};
 
 /// A peer silent this long with our data unacknowledged is dropped, so vanished peers do not
 /// pin the pool forever.
@@ -40,8 +46,9 @@ pub fn spare_for(max_connections: usize) -> usize {
     (max_connections / 16).clamp(8, 64).min(max_connections)
 }
 
-/// Socket counts summed over every shard, checked against the one `max_connections` cap.
-#[derive(Debug, Clone, Copy)]
+/// Socket counts summed over every shard, checked against the one `max_connections` cap, and
+/// the ring storage of every socket.
+#[derive(Debug)]
 pub struct Census {
     /// The cap on sockets: connections, listeners, draining and free ones together.
     pub max_connections: usize,
@@ -51,17 +58,22 @@ pub struct Census {
     pub listeners: usize,
     /// Closed sockets kept for reuse in all pools.
     pub free: usize,
+    /// One slot of receive and transmit ring per socket the cap allows.
+    rings: RingArena,
 }
 
 impl Census {
-    /// Nothing allocated yet under a cap of `max_connections`.
-    pub fn new(max_connections: usize) -> Self {
-        Census {
+    /// Nothing allocated yet under a cap of `max_connections`, for sockets with rings of
+    /// `rx_buffer` and `tx_buffer` bytes (address space is reserved for all of them now; memory
+    /// only as rings are written).
+    pub fn new(max_connections: usize, rx_buffer: usize, tx_buffer: usize) -> io::Result<Self> {
+        Ok(Census {
             max_connections,
             sockets: 0,
             listeners: 0,
             free: 0,
-        }
+            rings: RingArena::new(max_connections, rx_buffer, tx_buffer)?,
+        })
     }
 
     /// True when one more socket may be allocated.
@@ -80,23 +92,22 @@ impl Census {
 pub struct Pool {
     port: Option<u16>,
     listeners: Vec<SocketHandle>,
-    /// Closed sockets kept with their buffers for reuse, at most `spare` of them.
+    /// Closed sockets kept with their ring slots for reuse, at most `spare` of them.
     free: Vec<SocketHandle>,
     spare: usize,
-    rx_buffer: usize,
-    tx_buffer: usize,
+    /// The ring slot of every socket in this shard's set.
+    slots: HashMap<SocketHandle, Slot>,
 }
 
 impl Pool {
     /// An empty pool aiming at `spare` listeners; nothing listens until [`Pool::set_port`].
-    pub fn new(spare: usize, rx_buffer: usize, tx_buffer: usize) -> Self {
+    pub fn new(spare: usize) -> Self {
         Pool {
             port: None,
             listeners: Vec::new(),
             free: Vec::new(),
             spare: spare.max(1),
-            rx_buffer,
-            tx_buffer,
+            slots: HashMap::new(),
         }
     }
 
@@ -152,23 +163,48 @@ impl Pool {
         if !census.has_room() {
             return None;
         }
+        // The arena has a slot per socket the cap allows, so this fails only if the counts
+        // are wrong; then the SYN is refused rather than the cap exceeded.
+        let (slot, rx, tx) = census.rings.take()?;
         census.sockets += 1;
-        let socket = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; self.rx_buffer]),
-            tcp::SocketBuffer::new(vec![0; self.tx_buffer]),
-        );
-        Some(sockets.add(socket))
+        let socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+        Some(self.adopt(sockets, Socket::Tcp(socket), slot))
     }
 
-    /// Takes a recycled socket out of this shard's set, to be added to another shard's.
+    /// Takes a recycled socket out of this shard's set, to be adopted by another shard's.
     pub fn give_free(
         &mut self,
         sockets: &mut SocketSet<'static>,
         census: &mut Census,
-    ) -> Option<Socket<'static>> {
+    ) -> Option<(Socket<'static>, Slot)> {
         let handle = self.free.pop()?;
         census.free -= 1;
-        Some(sockets.remove(handle))
+        Some(self.detach(sockets, handle))
+    }
+
+    /// Takes `handle` out of this shard's set, with its ring slot, to move it to another shard.
+    pub fn detach(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        handle: SocketHandle,
+    ) -> (Socket<'static>, Slot) {
+        let slot = self
+            .slots
+            .remove(&handle)
+            .expect("every socket of a pool has a ring slot");
+        (sockets.remove(handle), slot)
+    }
+
+    /// Adds a socket (detached from another shard, or new) whose rings are `slot`.
+    pub fn adopt(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        socket: Socket<'static>,
+        slot: Slot,
+    ) -> SocketHandle {
+        let handle = sockets.add(socket);
+        self.slots.insert(handle, slot);
+        handle
     }
 
     /// Moves listeners that left LISTEN (a SYN arrived) into `taken`.
@@ -232,6 +268,11 @@ impl Pool {
         census: &mut Census,
         connections: usize,
     ) {
+        // The connection is over and its rings are reset before the next use: their pages
+        // go back to the kernel, so a recycled socket costs no more memory than a new one.
+        if let Some(&slot) = self.slots.get(&handle) {
+            census.rings.trim(slot);
+        }
         if self.wants_listener(census, connections) {
             self.listen_on(sockets, handle, census);
         } else {
@@ -272,7 +313,9 @@ impl Pool {
         handle: SocketHandle,
         census: &mut Census,
     ) {
-        sockets.remove(handle);
+        let (socket, slot) = self.detach(sockets, handle);
+        drop(socket);
+        census.rings.give_back(slot);
         census.sockets -= 1;
     }
 

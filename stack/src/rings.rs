@@ -1,0 +1,252 @@
+//! Storage for the sockets' receive and transmit rings: one anonymous mapping for all of them.
+//!
+//! Each socket holds a 64 KiB receive ring and a 64 KiB transmit ring by default, but an idle
+//! WebSocket uses a few hundred bytes of each (the request and the 101). Taken from `malloc`,
+//! how much of a ring becomes resident depends on the allocator (glibc carves some 64 KiB
+//! requests out of the heap and zeroes them, others are fresh mappings), and a recycled socket
+//! keeps every page its last connection touched. Here every socket owns a page-aligned
+//! [`Slot`] of one `mmap(MAP_NORESERVE)` reservation: a page becomes resident only when a byte
+//! of it is written, and [`RingArena::trim`] gives a slot's pages back to the kernel
+//! (`MADV_DONTNEED`) when its connection is over.
+//!
+//! The slices handed out are `'static` so smoltcp's sockets can hold them; they are not. The
+//! arena is owned by [`crate::Net`] behind its shards, which own every socket: Rust drops
+//! struct fields in declaration order, so all sockets are gone before the mapping is unmapped
+//! (see the field order note in `Net`). Nothing else may keep a slice.
+
+use std::io;
+use std::ptr::NonNull;
+
+/// A socket's place in the arena: its rings are `rx` then `tx` bytes from `index * stride`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot(u32);
+
+/// One reservation split into `slots` equal, page-aligned slots of a receive and a transmit
+/// ring each. See the module doc.
+pub struct RingArena {
+    base: NonNull<u8>,
+    /// Bytes reserved: `slots * stride`.
+    len: usize,
+    stride: usize,
+    rx: usize,
+    tx: usize,
+    /// Slots never handed out are `next..slots`; returned ones wait here.
+    free: Vec<Slot>,
+    next: u32,
+    slots: u32,
+}
+
+impl RingArena {
+    /// Reserves address space (not memory) for `slots` sockets with rings of `rx` and `tx`
+    /// bytes. Nothing is resident until written.
+    pub fn new(slots: usize, rx: usize, tx: usize) -> io::Result<Self> {
+        let page = page_size();
+        let stride = rx
+            .max(1)
+            .next_multiple_of(page)
+            .checked_add(tx.max(1).next_multiple_of(page))
+            .ok_or_else(too_big)?;
+        let count = u32::try_from(slots.max(1)).map_err(|_| too_big())?;
+        let len = stride.checked_mul(count as usize).ok_or_else(too_big)?;
+        // SAFETY: a fresh private anonymous mapping: no address hint, no file; the result is
+        // checked against MAP_FAILED before use.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(addr.cast::<u8>()).ok_or_else(too_big)?;
+        Ok(RingArena {
+            base,
+            len,
+            stride,
+            rx,
+            tx,
+            free: Vec::new(),
+            next: 0,
+            slots: count,
+        })
+    }
+
+    /// Slots not handed out.
+    pub fn available(&self) -> usize {
+        self.free.len() + (self.slots - self.next) as usize
+    }
+
+    /// A slot and its two rings (receive, transmit), or `None` when every slot is in use.
+    /// A returned slot reads as zeros until written (it was trimmed when given back).
+    pub fn take(&mut self) -> Option<(Slot, &'static mut [u8], &'static mut [u8])> {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None if self.next < self.slots => {
+                self.next += 1;
+                Slot(self.next - 1)
+            }
+            None => return None,
+        };
+        let start = slot.0 as usize * self.stride;
+        let tx_start = start + self.stride - self.tx.max(1).next_multiple_of(page_size());
+        // SAFETY: `start + rx <= tx_start` and `tx_start + tx <= start + stride <= len`, so
+        // both ranges lie inside the mapping and do not overlap each other or any other slot;
+        // a slot is handed out once until `give_back`, whose caller has dropped the socket
+        // holding these slices. The mapping lives until `self` drops, after every socket (see
+        // the module doc). Anonymous memory is always initialised (zeros or what was written).
+        unsafe {
+            let rx = std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), self.rx);
+            let tx = std::slice::from_raw_parts_mut(self.base.as_ptr().add(tx_start), self.tx);
+            Some((slot, rx, tx))
+        }
+    }
+
+    /// Gives the pages of `slot` back to the kernel; they read as zeros afterwards. For a socket
+    /// whose connection is over (its rings hold nothing anyone will read).
+    pub fn trim(&self, slot: Slot) {
+        let start = slot.0 as usize * self.stride;
+        // SAFETY: the range is one slot, inside the mapping and page-aligned; MADV_DONTNEED on
+        // private anonymous memory only replaces its contents with zeros, which is what the
+        // caller asks for (the socket's rings are empty and reset before their next use).
+        let rc = unsafe {
+            libc::madvise(
+                self.base.as_ptr().add(start).cast(),
+                self.stride,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if rc != 0 {
+            log::warn!(
+                "rings: madvise(MADV_DONTNEED): {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+
+    /// Returns `slot` for reuse. The socket that held its rings must be dropped already.
+    pub fn give_back(&mut self, slot: Slot) {
+        debug_assert!(slot.0 < self.next && !self.free.contains(&slot));
+        self.trim(slot);
+        self.free.push(slot);
+    }
+}
+
+impl Drop for RingArena {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`len` are exactly the mapping made in `new`; no slice outlives the
+        // arena (module doc).
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+impl std::fmt::Debug for RingArena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingArena")
+            .field("slots", &self.slots)
+            .field("available", &self.available())
+            .field("rx", &self.rx)
+            .field("tx", &self.tx)
+            .finish()
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size)
+        .ok()
+        .filter(|&s| s > 0)
+        .unwrap_or(4096)
+}
+
+fn too_big() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "socket ring reservation too large",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resident pages of `bytes` at `ptr`, from mincore(2).
+    fn resident_pages(ptr: *const u8, bytes: usize) -> usize {
+        let page = page_size();
+        let start = (ptr as usize) & !(page - 1);
+        let pages = (ptr as usize + bytes - start).div_ceil(page);
+        let mut vec = vec![0u8; pages];
+        // SAFETY: the range is inside a live mapping; `vec` has one byte per page.
+        let rc = unsafe { libc::mincore(start as *mut _, pages * page, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", io::Error::last_os_error());
+        vec.iter().filter(|&&b| b & 1 == 1).count()
+    }
+
+    #[test]
+    fn slots_are_disjoint_page_aligned_and_run_out() {
+        let mut arena = RingArena::new(3, 1000, 5000).unwrap();
+        let mut seen = Vec::new();
+        for fill in 1..=3u8 {
+            let (slot, rx, tx) = arena.take().unwrap();
+            assert_eq!((rx.len(), tx.len()), (1000, 5000));
+            assert_eq!(rx.as_ptr() as usize % page_size(), 0);
+            assert_eq!(tx.as_ptr() as usize % page_size(), 0);
+            assert!(
+                rx.iter().chain(tx.iter()).all(|&b| b == 0),
+                "fresh rings read as zeros"
+            );
+            rx.fill(fill);
+            tx.fill(fill);
+            seen.push((slot, rx, tx));
+        }
+        assert!(arena.take().is_none(), "three slots, three sockets");
+        assert_eq!(arena.available(), 0);
+        for (i, (_, rx, tx)) in seen.iter().enumerate() {
+            let fill = i as u8 + 1;
+            assert!(
+                rx.iter().chain(tx.iter()).all(|&b| b == fill),
+                "slot {i} was overwritten"
+            );
+        }
+    }
+
+    #[test]
+    fn only_written_pages_are_resident_and_trim_gives_them_back() {
+        let mut arena = RingArena::new(4, 64 * 1024, 64 * 1024).unwrap();
+        let (slot, rx, tx) = arena.take().unwrap();
+        assert_eq!(resident_pages(rx.as_ptr(), rx.len()), 0);
+        rx[..300].fill(7);
+        tx[..100].fill(9);
+        assert_eq!(resident_pages(rx.as_ptr(), rx.len()), 1);
+        assert_eq!(resident_pages(tx.as_ptr(), tx.len()), 1);
+        rx.fill(1);
+        assert_eq!(
+            resident_pages(rx.as_ptr(), rx.len()),
+            64 * 1024 / page_size()
+        );
+        arena.trim(slot);
+        assert_eq!(resident_pages(rx.as_ptr(), rx.len()), 0);
+        assert_eq!(resident_pages(tx.as_ptr(), tx.len()), 0);
+        assert!(rx.iter().all(|&b| b == 0), "a trimmed ring reads as zeros");
+    }
+
+    #[test]
+    fn a_slot_given_back_is_reused_trimmed() {
+        let mut arena = RingArena::new(1, 4096, 4096).unwrap();
+        let (slot, rx, _) = arena.take().unwrap();
+        let at = rx.as_ptr();
+        rx.fill(0xAA);
+        arena.give_back(slot);
+        assert_eq!(arena.available(), 1);
+        let (again, rx, _) = arena.take().unwrap();
+        assert_eq!((again, rx.as_ptr()), (slot, at));
+        assert!(rx.iter().all(|&b| b == 0));
+    }
+}
