@@ -251,7 +251,7 @@ def loadgen_report(args):
                       f, indent=1)
 
 
-LIBS = ["ws", "tungstenite", "fastwebsockets", "memcpy"]
+LIBS = ["ws", "ws-in-place", "tungstenite", "fastwebsockets", "memcpy"]
 
 
 def criterion_report(args):
@@ -270,8 +270,8 @@ def criterion_report(args):
     if not data:
         sys.exit(f"report.py: no criterion results under {root} (run: cargo bench -p ws)")
     lines = ["## ws micro-benchmarks (criterion medians; time per iteration, throughput in GiB/s)", "",
-             "| benchmark | size | ws | tungstenite | fastwebsockets | memcpy | ws speedup vs tungstenite | vs fastwebsockets | ws ÷ memcpy time |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| benchmark | size | ws | ws in place (decode) | tungstenite | fastwebsockets | memcpy | ws speedup vs tungstenite | vs fastwebsockets | ws ÷ memcpy time |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
     def cell(v):
         if v is None:

@@ -4,9 +4,12 @@
 //! Every implementation decodes (or encodes) the same wire bytes: batches of back-to-back binary
 //! frames (≈64 KiB of frames per iteration for small payloads, one frame for 64 KiB and 1 MiB),
 //! so the per-iteration work and the reported throughput are comparable across libraries.
-//! - decode: bytes "arrive" by one copy into the library's buffer (ws: the caller's buffer, as
-//!   the stack's `recv` does; the others: their own read buffer, from an in-memory stream), then
-//!   headers are parsed and payloads unmasked. Binary frames, so no UTF-8 validation anywhere.
+//! - decode: the wire bytes are in an arrival buffer (the TCP receive ring, for the stack); each
+//!   library copies every payload once into a buffer of its own or of its caller's and unmasks
+//!   it. ws with `read_into` does both in one pass (arrival buffer → caller's buffer); ws with
+//!   `handle_read` ("ws-in-place") copies the bytes into the caller's buffer and unmasks them
+//!   there, as the others do with their read buffer (from an in-memory stream). Binary frames,
+//!   so no UTF-8 validation anywhere.
 //! - encode: one whole frame written as wire bytes into a reused buffer (client role: masked).
 //! - unmask: XOR of a buffer in place (tungstenite does not export its routine).
 //! - accept_key: SHA-1 + base64 of the RFC 6455 sample key (fastwebsockets only has it behind
@@ -149,6 +152,26 @@ fn key_source() -> impl FnMut() -> [u8; 4] {
     }
 }
 
+/// Calls `read(pos)` (a `ws` read from input offset `pos`, its event mapped by [`data_len`])
+/// until no event comes; returns the input consumed and the payload bytes delivered.
+fn decode_all(mut read: impl FnMut(usize) -> (usize, Option<usize>)) -> (usize, usize) {
+    let (mut pos, mut got) = (0, 0);
+    loop {
+        match read(pos) {
+            (n, Some(len)) => (pos, got) = (pos + n, got + len),
+            (n, None) => return (pos + n, got),
+        }
+    }
+}
+
+/// The payload length of a data event; only data events are expected.
+fn data_len(event: Event<'_>) -> usize {
+    match event {
+        Event::Data { payload, .. } => black_box(payload).len(),
+        other => panic!("unexpected event {other:?}"),
+    }
+}
+
 fn ws_decode(c: &mut Criterion, group: &str, masked: bool) {
     let mut g = c.benchmark_group(group);
     for len in SIZES {
@@ -172,21 +195,30 @@ fn ws_decode(c: &mut Criterion, group: &str, masked: bool) {
         };
 
         g.bench_function(BenchmarkId::new("ws", len), |b| {
+            // `read_into`: payloads go from the arrival buffer into the caller's, unmasked in
+            // the same pass.
+            let mut conn = Connection::new(ws_role, Config::default(), key_source(), now);
+            let mut out = vec![0u8; len];
+            b.iter(|| {
+                let read = decode_all(|pos| {
+                    let (n, event) = conn.read_into(&wire[pos..], &mut out, now);
+                    (n, event.map(data_len))
+                });
+                assert_eq!(read, (wire.len(), frames * len));
+            });
+        });
+
+        g.bench_function(BenchmarkId::new("ws-in-place", len), |b| {
+            // `handle_read`: the bytes are copied into the caller's buffer, then unmasked there.
             let mut conn = Connection::new(ws_role, Config::default(), key_source(), now);
             let mut buf = vec![0u8; wire.len()];
             b.iter(|| {
                 buf.copy_from_slice(&wire);
-                let (mut pos, mut got) = (0, 0);
-                loop {
+                let read = decode_all(|pos| {
                     let (n, event) = conn.handle_read(&mut buf[pos..], now);
-                    pos += n;
-                    match event {
-                        Some(Event::Data { payload, .. }) => got += black_box(payload).len(),
-                        Some(_) => panic!("unexpected event"),
-                        None => break,
-                    }
-                }
-                assert_eq!((pos, got), (wire.len(), frames * len));
+                    (n, event.map(data_len))
+                });
+                assert_eq!(read, (wire.len(), frames * len));
             });
         });
 

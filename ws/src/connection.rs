@@ -15,7 +15,7 @@ use crate::frame::{
     FrameHeader, HeaderBytes, HeaderView, MAX_CONTROL_PAYLOAD_LEN, MAX_HEADER_LEN, MessageKind,
     OpCode,
 };
-use crate::mask::{MaskKeySource, NoMask, apply_mask};
+use crate::mask::{MaskKeySource, NoMask, apply_mask, copy_masked};
 use crate::time::{Duration, Instant};
 use crate::utf8::Utf8Validator;
 
@@ -255,15 +255,77 @@ impl<K: MaskKeySource> Connection<K> {
     /// Bytes that complete no event are remembered (headers, control payloads) or, for data,
     /// delivered as soon as they arrive, so any split of the input yields the same messages.
     /// After a Close or a failure all input is consumed and ignored.
+    ///
+    /// Data payloads are unmasked in place and handed out as slices of `input`. To have them
+    /// land in a buffer of your own instead, unmasked in the same pass as the copy, use
+    /// [`Connection::read_into`].
     #[must_use = "the consumed count and the event must be acted on"]
     pub fn handle_read<'a>(
         &mut self,
         input: &'a mut [u8],
         now: Instant,
     ) -> (usize, Option<Event<'a>>) {
+        let (pos, take, offset) = match self.read_to_payload(input, usize::MAX, now) {
+            Ok(found) => found,
+            Err((consumed, event)) => return (consumed, event),
+        };
+        let total = input.len();
+        let payload = &mut input[pos..pos + take];
+        if let Some(key) = self.incoming_key() {
+            apply_mask(payload, key, offset);
+        }
+        self.deliver(payload, pos, total)
+    }
+
+    /// [`Connection::handle_read`] that leaves `input` untouched: a data payload is copied
+    /// into `out` (at most `out.len()` bytes of it per call) and unmasked while it is copied,
+    /// and the event's payload is a slice of `out`. Consumed input counts as for
+    /// `handle_read`, and any split of the input, or of the payload over calls with small
+    /// `out` buffers, yields the same bytes. With an empty `out` no payload byte is consumed.
+    ///
+    /// This is one pass over the payload where `handle_read` followed by a copy is two: for a
+    /// caller that keeps messages (assembles them, or queues them) rather than using them in
+    /// the input buffer.
+    #[must_use = "the consumed count and the event must be acted on"]
+    pub fn read_into<'o>(
+        &mut self,
+        input: &[u8],
+        out: &'o mut [u8],
+        now: Instant,
+    ) -> (usize, Option<Event<'o>>) {
+        let (pos, take, offset) = match self.read_to_payload(input, out.len(), now) {
+            Ok(found) => found,
+            Err((consumed, event)) => return (consumed, event),
+        };
+        let payload = &mut out[..take];
+        match self.incoming_key() {
+            Some(key) => copy_masked(&input[pos..pos + take], payload, key, offset),
+            None => payload.copy_from_slice(&input[pos..pos + take]),
+        }
+        self.deliver(payload, pos, input.len())
+    }
+
+    /// The masking key of the frame being read, if it is masked.
+    fn incoming_key(&self) -> Option<[u8; 4]> {
+        self.frame.and_then(|frame| frame.header.masking_key())
+    }
+
+    /// Reads headers and control frames up to the next data payload bytes. `Ok((pos, take,
+    /// offset))`: `input[pos..pos + take]` are the next `take` (≥ 1, at most `room`) payload
+    /// bytes of the current data frame, which starts `offset` bytes earlier in its payload.
+    /// `Err`: what `handle_read` returns (an event or a need for more input).
+    // The `Err` side carries an Event (a control payload inline): it is built once per call
+    // and returned straight to the caller, never stored.
+    #[allow(clippy::result_large_err)]
+    fn read_to_payload(
+        &mut self,
+        input: &[u8],
+        room: usize,
+        now: Instant,
+    ) -> Result<(usize, usize, u64), (usize, Option<Event<'static>>)> {
         let total = input.len();
         if self.failed || self.close_received {
-            return (total, None);
+            return Err((total, None));
         }
         if total > 0 {
             self.last_received = now;
@@ -271,18 +333,18 @@ impl<K: MaskKeySource> Connection<K> {
         let mut pos = 0;
         // Headers and control frames never borrow the input; a data payload does, so the loop
         // ends at the first data frame with a payload to deliver.
-        let (mut frame, kind) = loop {
+        let frame = loop {
             let Some(frame) = self.frame else {
                 let (used, header) = self.read_header(&input[pos..]);
                 pos += used;
                 match header.and_then(|header| header.map(|h| self.start_frame(h)).transpose()) {
                     Ok(Some(())) => continue,
-                    Ok(None) => return (pos, None),
-                    Err(error) => return (total, Some(self.fail(error))),
+                    Ok(None) => return Err((pos, None)),
+                    Err(error) => return Err((total, Some(self.fail(error)))),
                 }
             };
-            if let Content::Data(kind) = frame.content {
-                break (frame, kind);
+            if let Content::Data(_) = frame.content {
+                break frame;
             }
             let take = usize::try_from(frame.remaining())
                 .unwrap_or(usize::MAX)
@@ -295,7 +357,7 @@ impl<K: MaskKeySource> Connection<K> {
                     received: self.control.len() as u64,
                     ..frame
                 });
-                return (pos, None);
+                return Err((pos, None));
             }
             let event = self.finish_control(frame.header);
             let consumed = if matches!(event, Event::Failed(_)) {
@@ -303,19 +365,34 @@ impl<K: MaskKeySource> Connection<K> {
             } else {
                 pos
             };
-            return (consumed, Some(event));
+            return Err((consumed, Some(event)));
         };
 
         let take = usize::try_from(frame.remaining())
             .unwrap_or(usize::MAX)
-            .min(total - pos);
+            .min(total - pos)
+            .min(room);
         if take == 0 && frame.remaining() > 0 {
+            return Err((pos, None));
+        }
+        Ok((pos, take, frame.received))
+    }
+
+    /// Hands out the next `payload` bytes (unmasked) of the current data frame, which came
+    /// from `input[pos..]` of an input of `total` bytes.
+    fn deliver<'p>(
+        &mut self,
+        payload: &'p [u8],
+        pos: usize,
+        total: usize,
+    ) -> (usize, Option<Event<'p>>) {
+        let Some(mut frame) = self.frame else {
             return (pos, None);
-        }
-        let payload = &mut input[pos..pos + take];
-        if let Some(key) = frame.header.masking_key() {
-            apply_mask(payload, key, frame.received);
-        }
+        };
+        let Content::Data(kind) = frame.content else {
+            return (pos, None);
+        };
+        let take = payload.len();
         frame.received += take as u64;
         let frame_done = frame.remaining() == 0;
         let fin = frame_done && frame.header.fin();

@@ -106,6 +106,6 @@ pub use frame::{
     FrameHeader, HeaderBytes, HeaderView, MAX_CONTROL_FRAME_LEN, MAX_HEADER_LEN, MessageKind,
     OpCode,
 };
-pub use mask::{MaskKeySource, NoMask, apply_mask};
+pub use mask::{MaskKeySource, NoMask, apply_mask, copy_masked};
 pub use time::{Duration, Instant};
 pub use utf8::Utf8Validator;

@@ -1,5 +1,6 @@
 //! A whole connection fed arbitrary bytes in arbitrary pieces, in either role. The first
-//! bytes choose the role, the limits and the piece sizes. Checked: the handle_read contract,
+//! bytes choose the role, the limits, the piece sizes and whether payloads are read in place
+//! (`handle_read`) or copied out (`read_into`). Checked: the handle_read contract,
 //! nothing after a Close or a failure, and everything the connection sends (echoes of the
 //! data, pongs, close frames) is read without error by a peer of the opposite role.
 #![no_main]
@@ -17,6 +18,10 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Config { max_frame_size: 64, max_message_size: 200, ..Config::default() }
     };
+    // Bit 2: payloads through `read_into` into an output buffer of 1..=32 bytes (bits 3-7)
+    // instead of `handle_read` in place.
+    let out_len = (selector & 4 != 0).then_some(usize::from(selector >> 3) + 1);
+    let mut out = vec![0u8; out_len.unwrap_or(0)];
     let pieces = &sizes[..sizes.len().min(4)];
     let mut input = data[1 + pieces.len()..].to_vec();
 
@@ -40,7 +45,11 @@ fuzz_target!(|data: &[u8]| {
         let len = piece.len();
         let mut pos = 0;
         loop {
-            let (consumed, event) = conn.handle_read(&mut piece[pos..], NOW);
+            let (consumed, event) = if out_len.is_some() {
+                conn.read_into(&piece[pos..], &mut out, NOW)
+            } else {
+                conn.handle_read(&mut piece[pos..], NOW)
+            };
             assert!(consumed <= len - pos);
             pos += consumed;
             let Some(event) = event else {

@@ -102,7 +102,28 @@ pub fn feed<K: MaskKeySource>(
     bytes: &[u8],
     piece_sizes: &[usize],
 ) -> Vec<Owned> {
+    feed_via(conn, bytes, piece_sizes, None)
+}
+
+/// [`feed`] through [`Connection::read_into`] with an output buffer of `out_len` (≥ 1) bytes:
+/// also checks that the input is left untouched.
+pub fn feed_into<K: MaskKeySource>(
+    conn: &mut Connection<K>,
+    bytes: &[u8],
+    piece_sizes: &[usize],
+    out_len: usize,
+) -> Vec<Owned> {
+    feed_via(conn, bytes, piece_sizes, Some(out_len))
+}
+
+fn feed_via<K: MaskKeySource>(
+    conn: &mut Connection<K>,
+    bytes: &[u8],
+    piece_sizes: &[usize],
+    out_len: Option<usize>,
+) -> Vec<Owned> {
     let mut buf = bytes.to_vec();
+    let mut out = vec![0u8; out_len.unwrap_or(0)];
     let mut events = Vec::new();
     let mut start = 0;
     let mut sizes = piece_sizes.iter().copied().cycle();
@@ -114,7 +135,10 @@ pub fn feed<K: MaskKeySource>(
         let piece = &mut buf[start..start + size];
         let mut pos = 0;
         loop {
-            let (consumed, event) = conn.handle_read(&mut piece[pos..], T0);
+            let (consumed, event) = match out_len {
+                Some(_) => conn.read_into(&piece[pos..], &mut out, T0),
+                None => conn.handle_read(&mut piece[pos..], T0),
+            };
             assert!(consumed <= size - pos, "consumed more than given");
             pos += consumed;
             match event {
@@ -126,6 +150,9 @@ pub fn feed<K: MaskKeySource>(
             }
         }
         start += size;
+    }
+    if out_len.is_some() {
+        assert_eq!(buf, bytes, "read_into wrote to its input");
     }
     events
 }
