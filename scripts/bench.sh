@@ -108,6 +108,9 @@ in_p ip addr add $kernel_p/24 dev "$veth_p"
 for dev in "$tun_ws" "$tun_bulk"; do in_c ip tuntap add dev "$dev" mode tun; done
 in_c ip addr add $tunws_net.1/24 dev "$tun_ws"
 in_c ip addr add $bulk_net.1/24 dev "$tun_bulk"
+# The TUNs get the queue scripts/demo.sh gives users (lib.sh tun_up): at the kernel's default of
+# 500 packets, C = 1000 × 4 KiB overflowed it (tens of thousands of drops per run).
+for dev in "$tun_ws" "$tun_bulk"; do in_c ip link set "$dev" txqueuelen 10000; done
 for dev in lo "$veth_c" "$tun_ws" "$tun_bulk"; do in_c ip link set "$dev" up; done
 for dev in lo "$veth_p"; do in_p ip link set "$dev" up; done
 # Connection churn and 10 000 idle sockets need the whole port range and quick port reuse.
