@@ -1,9 +1,10 @@
 //! Userspace TCP/IP stack over a TUN device, and the server glue that runs `ws` over it.
 //!
 //! The network half: [`device`] (the TUN link and the smoltcp device over it), [`middleware`]
-//! (pcap, trace, loss around the device), [`pool`] (spare listeners), [`shard`] (sockets
-//! spread over several smoltcp interfaces by flow hash), [`Net`] (interfaces, sockets,
-//! connection table, the calls an event loop makes) and [`Clock`].
+//! (pcap, trace, loss around the device), [`pool`] (spare listeners), [`rings`] (every
+//! socket's buffers in one lazily resident reservation), [`shard`] (sockets spread over several
+//! smoltcp interfaces by flow hash), [`Net`] (interfaces, sockets, connection table, the calls
+//! an event loop makes) and [`Clock`].
 //!
 //! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
 //! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6
