@@ -632,9 +632,10 @@ impl<K: MaskKeySource> Connection<K> {
             .emit(out)
             .map_err(|_| SendError::BufferTooSmall { needed })?;
         let body = &mut out[header_len..];
-        body.copy_from_slice(payload);
-        if let Some(key) = key {
-            apply_mask(body, key, 0);
+        match key {
+            // Masked while copied: one pass over the payload.
+            Some(key) => copy_masked(payload, body, key, 0),
+            None => body.copy_from_slice(payload),
         }
         Ok(needed)
     }
