@@ -28,9 +28,11 @@ Examples:
 Impairment (labs): --loss, --reorder, --duplicate, --delay and --jitter act on every packet in
 both directions, chosen by a PRNG seeded with --loss-seed, so a run repeats exactly.
 
-Fixed limits: a request head must arrive within 10 s (silent connections are closed); an idle
-WebSocket is pinged after 30 s and failed with 1011 if still silent 30 s later; the close
-handshake gets 5 s; a /chat client whose outgoing queue would pass 1 MiB is closed with 1008.
+Timeouts (flags above): a request head must arrive within --handshake-timeout (silent
+connections are closed); a WebSocket silent for --keepalive seconds is pinged and failed with
+1011 if still silent --keepalive-timeout seconds later; the close handshake, and then the
+peer's acknowledgement of our FIN, each get --close-timeout.
+Fixed limit: a /chat client whose outgoing queue would pass 1 MiB is closed with 1008.
 Log level: RUST_LOG (default info), e.g. RUST_LOG=debug.";
 
 /// tunws: a WebSocket chat and echo server on a userspace TCP/IP stack over a TUN device.
@@ -149,6 +151,34 @@ pub struct ServerArgs {
     /// 403. Without this option every origin is allowed.
     #[arg(long = "origin", value_name = "ORIGIN")]
     pub origins: Vec<String>,
+
+    /// Seconds a new connection has to deliver a complete request head before it is closed
+    /// (slow or silent clients, and the spare connections browsers open)
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = seconds)]
+    pub handshake_timeout: u64,
+
+    /// Seconds of silence from a WebSocket peer before it is pinged (0: no keepalive)
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub keepalive: u64,
+
+    /// Seconds a pinged peer has to say anything before the connection fails with 1011
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = seconds)]
+    pub keepalive_timeout: u64,
+
+    /// Seconds for the peer to finish the close handshake, and then to acknowledge our FIN
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = seconds)]
+    pub close_timeout: u64,
+}
+
+/// A timeout in whole seconds, 1 s to a day.
+fn seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(secs @ 1..=86_400) => Ok(secs),
+        _ => Err(format!(
+            "expected whole seconds from 1 to 86400, not '{text}'"
+        )),
+    }
 }
 
 /// Client options.
@@ -264,6 +294,15 @@ mod tests {
         assert_eq!((s.tun.delay, s.tun.jitter, s.tun.loss_seed), (0, 0, 0));
         assert_eq!(s.max_per_source, DEFAULT_MAX_PER_SOURCE);
         assert!(!s.stats);
+        assert_eq!(
+            (
+                s.handshake_timeout,
+                s.keepalive,
+                s.keepalive_timeout,
+                s.close_timeout
+            ),
+            (10, 30, 30, 5)
+        );
     }
 
     #[test]
@@ -306,6 +345,14 @@ mod tests {
             "--max-per-source",
             "8",
             "--stats",
+            "--handshake-timeout",
+            "3",
+            "--keepalive",
+            "0",
+            "--keepalive-timeout",
+            "7",
+            "--close-timeout",
+            "2",
         ])
         .unwrap();
         let s = cli.server;
@@ -322,6 +369,15 @@ mod tests {
         assert_eq!((s.tun.delay, s.tun.jitter, s.tun.loss_seed), (20, 5, 42));
         assert_eq!(s.max_per_source, 8);
         assert!(s.stats);
+        assert_eq!(
+            (
+                s.handshake_timeout,
+                s.keepalive,
+                s.keepalive_timeout,
+                s.close_timeout
+            ),
+            (3, 0, 7, 2)
+        );
     }
 
     #[test]
@@ -336,6 +392,10 @@ mod tests {
             &["tunws", "--jitter", "x"],
             &["tunws", "--port", "70000"],
             &["tunws", "--max-connections", "0"],
+            &["tunws", "--handshake-timeout", "0"],
+            &["tunws", "--keepalive-timeout", "1.5"],
+            &["tunws", "--close-timeout", "86401"],
+            &["tunws", "--keepalive", "-1"],
             &["tunws", "client", "http://10.0.0.1:80/"],
             &["tunws", "client", "ws://example.com:80/"],
         ] {

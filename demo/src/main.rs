@@ -14,6 +14,7 @@ use clap::Parser;
 use smoltcp::wire::{IpAddress, IpCidr};
 use stack::server::{Page, Server, ServerConfig};
 use stack::{Net, NetConfig};
+use ws::{Duration, Keepalive};
 
 use cli::{Cidr, Cli, Command, ServerArgs, TunArgs};
 
@@ -79,6 +80,12 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
         origins: args.origins.clone(),
         trace: args.tun.trace,
         stats: args.stats,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        keepalive: (args.keepalive > 0).then(|| Keepalive {
+            idle: Duration::from_secs(args.keepalive),
+            timeout: Duration::from_secs(args.keepalive_timeout),
+        }),
+        close_timeout: Duration::from_secs(args.close_timeout),
         ..ServerConfig::default()
     });
     server.page(Page {

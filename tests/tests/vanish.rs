@@ -29,6 +29,24 @@ fn read_to_end_within(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
     }
 }
 
+/// On a WebSocket that we leave silent: reads the keepalive Ping, then the Close the server
+/// fails us with, then the end of the TCP stream. Returns when each came (since `start`) and
+/// the close code.
+fn keepalive_sequence(
+    stream: &mut TcpStream,
+    start: Instant,
+) -> (Duration, Duration, Option<u16>, Duration) {
+    let ping = read_server_frame(stream).expect("the keepalive ping");
+    assert_eq!(ping.opcode(), 0x9, "expected a Ping first, got {ping:?}");
+    let ping_at = start.elapsed();
+    // We never answer: the peer is silent, so the keepalive must give up on it.
+    let close = read_server_frame(stream).expect("the keepalive close");
+    let close_at = start.elapsed();
+    let rest = read_to_end_within(stream, Duration::from_secs(15));
+    assert!(rest.is_empty(), "bytes after the Close: {rest:?}");
+    (ping_at, close_at, close.close_code(), start.elapsed())
+}
+
 #[test]
 fn half_close_after_a_frame_gets_the_echo_then_the_close() {
     require_root!();
@@ -93,16 +111,7 @@ fn silent_websocket_peer_is_pinged_then_failed_with_1011() {
         stream
             .set_read_timeout(Some(Duration::from_secs(75)))
             .unwrap();
-        let ping = read_server_frame(&mut stream).expect("the keepalive ping");
-        assert_eq!(ping.opcode(), 0x9, "expected a Ping first, got {ping:?}");
-        let ping_at = start.elapsed();
-        // We never answer: the peer is silent, so the keepalive must give up on it.
-        let close = read_server_frame(&mut stream).expect("the keepalive close");
-        let close_at = start.elapsed();
-        let code = close.close_code();
-        let rest = read_to_end_within(&mut stream, Duration::from_secs(15));
-        assert!(rest.is_empty(), "bytes after the Close: {rest:?}");
-        (ping_at, close_at, code, start.elapsed())
+        keepalive_sequence(&mut stream, start)
     });
     println!(
         "keepalive: ping at {ping_at:?}, close {code:?} at {close_at:?}, TCP end at {end_at:?}"
@@ -114,6 +123,55 @@ fn silent_websocket_peer_is_pinged_then_failed_with_1011() {
     assert!((Duration::from_secs(59)..Duration::from_secs(64)).contains(&close_at));
     assert!(
         end_at < close_at + Duration::from_secs(8),
+        "TCP lingered until {end_at:?}"
+    );
+    assert!(
+        tunws
+            .proc()
+            .wait_for_output("left (1011)", Duration::from_secs(2))
+    );
+}
+
+/// The timeout flags replace the defaults: a silent connection is closed after
+/// `--handshake-timeout`, a silent WebSocket is pinged after `--keepalive` and failed with 1011
+/// `--keepalive-timeout` later, and TCP ends within `--close-timeout` (twice) after that.
+#[test]
+fn timeout_flags_set_the_handshake_keepalive_and_close_timeouts() {
+    require_root!();
+    let ns = Netns::new("timeoutflags");
+    let mut tunws = Tunws::start(
+        &ns,
+        &[
+            "--handshake-timeout",
+            "2",
+            "--keepalive",
+            "2",
+            "--keepalive-timeout",
+            "3",
+            "--close-timeout",
+            "1",
+        ],
+    );
+    let (silent_end, ping_at, close_at, code, end_at) = ns.run(|| {
+        let start = Instant::now();
+        let mut silent = connect_tcp();
+        let mut ws = raw_upgrade("/echo");
+        ws.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let rest = read_to_end_within(&mut silent, Duration::from_secs(10));
+        assert!(rest.is_empty(), "a silent connection got {rest:?}");
+        let silent_end = start.elapsed();
+        let (ping_at, close_at, code, end_at) = keepalive_sequence(&mut ws, start);
+        (silent_end, ping_at, close_at, code, end_at)
+    });
+    println!(
+        "flags: silent closed at {silent_end:?}, ping at {ping_at:?}, close {code:?} at {close_at:?}, TCP end at {end_at:?}"
+    );
+    assert!((Duration::from_millis(1800)..Duration::from_secs(4)).contains(&silent_end));
+    assert!((Duration::from_millis(1800)..Duration::from_secs(4)).contains(&ping_at));
+    assert_eq!(code, Some(1011));
+    assert!((Duration::from_millis(4800)..Duration::from_secs(8)).contains(&close_at));
+    assert!(
+        end_at < close_at + Duration::from_secs(3),
         "TCP lingered until {end_at:?}"
     );
     assert!(
