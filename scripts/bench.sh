@@ -17,9 +17,11 @@
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
 # Needs root (namespaces, TUN), ip, taskset, python3. Every address used is inside the namespaces.
+# TUNWS_ARGS (environment): extra tunws options for A/B runs, e.g. TUNWS_ARGS='--socket-buffer
+# 262144'; the report's command line shows them.
 set -euo pipefail
 script=bench.sh
-command_line="scripts/bench.sh $*"
+command_line="${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }scripts/bench.sh $*"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rounds=5
@@ -30,7 +32,7 @@ sections=echo,connect,bulk,scale
 build=1
 out=
 servers=(tunws tungstenite fastwebsockets)
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -151,7 +153,8 @@ stop_server() {
 tunws_max_connections=
 start_tunws() {
     start_server tunws "$ns_c" "$bin/tunws" --tun "$tun_ws" --addr $tunws_net.2/24 --port 8080 \
-        --mtu "$1" --max-per-source 0 ${tunws_max_connections:+--max-connections "$tunws_max_connections"}
+        --mtu "$1" --max-per-source 0 ${tunws_max_connections:+--max-connections "$tunws_max_connections"} \
+        ${TUNWS_ARGS:-}
     tunws_pid=$started
 }
 

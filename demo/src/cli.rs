@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand};
 /// leaves room for them without rounding surprises.
 pub const DEFAULT_MAX_MESSAGE: u64 = 16 * 1024 * 1024 + 64 * 1024;
 
+/// Default `--socket-buffer`: the stack's own default ring size.
+pub const DEFAULT_SOCKET_BUFFER: usize = 64 * 1024;
+
 /// Default `--max-connections`: enough for classroom use and the 200-connect burst test, small
 /// enough that smoltcp's linear socket scan (about 90 ns per socket per packet) stays cheap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -79,6 +82,13 @@ pub struct TunArgs {
     /// Device MTU; defaults to the TUN's current MTU (a larger MTU means fewer packets per byte)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1280..))]
     pub mtu: Option<u16>,
+
+    /// Receive and send buffer of each TCP socket, in bytes (each; at least four MTUs). Only
+    /// the pages a connection has written are resident, so this costs address space, not memory,
+    /// until the connection moves that much data; it bounds the TCP window
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SOCKET_BUFFER,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(4096..=16 << 20))]
+    pub socket_buffer: usize,
 
     /// Write every packet in and out to this pcap file (open it in Wireshark or tshark)
     #[arg(long, value_name = "FILE")]
@@ -303,6 +313,7 @@ mod tests {
             ),
             (10, 30, 30, 5)
         );
+        assert_eq!(s.tun.socket_buffer, DEFAULT_SOCKET_BUFFER);
     }
 
     #[test]
@@ -353,6 +364,8 @@ mod tests {
             "7",
             "--close-timeout",
             "2",
+            "--socket-buffer",
+            "262144",
         ])
         .unwrap();
         let s = cli.server;
@@ -378,6 +391,7 @@ mod tests {
             ),
             (3, 0, 7, 2)
         );
+        assert_eq!(s.tun.socket_buffer, 262_144);
     }
 
     #[test]
@@ -396,6 +410,8 @@ mod tests {
             &["tunws", "--keepalive-timeout", "1.5"],
             &["tunws", "--close-timeout", "86401"],
             &["tunws", "--keepalive", "-1"],
+            &["tunws", "--socket-buffer", "4095"],
+            &["tunws", "--socket-buffer", "16777217"],
             &["tunws", "client", "http://10.0.0.1:80/"],
             &["tunws", "client", "ws://example.com:80/"],
         ] {

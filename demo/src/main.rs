@@ -60,6 +60,8 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         delay: stack::Duration::from_millis(u64::from(tun.delay)),
         jitter: stack::Duration::from_millis(u64::from(tun.jitter)),
         max_connections,
+        rx_buffer: tun.socket_buffer,
+        tx_buffer: tun.socket_buffer,
         ..NetConfig::default()
     }
 }
