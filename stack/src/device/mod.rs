@@ -8,6 +8,7 @@
 
 pub mod memory;
 pub mod tun;
+pub mod vnet;
 
 use std::io;
 use std::os::fd::RawFd;
