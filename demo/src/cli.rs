@@ -26,7 +26,11 @@ Examples:
   tunws client ws://10.0.0.1:9001/      the client role, stdin lines out, text lines in
 
 Impairment (labs): --loss, --reorder, --duplicate, --delay and --jitter act on every packet in
-both directions, chosen by a PRNG seeded with --loss-seed, so a run repeats exactly.
+both directions, chosen by a PRNG seeded with --loss-seed, so a run repeats exactly. With offload
+(the default) a packet may be a TCP super-packet of up to 64 KiB that the kernel cuts into MTU
+segments beyond the TUN: one loss then loses all of them; add --no-offload for per-segment labs.
+--pcap and --trace show super-packets as single large packets (checksums of outgoing ones are
+left to the kernel, so capture tools may flag them).
 
 Fixed limits: a request head must arrive within 10 s (silent connections are closed); an idle
 WebSocket is pinged after 30 s and failed with 1011 if still silent 30 s later; the close
@@ -77,6 +81,12 @@ pub struct TunArgs {
     /// Device MTU; defaults to the TUN's current MTU (a larger MTU means fewer packets per byte)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1280..))]
     pub mtu: Option<u16>,
+
+    /// Exchange plain MTU-sized packets with the kernel: no virtio-net header, no TCP
+    /// segmentation or checksum offload (on by default: 64 KiB TCP super-packets cross the TUN
+    /// in one read/write, the kernel cuts them to the MTU for peers beyond it)
+    #[arg(long)]
+    pub no_offload: bool,
 
     /// Write every packet in and out to this pcap file (open it in Wireshark or tshark)
     #[arg(long, value_name = "FILE")]
@@ -264,6 +274,7 @@ mod tests {
         assert_eq!((s.tun.delay, s.tun.jitter, s.tun.loss_seed), (0, 0, 0));
         assert_eq!(s.max_per_source, DEFAULT_MAX_PER_SOURCE);
         assert!(!s.stats);
+        assert!(!s.tun.no_offload);
     }
 
     #[test]
@@ -306,6 +317,7 @@ mod tests {
             "--max-per-source",
             "8",
             "--stats",
+            "--no-offload",
         ])
         .unwrap();
         let s = cli.server;
@@ -322,6 +334,7 @@ mod tests {
         assert_eq!((s.tun.delay, s.tun.jitter, s.tun.loss_seed), (20, 5, 42));
         assert_eq!(s.max_per_source, 8);
         assert!(s.stats);
+        assert!(s.tun.no_offload);
     }
 
     #[test]
