@@ -124,6 +124,26 @@ fn no_offload_keeps_every_packet_within_the_mtu() {
     assert!(stats["rx_packets"] > 700, "1 MiB in MTU packets: {stats:?}");
 }
 
+/// The offload features belong to the device and outlive tunws: a later `--no-offload` run on
+/// the same persistent TUN must switch them off again, or the kernel would keep sending it
+/// super-packets it cannot read.
+#[test]
+fn no_offload_after_offload_on_the_same_device_still_works() {
+    require_root!();
+    let ns = Netns::new("offload-switch");
+    let mut first = Tunws::start(&ns, &[]);
+    ns.run(echo_sizes);
+    first.proc().signal(libc::SIGTERM);
+    first
+        .proc()
+        .wait_timeout(std::time::Duration::from_secs(10))
+        .expect("tunws exits after SIGTERM");
+    let _second = Tunws::start(&ns, &["--stats", "--no-offload"]);
+    ns.run(echo_sizes);
+    let stats = stats_in(&ns);
+    assert_eq!((stats["gso_rx"], stats["malformed"]), (0, 0), "{stats:?}");
+}
+
 /// A client in a second namespace, behind a veth link with MTU 1280 that takes no GSO packets,
 /// reaches tunws through the kernel's forwarding. Its SYN advertises MSS 1240, so tunws must
 /// ask the kernel for 1240-byte segments: larger ones (the TUN's own MSS, 1460) would not fit

@@ -69,21 +69,25 @@ impl TunLink {
             if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETVNETHDRSZ, &size) } < 0 {
                 return Err(io::Error::last_os_error());
             }
-            // SAFETY: TUNSETOFFLOAD takes its argument by value.
-            if unsafe {
-                libc::ioctl(
-                    file.as_raw_fd(),
-                    libc::TUNSETOFFLOAD,
-                    OFFLOADS as libc::c_ulong,
-                )
-            } < 0
-            {
-                let err = io::Error::last_os_error();
-                return Err(io::Error::new(
-                    err.kind(),
-                    format!("TUNSETOFFLOAD on {name}: {err} (try --no-offload)"),
-                ));
-            }
+        }
+        // Also without offload: the offload features belong to the device and outlive the fd
+        // that set them, so a persistent device last used with offload would otherwise keep
+        // handing 64 KiB super-packets to a reader that expects MTU-sized ones.
+        let offloads = if offload { OFFLOADS } else { 0 };
+        // SAFETY: TUNSETOFFLOAD takes its argument by value.
+        if unsafe {
+            libc::ioctl(
+                file.as_raw_fd(),
+                libc::TUNSETOFFLOAD,
+                libc::c_ulong::from(offloads),
+            )
+        } < 0
+        {
+            let err = io::Error::last_os_error();
+            return Err(io::Error::new(
+                err.kind(),
+                format!("TUNSETOFFLOAD {offloads:#x} on {name}: {err}"),
+            ));
         }
         if let Some(want) = mtu {
             if let Err(err) = set_mtu(&name, want) {
