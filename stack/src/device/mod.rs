@@ -89,7 +89,8 @@ pub struct PortStats {
     pub gso_rx: u64,
     /// TCP super-packets smoltcp produced for the kernel to segment (offload only).
     pub gso_tx: u64,
-    /// Frames dropped for a malformed virtio-net header or super-packet (offload only).
+    /// Frames dropped for a malformed virtio-net header or super-packet, or a bad TCP checksum
+    /// (offload only: smoltcp checks TCP checksums itself otherwise).
     pub malformed: u64,
 }
 
@@ -353,10 +354,11 @@ impl<L: Link> phy::Device for Port<L> {
             // smoltcp may then build IPv4 TCP packets larger than the MTU and name the segment
             // size (its effective MSS towards the peer) for the kernel to cut them to; it
             // requires TCP checksums left to the device, which `vnet::prepare_egress` fills in.
-            // Incoming checksums are still verified by smoltcp (partial ones are completed
-            // first). No IPv6: smoltcp 0.14 drops IPv6 packets above the MTU before they reach
-            // the device, so it must keep IPv6 segments to the MSS.
-            caps.checksum.tcp = Checksum::Rx;
+            // Incoming TCP checksums are settled by `vnet::accept_ingress` (completed, vouched
+            // for by the kernel, or verified), so smoltcp does not check them a second time.
+            // No IPv6: smoltcp 0.14 drops IPv6 packets above the MTU before they reach the
+            // device, so it must keep IPv6 segments to the MSS.
+            caps.checksum.tcp = Checksum::None;
             caps.segmentation.tcpv4 = NonZeroUsize::new(MAX_EGRESS_PACKET);
         }
         caps
@@ -563,6 +565,15 @@ mod tests {
         }
     }
 
+    /// `packet` (IPv4, 10.0.0.1 → 10.0.0.2) with its TCP checksum filled in.
+    fn checksummed(mut packet: Vec<u8>) -> Vec<u8> {
+        TcpPacket::new_unchecked(&mut packet[20..]).fill_checksum(
+            &smoltcp::wire::Ipv4Address::new(10, 0, 0, 1).into(),
+            &smoltcp::wire::Ipv4Address::new(10, 0, 0, 2).into(),
+        );
+        packet
+    }
+
     fn with_header(header: vnet::Header, packet: &[u8]) -> Vec<u8> {
         let mut frame = vec![0u8; vnet::HEADER_LEN];
         header.emit((&mut frame[..]).try_into().unwrap());
@@ -581,12 +592,13 @@ mod tests {
             "MSS still from the link MTU"
         );
         assert!(caps.segmentation.tcpv4.is_some() && caps.segmentation.tcpv6.is_none());
-        assert!(!caps.checksum.tcp.tx() && caps.checksum.tcp.rx());
+        assert!(!caps.checksum.tcp.tx() && !caps.checksum.tcp.rx());
 
         // A super-packet in: 4000 payload bytes behind a GSO header; smoltcp sees the packet.
         let mut big = tcp_packet();
         big.resize(40 + 4000, 7);
         big[2..4].copy_from_slice(&4040u16.to_be_bytes());
+        let big = checksummed(big);
         let gso = vnet::Header {
             gso_type: vnet::GSO_TCPV4,
             gso_size: 1460,
@@ -608,11 +620,15 @@ mod tests {
             ..vnet::Header::default()
         };
         b.send(&with_header(bad_csum, &tcp_packet())).unwrap();
+        // A zero TCP checksum without NEEDS_CSUM or DATA_VALID is checked, and wrong.
         b.send(&with_header(vnet::Header::default(), &tcp_packet()))
             .unwrap();
+        let good = checksummed(tcp_packet());
+        b.send(&with_header(vnet::Header::default(), &good))
+            .unwrap();
         let (rx, _tx) = port.receive(Instant::ZERO).expect("the good frame");
-        assert_eq!(rx.consume(|p| p.to_vec()), tcp_packet());
-        assert_eq!((port.stats().malformed, port.stats().gso_rx), (3, 1));
+        assert_eq!(rx.consume(|p| p.to_vec()), good);
+        assert_eq!((port.stats().malformed, port.stats().gso_rx), (4, 1));
 
         // Out: smoltcp asks for 1000-byte segments of a 3000-byte payload.
         let mut tx = port.transmit(Instant::ZERO).unwrap();
@@ -647,7 +663,7 @@ mod tests {
         tx.consume(udp.len(), |buf| buf.copy_from_slice(&udp));
         assert_eq!(b.recv(&mut frame).unwrap(), None);
         let stats = port.stats();
-        assert_eq!((stats.gso_tx, stats.tx_packets, stats.malformed), (1, 2, 4));
+        assert_eq!((stats.gso_tx, stats.tx_packets, stats.malformed), (1, 2, 5));
     }
 
     #[test]

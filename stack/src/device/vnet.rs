@@ -10,10 +10,11 @@
 //! 0 flags  1 gso_type  2..4 hdr_len  4..6 gso_size  6..8 csum_start  8..10 csum_offset
 //! ```
 //!
-//! Sans-IO: [`accept_ingress`] checks a frame read from the TUN and completes a partial checksum,
-//! so smoltcp sees an ordinary packet whose checksums it verifies as usual; [`prepare_egress`]
-//! writes the header (and the TCP checksum smoltcp left out) for a frame about to be written.
-//! Neither panics on any input: a frame they refuse is dropped by the caller and counted.
+//! Sans-IO: [`accept_ingress`] checks a frame read from the TUN, completes a partial checksum
+//! and verifies the TCP checksum of the rest, so smoltcp (with TCP checksums switched off) sees
+//! an ordinary packet and every TCP checksum is computed once; [`prepare_egress`] writes the
+//! header (and the TCP checksum smoltcp left out) for a frame about to be written. Neither
+//! panics on any input: a frame they refuse is dropped by the caller and counted.
 
 use std::fmt;
 
@@ -103,6 +104,8 @@ pub enum Malformed {
     BadHeaders,
     /// Egress: the segment size does not fit the header's 16 bits or is zero.
     BadSegmentSize,
+    /// Ingress: a TCP packet without a partial or vouched-for checksum whose checksum is wrong.
+    BadChecksum,
 }
 
 impl fmt::Display for Malformed {
@@ -114,6 +117,7 @@ impl fmt::Display for Malformed {
             Malformed::ChecksumOutOfPacket => f.write_str("checksum position outside the packet"),
             Malformed::BadHeaders => f.write_str("IP/TCP headers do not parse"),
             Malformed::BadSegmentSize => f.write_str("segment size out of range"),
+            Malformed::BadChecksum => f.write_str("bad TCP checksum"),
         }
     }
 }
@@ -123,18 +127,36 @@ impl fmt::Display for Malformed {
 pub struct Ingress {
     /// The packet is a TCP super-packet (larger than the link MTU is allowed).
     pub gso: bool,
-    /// A partial checksum was completed.
-    pub completed_checksum: bool,
+    /// How the TCP checksum came to be trusted.
+    pub checksum: TcpChecksum,
 }
 
-/// Checks a frame read from the TUN (header + packet) and completes a partial checksum in
-/// place. On success the packet is `frame[HEADER_LEN..]`, a plain IP packet with full checksums.
+/// How [`accept_ingress`] settled a packet's TCP checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpChecksum {
+    /// Partial (the kernel's own, as for its local sockets): completed here, which makes it
+    /// right by construction.
+    Completed,
+    /// The kernel vouched for it (`F_DATA_VALID`: verified by a card, or never on a wire).
+    Vouched,
+    /// Computed here and found right.
+    Verified,
+    /// Not a TCP packet: smoltcp checks what it carries (IPv4 header, ICMP checksums).
+    NotTcp,
+}
+
+/// Checks a frame read from the TUN (header + packet), completes a partial checksum in place
+/// and verifies the TCP checksum when the kernel neither left it partial nor vouched for it.
+/// On success the packet is `frame[HEADER_LEN..]`, a plain IP packet with full checksums whose
+/// TCP checksum needs no further check (smoltcp runs with TCP checksums off under offload:
+/// checking a completed checksum again would cost a second pass over up to 64 KiB).
 ///
 /// A super-packet is accepted whole: the stack is its final destination, so it needs no
 /// segmenting, only a receive path that takes packets larger than the MTU (smoltcp's does).
 pub fn accept_ingress(frame: &mut [u8]) -> Result<Ingress, Malformed> {
     let header = Header::parse(frame).ok_or(Malformed::Short)?;
     let packet = &mut frame[HEADER_LEN..];
+    let tcp = tcp_segment(packet);
     let gso = match header.gso_type & !GSO_ECN {
         GSO_NONE => false,
         GSO_TCPV4 | GSO_TCPV6 => {
@@ -143,25 +165,44 @@ pub fn accept_ingress(frame: &mut [u8]) -> Result<Ingress, Malformed> {
             } else {
                 6
             };
-            if tcp_segment(packet).is_none_or(|(v, _)| v != version) {
+            if tcp.is_none_or(|t| t.version != version) {
                 return Err(Malformed::GsoNotTcp);
             }
             true
         }
         other => return Err(Malformed::UnsupportedGso(other)),
     };
-    let completed_checksum = header.flags & F_NEEDS_CSUM != 0;
-    if completed_checksum {
-        complete_checksum(
-            packet,
-            usize::from(header.csum_start),
-            usize::from(header.csum_offset),
-        )?;
+    let checksum = match tcp {
+        _ if header.flags & F_NEEDS_CSUM != 0 => {
+            let (start, offset) = (
+                usize::from(header.csum_start),
+                usize::from(header.csum_offset),
+            );
+            complete_checksum(packet, start, offset)?;
+            match tcp {
+                None => TcpChecksum::NotTcp,
+                // The completed checksum is the TCP one, over the TCP segment.
+                Some(t) if (start, offset) == (t.start, usize::from(TCP_CHECKSUM_OFFSET)) => {
+                    TcpChecksum::Completed
+                }
+                Some(t) => verify(packet, t)?,
+            }
+        }
+        None => TcpChecksum::NotTcp,
+        Some(_) if header.flags & F_DATA_VALID != 0 => TcpChecksum::Vouched,
+        Some(t) => verify(packet, t)?,
+    };
+    Ok(Ingress { gso, checksum })
+}
+
+/// Verifies the TCP checksum of the segment `tcp` of `packet`.
+fn verify(packet: &[u8], tcp: TcpSpan) -> Result<TcpChecksum, Malformed> {
+    let (src, dst) = addresses(packet, tcp.version).ok_or(Malformed::BadHeaders)?;
+    if TcpPacket::new_unchecked(&packet[tcp.start..tcp.end]).verify_checksum(&src, &dst) {
+        Ok(TcpChecksum::Verified)
+    } else {
+        Err(Malformed::BadChecksum)
     }
-    Ok(Ingress {
-        gso,
-        completed_checksum,
-    })
 }
 
 /// Computes the Internet checksum from `start` to the end of `packet` (the checksum field holds
@@ -177,29 +218,48 @@ fn complete_checksum(packet: &mut [u8], start: usize, offset: usize) -> Result<(
     Ok(())
 }
 
-/// The IP version and the offset of the TCP header, when `packet` is IPv4 or IPv6 carrying TCP
-/// directly (no IPv6 extension headers: smoltcp neither sends nor needs them for TCP) with a
-/// TCP header that fits.
-fn tcp_segment(packet: &[u8]) -> Option<(u8, usize)> {
-    let (version, offset) = match packet.first()? >> 4 {
+/// Where the TCP segment of a packet lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TcpSpan {
+    /// IP version, 4 or 6.
+    version: u8,
+    /// Offset of the TCP header.
+    start: usize,
+    /// End of the segment: the end of the IP payload by its length field.
+    end: usize,
+}
+
+/// The TCP segment of `packet`, when it is IPv4 or IPv6 carrying TCP directly (no IPv6
+/// extension headers: smoltcp neither sends nor needs them for TCP), not an IPv4 fragment, with
+/// lengths that fit the buffer and a TCP header that fits the segment.
+fn tcp_segment(packet: &[u8]) -> Option<TcpSpan> {
+    let span = match packet.first()? >> 4 {
         4 => {
             let ip = Ipv4Packet::new_checked(packet).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
+            if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
                 return None;
             }
-            (4, usize::from(ip.header_len()))
+            TcpSpan {
+                version: 4,
+                start: usize::from(ip.header_len()),
+                end: usize::from(ip.total_len()),
+            }
         }
         6 => {
             let ip = Ipv6Packet::new_checked(packet).ok()?;
             if ip.next_header() != IpProtocol::Tcp {
                 return None;
             }
-            (6, ip.header_len())
+            TcpSpan {
+                version: 6,
+                start: ip.header_len(),
+                end: ip.header_len() + usize::from(ip.payload_len()),
+            }
         }
         _ => return None,
     };
-    TcpPacket::new_checked(packet.get(offset..)?).ok()?;
-    Some((version, offset))
+    TcpPacket::new_checked(packet.get(span.start..span.end)?).ok()?;
+    Some(span)
 }
 
 /// What [`prepare_egress`] made of a frame.
@@ -230,7 +290,12 @@ pub fn prepare_egress(frame: &mut [u8], segment_size: Option<usize>) -> Result<E
     let (head, packet) = frame.split_at_mut(HEADER_LEN);
     let head: &mut [u8; HEADER_LEN] = head.try_into().map_err(|_| Malformed::Short)?;
     let mut header = Header::default();
-    let Some((version, tcp_at)) = tcp_segment(packet) else {
+    let Some(TcpSpan {
+        version,
+        start: tcp_at,
+        end: tcp_end,
+    }) = tcp_segment(packet)
+    else {
         header.emit(head);
         return match segment_size {
             None => Ok(Egress::Plain),
@@ -238,9 +303,9 @@ pub fn prepare_egress(frame: &mut [u8], segment_size: Option<usize>) -> Result<E
         };
     };
     let (src, dst) = addresses(packet, version).ok_or(Malformed::BadHeaders)?;
-    let tcp_len = packet.len() - tcp_at;
+    let tcp_len = tcp_end - tcp_at;
     let tcp_len_u32 = u32::try_from(tcp_len).map_err(|_| Malformed::BadHeaders)?;
-    let mut tcp = TcpPacket::new_unchecked(&mut packet[tcp_at..]);
+    let mut tcp = TcpPacket::new_unchecked(&mut packet[tcp_at..tcp_end]);
     let result = match segment_size {
         None => {
             tcp.fill_checksum(&src, &dst);
@@ -409,7 +474,7 @@ mod tests {
             accept_ingress(&mut frame),
             Ok(Ingress {
                 gso: false,
-                completed_checksum: false
+                checksum: TcpChecksum::Verified
             })
         );
         assert_eq!(frame, before);
@@ -442,7 +507,13 @@ mod tests {
             );
             assert!(!tcp_checksum_ok(&frame, V4_SRC.into(), V4_DST.into(), 20));
             let ingress = accept_ingress(&mut frame).unwrap();
-            assert!(ingress.completed_checksum && !ingress.gso);
+            assert_eq!(
+                ingress,
+                Ingress {
+                    gso: false,
+                    checksum: TcpChecksum::Completed
+                }
+            );
             assert!(
                 tcp_checksum_ok(&frame, V4_SRC.into(), V4_DST.into(), 20),
                 "len {odd_len}"
@@ -474,8 +545,71 @@ mod tests {
             },
         );
         let ingress = accept_ingress(&mut frame).unwrap();
-        assert!(ingress.gso && ingress.completed_checksum);
+        assert_eq!(
+            ingress,
+            Ingress {
+                gso: true,
+                checksum: TcpChecksum::Completed
+            }
+        );
         assert!(tcp_checksum_ok(&frame, V6_SRC.into(), V6_DST.into(), 40));
+    }
+
+    /// Without a partial checksum the TCP checksum is verified here (smoltcp does not, under
+    /// offload); the kernel's DATA_VALID is taken at its word; a partial checksum completed
+    /// somewhere other than the TCP checksum field leaves the TCP one to verify.
+    #[test]
+    fn tcp_checksums_are_verified_unless_partial_or_vouched_for() {
+        let mut bad = v4_frame(b"payload", true);
+        let last = bad.len() - 1;
+        bad[last] ^= 0x40;
+        assert_eq!(
+            accept_ingress(&mut bad.clone()),
+            Err(Malformed::BadChecksum)
+        );
+        let mut bad6 = v6_frame(b"payload", true);
+        let last6 = bad6.len() - 1;
+        bad6[last6] ^= 1;
+        assert_eq!(accept_ingress(&mut bad6), Err(Malformed::BadChecksum));
+        let mut vouched = bad.clone();
+        vouched[0] = F_DATA_VALID;
+        assert_eq!(
+            accept_ingress(&mut vouched).map(|i| i.checksum),
+            Ok(TcpChecksum::Vouched)
+        );
+        // NEEDS_CSUM pointing at the IPv4 header checksum field (start 0, offset 10): completed
+        // there, and the TCP checksum is still checked.
+        for (packet, want) in [
+            (v4_frame(b"payload", true), Ok(TcpChecksum::Verified)),
+            (bad, Err(Malformed::BadChecksum)),
+        ] {
+            let mut frame = packet;
+            frame[HEADER_LEN + 10..HEADER_LEN + 12].fill(0);
+            set_header(
+                &mut frame,
+                Header {
+                    flags: F_NEEDS_CSUM,
+                    csum_start: 0,
+                    csum_offset: 10,
+                    ..Header::default()
+                },
+            );
+            assert_eq!(accept_ingress(&mut frame).map(|i| i.checksum), want);
+        }
+        // Not TCP: left to smoltcp.
+        let mut udp = v4_frame(b"abc", true);
+        udp[HEADER_LEN + 9] = 17;
+        assert_eq!(
+            accept_ingress(&mut udp).map(|i| i.checksum),
+            Ok(TcpChecksum::NotTcp)
+        );
+        // Bytes after the IP packet's length are not part of its TCP segment.
+        let mut padded = v4_frame(b"payload", true);
+        padded.extend_from_slice(&[0xff; 5]);
+        assert_eq!(
+            accept_ingress(&mut padded).map(|i| i.checksum),
+            Ok(TcpChecksum::Verified)
+        );
     }
 
     #[test]
