@@ -181,8 +181,12 @@ pub fn accept_ingress(frame: &mut [u8]) -> Result<Ingress, Malformed> {
             complete_checksum(packet, start, offset)?;
             match tcp {
                 None => TcpChecksum::NotTcp,
-                // The completed checksum is the TCP one, over the TCP segment.
-                Some(t) if (start, offset) == (t.start, usize::from(TCP_CHECKSUM_OFFSET)) => {
+                // The completed checksum is the TCP one, over exactly the TCP segment (the sum
+                // ran to the end of the frame).
+                Some(t)
+                    if (start, offset, t.end)
+                        == (t.start, usize::from(TCP_CHECKSUM_OFFSET), packet.len()) =>
+                {
                     TcpChecksum::Completed
                 }
                 Some(t) => verify(packet, t)?,
@@ -607,8 +611,22 @@ mod tests {
         let mut padded = v4_frame(b"payload", true);
         padded.extend_from_slice(&[0xff; 5]);
         assert_eq!(
-            accept_ingress(&mut padded).map(|i| i.checksum),
+            accept_ingress(&mut padded.clone()).map(|i| i.checksum),
             Ok(TcpChecksum::Verified)
+        );
+        // A partial checksum completed over them is not the TCP checksum: checked, and wrong.
+        set_header(
+            &mut padded,
+            Header {
+                flags: F_NEEDS_CSUM,
+                csum_start: 20,
+                csum_offset: 16,
+                ..Header::default()
+            },
+        );
+        assert_eq!(
+            accept_ingress(&mut padded).map(|i| i.checksum),
+            Err(Malformed::BadChecksum)
         );
     }
 
