@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
 #                    [--only echo,connect,bulk,scale] [--servers tunws,tungstenite,fastwebsockets]
-#                    [--scale 10,1000,10000] [--no-build]
+#                    [--scale 10,1000,10000] [--no-build] [--no-offload]
 #
 # Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
 # tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
@@ -16,6 +16,8 @@
 #   scale    N idle WebSockets (10, 1000, 10000) + echo latency of one more; server RSS per idle one
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
+# --no-offload: tunws and tunbulk exchange MTU-sized packets with the kernel (no TSO/GSO over the
+# TUN), for A/B runs against the default.
 # Needs root (namespaces, TUN), ip, taskset, python3. Every address used is inside the namespaces.
 # TUNWS_ARGS (environment): extra tunws options for A/B runs, e.g. TUNWS_ARGS='--socket-buffer
 # 262144'; the report's command line shows them.
@@ -32,7 +34,8 @@ sections=echo,connect,bulk,scale
 build=1
 out=
 servers=(tunws tungstenite fastwebsockets)
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+offload_flag=()
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -44,6 +47,7 @@ while [[ $# -gt 0 ]]; do
         --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
         --scale) IFS=, read -r -a scale_ns <<<"$2"; shift ;;
         --no-build) build=0 ;;
+        --no-offload) offload_flag=(--no-offload) ;;
         -h|--help) usage; exit 0 ;;
         *) echo "$script: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -154,7 +158,7 @@ tunws_max_connections=
 start_tunws() {
     start_server tunws "$ns_c" "$bin/tunws" --tun "$tun_ws" --addr $tunws_net.2/24 --port 8080 \
         --mtu "$1" --max-per-source 0 ${tunws_max_connections:+--max-connections "$tunws_max_connections"} \
-        ${TUNWS_ARGS:-}
+        "${offload_flag[@]}" ${TUNWS_ARGS:-}
     tunws_pid=$started
 }
 
@@ -256,7 +260,7 @@ if want bulk; then
         tunbulk_pid=
         if [[ -x $bin/tunbulk ]]; then
             start_server tunbulk "$ns_c" "$bin/tunbulk" --tun "$tun_bulk" --addr $bulk_net.2/24 --mtu $mtu \
-                --port 9101 --cpu 0
+                --port 9101 --cpu 0 "${offload_flag[@]}"
             tunbulk_pid=$started
         fi
         for ((r = 1; r <= rounds; r++)); do

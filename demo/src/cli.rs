@@ -29,7 +29,11 @@ Examples:
   tunws client ws://10.0.0.1:9001/      the client role, stdin lines out, text lines in
 
 Impairment (labs): --loss, --reorder, --duplicate, --delay and --jitter act on every packet in
-both directions, chosen by a PRNG seeded with --loss-seed, so a run repeats exactly.
+both directions, chosen by a PRNG seeded with --loss-seed, so a run repeats exactly. With offload
+(the default) a packet may be a TCP super-packet of up to 64 KiB that the kernel cuts into MTU
+segments beyond the TUN: one loss then loses all of them; add --no-offload for per-segment labs.
+--pcap and --trace show super-packets as single large packets (checksums of outgoing ones are
+left to the kernel, so capture tools may flag them).
 
 Timeouts (flags above): a request head must arrive within --handshake-timeout (silent
 connections are closed); a WebSocket silent for --keepalive seconds is pinged and failed with
@@ -89,6 +93,12 @@ pub struct TunArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SOCKET_BUFFER,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(4096..=16 << 20))]
     pub socket_buffer: usize,
+
+    /// Exchange plain MTU-sized packets with the kernel: no virtio-net header, no TCP
+    /// segmentation or checksum offload (on by default: 64 KiB TCP super-packets cross the TUN
+    /// in one read/write, the kernel cuts them to the MTU for peers beyond it)
+    #[arg(long)]
+    pub no_offload: bool,
 
     /// Write every packet in and out to this pcap file (open it in Wireshark or tshark)
     #[arg(long, value_name = "FILE")]
@@ -314,6 +324,7 @@ mod tests {
             (10, 30, 30, 5)
         );
         assert_eq!(s.tun.socket_buffer, DEFAULT_SOCKET_BUFFER);
+        assert!(!s.tun.no_offload);
     }
 
     #[test]
@@ -366,6 +377,7 @@ mod tests {
             "2",
             "--socket-buffer",
             "262144",
+            "--no-offload",
         ])
         .unwrap();
         let s = cli.server;
@@ -392,6 +404,7 @@ mod tests {
             (3, 0, 7, 2)
         );
         assert_eq!(s.tun.socket_buffer, 262_144);
+        assert!(s.tun.no_offload);
     }
 
     #[test]

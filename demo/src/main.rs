@@ -51,6 +51,7 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         tun: tun.tun.clone(),
         addr: smoltcp_cidr(tun.addr),
         mtu: tun.mtu.map(usize::from),
+        offload: !tun.no_offload,
         pcap: tun.pcap.clone(),
         trace: tun.trace,
         loss_percent: tun.loss,

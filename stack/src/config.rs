@@ -19,6 +19,10 @@ pub struct NetConfig {
     /// TUN MTU to set (SIOCSIFMTU). `None` reads the device's current MTU. The smoltcp device MTU
     /// always equals the TUN MTU because smoltcp derives its advertised MSS from it.
     pub mtu: Option<usize>,
+    /// Exchange TCP super-packets (up to 64 KiB) and partial checksums with the kernel over
+    /// the TUN (virtio-net header, TSO/checksum offload), instead of one MTU-sized packet per
+    /// read/write. Only [`crate::Net::open`] looks at it; other links say for themselves.
+    pub offload: bool,
     /// Write every packet in and out to this pcap file (LINKTYPE_RAW).
     pub pcap: Option<PathBuf>,
     /// Print one line per packet (direction, endpoints, TCP flags, seq/ack, window, length).
@@ -58,6 +62,7 @@ impl Default for NetConfig {
             addr: IpCidr::Ipv4(Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24)),
             addr6: None,
             mtu: None,
+            offload: true,
             pcap: None,
             trace: false,
             loss_percent: 0.0,

@@ -246,8 +246,13 @@ impl Net {
     /// Opens the TUN device named in `config` (created if missing), wraps it in the configured
     /// middleware and brings the interface up with the configured addresses.
     pub fn open(config: &NetConfig) -> io::Result<Net> {
-        let link = TunLink::open(&config.tun, config.mtu)?;
-        log::info!("opened TUN {} (MTU {})", link.name(), link.mtu());
+        let link = TunLink::open(&config.tun, config.mtu, config.offload)?;
+        log::info!(
+            "opened TUN {} (MTU {}, offload {})",
+            link.name(),
+            link.mtu(),
+            if link.offload() { "on" } else { "off" }
+        );
         Net::with_link(Box::new(link), config, Instant::ZERO)
     }
 

@@ -54,7 +54,7 @@ fn socket_buffer_flag_sets_the_advertised_window() {
     require_root!();
     for (buffer, wscale) in [("32768", "wscale=0"), ("1048576", "wscale=5")] {
         let ns = Netns::new("sockbuf");
-        let mut tunws = Tunws::start(&ns, &["--trace", "--socket-buffer", buffer]);
+        let tunws = Tunws::start(&ns, &["--trace", "--socket-buffer", buffer]);
         ns.run(|| {
             let mut ws = ws_connect("/echo");
             let payload: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();

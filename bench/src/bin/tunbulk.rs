@@ -36,6 +36,9 @@ struct Args {
     /// Acknowledge at once instead of smoltcp's delayed ACK.
     #[arg(long)]
     no_ack_delay: bool,
+    /// MTU-sized packets only: no virtio-net header, no TSO/checksum offload over the TUN.
+    #[arg(long)]
+    no_offload: bool,
 }
 
 fn parse_cidr(s: &str) -> Result<IpCidr, String> {
@@ -97,6 +100,7 @@ fn main() -> io::Result<()> {
         tun: args.tun,
         addr: args.addr,
         mtu: args.mtu,
+        offload: !args.no_offload,
         rx_buffer: args.rx_buffer.unwrap_or(defaults.rx_buffer),
         tx_buffer: args.tx_buffer.unwrap_or(defaults.tx_buffer),
         ..defaults

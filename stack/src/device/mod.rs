@@ -5,14 +5,22 @@
 //! any link into a smoltcp device with two reused buffers (no allocation per packet), runs
 //! the middleware [`Chain`] on every packet in both directions and, when configured, the
 //! [`Impair`] stage on the wire side with its delay queues.
+//!
+//! With offload (a TUN opened with a virtio-net header, see [`vnet`]) the link moves frames:
+//! a header, then a packet that may be a TCP super-packet of up to 64 KiB. The port checks and
+//! strips the header on the way in and writes it on the way out, so the middleware chain and
+//! smoltcp see IP packets only; the impairment sits on the wire side and judges whole frames,
+//! one super-packet at a time.
 
 pub mod memory;
 pub mod tun;
+pub mod vnet;
 
 use std::io;
+use std::num::NonZeroUsize;
 use std::os::fd::RawFd;
 
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium, PacketMeta};
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket};
 
@@ -30,6 +38,11 @@ pub trait Link: Send {
     /// File descriptor that becomes readable when a packet is queued, for ppoll. `None` for
     /// links that are driven by a test harness and never block.
     fn fd(&self) -> Option<RawFd>;
+    /// Every frame read and written starts with a virtio-net header ([`vnet`]) and may be a TCP
+    /// super-packet larger than the MTU. False for links that move bare IP packets.
+    fn offload(&self) -> bool {
+        false
+    }
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -45,7 +58,19 @@ impl<L: Link + ?Sized> Link for Box<L> {
     fn fd(&self) -> Option<RawFd> {
         (**self).fd()
     }
+    fn offload(&self) -> bool {
+        (**self).offload()
+    }
 }
+
+/// Largest packet the kernel hands over with offload: an IPv6 packet with the largest payload
+/// its 16-bit length field describes (IPv4 super-packets are smaller). The TUN's GSO limit is
+/// 64 KiB, so nothing larger comes; a larger one would be cut short and fail smoltcp's checks.
+const MAX_INGRESS_PACKET: usize = 40 + 65_535;
+
+/// Largest packet smoltcp may build for the kernel to segment: the largest IPv4 packet, whose
+/// total-length field must stay exact (the kernel checks it against the frame).
+const MAX_EGRESS_PACKET: usize = 65_535;
 
 /// Counters of what crossed the port, for tests and the final log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +85,13 @@ pub struct PortStats {
     pub errors: u64,
     /// What the impairment did (all zero without one).
     pub impair: ImpairStats,
+    /// TCP super-packets read from the link (offload only).
+    pub gso_rx: u64,
+    /// TCP super-packets smoltcp produced for the kernel to segment (offload only).
+    pub gso_tx: u64,
+    /// Frames dropped for a malformed virtio-net header or super-packet, or a bad TCP checksum
+    /// (offload only: smoltcp checks TCP checksums itself otherwise).
+    pub malformed: u64,
 }
 
 /// smoltcp device over a [`Link`], with the middleware chain around it.
@@ -69,21 +101,30 @@ pub struct Port<L: Link> {
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
     mtu: usize,
+    /// Bytes of virtio-net header before each packet: [`vnet::HEADER_LEN`] with offload, else 0.
+    header: usize,
     stats: PortStats,
     /// Loss, reorder, duplicate, delay on the wire side; `None` when switched off.
     impair: Option<Impair>,
 }
 
 impl<L: Link> Port<L> {
-    /// Wraps `link`; the buffers are allocated once here, sized to the link MTU.
+    /// Wraps `link`; the buffers are allocated once here, sized to the link MTU, or with
+    /// offload to the largest super-packet plus its header.
     pub fn new(link: L, chain: Chain) -> Self {
         let mtu = link.mtu();
+        let (header, rx_len, tx_len) = if link.offload() {
+            (vnet::HEADER_LEN, MAX_INGRESS_PACKET, MAX_EGRESS_PACKET)
+        } else {
+            (0, mtu, mtu)
+        };
         Port {
             link,
             chain,
-            rx_buf: vec![0; mtu],
-            tx_buf: vec![0; mtu],
+            rx_buf: vec![0; header + rx_len],
+            tx_buf: vec![0; header + tx_len],
             mtu,
+            header,
             stats: PortStats::default(),
             impair: None,
         }
@@ -149,6 +190,13 @@ impl<L: Link> Port<L> {
 fn log_link_error(operation: &str, err: &io::Error, count: u64) {
     if count.is_power_of_two() {
         log::warn!("link {operation} failed: {err} ({count} link errors so far)");
+    }
+}
+
+/// Logs the 1st, 2nd, 4th … malformed frame, for the same reason.
+fn log_malformed(direction: Direction, err: vnet::Malformed, count: u64) {
+    if count.is_power_of_two() {
+        log::warn!("{direction:?} frame dropped: {err} ({count} malformed frames so far)");
     }
 }
 
@@ -241,16 +289,29 @@ impl<L: Link> phy::Device for Port<L> {
                     len
                 }
             };
-            match self
-                .chain
-                .handle(Direction::Ingress, &self.rx_buf[..len], timestamp)
-            {
+            // After the impairment, which copies frames as they came from the wire: completing
+            // a checksum twice would corrupt it.
+            if self.header > 0 {
+                match vnet::accept_ingress(&mut self.rx_buf[..len]) {
+                    Ok(ingress) => self.stats.gso_rx += u64::from(ingress.gso),
+                    Err(err) => {
+                        self.stats.malformed += 1;
+                        log_malformed(Direction::Ingress, err, self.stats.malformed);
+                        continue;
+                    }
+                }
+            }
+            match self.chain.handle(
+                Direction::Ingress,
+                &self.rx_buf[self.header..len],
+                timestamp,
+            ) {
                 Verdict::Pass => break len,
                 Verdict::Drop => self.stats.dropped += 1,
             }
         };
         self.stats.rx_packets += 1;
-        let packet = &self.rx_buf[..len];
+        let packet = &self.rx_buf[self.header..len];
         let rx = PortRx {
             packet,
             flow: tcp_flow(packet),
@@ -260,6 +321,8 @@ impl<L: Link> phy::Device for Port<L> {
             chain: &mut self.chain,
             impair: self.impair.as_mut(),
             buf: &mut self.tx_buf,
+            header: self.header,
+            segment: None,
             stats: &mut self.stats,
             now: timestamp,
         };
@@ -272,6 +335,8 @@ impl<L: Link> phy::Device for Port<L> {
             chain: &mut self.chain,
             impair: self.impair.as_mut(),
             buf: &mut self.tx_buf,
+            header: self.header,
+            segment: None,
             stats: &mut self.stats,
             now: timestamp,
         })
@@ -280,9 +345,22 @@ impl<L: Link> phy::Device for Port<L> {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ip;
+        // The link MTU, also with offload: smoltcp derives the MSS it advertises from it, and
+        // peers beyond the kernel must get segments that fit their path.
         caps.max_transmission_unit = self.mtu;
-        // Checksums stay at their default (compute and verify everything): the kernel drops
-        // packets with bad checksums that arrive over a TUN.
+        // Without offload checksums stay at their default (compute and verify everything): the
+        // kernel drops packets with bad checksums that arrive over a TUN.
+        if self.header > 0 {
+            // smoltcp may then build IPv4 TCP packets larger than the MTU and name the segment
+            // size (its effective MSS towards the peer) for the kernel to cut them to; it
+            // requires TCP checksums left to the device, which `vnet::prepare_egress` fills in.
+            // Incoming TCP checksums are settled by `vnet::accept_ingress` (completed, vouched
+            // for by the kernel, or verified), so smoltcp does not check them a second time.
+            // No IPv6: smoltcp 0.14 drops IPv6 packets above the MTU before they reach the
+            // device, so it must keep IPv6 segments to the MSS.
+            caps.checksum.tcp = Checksum::None;
+            caps.segmentation.tcpv4 = NonZeroUsize::new(MAX_EGRESS_PACKET);
+        }
         caps
     }
 }
@@ -316,6 +394,10 @@ pub struct PortTx<'a, L: Link> {
     chain: &'a mut Chain,
     impair: Option<&'a mut Impair>,
     buf: &'a mut Vec<u8>,
+    /// Bytes reserved before the packet for the virtio-net header (0 without offload).
+    header: usize,
+    /// Payload bytes per segment when smoltcp hands over a super-packet (via `set_meta`).
+    segment: Option<usize>,
     stats: &'a mut PortStats,
     now: Instant,
 }
@@ -325,16 +407,30 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        // smoltcp never asks for more than the MTU; grow rather than panic if it ever does.
-        if self.buf.len() < len {
-            self.buf.resize(len, 0);
+        // smoltcp never asks for more than the MTU (or, with offload, the super-packet limit);
+        // grow rather than panic if it ever does.
+        let end = self.header + len;
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
         }
-        let packet = &mut self.buf[..len];
-        let result = f(packet);
+        let result = f(&mut self.buf[self.header..end]);
+        if self.header > 0 {
+            match vnet::prepare_egress(&mut self.buf[..end], self.segment) {
+                Ok(vnet::Egress::SuperPacket) => self.stats.gso_tx += 1,
+                Ok(vnet::Egress::Plain | vnet::Egress::Segment) => {}
+                Err(err) => {
+                    self.stats.malformed += 1;
+                    log_malformed(Direction::Egress, err, self.stats.malformed);
+                    return result;
+                }
+            }
+        }
+        let frame = &self.buf[..end];
+        let packet = &frame[self.header..];
         let verdict = match self.chain.handle(Direction::Egress, packet, self.now) {
             Verdict::Pass => match self.impair {
                 None => Verdict::Pass,
-                Some(impair) => match impair.admit(Direction::Egress, packet, self.now) {
+                Some(impair) => match impair.admit(Direction::Egress, frame, self.now) {
                     Admit::Now => Verdict::Pass,
                     // Sent by `Port::release_due` when its time comes.
                     Admit::Held => return result,
@@ -344,7 +440,7 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
             Verdict::Drop => Verdict::Drop,
         };
         match verdict {
-            Verdict::Pass => match self.link.send(packet) {
+            Verdict::Pass => match self.link.send(frame) {
                 Ok(()) => self.stats.tx_packets += 1,
                 Err(err) => {
                     self.stats.errors += 1;
@@ -354,6 +450,12 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
             Verdict::Drop => self.stats.dropped += 1,
         }
         result
+    }
+
+    fn set_meta(&mut self, meta: PacketMeta) {
+        self.segment = meta
+            .segmentation_offload_size
+            .map(|size| usize::from(size.get()));
     }
 }
 
@@ -413,6 +515,7 @@ mod tests {
                 dropped: 0,
                 errors: 0,
                 impair: ImpairStats::default(),
+                ..PortStats::default()
             }
         );
     }
@@ -439,6 +542,128 @@ mod tests {
         assert_eq!(b.recv(&mut [0u8; 16]).unwrap(), None);
         assert_eq!(port.stats().dropped, 3);
         assert_eq!(port.stats().rx_packets + port.stats().tx_packets, 0);
+    }
+
+    /// A memory link that claims offload: frames carry a virtio-net header.
+    struct OffloadLink(memory::MemoryLink);
+
+    impl Link for OffloadLink {
+        fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+            self.0.recv(buf)
+        }
+        fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+            self.0.send(packet)
+        }
+        fn mtu(&self) -> usize {
+            1500
+        }
+        fn fd(&self) -> Option<RawFd> {
+            None
+        }
+        fn offload(&self) -> bool {
+            true
+        }
+    }
+
+    /// `packet` (IPv4, 10.0.0.1 → 10.0.0.2) with its TCP checksum filled in.
+    fn checksummed(mut packet: Vec<u8>) -> Vec<u8> {
+        TcpPacket::new_unchecked(&mut packet[20..]).fill_checksum(
+            &smoltcp::wire::Ipv4Address::new(10, 0, 0, 1).into(),
+            &smoltcp::wire::Ipv4Address::new(10, 0, 0, 2).into(),
+        );
+        packet
+    }
+
+    fn with_header(header: vnet::Header, packet: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0u8; vnet::HEADER_LEN];
+        header.emit((&mut frame[..]).try_into().unwrap());
+        frame.extend_from_slice(packet);
+        frame
+    }
+
+    #[test]
+    fn offload_strips_headers_in_and_writes_them_out() {
+        // The far end carries 64 KiB frames, like the kernel side of the TUN.
+        let (a, mut b) = memory::pair(70_000);
+        let mut port = Port::new(OffloadLink(a), Chain::new());
+        let caps = port.capabilities();
+        assert_eq!(
+            caps.max_transmission_unit, 1500,
+            "MSS still from the link MTU"
+        );
+        assert!(caps.segmentation.tcpv4.is_some() && caps.segmentation.tcpv6.is_none());
+        assert!(!caps.checksum.tcp.tx() && !caps.checksum.tcp.rx());
+
+        // A super-packet in: 4000 payload bytes behind a GSO header; smoltcp sees the packet.
+        let mut big = tcp_packet();
+        big.resize(40 + 4000, 7);
+        big[2..4].copy_from_slice(&4040u16.to_be_bytes());
+        let big = checksummed(big);
+        let gso = vnet::Header {
+            gso_type: vnet::GSO_TCPV4,
+            gso_size: 1460,
+            hdr_len: 40,
+            ..vnet::Header::default()
+        };
+        b.send(&with_header(gso, &big)).unwrap();
+        let (rx, _tx) = port.receive(Instant::ZERO).expect("the super-packet");
+        assert_eq!(rx.consume(|p| p.to_vec()), big);
+
+        // Malformed frames are dropped and counted, the next good one still comes through.
+        b.send(&[0u8; 4]).unwrap();
+        let mut udp = tcp_packet();
+        udp[9] = 17;
+        b.send(&with_header(gso, &udp)).unwrap();
+        let bad_csum = vnet::Header {
+            flags: vnet::F_NEEDS_CSUM,
+            csum_start: 4000,
+            ..vnet::Header::default()
+        };
+        b.send(&with_header(bad_csum, &tcp_packet())).unwrap();
+        // A zero TCP checksum without NEEDS_CSUM or DATA_VALID is checked, and wrong.
+        b.send(&with_header(vnet::Header::default(), &tcp_packet()))
+            .unwrap();
+        let good = checksummed(tcp_packet());
+        b.send(&with_header(vnet::Header::default(), &good))
+            .unwrap();
+        let (rx, _tx) = port.receive(Instant::ZERO).expect("the good frame");
+        assert_eq!(rx.consume(|p| p.to_vec()), good);
+        assert_eq!((port.stats().malformed, port.stats().gso_rx), (4, 1));
+
+        // Out: smoltcp asks for 1000-byte segments of a 3000-byte payload.
+        let mut tx = port.transmit(Instant::ZERO).unwrap();
+        let mut meta = PacketMeta::default();
+        meta.segmentation_offload_size = std::num::NonZeroU16::new(1000);
+        tx.set_meta(meta);
+        let mut out = tcp_packet();
+        out.resize(40 + 3000, 1);
+        out[2..4].copy_from_slice(&3040u16.to_be_bytes());
+        tx.consume(out.len(), |buf| buf.copy_from_slice(&out));
+        let mut frame = vec![0u8; 70_000];
+        let len = b.recv(&mut frame).unwrap().expect("a frame");
+        let header = vnet::Header::parse(&frame[..len]).unwrap();
+        assert_eq!(
+            (header.gso_type, header.gso_size, header.flags),
+            (vnet::GSO_TCPV4, 1000, vnet::F_NEEDS_CSUM)
+        );
+        assert_eq!(len, vnet::HEADER_LEN + out.len());
+        // A plain segment out: zero header, full checksum.
+        let tx = port.transmit(Instant::ZERO).unwrap();
+        tx.consume(40, |buf| buf.copy_from_slice(&tcp_packet()));
+        let len = b.recv(&mut frame).unwrap().expect("a frame");
+        assert_eq!(&frame[..vnet::HEADER_LEN], &[0u8; vnet::HEADER_LEN]);
+        let tcp = TcpPacket::new_checked(&frame[vnet::HEADER_LEN + 20..len]).unwrap();
+        assert!(tcp.verify_checksum(
+            &smoltcp::wire::Ipv4Address::new(10, 0, 0, 1).into(),
+            &smoltcp::wire::Ipv4Address::new(10, 0, 0, 2).into()
+        ));
+        // A super-packet request on something that is not TCP is dropped, not sent.
+        let mut tx = port.transmit(Instant::ZERO).unwrap();
+        tx.set_meta(meta);
+        tx.consume(udp.len(), |buf| buf.copy_from_slice(&udp));
+        assert_eq!(b.recv(&mut frame).unwrap(), None);
+        let stats = port.stats();
+        assert_eq!((stats.gso_tx, stats.tx_packets, stats.malformed), (1, 2, 5));
     }
 
     #[test]

@@ -1,16 +1,32 @@
-//! The TUN device: one IP packet per `read`/`write` on a non-blocking fd (tun-tap).
+//! The TUN device: one IP packet (or, with offload, one virtio-net frame) per `read`/`write`
+//! on a non-blocking fd.
+//!
+//! The device is opened here with TUNSETIFF rather than through a TUN crate, because offload
+//! needs flags and ioctls such crates do not expose: `IFF_VNET_HDR` (a [`super::vnet`] header
+//! before every packet), TUNSETVNETHDRSZ and TUNSETOFFLOAD (which lets the kernel hand us TCP
+//! super-packets and partial checksums).
 
-use std::io;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 
-use tun_tap::{Iface, Mode};
+use super::{Link, vnet};
 
-use super::Link;
+/// The clone device every TUN is made through.
+const CLONE_DEVICE: &str = "/dev/net/tun";
+
+/// What the kernel may hand us once offload is on: partial checksums, TCP super-packets over
+/// IPv4 and IPv6. Not TUN_F_TSO_ECN (the kernel then segments ECN super-packets itself) and
+/// not UDP offloads (the stack has no UDP).
+const OFFLOADS: libc::c_uint = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6;
 
 /// A TUN device opened by name (created when it does not exist), non-blocking.
 pub struct TunLink {
-    iface: Iface,
+    file: File,
+    name: String,
     mtu: usize,
+    offload: bool,
 }
 
 impl TunLink {
@@ -18,30 +34,84 @@ impl TunLink {
     /// device MTU is set to `n` first; if that is not permitted (a persistent device owned by an
     /// unprivileged user) the current MTU is kept and a warning logged, because the stack's MTU
     /// must equal the device's.
-    pub fn open(name: &str, mtu: Option<usize>) -> io::Result<TunLink> {
-        let iface = Iface::without_packet_info(name, Mode::Tun)?;
-        iface.set_non_blocking()?;
-        if let Some(want) = mtu {
-            if let Err(err) = set_mtu(iface.name(), want) {
-                log::warn!(
-                    "cannot set MTU {want} on {}: {err}; using its current MTU",
-                    iface.name()
-                );
+    ///
+    /// With `offload`, every frame carries a virtio-net header and the kernel may send TCP
+    /// super-packets and partial checksums (see [`super::vnet`]).
+    pub fn open(name: &str, mtu: Option<usize>, offload: bool) -> io::Result<TunLink> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(CLONE_DEVICE)
+            .map_err(|err| io::Error::new(err.kind(), format!("{CLONE_DEVICE}: {err}")))?;
+        let mut req = ifreq_for(name)?;
+        let mut flags = libc::IFF_TUN | libc::IFF_NO_PI;
+        if offload {
+            flags |= libc::IFF_VNET_HDR;
+        }
+        req.ifr_ifru.ifru_flags = flags as libc::c_short;
+        // SAFETY: TUNSETIFF reads and writes the ifreq, which outlives the call.
+        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The kernel may have chosen the name (a pattern such as `tun%d`).
+        let name = req
+            .ifr_name
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8 as char)
+            .collect::<String>();
+        if offload {
+            // The header size belongs to the device and survives this fd: set it, do not
+            // assume the default.
+            let size = vnet::HEADER_LEN as libc::c_int;
+            // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer.
+            if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETVNETHDRSZ, &size) } < 0 {
+                return Err(io::Error::last_os_error());
             }
         }
-        let mtu = get_mtu(iface.name())?;
-        Ok(TunLink { iface, mtu })
+        // Also without offload: the offload features belong to the device and outlive the fd
+        // that set them, so a persistent device last used with offload would otherwise keep
+        // handing 64 KiB super-packets to a reader that expects MTU-sized ones.
+        let offloads = if offload { OFFLOADS } else { 0 };
+        // SAFETY: TUNSETOFFLOAD takes its argument by value.
+        if unsafe {
+            libc::ioctl(
+                file.as_raw_fd(),
+                libc::TUNSETOFFLOAD,
+                libc::c_ulong::from(offloads),
+            )
+        } < 0
+        {
+            let err = io::Error::last_os_error();
+            return Err(io::Error::new(
+                err.kind(),
+                format!("TUNSETOFFLOAD {offloads:#x} on {name}: {err}"),
+            ));
+        }
+        if let Some(want) = mtu {
+            if let Err(err) = set_mtu(&name, want) {
+                log::warn!("cannot set MTU {want} on {name}: {err}; using its current MTU");
+            }
+        }
+        let mtu = get_mtu(&name)?;
+        Ok(TunLink {
+            file,
+            name,
+            mtu,
+            offload,
+        })
     }
 
     /// The kernel's name for the device (as given, or chosen by the kernel for a pattern).
     pub fn name(&self) -> &str {
-        self.iface.name()
+        &self.name
     }
 }
 
 impl Link for TunLink {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        match self.iface.recv(buf) {
+        match self.file.read(buf) {
             Ok(len) => Ok(Some(len)),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => Ok(None),
@@ -50,7 +120,7 @@ impl Link for TunLink {
     }
 
     fn send(&mut self, packet: &[u8]) -> io::Result<()> {
-        match self.iface.send(packet) {
+        match self.file.write(packet) {
             Ok(_) => Ok(()),
             // The kernel queue is full: drop like a congested link would.
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(()),
@@ -63,7 +133,11 @@ impl Link for TunLink {
     }
 
     fn fd(&self) -> Option<RawFd> {
-        Some(self.iface.as_raw_fd())
+        Some(self.file.as_raw_fd())
+    }
+
+    fn offload(&self) -> bool {
+        self.offload
     }
 }
 

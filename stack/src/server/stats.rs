@@ -17,7 +17,7 @@ pub struct ServerCounts {
 
 /// Renders the counters as one JSON object (field names are documented in docs/SECURITY.md).
 pub fn render(net: &NetStats, server: ServerCounts) -> String {
-    let fields: [(&str, u64); 19] = [
+    let fields: [(&str, u64); 22] = [
         ("sockets", net.sockets as u64),
         ("listeners", net.listeners as u64),
         ("connections", net.connections as u64),
@@ -34,6 +34,9 @@ pub fn render(net: &NetStats, server: ServerCounts) -> String {
         ("refused_per_source", net.refused_per_source),
         ("evicted_half_open", net.evicted_half_open),
         ("duplicates", net.duplicates),
+        ("gso_rx", net.port.gso_rx),
+        ("gso_tx", net.port.gso_tx),
+        ("malformed", net.port.malformed),
         ("rx_packets", net.port.rx_packets),
         ("tx_packets", net.port.tx_packets),
         ("dropped", net.port.dropped),
@@ -93,7 +96,7 @@ mod tests {
         );
         assert!(text.contains(",\"refused_per_source\":3,"), "{text}");
         assert!(text.ends_with(",\"dropped\":0}\n"), "{text}");
-        assert_eq!(text.matches(':').count(), 19);
+        assert_eq!(text.matches(':').count(), 22);
         assert_eq!(text.lines().count(), 1);
     }
 }
