@@ -240,6 +240,65 @@ impl Drop for Netns {
     }
 }
 
+/// Runs `ip ARGS…` (iproute2) and panics with its stderr if it fails.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A veth pair `twa` (10.9.0.1/24, in `ns`) — `twb` (10.9.0.2/24, in `peer`), both up with MTU
+/// `mtu` and software segmentation before the veth (`gso_max_size` `mtu`, one segment per
+/// skb), so only packets of at most `mtu` bytes cross it: without that the kernel hands a veth
+/// 64 KiB GSO super-packets, which a forwarding hop or an nftables rule sees as one packet.
+pub fn veth_pair(ns: &Netns, peer: &Netns, mtu: u32) {
+    let mtu = mtu.to_string();
+    ip(&[
+        "-n",
+        ns.name(),
+        "link",
+        "add",
+        "twa",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "twb",
+        "netns",
+        peer.name(),
+    ]);
+    ip(&["-n", ns.name(), "addr", "add", "10.9.0.1/24", "dev", "twa"]);
+    ip(&[
+        "-n",
+        peer.name(),
+        "addr",
+        "add",
+        "10.9.0.2/24",
+        "dev",
+        "twb",
+    ]);
+    for (ns, dev) in [(ns, "twa"), (peer, "twb")] {
+        ip(&[
+            "-n",
+            ns.name(),
+            "link",
+            "set",
+            dev,
+            "mtu",
+            &mtu,
+            "gso_max_size",
+            &mtu,
+            "gso_max_segs",
+            "1",
+        ]);
+        ip(&["-n", ns.name(), "link", "set", dev, "up"]);
+    }
+}
+
 /// Path of the `tunws` binary of this workspace (`target/debug/tunws` next to the test binary).
 ///
 /// Under `cargo test` (which sets `CARGO`) it is built once per test binary first, so the tests

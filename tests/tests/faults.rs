@@ -17,8 +17,8 @@
 
 use netns_tests::tungstenite::Message;
 use netns_tests::{
-    IO_TIMEOUT, Netns, Proc, Tunws, pattern_bytes, pattern_text, read_data, require_root,
-    save_figures, ws_connect,
+    IO_TIMEOUT, Netns, Proc, Tunws, ip, pattern_bytes, pattern_text, read_data, require_root,
+    save_figures, veth_pair, ws_connect,
 };
 use sha1::{Digest, Sha1};
 use std::io::{Read, Write};
@@ -77,7 +77,7 @@ fn loss_battery(percent: u32) {
     let _tunws = Tunws::start(&ns, &[]);
     let _tcp_echo = start_tcp_echo(&ns);
     let peer = Netns::new(&format!("kpeer{percent}"));
-    connect_veth(&ns, &peer);
+    veth_pair(&ns, &peer, 1500);
     start_kernel_echo(&peer);
 
     let clean = measure_all(&ns);
@@ -207,60 +207,6 @@ fn add_tun(ns: &Netns, name: &str, cidr: &str) {
     ip(&["-n", ns.name(), "tuntap", "add", "dev", name, "mode", "tun"]);
     ip(&["-n", ns.name(), "addr", "add", cidr, "dev", name]);
     ip(&["-n", ns.name(), "link", "set", name, "up"]);
-}
-
-/// A veth pair `twa` (10.9.0.1/24, in `ns`) — `twb` (10.9.0.2/24, in `peer`).
-fn connect_veth(ns: &Netns, peer: &Netns) {
-    ip(&[
-        "-n",
-        ns.name(),
-        "link",
-        "add",
-        "twa",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "twb",
-        "netns",
-        peer.name(),
-    ]);
-    ip(&["-n", ns.name(), "addr", "add", "10.9.0.1/24", "dev", "twa"]);
-    ip(&[
-        "-n",
-        peer.name(),
-        "addr",
-        "add",
-        "10.9.0.2/24",
-        "dev",
-        "twb",
-    ]);
-    // Without this the kernel hands veth 64 KiB GSO super-packets, and one nftables verdict
-    // would drop (or pass) 40+ MTU-sized segments at once: not the same loss as on the TUN.
-    for (ns, dev) in [(ns, "twa"), (peer, "twb")] {
-        ip(&[
-            "-n",
-            ns.name(),
-            "link",
-            "set",
-            dev,
-            "gso_max_size",
-            "1500",
-            "gso_max_segs",
-            "1",
-        ]);
-        ip(&["-n", ns.name(), "link", "set", dev, "up"]);
-    }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A kernel echo server on `KERNEL_ECHO` inside `peer`; its threads live as long as the test

@@ -8,8 +8,8 @@ use std::process::Command;
 
 use netns_tests::tungstenite::{self, Message};
 use netns_tests::{
-    Client, Netns, Tunws, connect_tcp_to, pattern_bytes, read_data, require_root, tunws_stats,
-    ws_connect,
+    Client, Netns, Tunws, connect_tcp_to, ip, pattern_bytes, read_data, require_root, tunws_stats,
+    veth_pair, ws_connect,
 };
 
 /// Echoes messages from 4 KiB (one super-packet each way) to 1 MiB (many, limited by the
@@ -156,30 +156,7 @@ fn a_forwarded_peer_behind_a_smaller_mtu_gets_segments_that_fit() {
     let peer = Netns::new("offload-peer");
     // The peer reaches 10.0.0.0/24 through the veth, not through a TUN of its own.
     ip(&["-n", peer.name(), "link", "del", "tun0"]);
-    ip(&[
-        "-n",
-        ns.name(),
-        "link",
-        "add",
-        "twa",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "twb",
-        "netns",
-        peer.name(),
-    ]);
-    ip(&["-n", ns.name(), "addr", "add", "10.9.0.1/24", "dev", "twa"]);
-    ip(&[
-        "-n",
-        peer.name(),
-        "addr",
-        "add",
-        "10.9.0.2/24",
-        "dev",
-        "twb",
-    ]);
+    veth_pair(&ns, &peer, 1280);
     // The peer's address lies inside tunws's on-link prefix (tunws has no default route), and
     // the kernel routes it over the veth.
     ip(&[
@@ -191,23 +168,6 @@ fn a_forwarded_peer_behind_a_smaller_mtu_gets_segments_that_fit() {
         "dev",
         "twb",
     ]);
-    for (ns, dev) in [(&ns, "twa"), (&peer, "twb")] {
-        // Software segmentation before the veth, so only MTU-sized packets cross it.
-        ip(&[
-            "-n",
-            ns.name(),
-            "link",
-            "set",
-            dev,
-            "mtu",
-            "1280",
-            "gso_max_size",
-            "1280",
-            "gso_max_segs",
-            "1",
-        ]);
-        ip(&["-n", ns.name(), "link", "set", dev, "up"]);
-    }
     ip(&[
         "-n",
         ns.name(),
@@ -241,15 +201,5 @@ fn a_forwarded_peer_behind_a_smaller_mtu_gets_segments_that_fit() {
     assert!(
         stats["gso_tx"] > 0,
         "tunws sent no super-packet towards the forwarded peer: {stats:?}"
-    );
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
     );
 }
