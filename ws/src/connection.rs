@@ -176,6 +176,10 @@ pub struct Connection<K: MaskKeySource = NoMask> {
     message: Option<IncomingMessage>,
     /// No piece of the current message has been delivered yet.
     first_piece_pending: bool,
+    /// permessage-deflate is in use: a message's first frame may carry RSV1.
+    compression: bool,
+    /// The message being read (or last read) had RSV1 on its first frame.
+    incoming_compressed: bool,
     utf8: Utf8Validator,
     /// Payload of the control frame being read.
     control: ControlPayload,
@@ -213,6 +217,8 @@ impl<K: MaskKeySource> Connection<K> {
             frame: None,
             message: None,
             first_piece_pending: false,
+            compression: false,
+            incoming_compressed: false,
             utf8: Utf8Validator::new(),
             control: ControlPayload::new(),
             outgoing_message_open: false,
@@ -227,6 +233,22 @@ impl<K: MaskKeySource> Connection<K> {
             last_received: now,
             keepalive_ping_sent: None,
         }
+    }
+
+    /// permessage-deflate was negotiated (RFC 7692): from now on a data message's first frame
+    /// may carry RSV1, which marks it compressed ([`Connection::incoming_compressed`]), and
+    /// [`Connection::send_compressed_frame_header`] may set it. RSV1 on control frames and
+    /// continuations still fails the connection (1002). Compressed payloads are delivered
+    /// as they arrive, unvalidated: [`crate::deflate::Inflater`] inflates them and checks text
+    /// and size.
+    pub fn set_compression(&mut self, on: bool) {
+        self.compression = on;
+    }
+
+    /// Whether the message whose pieces [`Event::Data`] is delivering (the last one started)
+    /// is compressed.
+    pub fn incoming_compressed(&self) -> bool {
+        self.incoming_compressed
     }
 
     /// This end's role.
@@ -397,6 +419,7 @@ impl<K: MaskKeySource> Connection<K> {
         let frame_done = frame.remaining() == 0;
         let fin = frame_done && frame.header.fin();
         if kind == MessageKind::Text
+            && !self.incoming_compressed
             && (self.utf8.feed(payload).is_err() || (fin && !self.utf8.is_complete()))
         {
             return (total, Some(self.fail(ProtocolError::InvalidUtf8)));
@@ -457,6 +480,18 @@ impl<K: MaskKeySource> Connection<K> {
             (Role::Client, Some(_)) => return Err(ProtocolError::MaskedServerFrame),
             _ => {}
         }
+        if header.rsv1() {
+            if !self.compression {
+                return Err(ProtocolError::ReservedBitsSet);
+            }
+            match header.opcode() {
+                OpCode::Continuation => return Err(ProtocolError::CompressedContinuation),
+                OpCode::Close | OpCode::Ping | OpCode::Pong => {
+                    return Err(ProtocolError::CompressedControlFrame);
+                }
+                OpCode::Text | OpCode::Binary => {}
+            }
+        }
         let len = header.payload_len();
         if len > self.config.max_frame_size {
             return Err(ProtocolError::FrameTooBig);
@@ -490,6 +525,7 @@ impl<K: MaskKeySource> Connection<K> {
                     announced_len: len,
                 });
                 self.first_piece_pending = true;
+                self.incoming_compressed = header.rsv1();
                 self.utf8 = Utf8Validator::new();
                 Content::Data(kind)
             }
@@ -548,8 +584,10 @@ impl<K: MaskKeySource> Connection<K> {
     }
 
     /// Fails the connection (§7.1.7): queue a Close with the error's code unless one was already
-    /// queued, drop pending Ping/Pong, stop reading.
-    fn fail(&mut self, error: ProtocolError) -> Event<'static> {
+    /// queued, drop pending Ping/Pong, stop reading. The engine calls it for the violations it
+    /// finds; a layer above it (an extension such as [`crate::deflate::Inflater`]) calls it
+    /// for the ones it finds in a message's content. Returns the event to report.
+    pub fn fail(&mut self, error: ProtocolError) -> Event<'static> {
         self.failed = true;
         self.frame = None;
         self.message = None;
@@ -682,6 +720,33 @@ impl<K: MaskKeySource> Connection<K> {
         fin: bool,
         payload_len: u64,
     ) -> Result<HeaderBytes, SendError> {
+        self.frame_header(opcode, fin, payload_len, false)
+    }
+
+    /// [`Connection::send_frame_header`] for the first frame of a compressed message: RSV1
+    /// set (RFC 7692 §6). The payload is the compressed bytes
+    /// ([`crate::deflate::Compressor`]); the message's further frames are started with
+    /// `send_frame_header` (continuations never carry RSV1). Needs
+    /// [`Connection::set_compression`] and a `Text` or `Binary` opcode.
+    pub fn send_compressed_frame_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload_len: u64,
+    ) -> Result<HeaderBytes, SendError> {
+        if !self.compression || !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return Err(SendError::NotCompressible);
+        }
+        self.frame_header(opcode, fin, payload_len, true)
+    }
+
+    fn frame_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload_len: u64,
+        rsv1: bool,
+    ) -> Result<HeaderBytes, SendError> {
         self.check_can_send()?;
         match opcode {
             OpCode::Continuation if !self.outgoing_message_open => {
@@ -695,7 +760,8 @@ impl<K: MaskKeySource> Connection<K> {
         }
         let key = self.next_masking_key();
         let header = FrameHeader::new(fin, opcode, payload_len, key)
-            .map_err(|_| SendError::PayloadTooLong)?;
+            .map_err(|_| SendError::PayloadTooLong)?
+            .with_rsv1(rsv1);
         self.outgoing_message_open = !fin;
         self.outgoing_mask = key.map(|key| (key, 0));
         Ok(header.to_bytes())

@@ -13,8 +13,14 @@ use crate::close::CloseCode;
 /// further input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProtocolError {
-    /// RSV1, RSV2 or RSV3 is set but no extension was negotiated (§5.2).
+    /// RSV1, RSV2 or RSV3 is set but no extension defining it was negotiated (§5.2).
     ReservedBitsSet,
+    /// RSV1 ("Per-Message Compressed") on a control frame (RFC 7692 §6.1).
+    CompressedControlFrame,
+    /// RSV1 on a continuation frame: only a message's first frame carries it (RFC 7692 §6.1).
+    CompressedContinuation,
+    /// A compressed message is not valid DEFLATE data (RFC 7692 §7.2.2).
+    InvalidCompressedData,
     /// The opcode is one of the reserved values 0x3–0x7 or 0xB–0xF (§5.2).
     ReservedOpcode,
     /// A 64-bit payload length has its most significant bit set (§5.2).
@@ -54,6 +60,8 @@ impl ProtocolError {
         use ProtocolError::*;
         match self {
             ReservedBitsSet
+            | CompressedControlFrame
+            | CompressedContinuation
             | ReservedOpcode
             | PayloadLengthTopBitSet
             | UnmaskedClientFrame
@@ -64,7 +72,7 @@ impl ProtocolError {
             | ExpectedContinuation
             | CloseLengthOne
             | InvalidCloseCode => CloseCode::PROTOCOL_ERROR,
-            InvalidUtf8 | InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            InvalidUtf8 | InvalidCloseReason | InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             FrameTooBig | MessageTooBig => CloseCode::TOO_BIG,
             KeepaliveTimeout => CloseCode::INTERNAL,
         }
@@ -76,6 +84,9 @@ impl fmt::Display for ProtocolError {
         use ProtocolError::*;
         let what = match self {
             ReservedBitsSet => "reserved bits set without a negotiated extension",
+            CompressedControlFrame => "control frame with RSV1 (compressed) set",
+            CompressedContinuation => "continuation frame with RSV1 (compressed) set",
+            InvalidCompressedData => "compressed message is not valid DEFLATE data",
             ReservedOpcode => "reserved opcode",
             PayloadLengthTopBitSet => "64-bit payload length with the top bit set",
             UnmaskedClientFrame => "unmasked frame from a client",
@@ -118,6 +129,9 @@ pub enum SendError {
     InvalidCloseCode,
     /// The payload length has its top bit set and cannot be encoded.
     PayloadTooLong,
+    /// A compressed frame was asked for but permessage-deflate is not in use, or for a frame
+    /// that is not a message's first (RFC 7692 §6.1).
+    NotCompressible,
 }
 
 impl fmt::Display for SendError {
@@ -132,6 +146,9 @@ impl fmt::Display for SendError {
             SendError::ControlPayloadTooLong => f.write_str("control payload too long"),
             SendError::InvalidCloseCode => f.write_str("close code not valid on the wire"),
             SendError::PayloadTooLong => f.write_str("payload length not encodable"),
+            SendError::NotCompressible => {
+                f.write_str("RSV1 only on a message's first frame, with permessage-deflate")
+            }
         }
     }
 }
@@ -145,6 +162,9 @@ mod tests {
         use ProtocolError::*;
         let table = [
             (ReservedBitsSet, 1002),
+            (CompressedControlFrame, 1002),
+            (CompressedContinuation, 1002),
+            (InvalidCompressedData, 1007),
             (ReservedOpcode, 1002),
             (PayloadLengthTopBitSet, 1002),
             (UnmaskedClientFrame, 1002),

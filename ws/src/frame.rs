@@ -215,12 +215,15 @@ impl<'a> HeaderView<'a> {
     }
 }
 
-/// A validated frame header. RSV bits are always clear (no extension is ever negotiated),
-/// the opcode is a defined one, the length fits in 63 bits, and a control frame has FIN set
-/// and at most 125 bytes of payload.
+/// A validated frame header. RSV2 and RSV3 are always clear (no extension defines them), RSV1
+/// may be set (permessage-deflate's "Per-Message Compressed" bit, RFC 7692 §6: whether it is
+/// allowed depends on the negotiation, which [`crate::Connection`] checks), the opcode is a
+/// defined one, the length fits in 63 bits, and a control frame has FIN set and at most 125
+/// bytes of payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
     fin: bool,
+    rsv1: bool,
     opcode: OpCode,
     payload_len: u64,
     masking_key: Option<[u8; 4]>,
@@ -249,6 +252,7 @@ impl FrameHeader {
         }
         Ok(FrameHeader {
             fin,
+            rsv1: false,
             opcode,
             payload_len,
             masking_key,
@@ -259,11 +263,26 @@ impl FrameHeader {
     #[inline]
     pub fn parse(view: &HeaderView<'_>) -> Result<Self, crate::ProtocolError> {
         use crate::ProtocolError;
-        if view.rsv1() || view.rsv2() || view.rsv3() {
+        if view.rsv2() || view.rsv3() {
             return Err(ProtocolError::ReservedBitsSet);
         }
         let opcode = OpCode::from_bits(view.opcode_bits()).ok_or(ProtocolError::ReservedOpcode)?;
-        FrameHeader::new(view.fin(), opcode, view.payload_len(), view.masking_key())
+        Ok(
+            FrameHeader::new(view.fin(), opcode, view.payload_len(), view.masking_key())?
+                .with_rsv1(view.rsv1()),
+        )
+    }
+
+    /// This header with RSV1 set or clear.
+    #[inline]
+    pub fn with_rsv1(self, rsv1: bool) -> Self {
+        FrameHeader { rsv1, ..self }
+    }
+
+    /// RSV1: with permessage-deflate, the first frame of a compressed message.
+    #[inline]
+    pub fn rsv1(&self) -> bool {
+        self.rsv1
     }
 
     /// FIN: this is the final fragment of a message.
@@ -306,7 +325,8 @@ impl FrameHeader {
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, Truncated> {
         let len = self.header_len();
         let out = out.get_mut(..len).ok_or(Truncated { needed: len })?;
-        out[0] = if self.fin { FIN } else { 0 } | self.opcode as u8;
+        out[0] =
+            if self.fin { FIN } else { 0 } | if self.rsv1 { RSV1 } else { 0 } | self.opcode as u8;
         let mask = if self.masking_key.is_some() { MASK } else { 0 };
         let key_at = match self.payload_len {
             short @ 0..=125 => {
@@ -439,13 +459,21 @@ mod tests {
     }
 
     #[test]
-    fn each_rsv_bit_is_rejected() {
-        for bit in [0x40, 0x20, 0x10] {
+    fn rsv2_and_rsv3_are_rejected() {
+        for bit in [0x20, 0x10, 0x70] {
             assert_eq!(
                 parse(&[0x81 | bit, 0x00]),
                 Err(ProtocolError::ReservedBitsSet)
             );
         }
+    }
+
+    #[test]
+    fn rsv1_is_kept_for_the_connection_to_judge() {
+        let h = parse(&[0xC1, 0x05]).unwrap();
+        assert!(h.rsv1());
+        assert_eq!(&h.to_bytes()[..], &[0xC1, 0x05]);
+        assert!(!parse(&[0x81, 0x05]).unwrap().rsv1());
     }
 
     #[test]

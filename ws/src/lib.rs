@@ -28,12 +28,18 @@
 //!   ([`apply_mask`]), [`utf8`] ([`Utf8Validator`]), [`close`] ([`CloseCode`],
 //!   [`ClosePayload`]), [`error`] ([`ProtocolError`], [`SendError`]), [`time`] ([`Instant`],
 //!   [`Duration`], microseconds).
+//! - [`deflate`]: permessage-deflate (RFC 7692): negotiation
+//!   ([`deflate::accept_offer`], [`deflate::client_offer`], [`deflate::check_response`]), the
+//!   [`deflate::Inflater`] in front of [`Connection::handle_read`] (no allocation: the window
+//!   is the caller's), and, with feature `compress`, the `deflate::Compressor`.
 //! - Feature `alloc`: `assemble::MessageAssembler` collects the pieces into whole messages.
 //!
 //! # Not implemented
 //!
-//! - Extensions: none is ever negotiated, so RSV bits are always a protocol error
-//!   (permessage-deflate, RFC 7692, is not supported).
+//! - Extensions other than permessage-deflate: RSV2 and RSV3 are always a protocol error, RSV1
+//!   too unless permessage-deflate was negotiated ([`Connection::set_compression`]).
+//! - [`Connection::read_into`] does not inflate: compressed messages go through
+//!   [`deflate::Inflater::handle_read`].
 //! - A timeout for the closing handshake: after sending its Close the connection waits for the
 //!   peer's as long as the caller keeps it; the caller decides when to give up.
 //! - Outgoing text is not re-validated as UTF-8; the caller sends what it knows is text.
@@ -91,6 +97,7 @@
 pub mod assemble;
 pub mod close;
 pub mod connection;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;

@@ -3,12 +3,14 @@
 
 use super::accept::{accept_key, encode_key};
 use super::emit::{BufferTooSmall, Writer};
+use super::extensions::{EXTENSIONS, ExtensionOffers};
 use super::head::{
     HeadError, Lines, ParseLimits, ascii, is_field_byte, parse_fields, parse_http_version,
 };
 use super::request::is_host_byte;
 use super::token::{Elements, is_token, list_contains};
 use super::{Header, Status};
+use crate::deflate::{Agreement, DeflateParams, ResponseExtensionError, check_response};
 
 const PROTOCOL: &str = "Sec-WebSocket-Protocol";
 
@@ -51,6 +53,17 @@ pub fn write_client_request(
     nonce: [u8; 16],
     out: &mut [u8],
 ) -> Result<usize, ClientRequestError> {
+    write_client_request_with(request, nonce, None, out)
+}
+
+/// [`write_client_request`] that also offers permessage-deflate with `deflate` (from
+/// [`crate::deflate::client_offer`]); pass the same offer to [`parse_response_with`].
+pub fn write_client_request_with(
+    request: &ClientRequest<'_>,
+    nonce: [u8; 16],
+    deflate: Option<&DeflateParams>,
+    out: &mut [u8],
+) -> Result<usize, ClientRequestError> {
     let visible = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
     if request.host.is_empty() || !request.host.bytes().all(is_host_byte) {
         return Err(ClientRequestError::InvalidField("Host"));
@@ -86,6 +99,9 @@ pub fn write_client_request(
         }
         w.bytes(b"\r\n")?;
     }
+    if let Some(deflate) = deflate {
+        w.header(EXTENSIONS, &deflate.to_bytes())?;
+    }
     w.bytes(b"\r\n")?;
     Ok(w.len())
 }
@@ -95,6 +111,7 @@ pub fn write_client_request(
 pub struct Accepted<'b> {
     head_len: usize,
     protocol: Option<&'b str>,
+    deflate: Option<(DeflateParams, Agreement)>,
 }
 
 impl<'b> Accepted<'b> {
@@ -106,6 +123,12 @@ impl<'b> Accepted<'b> {
     /// The subprotocol the server selected, one of those offered.
     pub fn protocol(&self) -> Option<&'b str> {
         self.protocol
+    }
+
+    /// The permessage-deflate parameters the server accepted and what they mean for this
+    /// client, if it accepted the offer.
+    pub fn deflate(&self) -> Option<(DeflateParams, Agreement)> {
+        self.deflate
     }
 }
 
@@ -130,8 +153,11 @@ pub enum ResponseError {
     AcceptMismatch,
     /// The server selected a subprotocol that was not offered, or more than one.
     UnexpectedProtocol,
-    /// The server selected an extension; we offer none (RFC 6455 §4.1, item 5).
+    /// The server selected an extension that was not offered (RFC 6455 §4.1, item 6).
     UnexpectedExtension,
+    /// The server's permessage-deflate parameters are invalid or outside the offer
+    /// (RFC 7692 §7.1).
+    InvalidExtension(ResponseExtensionError),
 }
 
 impl From<HeadError> for ResponseError {
@@ -143,11 +169,24 @@ impl From<HeadError> for ResponseError {
 /// Parses and validates the server's answer to the request written with `nonce` and
 /// `offered_protocols`. `Partial` means the head has not fully arrived: call again with all
 /// bytes received. A non-101 status is reported as soon as its line is in.
-pub fn parse_response<'h, 'b>(
+pub fn parse_response<'b>(
+    buf: &'b [u8],
+    headers: &mut [Header<'b>],
+    nonce: [u8; 16],
+    offered_protocols: &[&str],
+) -> Result<Status<Accepted<'b>>, ResponseError> {
+    parse_response_with(buf, headers, nonce, offered_protocols, None)
+}
+
+/// [`parse_response`] for a request that offered permessage-deflate with `deflate`: the
+/// server's answer is checked against the offer ([`crate::deflate::check_response`]) and the
+/// agreement is in [`Accepted::deflate`].
+pub fn parse_response_with<'h, 'b>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
     nonce: [u8; 16],
     offered_protocols: &[&str],
+    deflate: Option<&DeflateParams>,
 ) -> Result<Status<Accepted<'b>>, ResponseError> {
     let mut lines = Lines::new(buf, &ParseLimits::DEFAULT);
     let Some(line) = lines.next_line()? else {
@@ -180,12 +219,10 @@ pub fn parse_response<'h, 'b>(
         (Some(accept), None) if accept.value == accept_key(&encode_key(&nonce)) => {}
         _ => return Err(ResponseError::AcceptMismatch),
     }
-    if Elements::new(headers, "Sec-WebSocket-Extensions")
-        .next()
-        .is_some()
-    {
-        return Err(ResponseError::UnexpectedExtension);
-    }
+    let deflate = check_response(ExtensionOffers::new(headers), deflate).map_err(|e| match e {
+        ResponseExtensionError::NotOffered => ResponseError::UnexpectedExtension,
+        other => ResponseError::InvalidExtension(other),
+    })?;
     let mut selected = headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case(PROTOCOL));
@@ -200,6 +237,7 @@ pub fn parse_response<'h, 'b>(
     Ok(Status::Complete(Accepted {
         head_len: lines.consumed(),
         protocol,
+        deflate,
     }))
 }
 

@@ -48,6 +48,7 @@ mod accept;
 mod client;
 mod emit;
 mod error;
+mod extensions;
 mod head;
 mod request;
 mod response;
@@ -58,13 +59,16 @@ mod upgrade;
 pub use accept::accept_key;
 pub use client::{
     Accepted, ClientRequest, ClientRequestError, ResponseError, parse_response,
-    write_client_request,
+    parse_response_with, write_client_request, write_client_request_with,
 };
 pub use emit::BufferTooSmall;
 pub use error::RequestError;
+pub use extensions::{ExtensionOffers, ExtensionView, MalformedExtension, Param, ParamValue};
 pub use head::{HeadError, ParseLimits};
 pub use request::{Request, parse_request, parse_request_with_limits};
-pub use response::{write_accept_response, write_error_response, write_response_head};
+pub use response::{
+    write_accept_response, write_accept_response_with, write_error_response, write_response_head,
+};
 pub use status::HttpStatus;
 pub use upgrade::{Upgrade, validate_upgrade};
 

@@ -4,6 +4,8 @@
 use super::HttpStatus;
 use super::accept::accept_key;
 use super::emit::{BufferTooSmall, Writer};
+use super::extensions::EXTENSIONS;
+use crate::deflate::DeflateParams;
 
 /// Writes the 101 answer accepting a handshake with `Sec-WebSocket-Key` `key` (from
 /// [`Upgrade::key`](super::Upgrade::key)), selecting `protocol` — which must be one of
@@ -14,6 +16,17 @@ pub fn write_accept_response(
     protocol: Option<&str>,
     out: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
+    write_accept_response_with(key, protocol, None, out)
+}
+
+/// [`write_accept_response`] that also accepts permessage-deflate with `deflate`, the answer
+/// [`crate::deflate::accept_offer`] chose (`Sec-WebSocket-Extensions`, RFC 7692 §5.1).
+pub fn write_accept_response_with(
+    key: &str,
+    protocol: Option<&str>,
+    deflate: Option<&DeflateParams>,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
     let mut w = Writer::new(out);
     status_line(&mut w, HttpStatus::SwitchingProtocols)?;
     w.header("Upgrade", b"websocket")?;
@@ -21,6 +34,9 @@ pub fn write_accept_response(
     w.header("Sec-WebSocket-Accept", &accept_key(key.as_bytes()))?;
     if let Some(protocol) = protocol {
         w.header("Sec-WebSocket-Protocol", protocol.as_bytes())?;
+    }
+    if let Some(deflate) = deflate {
+        w.header(EXTENSIONS, &deflate.to_bytes())?;
     }
     w.bytes(b"\r\n")?;
     Ok(w.len())

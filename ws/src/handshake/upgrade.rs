@@ -3,6 +3,7 @@
 use super::Header;
 use super::accept::is_valid_key;
 use super::error::RequestError;
+use super::extensions::ExtensionOffers;
 use super::head::ascii;
 use super::request::Request;
 use super::token::{Elements, is_token, list_contains};
@@ -111,9 +112,16 @@ impl<'a> Upgrade<'a> {
     }
 
     /// The extensions the client offers, one list element each with its parameters
-    /// (e.g. `permessage-deflate; client_max_window_bits`). This crate negotiates none.
+    /// (e.g. `permessage-deflate; client_max_window_bits`), as text. See
+    /// [`Upgrade::extension_offers`] for the parsed elements.
     pub fn extensions(&self) -> impl Iterator<Item = &'a str> + 'a {
         // Validated as ASCII: `ascii` drops nothing.
         Elements::new(self.headers, EXTENSIONS).filter_map(ascii)
+    }
+
+    /// The extension offers, parsed (quoted values, commas inside quotes), in the client's
+    /// order: pass them to [`crate::deflate::accept_offer`].
+    pub fn extension_offers(&self) -> ExtensionOffers<'a> {
+        ExtensionOffers::new(self.headers)
     }
 }

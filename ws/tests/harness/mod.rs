@@ -122,8 +122,30 @@ fn feed_via<K: MaskKeySource>(
     piece_sizes: &[usize],
     out_len: Option<usize>,
 ) -> Vec<Owned> {
-    let mut buf = bytes.to_vec();
     let mut out = vec![0u8; out_len.unwrap_or(0)];
+    let (events, buf) = feed_with(bytes, piece_sizes, |input| {
+        let (consumed, event) = match out_len {
+            Some(_) => conn.read_into(input, &mut out, T0),
+            None => conn.handle_read(input, T0),
+        };
+        (consumed, event.map(Owned::from))
+    });
+    if out_len.is_some() {
+        assert_eq!(buf, bytes, "read_into wrote to its input");
+    }
+    events
+}
+
+/// Feeds `bytes` to `read` (a `handle_read`-like call) cut into pieces of the given sizes
+/// (cycled; 0 means "the rest"), checking the handle_read contract on the way: never more
+/// consumed than given, and no event only once everything is consumed. Returns the events
+/// and the input buffer as the reads left it.
+pub fn feed_with(
+    bytes: &[u8],
+    piece_sizes: &[usize],
+    mut read: impl FnMut(&mut [u8]) -> (usize, Option<Owned>),
+) -> (Vec<Owned>, Vec<u8>) {
+    let mut buf = bytes.to_vec();
     let mut events = Vec::new();
     let mut start = 0;
     let mut sizes = piece_sizes.iter().copied().cycle();
@@ -135,14 +157,11 @@ fn feed_via<K: MaskKeySource>(
         let piece = &mut buf[start..start + size];
         let mut pos = 0;
         loop {
-            let (consumed, event) = match out_len {
-                Some(_) => conn.read_into(&piece[pos..], &mut out, T0),
-                None => conn.handle_read(&mut piece[pos..], T0),
-            };
+            let (consumed, event) = read(&mut piece[pos..]);
             assert!(consumed <= size - pos, "consumed more than given");
             pos += consumed;
             match event {
-                Some(event) => events.push(Owned::from(event)),
+                Some(event) => events.push(event),
                 None => {
                     assert_eq!(pos, size, "no event but input left over");
                     break;
@@ -151,10 +170,7 @@ fn feed_via<K: MaskKeySource>(
         }
         start += size;
     }
-    if out_len.is_some() {
-        assert_eq!(buf, bytes, "read_into wrote to its input");
-    }
-    events
+    (events, buf)
 }
 
 /// Concatenates data pieces per message and checks first/fin flags are consistent.
