@@ -189,6 +189,14 @@ pub struct ServerArgs {
     /// Seconds for the peer to finish the close handshake, and then to acknowledge our FIN
     #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = seconds)]
     pub close_timeout: u64,
+
+    /// Accept permessage-deflate (RFC 7692) on /echo and /chat: clients that offer it (every
+    /// browser does) get compressed messages. Costs about 52 KB per connection once messages
+    /// have flowed both ways (43 KB to inflate, 8 KB to compress, plus a buffer for the largest
+    /// compressed message sent) and CPU per byte. Off by default: frames stay readable in
+    /// --pcap, --trace and Wireshark, and idle connections stay small
+    #[arg(long)]
+    pub deflate: bool,
 }
 
 /// A timeout in whole seconds, 1 s to a day.
@@ -214,6 +222,11 @@ pub struct ClientArgs {
     /// Largest WebSocket message accepted, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE)]
     pub max_message: u64,
+
+    /// Offer permessage-deflate (RFC 7692); if the server accepts, messages are compressed
+    /// both ways (about 52 KB of memory, see the server's --deflate)
+    #[arg(long)]
+    pub deflate: bool,
 
     /// Server URL: ws://IP:PORT/PATH (the host must be an IP address literal)
     #[arg(value_name = "URL", value_parser = parse_ws_url)]

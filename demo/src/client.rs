@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use stack::Net;
 use stack::client::{ClientApp, ClientConfig, Sender};
+use ws::deflate::DeflatePolicy;
 use ws::{CloseCode, MessageKind};
 
 use crate::cli::ClientArgs;
@@ -98,6 +99,7 @@ pub fn run(args: &ClientArgs) -> io::Result<ExitCode> {
         origin: None,
         max_message: args.max_message,
         trace: args.tun.trace,
+        deflate: args.deflate.then(DeflatePolicy::default),
     };
     let stdin = io::stdin();
     let (mut lines, mut echo) = (

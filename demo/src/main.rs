@@ -14,6 +14,7 @@ use clap::Parser;
 use smoltcp::wire::{IpAddress, IpCidr};
 use stack::server::{Page, Server, ServerConfig};
 use stack::{Net, NetConfig};
+use ws::deflate::DeflatePolicy;
 use ws::{Duration, Keepalive};
 
 use cli::{Cidr, Cli, Command, ServerArgs, TunArgs};
@@ -89,6 +90,7 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
             timeout: Duration::from_secs(args.keepalive_timeout),
         }),
         close_timeout: Duration::from_secs(args.close_timeout),
+        deflate: args.deflate.then(DeflatePolicy::default),
         ..ServerConfig::default()
     });
     server.page(Page {

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ws::deflate::{DeflatePolicy, client_offer};
 use ws::handshake::{self, ClientRequest, EMPTY_HEADER, Status};
 use ws::{CloseCode, Connection, Duration, Instant, MaskKeySource, MessageKind, Role};
 
@@ -50,6 +51,8 @@ pub struct ClientConfig {
     pub max_message: u64,
     /// Log the handshake and one line per WebSocket frame (`--trace`).
     pub trace: bool,
+    /// Offer permessage-deflate (RFC 7692) within this policy; `None` offers nothing.
+    pub deflate: Option<DeflatePolicy>,
 }
 
 /// Why the client did not get a WebSocket, or lost it abnormally.
@@ -214,7 +217,8 @@ impl Client {
         let now = ws_instant(now);
         let nonce = os_random::<16>()?;
         let mut request = vec![0u8; 1024 + config.host.len() + config.path.len()];
-        let n = handshake::write_client_request(
+        let offer = config.deflate.as_ref().map(client_offer);
+        let n = handshake::write_client_request_with(
             &ClientRequest {
                 host: &config.host,
                 path: &config.path,
@@ -222,6 +226,7 @@ impl Client {
                 protocols: &[],
             },
             nonce,
+            offer.as_ref(),
             &mut request,
         )
         .map_err(ClientError::Request)?;
@@ -255,6 +260,15 @@ impl Client {
     /// Whether the WebSocket is open (handshake done); it stays true while closing.
     pub fn is_open(&self) -> bool {
         matches!(self.phase, Phase::Open { .. })
+    }
+
+    /// What permessage-deflate agreement the handshake made, if any (the server accepted the
+    /// offer of [`ClientConfig::deflate`]).
+    pub fn deflate(&self) -> Option<ws::deflate::Agreement> {
+        match &self.phase {
+            Phase::Open { session, .. } => session.deflate_agreement(),
+            Phase::Handshake { .. } => None,
+        }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -389,7 +403,14 @@ impl Client {
                 .map_err(ClientError::Tcp)?;
             response.extend_from_slice(&chunk[..n]);
             let mut headers = [EMPTY_HEADER; 64];
-            match handshake::parse_response(response, &mut headers, *nonce, &[]) {
+            let offer = self.config.deflate.as_ref().map(client_offer);
+            match handshake::parse_response_with(
+                response,
+                &mut headers,
+                *nonce,
+                &[],
+                offer.as_ref(),
+            ) {
                 Ok(Status::Complete(accepted)) => {
                     let head_len = accepted.head_len();
                     let config = ws::Config {
@@ -400,6 +421,9 @@ impl Client {
                     };
                     let conn = Connection::new(Role::Client, config, OsMaskKeys::new()?, now);
                     let mut session = Session::new(conn, &response[head_len..], Default::default());
+                    if let Some((_, agreement)) = accepted.deflate() {
+                        session.use_deflate(agreement);
+                    }
                     // The app may answer as it reads (--echo): room for one whole message.
                     session.set_read_pause(
                         usize::try_from(self.config.max_message).unwrap_or(usize::MAX),
@@ -417,10 +441,15 @@ impl Client {
                     // Frames must not wait for the ACK of the previous one.
                     let _ = net.set_nodelay(self.id, true);
                     log::info!(
-                        "connected to ws://{}{} from {:?}",
+                        "connected to ws://{}{} from {:?}{}",
                         self.config.host,
                         self.config.path,
-                        net.conn_local_addr(self.id)
+                        net.conn_local_addr(self.id),
+                        if accepted.deflate().is_some() {
+                            " (permessage-deflate)"
+                        } else {
+                            ""
+                        }
                     );
                     self.phase = Phase::Open {
                         session: Box::new(session),

@@ -11,6 +11,7 @@ use common::*;
 use stack::client::{Client, ClientApp, ClientConfig, Sender};
 use stack::server::{App, Outbox, Page, Server, ServerConfig};
 use stack::{ConnError, ConnId, Duration, Net};
+use ws::deflate::DeflatePolicy;
 use ws::{CloseCode, Keepalive, MessageKind};
 
 /// What the server-side apps saw: opens and closes with their codes.
@@ -124,6 +125,7 @@ fn client_config(path: &str) -> ClientConfig {
         origin: None,
         max_message: 64 << 20,
         trace: false,
+        deflate: None,
     }
 }
 
@@ -136,7 +138,15 @@ struct Peer {
 
 impl Peer {
     fn new(pair: &mut Pair, path: &str, to_send: Vec<(MessageKind, Vec<u8>)>) -> Peer {
-        let client = Client::connect(&mut pair.client, client_config(path), pair.now).unwrap();
+        Peer::with_config(pair, client_config(path), to_send)
+    }
+
+    fn with_config(
+        pair: &mut Pair,
+        config: ClientConfig,
+        to_send: Vec<(MessageKind, Vec<u8>)>,
+    ) -> Peer {
+        let client = Client::connect(&mut pair.client, config, pair.now).unwrap();
         Peer {
             client,
             app: Script {
@@ -548,6 +558,52 @@ fn keepalive_pings_idle_clients_and_drops_silent_ones_with_1011() {
     let silent_id = journal.borrow().opened[1];
     assert_eq!(journal.borrow().closed, [(silent_id, CloseCode::INTERNAL)]);
     assert_eq!(live.ended, None);
+}
+
+/// permessage-deflate between the client role and the server, both of whom compress: whole
+/// messages (/echo) and pieces (/stream, each piece of an inflated message echoed as a frame)
+/// come back byte-exact, and a client that does not offer it is served uncompressed.
+#[test]
+fn deflate_echo_whole_and_streamed_both_ways() {
+    let journal = Shared::default();
+    let mut pair = Pair::listening();
+    let mut server = server_with(
+        ServerConfig {
+            deflate: Some(DeflatePolicy::default()),
+            ..ServerConfig::default()
+        },
+        &journal,
+    );
+    let script = vec![
+        (MessageKind::Text, "hello, 𝄞 ".repeat(1000).into_bytes()),
+        (MessageKind::Binary, Vec::new()),
+        (MessageKind::Binary, pattern(1_000_000, 9)),
+        (MessageKind::Text, b"last".to_vec()),
+    ];
+    for (path, offer) in [("/echo", true), ("/stream", true), ("/echo", false)] {
+        let config = ClientConfig {
+            deflate: offer.then(DeflatePolicy::default),
+            ..client_config(path)
+        };
+        let mut peer = Peer::with_config(&mut pair, config, script.clone());
+        let ok = drive(
+            &mut pair,
+            &mut server,
+            &mut [&mut peer],
+            Duration::from_secs(30),
+            |_, p| p[0].app.received.len() == script.len(),
+        );
+        assert!(
+            ok,
+            "{path}: got {} of {}, ended {:?}, server saw {:?}",
+            peer.app.received.len(),
+            script.len(),
+            peer.ended,
+            journal.borrow().closed
+        );
+        assert_eq!(peer.app.received, script, "{path}");
+        assert_eq!(peer.client.deflate().is_some(), offer, "{path}");
+    }
 }
 
 #[test]

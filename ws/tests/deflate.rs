@@ -451,3 +451,30 @@ fn handshake_carries_the_negotiation_both_ways() {
         Err(ResponseError::UnexpectedExtension)
     );
 }
+
+/// 1 MB of random bytes (stored blocks) in TCP-like and odd piece sizes.
+#[test]
+fn a_large_stored_message_in_any_piece_size() {
+    let mut x = 9u64;
+    let data: Vec<u8> = (0..1_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let mut compressor = Compressor::new(WindowBits::MAX);
+    let mut out = vec![0; max_compressed_len(data.len())];
+    let n = compressor.compress(&data, true, &mut out).unwrap();
+    assert!(n > data.len(), "random bytes do not shrink");
+    for pieces in [&[0][..], &[1460], &[65536], &[7, 1000]] {
+        let frame = compressed_frame(true, 0x2, &out[..n]);
+        let got = messages(&frame, &agreement(15, false), pieces);
+        assert_eq!(
+            got,
+            [Normalised::Message(MessageKind::Binary, data.clone())],
+            "{pieces:?}"
+        );
+    }
+}

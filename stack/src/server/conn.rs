@@ -60,7 +60,10 @@ pub(crate) enum HttpStep {
     /// Everything owed was sent; close the TCP connection.
     Close,
     /// The 101 is queued; switch to WebSocket on this route. The rest of `buf` is frames.
-    Upgrade { route: usize },
+    Upgrade {
+        route: usize,
+        deflate: Option<ws::deflate::Agreement>,
+    },
     /// `GET /stats`: the server answers with [`HttpConn::answer`], then steps again.
     Stats { keep_alive: bool, head_only: bool },
     /// The peer reset the connection.
@@ -122,9 +125,13 @@ impl HttpConn {
                         self.close_after = true;
                         continue;
                     }
-                    Decision::Upgrade { route, head_len } => {
+                    Decision::Upgrade {
+                        route,
+                        head_len,
+                        deflate,
+                    } => {
                         self.buf.drain(..head_len);
-                        return HttpStep::Upgrade { route };
+                        return HttpStep::Upgrade { route, deflate };
                     }
                     Decision::Stats {
                         head_len,

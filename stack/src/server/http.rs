@@ -4,6 +4,7 @@
 //! the status `ws` names, or switch to WebSocket on a route. It is pure (bytes in, decision and
 //! response bytes out) so it is tested without a network.
 
+use ws::deflate::{self, Agreement, DeflatePolicy};
 use ws::handshake::{self, EMPTY_HEADER, HttpStatus, RequestError, Status};
 
 use super::outqueue::OutQueue;
@@ -36,6 +37,8 @@ pub(crate) struct Site<'a> {
     pub origins: &'a [String],
     /// Answer plain `GET /stats` with [`Decision::Stats`] (the server fills in the body).
     pub stats: bool,
+    /// Accept permessage-deflate offers within this policy; `None` declines them all.
+    pub deflate: Option<DeflatePolicy>,
 }
 
 /// The server's answer to the bytes received so far.
@@ -49,8 +52,13 @@ pub(crate) enum Decision {
     /// An error response with this status has been queued; close the connection after it
     /// (the rest of the stream cannot be trusted to start a request).
     Refused(HttpStatus),
-    /// The 101 has been queued; bytes after `head_len` are WebSocket frames for route `route`.
-    Upgrade { route: usize, head_len: usize },
+    /// The 101 has been queued; bytes after `head_len` are WebSocket frames for route `route`,
+    /// compressed as `deflate` says if permessage-deflate was accepted.
+    Upgrade {
+        route: usize,
+        head_len: usize,
+        deflate: Option<Agreement>,
+    },
     /// A plain `GET`/`HEAD /stats` took `head_len` bytes; nothing is queued yet, because the
     /// counters live with the server: it answers with [`respond`].
     Stats {
@@ -173,13 +181,22 @@ fn upgrade(
         }
     }
     let mut head = [0u8; MAX_RESPONSE_HEAD];
+    let accepted = site
+        .deflate
+        .and_then(|policy| deflate::accept_offer(upgrade.extension_offers(), &policy));
     // No subprotocol is offered by our apps, so none is selected.
-    let n = handshake::write_accept_response(upgrade.key(), None, &mut head)
-        .map_err(|_| HttpStatus::BadRequest)?;
+    let n = handshake::write_accept_response_with(
+        upgrade.key(),
+        None,
+        accepted.as_ref().map(|(params, _)| params),
+        &mut head,
+    )
+    .map_err(|_| HttpStatus::BadRequest)?;
     out.push(&[&head[..n]]);
     Ok(Decision::Upgrade {
         route,
         head_len: request.head_len(),
+        deflate: accepted.map(|(_, agreement)| agreement),
     })
 }
 
@@ -205,6 +222,7 @@ mod tests {
             routes: &routes,
             origins,
             stats,
+            deflate: None,
         });
     }
 
@@ -329,7 +347,8 @@ mod tests {
             decision,
             Decision::Upgrade {
                 route: 1,
-                head_len: req.len()
+                head_len: req.len(),
+                deflate: None,
             }
         );
         assert!(

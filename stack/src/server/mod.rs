@@ -33,6 +33,7 @@
 
 mod app;
 mod conn;
+mod deflate;
 mod http;
 mod outqueue;
 pub(crate) mod session;
@@ -80,6 +81,9 @@ pub struct ServerConfig {
     /// Answer plain `GET /stats` with the stack's and the server's counters as JSON (see
     /// [`stats`]), for leak checks. Default off: the counts are not for strangers.
     pub stats: bool,
+    /// Accept permessage-deflate (RFC 7692) offers within this policy; `None` (the default)
+    /// declines them, so frames stay readable in captures and traces.
+    pub deflate: Option<ws::deflate::DeflatePolicy>,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +100,7 @@ impl Default for ServerConfig {
             queue_limit: 1024 * 1024,
             trace: false,
             stats: false,
+            deflate: None,
         }
     }
 }
@@ -279,6 +284,7 @@ impl Server {
                         routes: &self.route_paths,
                         origins: &self.config.origins,
                         stats: self.config.stats,
+                        deflate: self.config.deflate,
                     };
                     match http.step(
                         net,
@@ -296,7 +302,9 @@ impl Server {
                             self.forget(net, id);
                             return;
                         }
-                        HttpStep::Upgrade { route } => self.upgrade(net, id, route, now),
+                        HttpStep::Upgrade { route, deflate } => {
+                            self.upgrade(net, id, route, deflate, now)
+                        }
                         HttpStep::Stats {
                             keep_alive,
                             head_only,
@@ -389,7 +397,14 @@ impl Server {
     }
 
     /// Switches `id` to WebSocket on `route` after its 101 was queued.
-    fn upgrade(&mut self, net: &mut Net, id: ConnId, route: usize, now: Instant) {
+    fn upgrade(
+        &mut self,
+        net: &mut Net,
+        id: ConnId,
+        route: usize,
+        deflate: Option<ws::deflate::Agreement>,
+        now: Instant,
+    ) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -408,6 +423,9 @@ impl Server {
             keepalive: self.config.keepalive,
         };
         let mut session = http.into_session(ws::Connection::server(config, now));
+        if let Some(agreement) = deflate {
+            session.use_deflate(agreement);
+        }
         if self.config.trace {
             session.trace_as(id);
         }

@@ -10,6 +10,7 @@ use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMa
 
 use crate::{ConnError, ConnId, Net};
 
+use super::deflate::Deflate;
 use super::outqueue::OutQueue;
 
 /// Queued bytes below which control frames join the queue as the engine produces them (a
@@ -54,6 +55,8 @@ pub(crate) struct Session<K: MaskKeySource = NoMask> {
     read_pause: usize,
     /// Bytes in the TCP send buffer not yet acknowledged by the peer, after the last flush.
     unacked: usize,
+    /// permessage-deflate, when the handshake agreed on it.
+    deflate: Option<Deflate>,
 }
 
 impl<K: MaskKeySource> Session<K> {
@@ -71,7 +74,20 @@ impl<K: MaskKeySource> Session<K> {
             streaming: false,
             read_pause: 0,
             unacked: 0,
+            deflate: None,
         }
+    }
+
+    /// permessage-deflate was agreed in the handshake: inflate compressed messages, compress
+    /// every message sent.
+    pub(crate) fn use_deflate(&mut self, agreement: ws::deflate::Agreement) {
+        self.ws.set_compression(true);
+        self.deflate = Some(Deflate::new(agreement));
+    }
+
+    /// The permessage-deflate agreement, if the handshake made one.
+    pub(crate) fn deflate_agreement(&self) -> Option<ws::deflate::Agreement> {
+        self.deflate.as_ref().map(Deflate::agreement)
     }
 
     /// Keeps reading while up to `bytes` are queued (default 0: stop as soon as output waits).
@@ -96,40 +112,64 @@ impl<K: MaskKeySource> Session<K> {
         self.trace = Some(id);
     }
 
-    /// Logs the outgoing frames in `bytes` (whole control frames, or one data frame header),
-    /// reading their headers back with `ws`.
-    fn trace_out(&self, mut bytes: &[u8]) {
-        let Some(id) = self.trace else { return };
-        while let Ok(view) = ws::HeaderView::new_checked(bytes) {
-            let Ok(header) = ws::FrameHeader::parse(&view) else {
-                return;
-            };
-            let start = view.header_len();
-            let mut line = format!(
-                "conn {id} ws out {:?} fin={} len={}",
-                header.opcode(),
-                header.fin(),
-                header.payload_len()
-            );
-            if header.opcode() == ws::OpCode::Close {
-                if let Some(&[hi, lo]) = bytes.get(start..start + 2) {
-                    // A client's frames are masked; the first two key bytes cover the code.
-                    let key = header.masking_key().unwrap_or([0; 4]);
-                    line.push_str(&format!(
-                        " code={}",
-                        u16::from_be_bytes([hi ^ key[0], lo ^ key[1]])
-                    ));
-                }
+    /// Logs the outgoing frames in `bytes` (see [`trace_out`]).
+    fn trace_out(&self, bytes: &[u8]) {
+        trace_out(self.trace, bytes);
+    }
+}
+
+/// Queues a frame whose header `ws` just produced, masking the payload for a client.
+fn push_frame<K: MaskKeySource>(
+    ws: &mut Connection<K>,
+    out: &mut OutQueue,
+    trace: Option<ConnId>,
+    header: &[u8],
+    data: &[u8],
+) {
+    trace_out(trace, header);
+    if ws.role() == Role::Client {
+        let mut masked = data.to_vec();
+        ws.mask_payload(&mut masked);
+        out.push(&[header, &masked]);
+    } else {
+        out.push(&[header, data]);
+    }
+}
+
+/// Logs the outgoing frames in `bytes` (whole control frames, or one data frame header) of
+/// connection `trace` (if tracing), reading their headers back with `ws`.
+fn trace_out(trace: Option<ConnId>, mut bytes: &[u8]) {
+    let Some(id) = trace else { return };
+    while let Ok(view) = ws::HeaderView::new_checked(bytes) {
+        let Ok(header) = ws::FrameHeader::parse(&view) else {
+            return;
+        };
+        let start = view.header_len();
+        let mut line = format!(
+            "conn {id} ws out {:?} fin={} len={}{}",
+            header.opcode(),
+            header.fin(),
+            header.payload_len(),
+            if header.rsv1() { " compressed" } else { "" }
+        );
+        if header.opcode() == ws::OpCode::Close {
+            if let Some(&[hi, lo]) = bytes.get(start..start + 2) {
+                // A client's frames are masked; the first two key bytes cover the code.
+                let key = header.masking_key().unwrap_or([0; 4]);
+                line.push_str(&format!(
+                    " code={}",
+                    u16::from_be_bytes([hi ^ key[0], lo ^ key[1]])
+                ));
             }
-            log::info!("{line}");
-            let Some(rest) = usize::try_from(header.payload_len())
-                .ok()
-                .and_then(|len| bytes.get(start + len..))
-            else {
-                return;
-            };
-            bytes = rest;
         }
+        log::info!("{line}");
+        let Some(rest) = usize::try_from(header.payload_len())
+            .ok()
+            .and_then(|len| bytes.get(start + len..))
+        else {
+            return;
+        };
+        bytes = rest;
     }
 }
 
@@ -240,21 +280,20 @@ impl<K: MaskKeySource> Session<K> {
         } else {
             ws::OpCode::Continuation
         };
-        let header = self.ws.send_frame_header(opcode, fin, data.len() as u64)?;
-        self.push_frame(&header, data);
-        Ok(())
-    }
-
-    /// Queues a frame whose header `ws` just produced, masking the payload for a client.
-    fn push_frame(&mut self, header: &[u8], data: &[u8]) {
-        self.trace_out(header);
-        if self.ws.role() == Role::Client {
-            let mut masked = data.to_vec();
-            self.ws.mask_payload(&mut masked);
-            self.out.push(&[header, &masked]);
+        let Some(deflate) = &mut self.deflate else {
+            let header = self.ws.send_frame_header(opcode, fin, data.len() as u64)?;
+            push_frame(&mut self.ws, &mut self.out, self.trace, &header, data);
+            return Ok(());
+        };
+        let compressed = deflate.compress(data, fin);
+        let len = compressed.len() as u64;
+        let header = if first {
+            self.ws.send_compressed_frame_header(opcode, fin, len)?
         } else {
-            self.out.push(&[header, data]);
-        }
+            self.ws.send_frame_header(opcode, fin, len)?
+        };
+        push_frame(&mut self.ws, &mut self.out, self.trace, &header, compressed);
+        Ok(())
     }
 
     /// Starts the close handshake with `code` (no effect once closing).
@@ -330,6 +369,16 @@ impl<K: MaskKeySource> Session<K> {
                 }
                 continue;
             }
+            if self.deflate.as_ref().is_some_and(Deflate::wants_read) {
+                // The end of a compressed message, inflated from what was already read.
+                if let (_, Some(step)) = self.feed(&mut [], now) {
+                    return step;
+                }
+                if self.deflate.as_ref().is_some_and(Deflate::wants_read) {
+                    return self.stall();
+                }
+                continue;
+            }
             let read = net.recv_with(id, |data| {
                 let (used, step) = self.feed(data, now);
                 (used, (used, data.len(), step))
@@ -371,8 +420,17 @@ impl<K: MaskKeySource> Session<K> {
     /// or has taken everything. Returns the bytes consumed and what is ready, if anything.
     fn feed(&mut self, input: &mut [u8], now: Instant) -> (usize, Option<Step>) {
         let mut pos = 0;
-        while pos < input.len() {
-            let (consumed, event) = self.ws.handle_read(&mut input[pos..], now);
+        // Until no event comes: an inflater may still hand out the end of a message after
+        // the input is used up.
+        loop {
+            let (consumed, event) = match &mut self.deflate {
+                Some(deflate) => {
+                    deflate
+                        .inflater()
+                        .handle_read(&mut self.ws, &mut input[pos..], now)
+                }
+                None => self.ws.handle_read(&mut input[pos..], now),
+            };
             pos += consumed;
             let Some(event) = event else {
                 if consumed == 0 {

@@ -131,8 +131,18 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
         })
     }
 
+    /// Whether more of a compressed message comes out without more input (the window filled
+    /// up, or the end of the message is still to be inflated): call
+    /// [`Inflater::handle_read`] again, with empty input if there is none. A caller that calls
+    /// again after every event until one returns `None` never needs to ask.
+    pub fn wants_read(&self) -> bool {
+        // With input pending, the input is needed first.
+        self.message
+            .is_some_and(|m| m.pending == 0 && (m.more_output || m.last_piece_in))
+    }
+
     /// [`Connection::handle_read`] with compressed messages inflated: same contract (call
-    /// again with the unconsumed rest until nothing is consumed and no event comes), same
+    /// again with the unconsumed rest, even when it is empty, until no event comes), same
     /// events. A compressed message's pieces are slices of the window instead of the input,
     /// at most one window each. Uncompressed messages and control frames pass through.
     ///
@@ -151,6 +161,9 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
         now: Instant,
     ) -> (usize, Option<Event<'a>>) {
         let mut pos = 0;
+        // Steps without progress in a row: the decoder always progresses when it wants to,
+        // so a second one means it cannot; stop rather than spin.
+        let mut stuck = 0;
         loop {
             match self.step(conn, &mut input[pos..], now) {
                 Outcome::Owned(consumed, event) => return (pos + consumed, event),
@@ -177,10 +190,8 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
                 }
                 Outcome::Continue(consumed) => {
                     pos += consumed;
-                    let busy = self
-                        .message
-                        .is_some_and(|m| m.more_output || (m.last_piece_in && m.pending == 0));
-                    if (pos == input.len() || consumed == 0) && !busy {
+                    stuck = if consumed == 0 { stuck + 1 } else { 0 };
+                    if (pos == input.len() || consumed == 0) && (!self.wants_read() || stuck > 1) {
                         return (pos, None);
                     }
                 }
