@@ -535,7 +535,7 @@ fn a_timeout_without_any_packet_is_still_reported_gone() {
         gone_at.is_some()
     });
     let gone_at = gone_at.expect("the timed-out connect was never reported");
-    let timeout = stack::pool::SOCKET_TIMEOUT;
+    let timeout = stack::net::SOCKET_TIMEOUT;
     assert!(
         gone_at >= stack::Instant::ZERO + timeout,
         "gone at {gone_at}"
