@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ws::handshake::{self, ClientRequest, EMPTY_HEADER, Status};
 use ws::{CloseCode, Connection, Duration, Instant, MaskKeySource, MessageKind, Role};
 
-use crate::server::session::{Session, Step};
-use crate::server::{delay_until, ws_instant};
+use crate::clock::{delay_until, ws_instant};
+use crate::session::{Session, Step};
 use crate::{Clock, ConnError, ConnId, Net};
 
 /// After the input (stdin) ended, the client closes once the server has sent nothing for this

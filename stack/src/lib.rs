@@ -29,6 +29,7 @@ pub mod net;
 pub(crate) mod pool;
 pub(crate) mod rings;
 pub mod server;
+mod session;
 pub(crate) mod shard;
 
 pub use clock::{Clock, Duration, Instant};

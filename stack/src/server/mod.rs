@@ -34,8 +34,6 @@
 mod app;
 mod conn;
 mod http;
-mod outqueue;
-pub(crate) mod session;
 pub mod stats;
 
 use std::collections::{BTreeSet, HashMap};
@@ -49,9 +47,10 @@ use crate::{Clock, ConnError, ConnId, Net};
 pub use app::{App, OVERLOADED, Outbox, SendError};
 pub use http::Page;
 
+use crate::clock::{delay_until, ws_instant};
+use crate::session::Step;
 use conn::{Conn, HttpStep, Phase, WsConn};
 use http::Site;
-use session::Step;
 
 /// How long a shutdown waits for close handshakes and FINs before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -522,16 +521,6 @@ impl Server {
         };
         f(self.apps[route].as_mut(), &mut out);
     }
-}
-
-/// Converts the stack's clock reading to the `ws` engine's time.
-pub(crate) fn ws_instant(now: crate::Instant) -> Instant {
-    Instant::from_micros(u64::try_from(now.total_micros()).unwrap_or(0))
-}
-
-/// Converts an engine deadline to a stack delay from `now` (zero if already due).
-pub(crate) fn delay_until(deadline: Instant, now: Instant) -> crate::Duration {
-    crate::Duration::from_micros(deadline.saturating_duration_since(now).as_micros())
 }
 
 /// Runs the server until `stop` is set (by a SIGINT/SIGTERM handler), then closes every
