@@ -28,6 +28,7 @@ pub mod middleware;
 pub mod net;
 pub(crate) mod pool;
 pub(crate) mod rings;
+pub mod runner;
 pub mod server;
 mod session;
 pub(crate) mod shard;

@@ -19,11 +19,10 @@ impl Net {
     /// the listen pool after each), timers, outgoing packets. Then updates the accept and gone
     /// queues.
     ///
-    /// Returns true when anything happened (a packet in or out, a state change) in this poll
-    /// or in the one before it. The carry-over makes a second `poll` per loop turn (to send
-    /// what the application just queued) safe: whatever that one received is reported again
-    /// by the next turn's first `poll`, so the application looks at its sockets. Reporting
-    /// twice costs one extra pass; missing once would strand received data.
+    /// Returns true when anything happened in this poll (a packet in or out, a state change).
+    /// What it means for the application is queued for [`Net::accept`], [`Net::poll_ready`]
+    /// and [`Net::poll_gone`], and [`Net::poll_delay`] is zero until those are emptied, so
+    /// a loop that polls once per turn (see [`crate::runner`]) misses nothing.
     pub fn poll(&mut self, now: Instant) -> bool {
         self.now = now;
         let mut activity = false;
@@ -126,19 +125,15 @@ impl Net {
             dirty.clear();
             self.dirty = dirty;
         }
-        let report = activity || self.unseen_activity;
-        self.unseen_activity = activity;
-        report
+        activity
     }
 
     /// How long the loop may sleep before smoltcp needs [`Net::poll`] again (`None`: until a
-    /// packet arrives). Zero when work is already waiting: queued accepts or gone ids, sends
-    /// not yet polled out, or a last poll that moved packets — its effects (data received, a
-    /// handshake completed) may not have been seen by the application yet, so the loop must
-    /// turn once more before sleeping. O(1): the earliest shard deadline is kept by `poll`.
+    /// packet arrives). Zero when work is already waiting: queued accepts, ready or gone ids
+    /// the application has not taken, or sends not yet polled out. O(1): the earliest shard
+    /// deadline is kept by `poll`.
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
         if !self.dirty.is_empty()
-            || self.unseen_activity
             || !self.accepted.is_empty()
             || !self.gone.is_empty()
             || !self.ready.is_empty()

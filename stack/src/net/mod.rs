@@ -122,8 +122,6 @@ pub struct Net {
     half_open: usize,
     /// The `now` of the current (or last) poll.
     now: Instant,
-    /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
-    unseen_activity: bool,
 }
 
 impl Net {
@@ -215,7 +213,6 @@ impl Net {
             max_half_open: half_open_budget(max_connections),
             half_open: 0,
             now,
-            unseen_activity: false,
             taken: Vec::new(),
             scratch: Vec::new(),
             log_states: config.trace,

@@ -31,9 +31,6 @@ impl Net {
     /// every newly accepted connection once. Edge-triggered: read until `Ok(0)` and send what
     /// fits, or remember the unfinished work yourself. Lets a loop with thousands of idle
     /// connections touch only the busy ones.
-    ///
-    /// Once this returns `None`, the application has seen everything the last poll did, so
-    /// [`Net::poll_delay`] no longer asks for an extra loop turn on its account.
     pub fn poll_ready(&mut self) -> Option<ConnId> {
         while let Some(id) = self.ready.pop_front() {
             if let Some(conn) = self.conns.get_mut(&id) {
@@ -41,7 +38,6 @@ impl Net {
                 return Some(id);
             }
         }
-        self.unseen_activity = false;
         None
     }
 

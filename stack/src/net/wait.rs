@@ -1,4 +1,6 @@
-//! Sleeping until the TUN fd is readable or a timeout passes (ppoll, µs precision).
+//! Sleeping until the TUN fd is readable or a timeout passes, for loops of one's own; the
+//! ppoll itself lives in [`crate::runner`], whose [`run`](crate::runner::run) also handles
+//! SIGINT/SIGTERM without losing one.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -6,11 +8,14 @@ use std::os::fd::RawFd;
 use smoltcp::time::Duration;
 
 use super::Net;
+use crate::runner;
 
 impl Net {
     /// Sleeps until the TUN fd is readable or `timeout` passes (`None`: no timeout), with
     /// microsecond precision. Returns at once for links without an fd (tests drive those).
-    /// A signal also ends the wait (`Ok`), so a SIGINT handler's flag is seen promptly.
+    /// A handled signal also ends the wait (`Ok`). A loop that stops on a signal should use
+    /// [`runner::run`] instead: checking a flag and then calling this can miss a signal that
+    /// lands in between.
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.wait_with(timeout, &[]).map(|_| ())
     }
@@ -18,61 +23,11 @@ impl Net {
     /// Like [`Net::wait`], also waking when one of `extra` (at most 31 fds, e.g. stdin) is
     /// readable. Returns a bit mask: bit `i` set when `extra[i]` is readable (or hung up).
     pub fn wait_with(&mut self, timeout: Option<Duration>, extra: &[RawFd]) -> io::Result<u32> {
-        const MAX_EXTRA: usize = 31;
-        if extra.len() > MAX_EXTRA {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "too many fds to wait on",
-            ));
-        }
-        let mut fds = [libc::pollfd {
-            fd: -1,
-            events: 0,
-            revents: 0,
-        }; MAX_EXTRA + 1];
-        let link_fd = self.device.link().fd();
-        if link_fd.is_none() && extra.is_empty() {
-            return Ok(0);
-        }
-        fds[0].fd = link_fd.unwrap_or(-1);
-        fds[0].events = libc::POLLIN;
-        for (slot, &fd) in fds[1..].iter_mut().zip(extra) {
-            slot.fd = fd;
-            slot.events = libc::POLLIN;
-        }
-        let timespec = timeout.map(|d| {
-            let micros = d.total_micros();
-            libc::timespec {
-                tv_sec: (micros / 1_000_000) as libc::time_t,
-                tv_nsec: ((micros % 1_000_000) * 1000) as libc::c_long,
-            }
-        });
-        let ts_ptr = timespec
-            .as_ref()
-            .map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
-        // SAFETY: `fds` outlives the call and holds `1 + extra.len()` initialised entries; a
-        // negative fd is ignored by ppoll. Null sigmask: the current mask stays.
-        let rc = unsafe {
-            libc::ppoll(
-                fds.as_mut_ptr(),
-                (1 + extra.len()) as libc::nfds_t,
-                ts_ptr,
-                std::ptr::null(),
-            )
-        };
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            return if err.kind() == io::ErrorKind::Interrupted {
-                Ok(0)
-            } else {
-                Err(err)
-            };
-        }
-        let ready = fds[1..=extra.len()]
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.revents != 0)
-            .fold(0u32, |mask, (i, _)| mask | (1 << i));
-        Ok(ready)
+        runner::wait(self.link_fd(), extra, timeout, None)
+    }
+
+    /// The link's fd to wait on (`None` for links driven by tests).
+    pub(crate) fn link_fd(&self) -> Option<RawFd> {
+        self.device.link().fd()
     }
 }
