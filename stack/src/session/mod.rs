@@ -185,6 +185,7 @@ fn trace_in(trace: Option<ConnId>, event: &Event<'_>) {
             log::info!("conn {id} ws in  Close code={code} reason={reason:?}")
         }
         Event::Failed(error) => log::info!("conn {id} ws protocol violation: {error}"),
+        Event::TimedOut => log::info!("conn {id} ws keepalive timed out"),
     }
 }
 
@@ -237,8 +238,8 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Lets the engine act on its timers, then queues what it produced.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        if let Some(Event::Failed(error)) = self.ws.handle_timeout(now) {
-            self.end_code.get_or_insert(error.close_code());
+        if let Some(Event::TimedOut) = self.ws.handle_timeout(now) {
+            self.end_code.get_or_insert(Event::KEEPALIVE_TIMEOUT_CODE);
         }
         self.collect_transmit();
     }
@@ -436,6 +437,10 @@ impl<K: MaskKeySource> Session<K> {
                 }
                 Event::Failed(error) => {
                     self.end_code.get_or_insert(error.close_code());
+                }
+                // Only handle_timeout reports it.
+                Event::TimedOut => {
+                    self.end_code.get_or_insert(Event::KEEPALIVE_TIMEOUT_CODE);
                 }
                 Event::Ping(_) | Event::Pong(_) => {}
             }
