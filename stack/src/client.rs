@@ -21,15 +21,12 @@ use crate::clock::{delay_until, ws_instant};
 use crate::entropy::{ChaCha20, os_random};
 use crate::runner::{self, Driver};
 use crate::session::{Session, Step};
-use crate::{Clock, ConnId, ConnectError, Net, RecvError, SendError};
+use crate::{Clock, ConnId, ConnectError, HANDSHAKE_TIMEOUT, Net, RecvError, SendError};
 
 /// After the input (stdin) ended, the client closes once the server has sent nothing for this
 /// long, so replies to the last lines still arrive (a peer may drop messages that cross our
 /// Close frame).
 const INPUT_LINGER: Duration = Duration::from_secs(1);
-
-/// Time for the TCP handshake plus the WebSocket handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// After the close handshake, time for the server to close TCP before we do (RFC 6455 §7.1.1
 /// lets the server go first).

@@ -39,5 +39,6 @@ pub use id::ConnId;
 pub use net::{
     ConnectError, ListenError, Net, NetStats, RecvError, SendError, ShardLoad, UnknownConn,
 };
+pub use session::{DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 pub use smoltcp::socket::tcp::State as TcpState;
 pub use smoltcp::wire::IpCidr;

@@ -440,5 +440,4 @@ mod tests {
         );
         assert!(out.is_empty(), "nothing half-written");
     }
-
 }

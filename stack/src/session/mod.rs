@@ -10,9 +10,21 @@ mod outqueue;
 
 pub(crate) use outqueue::OutQueue;
 
-use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role, State};
+use ws::{
+    CloseCode, Connection, Duration, Event, Instant, MaskKeySource, MessageKind, NoMask, Role,
+    State,
+};
 
 use crate::{ConnId, Net, RecvError, SendError};
+
+/// Time to complete the opening handshake, in both roles: the server's wait for a complete
+/// request head (after accept, or after the previous response), the client's for TCP plus
+/// the 101.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default largest WebSocket message (and frame), in both roles: Autobahn's largest cases send
+/// 16 MiB messages; the extra 64 KiB leaves room for them without rounding surprises.
+pub const DEFAULT_MAX_MESSAGE: u64 = 16 * 1024 * 1024 + 64 * 1024;
 
 /// Queued bytes below which control frames join the queue as the engine produces them (a
 /// burst of a few dozen Pongs); above it they wait, coalesced, in the engine.
