@@ -1,5 +1,5 @@
 //! The client role: connect through the stack, send the opening handshake, then run a
-//! WebSocket with masked frames. [`run`] is its event loop.
+//! WebSocket with masked frames. [`run`] drives it on [`crate::runner`]'s loop.
 //!
 //! ```text
 //!   connect ──▶ TcpConnecting ──(ESTABLISHED)──▶ Handshake ──(101 valid)──▶ Open ──▶ Done(code)

@@ -242,8 +242,9 @@ impl<K: MaskKeySource> Session<K> {
         self.ws.wants_tcp_close() && self.out.is_empty()
     }
 
-    /// The next instant the engine needs [`Session::handle_timeout`] (keepalive ping, pong
-    /// deadline, close handshake deadline).
+    /// The next instant the engine needs [`Session::handle_timeout`]: its keepalive (when to
+    /// ping, when an unanswered ping times out). The close handshake's deadline is the
+    /// caller's (the server's and the client's `close_timeout`), not the engine's.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.ws.poll_timeout()
     }
