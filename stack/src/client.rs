@@ -1,5 +1,5 @@
 //! The client role: connect through the stack, send the opening handshake, then run a
-//! WebSocket with masked frames. [`run`] is its event loop.
+//! WebSocket with masked frames. [`run`] drives it on [`crate::runner`]'s loop.
 //!
 //! ```text
 //!   connect ──▶ TcpConnecting ──(ESTABLISHED)──▶ Handshake ──(101 valid)──▶ Open ──▶ Done(code)
@@ -10,24 +10,24 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use ws::deflate::{DeflatePolicy, client_offer};
 use ws::handshake::{self, ClientRequest, EMPTY_HEADER, Status};
 use ws::{CloseCode, Connection, Duration, Instant, MaskKeySource, MessageKind, Role};
 
-use crate::server::session::{Session, Step};
-use crate::server::{delay_until, ws_instant};
-use crate::{Clock, ConnError, ConnId, Net};
+use crate::clock::{delay_until, ws_instant};
+use crate::entropy::{ChaCha20, os_random};
+use crate::runner::{self, Driver};
+use crate::session::{Session, Step};
+use crate::{Clock, ConnId, ConnectError, HANDSHAKE_TIMEOUT, Net, RecvError, SendError};
 
 /// After the input (stdin) ended, the client closes once the server has sent nothing for this
 /// long, so replies to the last lines still arrive (a peer may drop messages that cross our
 /// Close frame).
 const INPUT_LINGER: Duration = Duration::from_secs(1);
-
-/// Time for the TCP handshake plus the WebSocket handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// After the close handshake, time for the server to close TCP before we do (RFC 6455 §7.1.1
 /// lets the server go first).
@@ -60,8 +60,12 @@ pub struct ClientConfig {
 pub enum ClientError {
     /// The TCP connection was refused (RST) or timed out before it was established.
     Refused,
-    /// The TCP connection broke during the handshake.
-    Tcp(ConnError),
+    /// The TCP connection could not be opened.
+    Connect(ConnectError),
+    /// The TCP connection broke while the request was sent.
+    Send(SendError),
+    /// The TCP connection broke while the response was read.
+    Recv(RecvError),
     /// The server's answer to the opening handshake was not a valid 101.
     Handshake(handshake::ResponseError),
     /// The request could not be written (invalid host or path).
@@ -78,7 +82,9 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Refused => f.write_str("TCP connection refused or timed out"),
-            ClientError::Tcp(e) => write!(f, "TCP: {e}"),
+            ClientError::Connect(e) => write!(f, "TCP connect: {e}"),
+            ClientError::Send(e) => write!(f, "TCP send: {e}"),
+            ClientError::Recv(e) => write!(f, "TCP receive: {e}"),
             ClientError::Handshake(handshake::ResponseError::Rejected(code)) => {
                 write!(f, "handshake refused by the server: HTTP {code}")
             }
@@ -133,50 +139,28 @@ impl Sender<'_> {
     }
 }
 
-/// Masking keys from a xorshift64* generator seeded by the OS (RFC 6455 §5.3 asks for keys an
-/// intermediary cannot predict; a fast PRNG seeded from getrandom meets that for a client that
-/// lives one connection).
+/// Masking keys from ChaCha20 keyed by the operating system (RFC 6455 §5.3 and §10.3: an
+/// intermediary must not be able to predict the next key from the ones it has seen on the
+/// wire; a cryptographic generator meets that, a fast PRNG such as xorshift does not).
 pub struct OsMaskKeys {
-    state: u64,
+    rng: ChaCha20,
 }
 
 impl OsMaskKeys {
-    /// Seeds from the operating system's random source.
+    /// Keys the generator from the operating system's random source.
     pub fn new() -> io::Result<Self> {
-        let seed = u64::from_ne_bytes(os_random::<8>()?);
-        // xorshift must not start at zero.
-        Ok(OsMaskKeys { state: seed | 1 })
+        Ok(OsMaskKeys {
+            rng: ChaCha20::from_os()?,
+        })
     }
 }
 
 impl MaskKeySource for OsMaskKeys {
     fn next_key(&mut self) -> [u8; 4] {
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        let bits = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((bits >> 32) as u32).to_ne_bytes()
+        let mut key = [0u8; 4];
+        self.rng.fill(&mut key);
+        key
     }
-}
-
-/// `N` bytes from getrandom(2).
-fn os_random<const N: usize>() -> io::Result<[u8; N]> {
-    let mut buf = [0u8; N];
-    let mut filled = 0;
-    while filled < N {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`, which lives
-        // across the call.
-        let rc = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), N - filled, 0) };
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        } else {
-            filled += rc as usize;
-        }
-    }
-    Ok(buf)
 }
 
 /// The client connection's phase.
@@ -231,7 +215,7 @@ impl Client {
         )
         .map_err(ClientError::Request)?;
         request.truncate(n);
-        let id = net.connect(config.remote).map_err(ClientError::Tcp)?;
+        let id = net.connect(config.remote).map_err(ClientError::Connect)?;
         let deadline = now + HANDSHAKE_TIMEOUT;
         Ok(Client {
             id,
@@ -380,14 +364,14 @@ impl Client {
         if !net.is_established(self.id) {
             // A refused connect (RST) shows up as a reset socket.
             return match net.recv(self.id, &mut []) {
-                Err(ConnError::Reset | ConnError::Unknown) => Err(ClientError::Refused),
+                Err(RecvError::Reset | RecvError::Unknown) => Err(ClientError::Refused),
                 _ => Ok(false),
             };
         }
         while *sent < request.len() {
             let n = net
                 .send(self.id, &request[*sent..])
-                .map_err(ClientError::Tcp)?;
+                .map_err(ClientError::Send)?;
             if n == 0 {
                 return Ok(false);
             }
@@ -400,7 +384,7 @@ impl Client {
                 .min(chunk.len());
             let n = net
                 .recv(self.id, &mut chunk[..room])
-                .map_err(ClientError::Tcp)?;
+                .map_err(ClientError::Recv)?;
             response.extend_from_slice(&chunk[..n]);
             let mut headers = [EMPTY_HEADER; 64];
             let offer = self.config.deflate.as_ref().map(client_offer);
@@ -469,77 +453,102 @@ impl Client {
 /// extra fd to wait on while the WebSocket is open (stdin); `app.on_input` runs when it is
 /// readable, until it reports the end of input; once the server has then been silent for a
 /// second, the connection is closed with 1000. When `stop` is set, it is closed with 1001.
+/// The loop is [`runner::run`]'s.
 pub fn run(
     net: &mut Net,
     config: ClientConfig,
     app: &mut dyn ClientApp,
-    mut input: Option<RawFd>,
+    input: Option<RawFd>,
     stop: &AtomicBool,
 ) -> Result<CloseCode, ClientError> {
     let clock = Clock::new();
     net.poll(clock.now());
-    let mut client = Client::connect(net, config, clock.now())?;
-    let mut stopping = false;
-    let mut input_ended: Option<Instant> = None;
-    let mut closed_after_input = false;
-    let result = loop {
-        let stack_now = clock.now();
-        net.poll(stack_now);
-        if !stopping && stop.load(Ordering::SeqCst) {
-            stopping = true;
-            if !client.is_open() {
-                net.abort(client.id());
-                break Err(ClientError::Interrupted);
-            }
-            client.close(CloseCode::GOING_AWAY, "client stopping");
-        }
-        // One connection, serviced every turn: the stack's news lists only need emptying, and
-        // before `handle`, so news from the second poll below stays queued and makes
-        // poll_delay zero (the next turn then reads what that poll received).
+    let client = Client::connect(net, config, clock.now())?;
+    let mut driver = Running {
+        client,
+        app,
+        input,
+        input_ended: None,
+        closed_after_input: false,
+    };
+    runner::run(net, &clock, &mut driver, stop)?
+}
+
+/// The client role as the runner's [`Driver`].
+struct Running<'a> {
+    client: Client,
+    app: &'a mut dyn ClientApp,
+    /// The fd `app.on_input` reads, until its input ends.
+    input: Option<RawFd>,
+    /// When the input ended.
+    input_ended: Option<Instant>,
+    /// The close that follows the end of input was sent.
+    closed_after_input: bool,
+}
+
+impl Running<'_> {
+    /// When the close that follows the end of input is due, if it is still to come.
+    fn linger_deadline(&self) -> Option<Instant> {
+        let ended = self.input_ended.filter(|_| !self.closed_after_input)?;
+        Some(ended.max(self.client.last_message) + INPUT_LINGER)
+    }
+}
+
+impl Driver for Running<'_> {
+    type Output = Result<CloseCode, ClientError>;
+
+    fn handle(&mut self, net: &mut Net, now: crate::Instant) -> ControlFlow<Self::Output> {
+        // One connection, serviced every turn: the stack's news lists only need emptying.
         while net.poll_gone().is_some() {}
         while net.poll_ready().is_some() {}
-        match client.handle(net, stack_now, app) {
-            Ok(Some(code)) => break Ok(code),
-            Ok(None) => {}
-            Err(e) => break Err(e),
+        // Before `handle`, which sends the close frame this queues.
+        if self.linger_deadline().is_some_and(|d| ws_instant(now) >= d) {
+            self.client.close(CloseCode::NORMAL, "");
+            self.closed_after_input = true;
         }
-        let now = ws_instant(stack_now);
-        let mut linger = None;
-        if let Some(ended) = input_ended.filter(|_| !closed_after_input) {
-            let deadline = ended.max(client.last_message) + INPUT_LINGER;
-            if now >= deadline {
-                client.close(CloseCode::NORMAL, "");
-                closed_after_input = true;
-            } else {
-                linger = Some(delay_until(deadline, now));
-            }
+        match self.client.handle(net, now, self.app) {
+            Ok(Some(code)) => ControlFlow::Break(Ok(code)),
+            Ok(None) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(Err(e)),
         }
-        net.poll(stack_now);
-        let timeout = [
-            net.poll_delay(stack_now),
-            client.poll_delay(stack_now),
-            linger,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let open = client.is_open();
-        let extra: Vec<RawFd> = input.filter(|_| open).into_iter().collect();
-        let ready = net.wait_with(timeout, &extra)?;
-        if ready & 1 != 0 {
-            if let Phase::Open { session, .. } = &mut client.phase {
-                if !app.on_input(&mut Sender { session })? {
-                    input = None;
-                    input_ended = Some(ws_instant(clock.now()));
+    }
+
+    fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
+        let linger = self
+            .linger_deadline()
+            .map(|deadline| delay_until(deadline, ws_instant(now)));
+        [self.client.poll_delay(now), linger]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn stop(&mut self, net: &mut Net, _now: crate::Instant) -> ControlFlow<Self::Output> {
+        if !self.client.is_open() {
+            net.abort(self.client.id());
+            return ControlFlow::Break(Err(ClientError::Interrupted));
+        }
+        self.client.close(CloseCode::GOING_AWAY, "client stopping");
+        ControlFlow::Continue(())
+    }
+
+    fn input(&self) -> Option<RawFd> {
+        self.input.filter(|_| self.client.is_open())
+    }
+
+    fn handle_input(&mut self, _net: &mut Net, now: crate::Instant) -> ControlFlow<Self::Output> {
+        if let Phase::Open { session, .. } = &mut self.client.phase {
+            match self.app.on_input(&mut Sender { session }) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.input = None;
+                    self.input_ended = Some(ws_instant(now));
                 }
+                Err(e) => return ControlFlow::Break(Err(e.into())),
             }
         }
-    };
-    // Let the FIN (or the close frame of a failure) leave before the process exits.
-    let stack_now = clock.now();
-    net.poll(stack_now);
-    net.flush()?;
-    result
+        ControlFlow::Continue(())
+    }
 }
 
 #[cfg(test)]
@@ -552,7 +561,7 @@ mod tests {
         let mut b = OsMaskKeys::new().unwrap();
         let keys_a: Vec<[u8; 4]> = (0..64).map(|_| a.next_key()).collect();
         let keys_b: Vec<[u8; 4]> = (0..64).map(|_| b.next_key()).collect();
-        // Two seeds from getrandom give different streams, and a stream does not repeat.
+        // Two OS keys give different streams, and a stream does not repeat.
         assert_ne!(keys_a, keys_b);
         let distinct: std::collections::HashSet<_> = keys_a.iter().collect();
         assert!(
@@ -560,6 +569,5 @@ mod tests {
             "{} distinct keys of 64",
             distinct.len()
         );
-        assert_ne!(os_random::<16>().unwrap(), os_random::<16>().unwrap());
     }
 }

@@ -11,12 +11,12 @@ use std::net::SocketAddr;
 
 use ws::{CloseCode, Instant, MessageKind};
 
-use crate::{ConnError, ConnId, Net};
+use crate::net;
+use crate::{ConnId, Net, RecvError};
 
 use super::app::{OVERLOADED, SendError};
 use super::http::{self, Decision, Site};
-use super::outqueue::OutQueue;
-use super::session::Session;
+use crate::session::{OutQueue, Session};
 
 /// Request head bytes kept before answering 431: `ws`'s own head limit plus one byte, so
 /// its limit is the one that fires.
@@ -94,7 +94,7 @@ impl HttpConn {
         loop {
             match self.out.drain_into(|b| net.send(id, b)) {
                 Ok(_) => {}
-                Err(ConnError::Reset) => return HttpStep::Reset,
+                Err(net::SendError::Reset) => return HttpStep::Reset,
                 Err(_) => return HttpStep::Close,
             }
             if !self.out.is_empty() {
@@ -161,8 +161,8 @@ impl HttpConn {
                 Ok(0) => return HttpStep::Idle,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 // The peer finished sending: answer what it asked, then close.
-                Err(ConnError::Closed) => self.close_after = true,
-                Err(ConnError::Reset) => return HttpStep::Reset,
+                Err(RecvError::Closed) => self.close_after = true,
+                Err(RecvError::Reset) => return HttpStep::Reset,
                 Err(_) => return HttpStep::Close,
             }
         }

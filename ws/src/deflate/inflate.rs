@@ -237,6 +237,10 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
                 self.message = None;
                 return Outcome::Owned(consumed, Some(Event::Failed(error)));
             }
+            Some(Event::TimedOut) => {
+                self.message = None;
+                return Outcome::Owned(consumed, Some(Event::TimedOut));
+            }
         };
         // The piece ends where the connection stopped consuming.
         let start = consumed - len;

@@ -1,4 +1,4 @@
-//! permessage-deflate (RFC 7692) for one [`super::session::Session`]: the inflater and the
+//! permessage-deflate (RFC 7692) for one [`super::Session`]: the inflater and the
 //! compressor of `ws::deflate`, with their memory allocated when first used.
 //!
 //! Memory: nothing until a compressed message arrives or a message is sent; then the inflater
