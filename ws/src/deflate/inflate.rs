@@ -78,8 +78,9 @@ enum Outcome {
         first: bool,
         fin: bool,
     },
-    /// Progress without an event: `consumed` bytes were used.
-    Continue(usize),
+    /// No event: `consumed` bytes were used; `progressed` if anything moved at all (an empty
+    /// piece delivered, tail bytes taken), so that the caller tries again.
+    Continue { consumed: usize, progressed: bool },
 }
 
 fn data(kind: MessageKind, payload: &[u8], first: bool, fin: bool) -> Event<'_> {
@@ -188,10 +189,13 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
                     let payload = &self.window.as_ref()[start..end];
                     return (pos + consumed, Some(data(kind, payload, first, fin)));
                 }
-                Outcome::Continue(consumed) => {
+                Outcome::Continue {
+                    consumed,
+                    progressed,
+                } => {
                     pos += consumed;
-                    stuck = if consumed == 0 { stuck + 1 } else { 0 };
-                    if (pos == input.len() || consumed == 0) && (!self.wants_read() || stuck > 1) {
+                    stuck = if progressed { 0 } else { stuck + 1 };
+                    if stuck > 1 || (pos == input.len() && !self.wants_read()) {
                         return (pos, None);
                     }
                 }
@@ -227,7 +231,12 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
                 fin,
             }) => (kind, payload.len(), first, fin),
             None if consumed == 0 => return Outcome::Owned(0, None),
-            None => return Outcome::Continue(consumed),
+            None => {
+                return Outcome::Continue {
+                    consumed,
+                    progressed: true,
+                };
+            }
             Some(Event::Ping(p)) => return Outcome::Owned(consumed, Some(Event::Ping(p))),
             Some(Event::Pong(p)) => return Outcome::Owned(consumed, Some(Event::Pong(p))),
             Some(Event::Close { code, reason }) => {
@@ -295,7 +304,11 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
                 first,
                 fin,
             },
-            Outcome::Continue(used) => Outcome::Continue(start + used),
+            // The connection delivered a piece: progress even if it was empty.
+            Outcome::Continue { consumed: used, .. } => Outcome::Continue {
+                consumed: start + used,
+                progressed: true,
+            },
             Outcome::Owned(_, event) => Outcome::Owned(input.len(), event),
             plain @ Outcome::Plain { .. } => plain,
         }
@@ -306,7 +319,10 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
     fn inflate<K: MaskKeySource>(&mut self, conn: &mut Connection<K>, src: &[u8]) -> Outcome {
         let limit = conn.config().max_message_size;
         let Some(mut m) = self.message else {
-            return Outcome::Continue(0);
+            return Outcome::Continue {
+                consumed: 0,
+                progressed: false,
+            };
         };
         let feeding_tail = src.is_empty() && m.last_piece_in;
         let (status, used, produced) = if m.stream_ended {
@@ -375,7 +391,10 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
         } else {
             if produced == 0 {
                 self.message = Some(m);
-                return Outcome::Continue(consumed);
+                return Outcome::Continue {
+                    consumed,
+                    progressed: used > 0,
+                };
             }
             self.message = Some(Inflating { first: false, ..m });
         }
