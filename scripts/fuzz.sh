@@ -2,6 +2,7 @@
 # Reruns every cargo-fuzz target for a fixed time each and reports executions, coverage and
 # crashes, one line per target:
 #   ws/fuzz:    frame, connection, handshake   (the no_std engine's parsers)
+#               inflate                        (permessage-deflate's read path and compressor)
 #   stack/fuzz: packets                        (IP packets into the stack and the server glue)
 #               vnet                           (virtio-net frames of the offloading TUN, both ways)
 #
@@ -23,8 +24,8 @@ seconds=${1:-180}
 shift $(($# > 0 ? 1 : 0))
 
 # target → directory of its cargo-fuzz package
-declare -A dir_of=([frame]=ws/fuzz [connection]=ws/fuzz [handshake]=ws/fuzz [packets]=stack/fuzz [vnet]=stack/fuzz)
-all=(frame connection handshake packets vnet)
+declare -A dir_of=([frame]=ws/fuzz [connection]=ws/fuzz [handshake]=ws/fuzz [inflate]=ws/fuzz [packets]=stack/fuzz [vnet]=stack/fuzz)
+all=(frame connection handshake inflate packets vnet)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
 for t in "${targets[@]}"; do

@@ -109,6 +109,8 @@ step "cargo test --workspace (as root)" workspace_tests
 step "doc tests" as_user cargo test --workspace --doc
 step "ws for thumbv7em-none-eabihf (no_std)" \
     as_user cargo build -p ws --no-default-features --target thumbv7em-none-eabihf
+step "ws for thumbv7em-none-eabihf (no_std), with the deflate compressor" \
+    as_user cargo build -p ws --no-default-features --features compress --target thumbv7em-none-eabihf
 if [[ -x scripts/autobahn.sh ]]; then
     step "Autobahn|Testsuite (scripts/autobahn.sh)" scripts/autobahn.sh
 fi
