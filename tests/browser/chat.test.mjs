@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { launchOptions, logHas, statusIsOpen } from './page.mjs';
 
 const url = process.env.TUNWS_URL ?? 'http://10.0.0.2:8080/';
 const screenshot = process.env.TUNWS_SCREENSHOT ?? '/tmp/tunws-chat.png';
@@ -16,18 +17,6 @@ const screenshot = process.env.TUNWS_SCREENSHOT ?? '/tmp/tunws-chat.png';
 // and it restarts tunws then.
 const restartDir = process.env.TUNWS_RESTART_DIR;
 
-// Debian's Chromium, never a downloaded browser build.
-const launchOptions = {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-};
-
-const statusIsOpen = () => document.querySelector('#status')?.textContent.trim() === 'open';
-const logHas = (text) => [...document.querySelectorAll('#log .msg')].some((e) => e.textContent.includes(text));
 const pageHas = (text) => document.querySelector('#log').textContent.includes(text);
 
 async function openPage(browser, name) {

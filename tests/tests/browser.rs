@@ -3,21 +3,27 @@
 //! two browsers chat, then tunws is restarted under a page, which must reconnect by itself.
 
 use netns_tests::{Netns, Proc, Tunws, require_root};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
-#[test]
-#[ignore = "needs root: run scripts/test.sh"]
-fn chat_page_in_browsers() {
-    require_root!();
+/// tests/browser, where `npm ci` must have installed playwright-core.
+fn browser_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
         "playwright-core is not installed: run `npm ci` in {} (scripts/test.sh does it)",
         dir.display()
     );
+    dir
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn chat_page_in_browsers() {
+    require_root!();
+    let dir = browser_dir();
     let ns = Netns::new("browser");
     let restart_dir = std::env::temp_dir().join(ns.name());
     std::fs::create_dir_all(&restart_dir).expect("create restart dir");
@@ -61,6 +67,30 @@ fn chat_page_in_browsers() {
         restarted,
         "the restart test never asked for the restart:\n{report}"
     );
+    println!("{report}");
+    drop(tunws);
+}
+
+/// tests/browser/deflate.test.mjs against `tunws --deflate`: Chromium's permessage-deflate offer
+/// is accepted in the 101 (header read through the DevTools protocol) and chat messages, short
+/// and 3.6 KB, come back whole through compression.
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn chat_page_negotiates_deflate() {
+    require_root!();
+    let dir = browser_dir();
+    let ns = Netns::new("browser-deflate");
+    let tunws = Tunws::start(&ns, &["--deflate"]);
+    let mut cmd = ns.command("node");
+    cmd.current_dir(&dir)
+        .args(["--test", "--test-reporter=spec", "deflate.test.mjs"])
+        .env("TUNWS_URL", "http://10.0.0.2:8080/");
+    let mut node = Proc::spawn("node --test deflate.test.mjs", cmd);
+    let status = node.wait_timeout(NODE_TIMEOUT);
+    let report = format!("stdout:\n{}\nstderr:\n{}", node.stdout(), node.stderr());
+    let status = status
+        .unwrap_or_else(|| panic!("browser test still running after {NODE_TIMEOUT:?}\n{report}"));
+    assert!(status.success(), "browser test failed ({status})\n{report}");
     println!("{report}");
     drop(tunws);
 }
