@@ -38,15 +38,18 @@ fn help_lists_every_option_of_the_contract() {
         "--max-connections",
         "--max-message",
         "--origin",
+        "--deflate",
     ] {
         assert!(
             text.contains(option),
             "tunws --help does not mention {option}:\n{text}"
         );
     }
+    // --deflate says what it costs a connection.
+    assert!(text.contains("52 KB per connection"), "{text}");
     let (code, text) = run(&["client", "--help"]);
     assert_eq!(code, Some(0), "tunws client --help failed: {text}");
-    for option in ["--tun", "--addr", "--echo"] {
+    for option in ["--tun", "--addr", "--echo", "--deflate"] {
         assert!(
             text.contains(option),
             "tunws client --help does not mention {option}:\n{text}"
