@@ -585,22 +585,7 @@ fn deflate_echo_whole_and_streamed_both_ways() {
             ..client_config(path)
         };
         let mut peer = Peer::with_config(&mut pair, config, script.clone());
-        let ok = drive(
-            &mut pair,
-            &mut server,
-            &mut [&mut peer],
-            Duration::from_secs(30),
-            |_, p| p[0].app.received.len() == script.len(),
-        );
-        assert!(
-            ok,
-            "{path}: got {} of {}, ended {:?}, server saw {:?}",
-            peer.app.received.len(),
-            script.len(),
-            peer.ended,
-            journal.borrow().closed
-        );
-        assert_eq!(peer.app.received, script, "{path}");
+        echo_all(&mut pair, &mut server, &mut peer, &script);
         assert_eq!(peer.client.deflate().is_some(), offer, "{path}");
     }
 }
@@ -617,18 +602,30 @@ fn streaming_echo_keeps_message_boundaries_and_types() {
         (MessageKind::Text, b"last".to_vec()),
     ];
     let mut peer = Peer::new(&mut pair, "/stream", script.clone());
+    echo_all(&mut pair, &mut server, &mut peer, &script);
+}
+
+/// Runs until `peer` has received as many messages as `script` holds (at most 30 s), and
+/// checks they are the script's.
+fn echo_all(
+    pair: &mut Pair,
+    server: &mut Server,
+    peer: &mut Peer,
+    script: &[(MessageKind, Vec<u8>)],
+) {
     let ok = drive(
-        &mut pair,
-        &mut server,
-        &mut [&mut peer],
+        pair,
+        server,
+        &mut [&mut *peer],
         Duration::from_secs(30),
         |_, p| p[0].app.received.len() == script.len(),
     );
     assert!(
         ok,
-        "got {} of {} messages",
+        "got {} of {} messages, ended {:?}",
         peer.app.received.len(),
-        script.len()
+        script.len(),
+        peer.ended
     );
     assert_eq!(peer.app.received, script);
 }
