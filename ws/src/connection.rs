@@ -263,8 +263,7 @@ impl<K: MaskKeySource> Connection<K> {
     /// Closing becomes Closed once both Close frames are through, or ours is out after we
     /// failed the connection. Called after each of those facts changes.
     fn advance_closing(&mut self) {
-        if self.state == State::Closing && self.close_sent && (self.close_received || self.failed)
-        {
+        if self.state == State::Closing && self.close_sent && (self.close_received || self.failed) {
             self.state = State::Closed;
         }
     }

@@ -78,7 +78,11 @@ mod tests {
         buf.commit(1000);
         buf.recycle();
         assert_eq!(buf.as_slice(), b"");
-        assert_eq!(buf.storage.len(), 1000, "kept: no zero-fill for the next message");
+        assert_eq!(
+            buf.storage.len(),
+            1000,
+            "kept: no zero-fill for the next message"
+        );
         buf.spare(1 << 20);
         buf.commit(1 << 20);
         buf.recycle();
