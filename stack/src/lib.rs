@@ -58,6 +58,7 @@ pub mod id;
 pub mod middleware;
 pub mod net;
 pub(crate) mod pool;
+mod ppoll;
 pub(crate) mod rings;
 pub mod runner;
 pub mod server;
