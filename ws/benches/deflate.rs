@@ -32,9 +32,30 @@ fn xorshift(seed: u64) -> impl FnMut() -> u64 {
 
 fn chat_text() -> Vec<u8> {
     const WORDS: [&str; 24] = [
-        "hello", "the", "packet", "is", "on", "its", "way", "through", "tun0", "and", "smoltcp",
-        "answers", "with", "a", "SYN-ACK", "websocket", "frame", "chat", "message", "who", "is",
-        "there", "ok", "thanks",
+        "hello",
+        "the",
+        "packet",
+        "is",
+        "on",
+        "its",
+        "way",
+        "through",
+        "tun0",
+        "and",
+        "smoltcp",
+        "answers",
+        "with",
+        "a",
+        "SYN-ACK",
+        "websocket",
+        "frame",
+        "chat",
+        "message",
+        "who",
+        "is",
+        "there",
+        "ok",
+        "thanks",
     ];
     let mut next = xorshift(7);
     let mut text = Vec::with_capacity(LEN + 16);
@@ -58,7 +79,8 @@ fn ours_compress(compressor: &mut Compressor, input: &[u8], out: &mut [u8]) -> u
 fn flate2_compress(level: u32, input: &[u8], out: &mut Vec<u8>) -> usize {
     let mut c = Compress::new(Compression::new(level), false);
     out.clear();
-    c.compress_vec(input, out, FlushCompress::Sync).expect("compress");
+    c.compress_vec(input, out, FlushCompress::Sync)
+        .expect("compress");
     out.len() - TAIL.len()
 }
 
@@ -86,7 +108,8 @@ fn flate2_inflate(compressed: &[u8], out: &mut Vec<u8>) -> usize {
     out.clear();
     // The payload, then the restored tail: no copy to join them.
     for input in [compressed, &TAIL[..]] {
-        d.decompress_vec(input, out, FlushDecompress::Sync).expect("inflate");
+        d.decompress_vec(input, out, FlushDecompress::Sync)
+            .expect("inflate");
     }
     out.len()
 }
@@ -126,12 +149,16 @@ fn deflate(c: &mut Criterion) {
         let compressed = vec_out[..vec_out.len() - TAIL.len()].to_vec();
         assert_eq!(ours_inflate(&compressed, &mut window), LEN);
         assert_eq!(flate2_inflate(&compressed, &mut vec_out), LEN);
-        g.bench_with_input(BenchmarkId::new("ws", name), &compressed, |b, compressed| {
-            b.iter(|| ours_inflate(black_box(compressed), &mut window))
-        });
-        g.bench_with_input(BenchmarkId::new("flate2", name), &compressed, |b, compressed| {
-            b.iter(|| flate2_inflate(black_box(compressed), &mut vec_out))
-        });
+        g.bench_with_input(
+            BenchmarkId::new("ws", name),
+            &compressed,
+            |b, compressed| b.iter(|| ours_inflate(black_box(compressed), &mut window)),
+        );
+        g.bench_with_input(
+            BenchmarkId::new("flate2", name),
+            &compressed,
+            |b, compressed| b.iter(|| flate2_inflate(black_box(compressed), &mut vec_out)),
+        );
     }
     g.finish();
 }
