@@ -28,6 +28,7 @@ pub mod pool;
 pub mod rings;
 pub mod server;
 pub mod shard;
+pub mod watch;
 
 pub use clock::{Clock, Duration, Instant};
 pub use config::NetConfig;
