@@ -189,6 +189,23 @@ pub struct ServerArgs {
     /// Seconds for the peer to finish the close handshake, and then to acknowledge our FIN
     #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = seconds)]
     pub close_timeout: u64,
+
+    /// The chat page's live packet ladder (/trace): `own` shows each page only the
+    /// connections it opened, `all` shows every page every connection (a teacher's projector),
+    /// `off` removes /trace. Nothing is recorded while no page watches
+    #[arg(long, value_name = "SCOPE", default_value = "own")]
+    pub trace_web: TraceWeb,
+}
+
+/// Who sees what on `/trace` (`--trace-web`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceWeb {
+    /// Each page sees the connections that carry its token.
+    Own,
+    /// Every page sees every connection.
+    All,
+    /// No /trace endpoint.
+    Off,
 }
 
 /// A timeout in whole seconds, 1 s to a day.
