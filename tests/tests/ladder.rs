@@ -68,6 +68,7 @@ fn temp(ns: &Netns, what: &str) -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn ladder_shows_own_packets_only_and_exports_them_as_pcap() {
     require_root!();
     let ns = Netns::new("ladder");
@@ -93,7 +94,10 @@ fn ladder_shows_own_packets_only_and_exports_them_as_pcap() {
     // The export holds, per connection, a run of exactly the packets --pcap holds.
     let exported = by_client_port(pcap_packets(&export_file));
     let captured = by_client_port(pcap_packets(&stack_file));
-    assert!(!exported.is_empty(), "the export holds no TCP packet\n{report}");
+    assert!(
+        !exported.is_empty(),
+        "the export holds no TCP packet\n{report}"
+    );
     for (port, packets) in &exported {
         let all = captured
             .get(port)
@@ -107,12 +111,17 @@ fn ladder_shows_own_packets_only_and_exports_them_as_pcap() {
             packets.as_slice(),
             "port {port}: the export differs from --pcap"
         );
-        assert!(packets.len() >= 7, "port {port}: only {} packets", packets.len());
+        assert!(
+            packets.len() >= 7,
+            "port {port}: only {} packets",
+            packets.len()
+        );
     }
     println!("{report}");
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn ladder_shows_retransmissions_under_loss() {
     require_root!();
     let ns = Netns::new("ladder-loss");
@@ -121,6 +130,7 @@ fn ladder_shows_retransmissions_under_loss() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn ladder_with_trace_web_all_shows_every_page() {
     require_root!();
     let ns = Netns::new("ladder-all");
