@@ -50,7 +50,8 @@ Log level: RUST_LOG (default info), e.g. RUST_LOG=debug.";
 /// scripts/demo.sh or by hand; tunws opens the device by name or creates it.
 ///
 /// Endpoints on one port: GET / serves the chat page, /chat broadcasts every text message to
-/// every /chat client, /echo sends every message back to its sender.
+/// every /chat client, /echo sends every message back to its sender, /trace streams the
+/// packets of the page's own connections to its packet ladder (see --trace-web).
 #[derive(Debug, Parser)]
 #[command(name = "tunws", version, args_conflicts_with_subcommands = true, after_help = AFTER_HELP)]
 pub struct Cli {
