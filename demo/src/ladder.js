@@ -52,6 +52,7 @@
     const status = el("span", "ladder-status", "connecting to /trace…");
     const again = el("button", "", "Load the page again");
     again.type = "button";
+    again.id = "ladder-again";
     again.title = "GET / on a connection of its own, to watch a page load";
     again.addEventListener("click", function () {
       fetch("/?t=" + encodeURIComponent(api.token), { cache: "no-store" }).catch(function () {});

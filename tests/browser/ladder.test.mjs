@@ -108,6 +108,47 @@ test('the ladder shows the WebSocket handshake, the masked frame and the echo; p
       await (await download).saveAs(exportPath);
       console.log(`pcap export: ${exportPath}`);
     }
+
+    // A page load, on the page's token: its request and the 200 are on the ladder.
+    await page.click('#ladder-again');
+    await waitForRow(page, 'http', 'in', 'GET /?t=');
+    await waitForRow(page, 'http', 'out', 'HTTP/1.1 200 OK');
+
+    // Usable at 1,000 rows and more: 400 echoes on another socket of the page (same token).
+    const echoed = await page.evaluate(async () => {
+      const ws = new WebSocket(`ws://${location.host}/echo?t=${window.tunwsLadder.token}`);
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+      let n = 0;
+      for (let i = 0; i < 400; i++) {
+        const back = new Promise((resolve) => { ws.onmessage = resolve; });
+        ws.send(`row ${i}`);
+        await back;
+        n++;
+      }
+      ws.close();
+      return n;
+    });
+    assert.equal(echoed, 400);
+    await page.waitForFunction(() => /· (\d+) rows/.test(document.querySelector('.ladder-status').textContent)
+      && Number(/· (\d+) rows/.exec(document.querySelector('.ladder-status').textContent)[1]) >= 1000, null, { timeout: 30_000 });
+    const timing = await page.evaluate(async () => {
+      const view = document.querySelector('.ladder-view');
+      const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+      const started = performance.now();
+      for (const top of [0, view.scrollHeight / 2, 0]) {
+        view.scrollTop = top;
+        view.dispatchEvent(new Event('scroll'));
+        await frame();
+      }
+      return {
+        ms: performance.now() - started,
+        inDom: document.querySelectorAll('#ladder .row').length,
+        first: document.querySelector('#ladder .row')?.dataset.summary,
+      };
+    });
+    console.log(`1000+ rows: 3 scroll jumps rendered in ${timing.ms.toFixed(1)} ms, ${timing.inDom} rows in the DOM`);
+    assert.ok(timing.inDom < 400, `rows are not virtualised: ${timing.inDom} in the DOM`);
+    assert.ok(timing.first.startsWith('SYN seq=0'), `the top row is ${timing.first}`);
   });
 
 test('with --loss 20 a retransmission or a drop shows up', { skip: scenario !== 'loss' && `scenario ${scenario}` }, async (t) => {
