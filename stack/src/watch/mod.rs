@@ -430,8 +430,12 @@ impl Hub {
             Direction::Ingress => Dir::In,
             Direction::Egress => Dir::Out,
         };
-        if wire_drop && dir == Dir::Out {
-            return self.dropped_out(scope, packet);
+        if dir == Dir::Out {
+            if wire_drop {
+                return self.dropped_out(scope, packet);
+            }
+            // A drop reported next refers to this packet, shown or not.
+            self.last_out = None;
         }
         let Some(seg) = Segment::parse(packet) else {
             return;
