@@ -161,7 +161,7 @@ start_tunws() {
         --mtu "$1" --max-per-source 0 ${tunws_max_connections:+--max-connections "$tunws_max_connections"} \
         "${offload_flag[@]}" ${TUNWS_ARGS:-}
     tunws_pid=$started
-    [[ -n ${TUNWS_WATCHER:-} ]] && start_watcher
+    if [[ -n ${TUNWS_WATCHER:-} ]]; then start_watcher; fi
 }
 
 # TUNWS_WATCHER=1: one /trace viewer (bench/watcher.py) attached to every tunws started, for
