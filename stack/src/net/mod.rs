@@ -1,6 +1,7 @@
 //! `Net`: the smoltcp interfaces over the device, the listen pool and the connection table.
 //!
-//! The event loop that drives it, once per iteration:
+//! The event loop that drives it ([`crate::runner::run`] is this loop, with signal handling),
+//! once per iteration:
 //!
 //! ```text
 //! let now = clock.now();
@@ -14,7 +15,7 @@
 //! `poll_ready` names only connections that got a packet or changed state, so the loop's
 //! cost follows the busy connections, not the open ones. smoltcp scans every socket of its
 //! set per packet, so the sockets are split over several interfaces by flow hash (see
-//! [`crate::shard`]): a packet costs a scan of one shard, and `poll` runs egress only on the
+//! `shard.rs`): a packet costs a scan of one shard, and `poll` runs egress only on the
 //! shards that had ingress, application calls or a due timer. Sends queued by the
 //! application go out at the next `poll`; `poll_delay` is zero until then.
 //!
@@ -30,7 +31,7 @@
 //! | `socket.rs` | the socket API: accept, readiness, recv/send, close, connect |
 //! | `wait.rs` | sleeping on the TUN fd |
 //! | `stats.rs` | [`NetStats`], [`ShardLoad`] |
-//! | `error.rs` | [`ConnError`] |
+//! | `error.rs` | one error enum per operation: [`RecvError`], [`SendError`], [`ConnectError`], [`ListenError`], [`UnknownConn`] |
 
 mod admission;
 mod engine;
@@ -63,7 +64,7 @@ use crate::shard::{FlowHasher, Shard, mix, shard_count};
 pub use admission::{
     HALF_OPEN_GRACE, SOCKET_TIMEOUT, SYN_RECEIVED_TIMEOUT, half_open_budget, spare_for,
 };
-pub use error::ConnError;
+pub use error::{ConnectError, ListenError, RecvError, SendError, UnknownConn};
 pub use stats::{NetStats, ShardLoad};
 use table::Conn;
 
@@ -220,9 +221,9 @@ impl Net {
     }
 
     /// Accepts connections on `port` from now on (all our addresses). One port at a time.
-    pub fn listen(&mut self, port: u16) -> Result<(), ConnError> {
+    pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
         if port == 0 {
-            return Err(ConnError::InvalidPort);
+            return Err(ListenError::InvalidPort);
         }
         for index in 0..self.shards.len() {
             let shard = &mut self.shards[index];
