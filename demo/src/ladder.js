@@ -6,12 +6,16 @@
 // /chat and on "load the page again") and sends it on the trace socket (`watch TOKEN`), so
 // tunws shows it only its own connections (unless tunws runs with --trace-web all).
 // Nothing is recorded while no page watches, so when the panel opens the chat WebSocket is
-// reopened: its whole life, from the SYN, is then on the ladder.
+// reopened: its whole life, from the SYN, is then on the ladder. While the panel is open the
+// token is also a cookie, and the panel's state is kept for this tab: a reload reopens the
+// panel, and tunws, which kept recording for the token for a few seconds, hands the new page
+// what happened meanwhile: the old page's close, the page load with its handshake.
 "use strict";
 (function () {
   const MAX_ROWS = 5000;     // oldest rows go beyond this
   const ROW_HEIGHT = 24;     // px, fixed: rows are virtualised (only those in view are in the DOM)
   const OVERSCAN = 120;      // rows rendered above and below the viewport
+  const COOKIE = "tunws_t";  // stack::watch::TOKEN_COOKIE
 
   function makeToken() {
     const saved = sessionStorage.getItem("tunws-token");
@@ -152,7 +156,8 @@
         els.status.textContent = ev.scope === "all"
           ? "showing every connection (tunws runs with --trace-web all)"
           : "showing the connections this page opened";
-        if (api.onWatch) api.onWatch();
+        // Resumed after a reload: this page's WebSocket was recorded from its SYN already.
+        if (!ev.resumed && api.onWatch) api.onWatch();
         break;
       case "tcp": {
         const row = addRow(ev, "tcp", tcpSummary(ev));
@@ -354,6 +359,10 @@
     els.root.hidden = !open;
     button.setAttribute("aria-expanded", String(open));
     button.textContent = open ? "Hide the packets" : "Show the packets";
+    // The cookie ties the next page load (a reload) to this ladder; only while it is open.
+    document.cookie = COOKIE + "=" + (open ? api.token + "; path=/; SameSite=Strict" : "; path=/; max-age=0");
+    if (open) sessionStorage.setItem("tunws-ladder-open", "1");
+    else sessionStorage.removeItem("tunws-ladder-open");
     if (open) {
       connect();
       render();
@@ -368,5 +377,6 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.getElementById("ladder-toggle").addEventListener("click", toggle);
+    if (sessionStorage.getItem("tunws-ladder-open")) toggle();
   });
 })();

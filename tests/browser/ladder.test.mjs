@@ -115,15 +115,19 @@ test('the ladder shows the WebSocket handshake, the masked frame and the echo; p
     await waitForRow(page, 'http', 'out', 'HTTP/1.1 200 OK');
 
     // Usable at 1,000 rows and more: 400 echoes on another socket of the page (same token).
+    const started = Date.now();
     const echoed = await page.evaluate(async () => {
       const ws = new WebSocket(`ws://${location.host}/echo?t=${window.tunwsLadder.token}`);
       await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+      // Sent in bursts of 50, so the rows arrive while others are being drawn.
       let n = 0;
-      for (let i = 0; i < 400; i++) {
-        const back = new Promise((resolve) => { ws.onmessage = resolve; });
-        ws.send(`row ${i}`);
+      for (let burst = 0; burst < 8; burst++) {
+        const back = new Promise((resolve) => {
+          let left = 50;
+          ws.onmessage = () => { n++; if (--left === 0) resolve(); };
+        });
+        for (let i = 0; i < 50; i++) ws.send(`row ${burst * 50 + i}`);
         await back;
-        n++;
       }
       ws.close();
       return n;
@@ -146,9 +150,25 @@ test('the ladder shows the WebSocket handshake, the masked frame and the echo; p
         first: document.querySelector('#ladder .row')?.dataset.summary,
       };
     });
-    console.log(`1000+ rows: 3 scroll jumps rendered in ${timing.ms.toFixed(1)} ms, ${timing.inDom} rows in the DOM`);
+    console.log(`1000+ rows after ${Date.now() - started} ms; 3 scroll jumps rendered in ${timing.ms.toFixed(1)} ms, ${timing.inDom} rows in the DOM`);
     assert.ok(timing.inDom < 400, `rows are not virtualised: ${timing.inDom} in the DOM`);
     assert.ok(timing.first.startsWith('SYN seq=0'), `the top row is ${timing.first}`);
+
+    // Reload with the panel open: the panel reopens by itself and takes over what tunws kept
+    // recording for the token meanwhile, so the new page's WebSocket is there from its SYN,
+    // without reconnecting it (its page-load requests too; a request the browser sends on an
+    // old keep-alive connection before it unloads the old page may go to the old page).
+    await page.reload();
+    await page.waitForFunction(statusIsOpen, null, { timeout: 15_000 });
+    await page.waitForSelector('#ladder:not([hidden])', { timeout: 15_000 });
+    await waitForRow(page, 'http', 'out', 'HTTP/1.1 101');
+    const reloaded = await rowsOf(page);
+    const upgrades = reloaded.filter((r) => r.layer === 'http' && r.summary.startsWith('GET /chat?t='));
+    assert.equal(upgrades.length, 1, `one WebSocket, not reopened: ${JSON.stringify(reloaded, null, 1)}`);
+    assert.ok(reloaded.some((r) => r.conn === upgrades[0].conn && r.layer === 'tcp' && r.summary.startsWith('SYN seq=0 ')),
+      `no SYN of the new WebSocket: ${JSON.stringify(reloaded, null, 1)}`);
+    assert.ok(reloaded.some((r) => r.layer === 'http' && r.summary.startsWith('GET /ladder.')),
+      'the page load\'s requests are missing');
   });
 
 test('with --loss 20 a retransmission or a drop shows up', { skip: scenario !== 'loss' && `scenario ${scenario}` }, async (t) => {

@@ -217,12 +217,14 @@ pub(crate) fn lost(count: u64) -> String {
     Object::new().str("type", "lost").num("count", count).end()
 }
 
-/// The first message on a trace socket: the scope the viewer got.
-pub(crate) fn hello(scope: &str, token: Option<&str>) -> String {
+/// The first message on a trace socket: the scope the viewer got, and whether it took over a
+/// lingering viewer's recording (`resumed`).
+pub(crate) fn hello(scope: &str, token: Option<&str>, resumed: bool) -> String {
     let mut obj = Object::new();
     obj.str("type", "hello")
         .num("version", 1u8)
-        .str("scope", scope);
+        .str("scope", scope)
+        .bool("resumed", resumed);
     if let Some(token) = token {
         obj.str("token", token);
     }

@@ -48,8 +48,8 @@ impl TcpState {
 /// What one packet told about its connection, besides the events.
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
-    /// Paths of the HTTP requests the packet completed.
-    pub request_paths: Vec<String>,
+    /// The HTTP requests the packet completed: (request target, value of the token cookie).
+    pub requests: Vec<(String, Option<String>)>,
     /// The client's stream can no longer carry an HTTP request (decoder stopped, or the
     /// connection is a WebSocket now).
     pub no_more_requests: bool,
@@ -186,8 +186,15 @@ impl Flow {
                 if other.head_requests.len() < 64 {
                     other.head_requests.push_back(is_head);
                 }
+                let cookie = head.header("cookie").and_then(|cookies| {
+                    cookies
+                        .split(';')
+                        .filter_map(|pair| pair.trim().split_once('='))
+                        .find(|(name, _)| *name == super::TOKEN_COOKIE)
+                        .map(|(_, value)| value.to_string())
+                });
                 events.push(event::http_request(stamp, &head));
-                findings.request_paths.push(path);
+                findings.requests.push((path, cookie));
                 findings.no_more_requests |= upgrade;
             }
             Decoded::Response(head) => events.push(event::http_response(stamp, &head)),

@@ -64,10 +64,17 @@ const MAX_BACKLOG_EVENTS: usize = 64;
 const IDLE_US: i64 = 120_000_000;
 /// An ended connection is kept this long for its last ACKs and retransmitted FINs.
 const ENDED_LINGER_US: i64 = 10_000_000;
+/// A viewer with a token whose trace socket closed keeps recording this long, for a socket
+/// with the same token to take over: a page reloaded with its ladder open gets the old page's
+/// closing connections and its own page load, handshake included.
+pub const LINGER_US: i64 = 10_000_000;
 /// Path of the trace endpoint: requests for it mark trace sockets.
 pub const TRACE_PATH: &str = "/trace";
 /// Query parameter that carries a viewer's token.
 pub const TOKEN_PARAM: &str = "t";
+/// Cookie that carries a viewer's token while its ladder is open, so that a reload's page
+/// load (`GET /`, no query) is claimed too.
+pub const TOKEN_COOKIE: &str = "tunws_t";
 
 /// Which connections a viewer sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +165,10 @@ struct Tracked {
 }
 
 struct Viewer {
-    conn: ConnId,
+    /// Its trace socket; `None` while it lingers after the socket closed (see [`LINGER_US`]).
+    conn: Option<ConnId>,
+    /// When its trace socket closed (stack clock µs), while it lingers.
+    left_at: Option<i64>,
     token: Option<Arc<str>>,
     queue: VecDeque<Arc<str>>,
     queued_bytes: usize,
@@ -214,6 +224,8 @@ struct Hub {
     next_flow: u64,
     next_pkt: u64,
     last_sweep: i64,
+    /// Stack clock of the last packet recorded.
+    now: i64,
     /// The last packet recorded going out: (flow key, its stamp), for a drop that follows.
     last_out: Option<((SocketAddr, SocketAddr), Stamp)>,
     /// Reused event list.
@@ -236,6 +248,7 @@ impl Tap {
                     next_flow: 1,
                     next_pkt: 1,
                     last_sweep: 0,
+                    now: 0,
                     last_out: None,
                     scratch: Vec::new(),
                     base: SystemTime::now()
@@ -277,10 +290,22 @@ impl Tap {
         let scope = self.shared.scope;
         let mut hub = self.hub();
         hub.record(scope, direction, packet, now.total_micros(), wire_drop);
+        self.settle(&mut hub);
+    }
+
+    /// Stops recording and frees everything once no viewer is left (attached or lingering).
+    fn settle(&self, hub: &mut Hub) {
+        if hub.viewers.is_empty() {
+            self.shared.watching.store(false, Ordering::Relaxed);
+            hub.flows.clear();
+            hub.trace_peers.clear();
+            hub.last_out = None;
+        }
     }
 
     /// Adds the viewer on trace socket `conn` (remote endpoint `peer`), returning the `hello`
-    /// event to send it. Own scope needs its page's token.
+    /// event to send it. Own scope needs its page's token. A lingering viewer with the same
+    /// token is taken over, with what it recorded meanwhile (`"resumed":true` in the hello).
     pub fn subscribe(
         &self,
         conn: ConnId,
@@ -294,9 +319,15 @@ impl Tap {
             _ => return Err(SubscribeError::BadToken),
         };
         let mut hub = self.hub();
-        if hub.viewers.iter().any(|v| v.conn == conn) {
-            hub.viewers.retain(|v| v.conn != conn);
-        } else if hub.viewers.len() >= MAX_VIEWERS {
+        // `watch` again on the same socket starts over.
+        hub.viewers.retain(|v| v.conn != Some(conn));
+        hub.expire_lingering();
+        let lingering = token.as_ref().and_then(|t| {
+            hub.viewers
+                .iter()
+                .position(|v| v.conn.is_none() && v.token.as_ref() == Some(t))
+        });
+        if lingering.is_none() && hub.viewers.len() >= MAX_VIEWERS {
             return Err(SubscribeError::TooManyViewers);
         }
         hub.trace_peers.insert(peer);
@@ -305,8 +336,16 @@ impl Tap {
                 tracked.owner = Owner::Trace;
             }
         }
+        if let Some(i) = lingering {
+            let viewer = &mut hub.viewers[i];
+            viewer.conn = Some(conn);
+            viewer.left_at = None;
+            viewer.blocked = false;
+            return Ok(event::hello(scope.name(), token.as_deref(), true));
+        }
         hub.viewers.push(Viewer {
-            conn,
+            conn: Some(conn),
+            left_at: None,
             token: token.clone(),
             queue: VecDeque::new(),
             queued_bytes: 0,
@@ -316,21 +355,26 @@ impl Tap {
             blocked: false,
         });
         self.shared.watching.store(true, Ordering::Relaxed);
-        Ok(event::hello(scope.name(), token.as_deref()))
+        Ok(event::hello(scope.name(), token.as_deref(), false))
     }
 
-    /// Removes the viewer on `conn` (its socket closed). The last one leaving stops recording
-    /// and frees every tracked connection.
+    /// The viewer on `conn` left (its socket closed). One with a token lingers for
+    /// [`LINGER_US`]; one without is removed. The last one gone stops recording and frees
+    /// every tracked connection.
     pub fn unsubscribe(&self, conn: ConnId, peer: SocketAddr) {
         let mut hub = self.hub();
-        hub.viewers.retain(|v| v.conn != conn);
         hub.trace_peers.remove(&peer);
-        if hub.viewers.is_empty() {
-            self.shared.watching.store(false, Ordering::Relaxed);
-            hub.flows.clear();
-            hub.trace_peers.clear();
-            hub.last_out = None;
-        }
+        let now = hub.now;
+        hub.viewers.retain_mut(|v| {
+            if v.conn != Some(conn) {
+                return true;
+            }
+            v.conn = None;
+            v.left_at = Some(now);
+            v.blocked = false;
+            v.token.is_some()
+        });
+        self.settle(&mut hub);
     }
 
     /// The trace sockets with events waiting ([`Tap::take_batch`]).
@@ -340,7 +384,7 @@ impl Tap {
             hub.viewers
                 .iter()
                 .filter(|v| !v.queue.is_empty() || v.lost > 0)
-                .map(|v| v.conn),
+                .filter_map(|v| v.conn),
         );
     }
 
@@ -351,12 +395,12 @@ impl Tap {
                 .hub()
                 .viewers
                 .iter()
-                .any(|v| !v.blocked && (!v.queue.is_empty() || v.lost > 0))
+                .any(|v| v.conn.is_some() && !v.blocked && (!v.queue.is_empty() || v.lost > 0))
     }
 
     /// Marks whether `conn`'s socket had room when last pumped.
     pub fn set_blocked(&self, conn: ConnId, blocked: bool) {
-        if let Some(v) = self.hub().viewers.iter_mut().find(|v| v.conn == conn) {
+        if let Some(v) = self.hub().viewers.iter_mut().find(|v| v.conn == Some(conn)) {
             v.blocked = blocked;
         }
     }
@@ -365,7 +409,7 @@ impl Tap {
     /// at least one event); `None` when none are queued.
     pub fn take_batch(&self, conn: ConnId, max_bytes: usize) -> Option<String> {
         let mut hub = self.hub();
-        let viewer = hub.viewers.iter_mut().find(|v| v.conn == conn)?;
+        let viewer = hub.viewers.iter_mut().find(|v| v.conn == Some(conn))?;
         if viewer.queue.is_empty() && viewer.lost > 0 {
             let marker: Arc<str> = event::lost(viewer.lost).into();
             viewer.lost = 0;
@@ -399,7 +443,7 @@ impl Tap {
         let kept: Vec<Kept> = hub
             .viewers
             .iter()
-            .find(|v| v.conn == conn)
+            .find(|v| v.conn == Some(conn))
             .map(|v| v.kept.iter().cloned().collect())
             .unwrap_or_default();
         let base = hub.base;
@@ -440,6 +484,7 @@ impl Hub {
         let Some(seg) = Segment::parse(packet) else {
             return;
         };
+        self.now = t;
         if t - self.last_sweep > 1_000_000 {
             self.sweep(t);
         }
@@ -492,7 +537,7 @@ impl Hub {
         }
         // Whose is it? The first request says; later ones may claim an unclaimed connection.
         let mut claimed = None;
-        for path in &findings.request_paths {
+        for (path, cookie) in &findings.requests {
             let (route, query) = path.split_once('?').unwrap_or((path, ""));
             if route == TRACE_PATH {
                 tracked.owner = Owner::Trace;
@@ -500,7 +545,8 @@ impl Hub {
                 return;
             }
             if claimed.is_none() {
-                claimed = token_in(query).map(Arc::<str>::from);
+                let from_cookie = cookie.as_deref().filter(|t| is_valid_token(t));
+                claimed = token_in(query).or(from_cookie).map(Arc::<str>::from);
             }
         }
         let was_pending = matches!(tracked.owner, Owner::Pending(_));
@@ -509,7 +555,7 @@ impl Hub {
                 take_backlog(std::mem::replace(&mut tracked.owner, Owner::Token(token)))
             }
             _ if was_pending
-                && (!findings.request_paths.is_empty()
+                && (!findings.requests.is_empty()
                     || findings.no_more_requests
                     || tracked.flow.ended) =>
             {
@@ -588,9 +634,10 @@ impl Hub {
         }
     }
 
-    /// Forgets connections that went quiet.
+    /// Forgets connections that went quiet and viewers that lingered long enough.
     fn sweep(&mut self, t: i64) {
         self.last_sweep = t;
+        self.expire_lingering();
         self.flows.retain(|_, tracked| {
             let limit = if tracked.flow.ended {
                 ENDED_LINGER_US
@@ -599,6 +646,15 @@ impl Hub {
             };
             t - tracked.flow.last_seen < limit
         });
+    }
+}
+
+impl Hub {
+    /// Removes the viewers whose trace socket closed more than [`LINGER_US`] ago.
+    fn expire_lingering(&mut self) {
+        let now = self.now;
+        self.viewers
+            .retain(|v| v.left_at.is_none_or(|left| now - left < LINGER_US));
     }
 }
 

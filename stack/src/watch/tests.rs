@@ -50,10 +50,15 @@ fn websocket_exchange(port: u16, token: &str) -> Vec<(Direction, Vec<u8>)> {
 
 /// [`websocket_exchange`] with the upgrade on `target`.
 fn exchange(port: u16, target: &str) -> Vec<(Direction, Vec<u8>)> {
+    exchange_with(port, target, "")
+}
+
+/// [`exchange`] with `extra` header lines (each ending in CRLF) in the request.
+fn exchange_with(port: u16, target: &str, extra: &str) -> Vec<(Direction, Vec<u8>)> {
     use Direction::{Egress as Out, Ingress as In};
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: 10.0.0.2:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     );
     let response =
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -366,7 +371,68 @@ fn a_slow_viewer_loses_events_counted_never_more_than_its_bound() {
 }
 
 #[test]
-fn tokens_come_from_the_t_parameter_only() {
+fn a_reloaded_page_takes_over_its_lingering_viewer_with_the_page_load_recorded() {
+    let tap = Tap::new(Scope::Own);
+    let (old, new) = (ConnId(1), ConnId(2));
+    tap.subscribe(old, peer(40000), Some(TOKEN_A)).unwrap();
+    tap.subscribe(ConnId(3), peer(40003), Some(TOKEN_B))
+        .unwrap();
+    play(&tap, &websocket_exchange(50000, TOKEN_A));
+    // The page unloads: its trace socket closes, the viewer lingers and keeps recording; the
+    // reload's page load carries the token in its cookie only.
+    tap.unsubscribe(old, peer(40000));
+    assert!(
+        tap.take_batch(old, usize::MAX).is_none(),
+        "a lingering viewer has no socket"
+    );
+    let cookie = format!("Cookie: theme=dark; {TOKEN_COOKIE}={TOKEN_A}\r\n");
+    play(&tap, &exchange_with(50001, "/", &cookie));
+    let hello = tap.subscribe(new, peer(40001), Some(TOKEN_A)).unwrap();
+    assert!(hello.contains(r#""resumed":true"#), "{hello}");
+    let events = drain(&tap, new);
+    assert!(
+        events.iter().any(|e| e.contains(":50000")),
+        "what the old socket had not read"
+    );
+    let page_load: Vec<_> = events.iter().filter(|e| e.contains(":50001")).collect();
+    assert!(page_load[0].contains(r#""flags":["SYN"]"#), "{page_load:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains(r#""line":"GET / HTTP/1.1""#))
+    );
+    // Another token's viewer saw none of it; a fresh subscription is not resumed.
+    assert!(!drain(&tap, ConnId(3)).iter().any(|e| e.contains(":5000")));
+    let fresh = tap
+        .subscribe(ConnId(4), peer(40004), Some(TOKEN_B))
+        .unwrap();
+    assert!(fresh.contains(r#""resumed":false"#), "{fresh}");
+}
+
+#[test]
+fn a_lingering_viewer_expires_and_the_last_one_gone_stops_recording() {
+    let tap = Tap::new(Scope::Own);
+    tap.subscribe(ConnId(1), peer(40000), Some(TOKEN_A))
+        .unwrap();
+    tap.unsubscribe(ConnId(1), peer(40000));
+    assert!(tap.is_watched(), "it lingers");
+    let late = websocket_exchange(50000, TOKEN_A);
+    tap.record(
+        Direction::Ingress,
+        &late[0].1,
+        Instant::from_micros(LINGER_US + 2_000_000),
+        false,
+    );
+    assert!(!tap.is_watched() && tap.hub().flows.is_empty() && tap.hub().viewers.is_empty());
+    // Without a token (all scope) nothing lingers.
+    let all = Tap::new(Scope::All);
+    all.subscribe(ConnId(1), peer(40000), None).unwrap();
+    all.unsubscribe(ConnId(1), peer(40000));
+    assert!(!all.is_watched());
+}
+
+#[test]
+fn the_t_parameter_counts_only_with_a_valid_token() {
     assert_eq!(token_in(&format!("a=1&t={TOKEN_A}")), Some(TOKEN_A));
     assert_eq!(token_in("t=short"), None);
     assert_eq!(token_in(&format!("tt={TOKEN_A}")), None);
