@@ -4,7 +4,10 @@
 //! not see them, the pcap export compared byte for byte with `--pcap`), `--loss 20` (a
 //! retransmission row) and `--trace-web all` (a second page sees the first one's frames).
 
-use netns_tests::{Netns, Proc, Tunws, pcap_packets, require_root};
+use netns_tests::tungstenite::Message;
+use netns_tests::{
+    Netns, Proc, Tunws, http_exchange, pcap_packets, read_data, require_root, ws_connect,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -136,4 +139,49 @@ fn ladder_with_trace_web_all_shows_every_page() {
     let ns = Netns::new("ladder-all");
     let _tunws = Tunws::start(&ns, &["--trace-web", "all"]);
     println!("{}", run_node(&ns, "all", None));
+}
+
+/// The `/trace` protocol from a plain WebSocket client: `watch TOKEN` gets a hello, a bad token
+/// or an unknown command gets close 1008; with `--trace-web off` there is no `/trace` at all.
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn trace_endpoint_protocol_and_trace_web_off() {
+    require_root!();
+    let ns = Netns::new("ladder-proto");
+    let mut tunws = Tunws::start(&ns, &[]);
+    ns.run(|| {
+        let mut viewer = ws_connect("/trace");
+        viewer
+            .send(Message::text("watch abcdefghijklmnop-_0123"))
+            .unwrap();
+        let hello = read_data(&mut viewer).into_text().unwrap();
+        assert!(
+            hello.starts_with(r#"[{"type":"hello","version":1,"scope":"own","resumed":false"#),
+            "{hello}"
+        );
+        for bad in ["watch short", "watch", "subscribe everything"] {
+            let mut ws = ws_connect("/trace");
+            ws.send(Message::text(bad)).unwrap();
+            let code = loop {
+                match ws.read() {
+                    Ok(Message::Close(frame)) => break frame.map(|f| u16::from(f.code)),
+                    Ok(_) => {}
+                    Err(e) => panic!("{bad:?}: {e}"),
+                }
+            };
+            assert_eq!(code, Some(1008), "{bad:?}");
+        }
+    });
+    tunws.proc().signal(libc::SIGINT);
+    assert!(tunws.proc().wait_timeout(Duration::from_secs(10)).is_some());
+    drop(tunws);
+
+    let _off = Tunws::start(&ns, &["--trace-web", "off"]);
+    let response = ns.run(|| {
+        http_exchange(
+            b"GET /trace HTTP/1.1\r\nHost: 10.0.0.2\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+    });
+    assert!(response.starts_with("HTTP/1.1 404 "), "{response}");
 }
