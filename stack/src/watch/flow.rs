@@ -112,7 +112,8 @@ impl Flow {
     }
 
     /// Turns one packet into events (appended to `events`). `dropped`: the impairment
-    /// dropped it on the way in, so the stack never saw it.
+    /// dropped it on the way in, so the stack never saw it. `room`: bytes the streams may
+    /// still hold after gaps, over all flows.
     pub(crate) fn on_packet(
         &mut self,
         stamp: Stamp,
@@ -120,6 +121,7 @@ impl Flow {
         packet: &[u8],
         dropped: bool,
         events: &mut Vec<String>,
+        room: &mut usize,
     ) -> Findings {
         let side = match stamp.dir {
             Dir::In => 0,
@@ -159,12 +161,17 @@ impl Flow {
             let offset = seg.seq.wrapping_sub(base).wrapping_sub(1);
             let payload = &packet[seg.payload_at..seg.payload_at + seg.payload_len];
             let mut decoded = Vec::new();
-            self.streams[side].push(offset, payload, &mut decoded);
+            self.streams[side].push(offset, payload, &mut decoded, room);
             for item in decoded {
                 self.on_decoded(stamp, side, item, events, &mut findings);
             }
         }
         findings
+    }
+
+    /// Bytes both streams hold after gaps (to give back to the room when the flow goes).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.streams.iter().map(Stream::held_bytes).sum()
     }
 
     fn on_decoded(

@@ -60,6 +60,12 @@ pub const MAX_VIEWERS: usize = 16;
 pub const MAX_FLOWS: usize = 4096;
 /// Events held for a connection whose first request has not yet said whose it is.
 const MAX_BACKLOG_EVENTS: usize = 64;
+/// Bytes (events and packets) held for all such connections together; past it a connection's
+/// backlog is released as unclaimed.
+pub const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes all decoders together may hold after gaps (out-of-order segments); past it a
+/// direction with a gap stops being decoded.
+pub const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
 /// A tracked connection silent this long is forgotten (after its close: [`ENDED_LINGER_US`]).
 const IDLE_US: i64 = 120_000_000;
 /// An ended connection is kept this long for its last ACKs and retransmitted FINs.
@@ -150,6 +156,8 @@ enum Owner {
 struct Backlog {
     events: Vec<Arc<str>>,
     packets: Vec<Kept>,
+    /// Bytes of `events` and `packets`, counted in [`Hub::pending_bytes`].
+    bytes: usize,
 }
 
 /// A raw packet kept for the pcap export.
@@ -226,6 +234,10 @@ struct Hub {
     last_sweep: i64,
     /// Stack clock of the last packet recorded.
     now: i64,
+    /// Bytes in all pending backlogs (bounded by [`MAX_PENDING_BYTES`]).
+    pending_bytes: usize,
+    /// Bytes the decoders may still hold after gaps (starts at [`MAX_HELD_BYTES`]).
+    held_room: usize,
     /// The last packet recorded going out: (flow key, its stamp), for a drop that follows.
     last_out: Option<((SocketAddr, SocketAddr), Stamp)>,
     /// Reused event list.
@@ -249,6 +261,8 @@ impl Tap {
                     next_pkt: 1,
                     last_sweep: 0,
                     now: 0,
+                    pending_bytes: 0,
+                    held_room: MAX_HELD_BYTES,
                     last_out: None,
                     scratch: Vec::new(),
                     base: SystemTime::now()
@@ -300,6 +314,8 @@ impl Tap {
             hub.flows.clear();
             hub.trace_peers.clear();
             hub.last_out = None;
+            hub.pending_bytes = 0;
+            hub.held_room = MAX_HELD_BYTES;
         }
     }
 
@@ -331,9 +347,17 @@ impl Tap {
             return Err(SubscribeError::TooManyViewers);
         }
         hub.trace_peers.insert(peer);
-        for (key, tracked) in hub.flows.iter_mut() {
+        let Hub {
+            flows,
+            pending_bytes,
+            ..
+        } = &mut *hub;
+        for (key, tracked) in flows.iter_mut() {
             if key.0 == peer {
-                tracked.owner = Owner::Trace;
+                take_backlog(
+                    std::mem::replace(&mut tracked.owner, Owner::Trace),
+                    pending_bytes,
+                );
             }
         }
         if let Some(i) = lingering {
@@ -529,9 +553,14 @@ impl Hub {
         self.next_pkt += 1;
         let mut events = std::mem::take(&mut self.scratch);
         events.clear();
-        let findings = tracked
-            .flow
-            .on_packet(stamp, &seg, packet, wire_drop, &mut events);
+        let findings = tracked.flow.on_packet(
+            stamp,
+            &seg,
+            packet,
+            wire_drop,
+            &mut events,
+            &mut self.held_room,
+        );
         if dir == Dir::Out {
             self.last_out = Some((key, stamp));
         }
@@ -540,7 +569,10 @@ impl Hub {
         for (path, cookie) in &findings.requests {
             let (route, query) = path.split_once('?').unwrap_or((path, ""));
             if route == TRACE_PATH {
-                tracked.owner = Owner::Trace;
+                take_backlog(
+                    std::mem::replace(&mut tracked.owner, Owner::Trace),
+                    &mut self.pending_bytes,
+                );
                 self.scratch = events;
                 return;
             }
@@ -551,18 +583,19 @@ impl Hub {
         }
         let was_pending = matches!(tracked.owner, Owner::Pending(_));
         let backlog = match claimed {
-            Some(token) if !matches!(tracked.owner, Owner::Token(_)) => {
-                take_backlog(std::mem::replace(&mut tracked.owner, Owner::Token(token)))
-            }
+            Some(token) if !matches!(tracked.owner, Owner::Token(_)) => take_backlog(
+                std::mem::replace(&mut tracked.owner, Owner::Token(token)),
+                &mut self.pending_bytes,
+            ),
             _ if was_pending
                 && (!findings.requests.is_empty()
                     || findings.no_more_requests
                     || tracked.flow.ended) =>
             {
-                take_backlog(std::mem::replace(
-                    &mut tracked.owner,
-                    Owner::Unwatched { settled: false },
-                ))
+                take_backlog(
+                    std::mem::replace(&mut tracked.owner, Owner::Unwatched { settled: false }),
+                    &mut self.pending_bytes,
+                )
             }
             _ => None,
         };
@@ -576,14 +609,18 @@ impl Hub {
             bytes: Arc::from(packet),
         });
         if let Owner::Pending(backlog) = &mut tracked.owner {
+            let added = events.iter().map(String::len).sum::<usize>()
+                + kept.as_ref().map_or(0, |k| k.bytes.len());
+            backlog.bytes += added;
+            self.pending_bytes += added;
             backlog.events.extend(events.drain(..).map(Arc::from));
             backlog.packets.extend(kept);
-            if backlog.events.len() > MAX_BACKLOG_EVENTS {
-                // Nobody claimed it in time: all-scope viewers get it from here.
-                let backlog = take_backlog(std::mem::replace(
-                    &mut tracked.owner,
-                    Owner::Unwatched { settled: false },
-                ));
+            if backlog.events.len() > MAX_BACKLOG_EVENTS || self.pending_bytes > MAX_PENDING_BYTES {
+                // Nobody claimed it in time (or in room): all-scope viewers get it from here.
+                let backlog = take_backlog(
+                    std::mem::replace(&mut tracked.owner, Owner::Unwatched { settled: false }),
+                    &mut self.pending_bytes,
+                );
                 deliver(
                     &mut self.viewers,
                     scope,
@@ -597,6 +634,7 @@ impl Hub {
             let now_events = Backlog {
                 events: events.drain(..).map(Arc::from).collect(),
                 packets: kept.into_iter().collect(),
+                bytes: 0,
             };
             deliver(
                 &mut self.viewers,
@@ -638,13 +676,21 @@ impl Hub {
     fn sweep(&mut self, t: i64) {
         self.last_sweep = t;
         self.expire_lingering();
+        let (pending, room) = (&mut self.pending_bytes, &mut self.held_room);
         self.flows.retain(|_, tracked| {
             let limit = if tracked.flow.ended {
                 ENDED_LINGER_US
             } else {
                 IDLE_US
             };
-            t - tracked.flow.last_seen < limit
+            let keep = t - tracked.flow.last_seen < limit;
+            if !keep {
+                *room += tracked.flow.held_bytes();
+                if let Owner::Pending(backlog) = &tracked.owner {
+                    *pending -= backlog.bytes;
+                }
+            }
+            keep
         });
     }
 }
@@ -658,9 +704,13 @@ impl Hub {
     }
 }
 
-fn take_backlog(owner: Owner) -> Option<Backlog> {
+/// The backlog of a connection that was pending, taken out of the pending count.
+fn take_backlog(owner: Owner, pending_bytes: &mut usize) -> Option<Backlog> {
     match owner {
-        Owner::Pending(backlog) => Some(backlog),
+        Owner::Pending(backlog) => {
+            *pending_bytes -= backlog.bytes;
+            Some(backlog)
+        }
         _ => None,
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! Segments are placed by their sequence offset: a retransmitted or overlapping segment gives
 //! only its new bytes, one that arrives early (after a loss) is held until the gap is filled,
-//! up to [`MAX_HELD_SEGMENTS`] / [`MAX_HELD_BYTES`]; past that, or on anything it cannot read,
-//! the decoder stops for this direction ([`Decoded::Stopped`]) and the ladder keeps showing TCP.
+//! up to [`MAX_HELD_SEGMENTS`] / [`MAX_HELD_BYTES`] per direction and within a `room` shared by
+//! every stream (the caller's global bound); past that, or on anything it cannot read, the
+//! decoder stops for this direction ([`Decoded::Stopped`]) and the ladder keeps showing TCP.
 
 use std::collections::VecDeque;
 
@@ -143,18 +144,41 @@ impl Stream {
         !matches!(self.mode, Mode::Off)
     }
 
-    /// Takes the payload of a segment at `offset`; what it completes goes to `out`.
-    pub(crate) fn push(&mut self, offset: u32, data: &[u8], out: &mut Vec<Decoded>) {
-        if !self.is_on() || data.is_empty() {
-            return;
+    /// Takes the payload of a segment at `offset`; what it completes goes to `out`. Held
+    /// (early) bytes are taken from `room` and given back when decoded or dropped.
+    pub(crate) fn push(
+        &mut self,
+        offset: u32,
+        data: &[u8],
+        out: &mut Vec<Decoded>,
+        room: &mut usize,
+    ) {
+        if self.is_on() && !data.is_empty() {
+            self.place(offset, data, out, room);
         }
+        if !self.is_on() && self.held_bytes > 0 {
+            *room += self.held_bytes;
+            self.held_bytes = 0;
+            self.held = Vec::new();
+        }
+    }
+
+    /// Bytes held for after a gap.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    fn place(&mut self, offset: u32, data: &[u8], out: &mut Vec<Decoded>, room: &mut usize) {
         let ahead = offset.wrapping_sub(self.next) as i32;
         if ahead > 0 {
-            if self.held.len() >= MAX_HELD_SEGMENTS || self.held_bytes + data.len() > MAX_HELD_BYTES
+            if self.held.len() >= MAX_HELD_SEGMENTS
+                || self.held_bytes + data.len() > MAX_HELD_BYTES
+                || data.len() > *room
             {
                 self.stop("too much data after a gap", out);
                 return;
             }
+            *room -= data.len();
             self.held_bytes += data.len();
             self.held.push((offset, data.to_vec()));
             return;
@@ -167,6 +191,7 @@ impl Stream {
         }) {
             let (at, bytes) = self.held.swap_remove(i);
             self.held_bytes -= bytes.len();
+            *room += bytes.len();
             self.take_from(at, &bytes, out);
         }
         let next = self.next;
@@ -175,6 +200,7 @@ impl Stream {
             let keep = at.wrapping_add(bytes.len() as u32).wrapping_sub(next) as i32 > 0;
             if !keep {
                 *held_bytes -= bytes.len();
+                *room += bytes.len();
             }
             keep
         });
@@ -189,10 +215,9 @@ impl Stream {
         }
     }
 
+    /// Stops decoding; [`Stream::push`] gives the held bytes back.
     fn stop(&mut self, reason: &'static str, out: &mut Vec<Decoded>) {
         self.mode = Mode::Off;
-        self.held.clear();
-        self.held_bytes = 0;
         out.push(Decoded::Stopped(reason));
     }
 
@@ -434,10 +459,11 @@ Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSoc
     }
 
     fn decode_in_pieces(bytes: &[u8], cut: usize) -> Vec<Decoded> {
+        let mut room = MAX_HELD_BYTES;
         let mut stream = Stream::new(Writer::Client);
         let mut out = Vec::new();
         for (i, chunk) in bytes.chunks(cut).enumerate() {
-            stream.push((i * cut) as u32, chunk, &mut out);
+            stream.push((i * cut) as u32, chunk, &mut out, &mut room);
         }
         out
     }
@@ -476,22 +502,34 @@ Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSoc
     #[test]
     fn retransmissions_overlaps_and_early_segments_decode_once() {
         let bytes = client_bytes();
+        let mut room = MAX_HELD_BYTES;
         let mut stream = Stream::new(Writer::Client);
         let mut out = Vec::new();
         let (a, rest) = bytes.split_at(100);
         let (b, c) = rest.split_at(60);
         // c arrives first (a gap), then a, then a again (retransmitted), then a..b overlapping.
-        stream.push(160, c, &mut out);
+        stream.push(160, c, &mut out, &mut room);
         assert!(out.is_empty());
-        stream.push(0, a, &mut out);
-        stream.push(0, a, &mut out);
-        stream.push(50, &bytes[50..160], &mut out);
+        assert_eq!(room, MAX_HELD_BYTES - c.len());
+        stream.push(0, a, &mut out, &mut room);
+        stream.push(0, a, &mut out, &mut room);
+        stream.push(50, &bytes[50..160], &mut out, &mut room);
         assert_eq!(out, decode_in_pieces(&bytes, bytes.len()));
+        assert_eq!(room, MAX_HELD_BYTES);
+        let mut small = 5;
+        let mut stream = Stream::new(Writer::Client);
+        stream.push(500, b"early bytes", &mut out, &mut small);
+        assert_eq!(
+            out.last(),
+            Some(&Decoded::Stopped("too much data after a gap"))
+        );
+        assert_eq!(small, 5, "no room: nothing held");
         let _ = b;
     }
 
     #[test]
     fn responses_skip_bodies_and_switch_to_frames_after_101() {
+        let mut room = MAX_HELD_BYTES;
         let mut stream = Stream::new(Writer::Server);
         stream.head_requests.extend([false, true, false]);
         let mut bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec();
@@ -499,7 +537,7 @@ Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSoc
         bytes.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
         bytes.extend_from_slice(&[0x81, 0x02, b'h', b'i']);
         let mut out = Vec::new();
-        stream.push(0, &bytes, &mut out);
+        stream.push(0, &bytes, &mut out, &mut room);
         let statuses: Vec<_> = out
             .iter()
             .map(|d| match d {
@@ -521,22 +559,29 @@ Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSoc
     #[test]
     fn garbage_and_endless_gaps_stop_the_decoder_without_panicking() {
         let mut out = Vec::new();
+        let mut room = MAX_HELD_BYTES;
         let mut stream = Stream::new(Writer::Client);
-        stream.push(0, b"\x16\x03\x01 not http\r\n\r\n", &mut out);
+        stream.push(0, b"\x16\x03\x01 not http\r\n\r\n", &mut out, &mut room);
         assert_eq!(out, [Decoded::Stopped("not a valid HTTP request")]);
-        stream.push(30, b"more", &mut out);
+        stream.push(30, b"more", &mut out, &mut room);
         assert_eq!(out.len(), 1);
 
         let mut out = Vec::new();
+        let mut room = MAX_HELD_BYTES;
         let mut stream = Stream::new(Writer::Server);
         for i in 0..=MAX_HELD_SEGMENTS as u32 {
-            stream.push(1000 + i * 10, &[0; 10], &mut out);
+            stream.push(1000 + i * 10, &[0; 10], &mut out, &mut room);
         }
         assert_eq!(out, [Decoded::Stopped("too much data after a gap")]);
+        assert_eq!(
+            room, MAX_HELD_BYTES,
+            "a stopped stream gives its held bytes back"
+        );
 
         let mut out = Vec::new();
+        let mut room = MAX_HELD_BYTES;
         let mut stream = Stream::new(Writer::Server);
-        stream.push(0, &vec![b'a'; MAX_HEAD + 10], &mut out);
+        stream.push(0, &vec![b'a'; MAX_HEAD + 10], &mut out, &mut room);
         assert_eq!(out, [Decoded::Stopped("HTTP head longer than 8 KiB")]);
     }
 }

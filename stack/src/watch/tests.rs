@@ -475,3 +475,85 @@ fn mangled_packets_never_panic_the_decoders() {
     }
     assert!(tap.is_watched());
 }
+
+#[test]
+fn held_back_and_out_of_order_bytes_are_bounded_over_all_connections() {
+    use Direction::Ingress as In;
+    let tap = Tap::new(Scope::Own);
+    tap.subscribe(ConnId(1), peer(40000), Some(TOKEN_A))
+        .unwrap();
+    let chunk = [b'a'; 1400];
+    let head = b"GET / HTTP/1.1\r\nX-Long: ";
+    let mut t = 0;
+    for port in 10_000..12_000u16 {
+        let c = CLIENT_ISN + 1;
+        t += 10;
+        tap.record(
+            In,
+            &packet(In, port, TcpControl::Syn, CLIENT_ISN, None, b""),
+            Instant::from_micros(t),
+            false,
+        );
+        // A head that never ends (pending: no request yet), then bytes after a gap (held).
+        tap.record(
+            In,
+            &packet(In, port, TcpControl::Psh, c, Some(1), head),
+            Instant::from_micros(t),
+            false,
+        );
+        for i in 0..3u32 {
+            let seq = c + head.len() as u32 + i * 1400;
+            tap.record(
+                In,
+                &packet(In, port, TcpControl::Psh, seq, Some(1), &chunk),
+                Instant::from_micros(t),
+                false,
+            );
+        }
+        let far = c + 100_000;
+        tap.record(
+            In,
+            &packet(In, port, TcpControl::Psh, far, Some(1), &chunk),
+            Instant::from_micros(t),
+            false,
+        );
+        let hub = tap.hub();
+        assert!(
+            hub.pending_bytes <= MAX_PENDING_BYTES + 2 * 1500,
+            "{}",
+            hub.pending_bytes
+        );
+        let held: usize = hub.flows.values().map(|f| f.flow.held_bytes()).sum();
+        assert_eq!(
+            held + hub.held_room,
+            MAX_HELD_BYTES,
+            "held bytes and room add up"
+        );
+    }
+    // Every connection forgotten (idle), every byte given back.
+    tap.record(
+        In,
+        &packet(In, 9, TcpControl::Rst, 0, None, b""),
+        Instant::from_micros(t + IDLE_US + 2_000_000),
+        false,
+    );
+    let hub = tap.hub();
+    assert_eq!(
+        hub.held_room
+            + hub
+                .flows
+                .values()
+                .map(|f| f.flow.held_bytes())
+                .sum::<usize>(),
+        MAX_HELD_BYTES
+    );
+    let pending: usize = hub
+        .flows
+        .values()
+        .map(|f| match &f.owner {
+            Owner::Pending(b) => b.bytes,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(hub.pending_bytes, pending);
+}
