@@ -4,7 +4,7 @@
 //! - the [`layer::Watch`] middleware layer, which sees every IP packet in and out (the same
 //!   bytes as `--pcap`) and the packets the impairment drops, and turns them into events:
 //!   TCP segments, tunws's TCP state, HTTP heads and WebSocket frames, decoded from the
-//!   packets themselves ([`flow`], [`stream`]);
+//!   packets themselves (`flow.rs`, `stream.rs`);
 //! - the `/trace` route ([`app::TraceApp`]), which subscribes viewers and sends each one its
 //!   events as JSON text messages (schema: docs/TRACE.md).
 //!
@@ -23,7 +23,10 @@
 //! and counted, and the viewer gets a `lost` event with the count before the next one: a slow
 //! viewer never slows the stack or grows its memory. Each viewer keeps the raw packets it was
 //! shown, up to [`MAX_KEPT_BYTES`] (oldest go first), for its pcap export. At most
-//! [`MAX_VIEWERS`] viewers and [`MAX_FLOWS`] tracked connections.
+//! [`MAX_VIEWERS`] viewers and [`MAX_FLOWS`] tracked connections; what unclaimed connections
+//! hold back and what the decoders hold after gaps have global bounds ([`MAX_PENDING_BYTES`],
+//! [`MAX_HELD_BYTES`]). A viewer with a token outlives its socket by [`LINGER_US`], so a
+//! reloaded page takes over its recording (docs/TRACE.md).
 
 pub mod app;
 mod event;
