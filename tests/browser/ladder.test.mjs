@@ -156,8 +156,7 @@ test('the ladder shows the WebSocket handshake, the masked frame and the echo; p
 
     // Reload with the panel open: the panel reopens by itself and takes over what tunws kept
     // recording for the token meanwhile, so the new page's WebSocket is there from its SYN,
-    // without reconnecting it (its page-load requests too; a request the browser sends on an
-    // old keep-alive connection before it unloads the old page may go to the old page).
+    // without reconnecting it.
     await page.reload();
     await page.waitForFunction(statusIsOpen, null, { timeout: 15_000 });
     await page.waitForSelector('#ladder:not([hidden])', { timeout: 15_000 });
@@ -167,8 +166,9 @@ test('the ladder shows the WebSocket handshake, the masked frame and the echo; p
     assert.equal(upgrades.length, 1, `one WebSocket, not reopened: ${JSON.stringify(reloaded, null, 1)}`);
     assert.ok(reloaded.some((r) => r.conn === upgrades[0].conn && r.layer === 'tcp' && r.summary.startsWith('SYN seq=0 ')),
       `no SYN of the new WebSocket: ${JSON.stringify(reloaded, null, 1)}`);
-    assert.ok(reloaded.some((r) => r.layer === 'http' && r.summary.startsWith('GET /ladder.')),
-      'the page load\'s requests are missing');
+    // The page's own requests are not asserted: the browser may take /ladder.js and
+    // /ladder.css from its cache, or send them on a keep-alive connection before it unloads
+    // the old page.
   });
 
 test('with --loss 20 a retransmission or a drop shows up', { skip: scenario !== 'loss' && `scenario ${scenario}` }, async (t) => {
