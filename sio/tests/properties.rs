@@ -138,3 +138,14 @@ proptest! {
         }
     }
 }
+
+/// A number with more digits than a double holds decodes to the nearest double, and re-emits
+/// to text that decodes to the same double (the fuzzer found the default serde_json parser off
+/// by one unit in the last place: 4444444444444445.0 then 4444444444444444.5).
+#[test]
+fn long_numbers_relay_exactly() {
+    let text = "20[4444444444444444.4444444444444400000623797087813460149]";
+    let packet = Decoder::default().handle_text(text).unwrap().unwrap();
+    let again = Decoder::default().handle_text(&packet.to_text()).unwrap().unwrap();
+    assert_eq!(again, packet);
+}

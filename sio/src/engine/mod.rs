@@ -5,6 +5,8 @@ pub mod error;
 pub mod open;
 pub mod packet;
 pub mod payload;
+pub mod request;
+pub mod session;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -12,6 +14,8 @@ use alloc::vec::Vec;
 pub use error::{CloseReason, PacketError, RequestError};
 pub use open::OpenParams;
 pub use packet::{Data, Packet, PacketType, PacketView};
+pub use request::{Method, Query, Route, Transport};
+pub use session::{Config, Event, Message, PollAnswer, Session, State};
 
 /// A packet encoded for sending and owned, as it waits in a session's queue until a transport
 /// takes it: a WebSocket sends `Text` as a text frame and `Binary` as a binary frame; polling
