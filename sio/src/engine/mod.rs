@@ -6,6 +6,7 @@ pub mod open;
 pub mod packet;
 pub mod payload;
 pub mod request;
+pub mod server;
 pub mod session;
 
 use alloc::string::String;
@@ -15,6 +16,7 @@ pub use error::{CloseReason, PacketError, RequestError};
 pub use open::OpenParams;
 pub use packet::{Data, Packet, PacketType, PacketView};
 pub use request::{Method, Query, Route, Transport};
+pub use server::{HttpAnswer, IdSource, Server, TEXT_PLAIN};
 pub use session::{Config, Event, Message, PollAnswer, Session, State};
 
 /// A packet encoded for sending and owned, as it waits in a session's queue until a transport

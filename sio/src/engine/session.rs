@@ -197,6 +197,17 @@ impl Session {
         self.close_with(CloseReason::ForcedClose);
     }
 
+    /// Closes the session for `reason` (the layer above found a parse error, ...); a held GET
+    /// is answered with a close packet.
+    pub fn close_because(&mut self, reason: CloseReason) {
+        self.close_with(reason);
+    }
+
+    /// Whether a polling GET is held open and not yet answered.
+    pub fn has_held_poll(&self) -> bool {
+        self.get_held
+    }
+
     // ---- polling ----
 
     /// A polling GET arrived.

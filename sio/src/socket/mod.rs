@@ -1,10 +1,12 @@
 //! Socket.IO v5: packets over Engine.IO messages (namespaces, events, acks, binary
 //! attachments) and the errors and reasons the reference server uses.
 
+pub mod adapter;
 pub mod decoder;
 pub mod error;
 pub mod packet;
 
+pub use adapter::{Adapter, BroadcastOptions, LocalAdapter};
 pub use decoder::{Decoder, MAX_ATTACHMENTS, placeholder, placeholder_num};
 pub use error::{ConnectError, DecodeError, DisconnectReason};
 pub use packet::{Body, MAIN_NAMESPACE, Packet, PacketType, PacketView, Partial, RESERVED_EVENTS};
