@@ -29,7 +29,11 @@ fn at(ms: u64) -> Instant {
 }
 
 fn ok(body: &str) -> HttpAnswer {
-    HttpAnswer::Respond { status: 200, content_type: TEXT_PLAIN, body: body.into() }
+    HttpAnswer::Respond {
+        status: 200,
+        content_type: TEXT_PLAIN,
+        body: body.into(),
+    }
 }
 
 #[test]
@@ -37,13 +41,48 @@ fn refused_requests_get_the_reference_status_and_json() {
     let mut server = server();
     let mut ids = ids();
     let cases: &[(Method, &str, u16, &str)] = &[
-        (Method::Get, "transport=polling", 400, r#"{"code":5,"message":"Unsupported protocol version"}"#),
-        (Method::Get, "EIO=abc&transport=polling", 400, r#"{"code":5,"message":"Unsupported protocol version"}"#),
-        (Method::Get, "EIO=4", 400, r#"{"code":0,"message":"Transport unknown"}"#),
-        (Method::Get, "EIO=4&transport=abc", 400, r#"{"code":0,"message":"Transport unknown"}"#),
-        (Method::Post, "EIO=4&transport=polling", 400, r#"{"code":2,"message":"Bad handshake method"}"#),
-        (Method::Other, "EIO=4&transport=polling", 400, r#"{"code":2,"message":"Bad handshake method"}"#),
-        (Method::Get, "EIO=4&transport=polling&sid=nope", 400, r#"{"code":1,"message":"Session ID unknown"}"#),
+        (
+            Method::Get,
+            "transport=polling",
+            400,
+            r#"{"code":5,"message":"Unsupported protocol version"}"#,
+        ),
+        (
+            Method::Get,
+            "EIO=abc&transport=polling",
+            400,
+            r#"{"code":5,"message":"Unsupported protocol version"}"#,
+        ),
+        (
+            Method::Get,
+            "EIO=4",
+            400,
+            r#"{"code":0,"message":"Transport unknown"}"#,
+        ),
+        (
+            Method::Get,
+            "EIO=4&transport=abc",
+            400,
+            r#"{"code":0,"message":"Transport unknown"}"#,
+        ),
+        (
+            Method::Post,
+            "EIO=4&transport=polling",
+            400,
+            r#"{"code":2,"message":"Bad handshake method"}"#,
+        ),
+        (
+            Method::Other,
+            "EIO=4&transport=polling",
+            400,
+            r#"{"code":2,"message":"Bad handshake method"}"#,
+        ),
+        (
+            Method::Get,
+            "EIO=4&transport=polling&sid=nope",
+            400,
+            r#"{"code":1,"message":"Session ID unknown"}"#,
+        ),
     ];
     for (method, query, status, body) in cases {
         let expected = HttpAnswer::Respond {
@@ -51,11 +90,23 @@ fn refused_requests_get_the_reference_status_and_json() {
             content_type: "application/json",
             body: (*body).into(),
         };
-        assert_eq!(server.handle_http(*method, query, b"", &mut ids, at(0)), expected, "{query}");
+        assert_eq!(
+            server.handle_http(*method, query, b"", &mut ids, at(0)),
+            expected,
+            "{query}"
+        );
     }
     assert!(server.is_empty());
-    for query in ["transport=websocket", "EIO=abc&transport=websocket", "EIO=4", "EIO=4&transport=abc"] {
-        assert!(server.handle_websocket(query, &mut ids, at(0)).is_err(), "{query}");
+    for query in [
+        "transport=websocket",
+        "EIO=abc&transport=websocket",
+        "EIO=4",
+        "EIO=4&transport=abc",
+    ] {
+        assert!(
+            server.handle_websocket(query, &mut ids, at(0)).is_err(),
+            "{query}"
+        );
     }
     assert!(server.is_empty());
 }
@@ -64,22 +115,45 @@ fn refused_requests_get_the_reference_status_and_json() {
 fn polling_session_lives_echoes_and_is_dropped_after_close() {
     let mut server = server();
     let mut ids = ids();
-    let HttpAnswer::Respond { status: 200, body, .. } =
-        server.handle_http(Method::Get, "EIO=4&transport=polling", b"", &mut ids, at(0))
+    let HttpAnswer::Respond {
+        status: 200, body, ..
+    } = server.handle_http(Method::Get, "EIO=4&transport=polling", b"", &mut ids, at(0))
     else {
         panic!("no handshake answer")
     };
-    assert!(body.starts_with(r#"0{"sid":"s1","upgrades":["websocket"],"pingInterval":300"#), "{body}");
+    assert!(
+        body.starts_with(r#"0{"sid":"s1","upgrades":["websocket"],"pingInterval":300"#),
+        "{body}"
+    );
+    assert_eq!(server.poll_event(), Some(("s1".into(), Event::Open)));
     let query = "EIO=4&transport=polling&sid=s1";
-    assert_eq!(server.handle_http(Method::Post, query, b"4hello", &mut ids, at(1)), ok("ok"));
-    assert_eq!(server.poll_event(), Some(("s1".into(), Event::Message(Message::Text("hello".into())))));
+    assert_eq!(
+        server.handle_http(Method::Post, query, b"4hello", &mut ids, at(1)),
+        ok("ok")
+    );
+    assert_eq!(
+        server.poll_event(),
+        Some(("s1".into(), Event::Message(Message::Text("hello".into()))))
+    );
     server.send("s1", Encoded::message_text("hello"));
-    assert_eq!(server.handle_http(Method::Get, query, b"", &mut ids, at(2)), ok("4hello"));
+    assert_eq!(
+        server.handle_http(Method::Get, query, b"", &mut ids, at(2)),
+        ok("4hello")
+    );
     // Held, then answered by a close from the client.
-    assert_eq!(server.handle_http(Method::Get, query, b"", &mut ids, at(3)), HttpAnswer::Hold { sid: "s1".into() });
-    assert_eq!(server.handle_http(Method::Post, query, b"1", &mut ids, at(4)), ok("ok"));
+    assert_eq!(
+        server.handle_http(Method::Get, query, b"", &mut ids, at(3)),
+        HttpAnswer::Hold { sid: "s1".into() }
+    );
+    assert_eq!(
+        server.handle_http(Method::Post, query, b"1", &mut ids, at(4)),
+        ok("ok")
+    );
     assert_eq!(server.poll_held_response("s1").as_deref(), Some("6"));
-    assert_eq!(server.poll_event(), Some(("s1".into(), Event::Closed(CloseReason::TransportClose))));
+    assert_eq!(
+        server.poll_event(),
+        Some(("s1".into(), Event::Closed(CloseReason::TransportClose)))
+    );
     assert_eq!(server.poll_event(), None);
     assert!(server.is_empty());
     assert_eq!(
@@ -92,24 +166,46 @@ fn polling_session_lives_echoes_and_is_dropped_after_close() {
 fn websocket_session_and_upgrade_are_routed_to_their_session() {
     let mut server = server();
     let mut ids = ids();
-    assert_eq!(server.handle_websocket("EIO=4&transport=websocket", &mut ids, at(0)), Ok("s1".into()));
-    let Some(Encoded::Text(open)) = server.poll_ws_transmit("s1") else { panic!("no open packet") };
+    assert_eq!(
+        server.handle_websocket("EIO=4&transport=websocket", &mut ids, at(0)),
+        Ok("s1".into())
+    );
+    let Some(Encoded::Text(open)) = server.poll_ws_transmit("s1") else {
+        panic!("no open packet")
+    };
     assert!(open.starts_with(r#"0{"sid":"s1","upgrades":[],"#), "{open}");
 
     server.handle_http(Method::Get, "EIO=4&transport=polling", b"", &mut ids, at(0));
-    assert_eq!(server.handle_websocket("EIO=4&transport=websocket&sid=s2", &mut ids, at(1)), Ok("s2".into()));
+    assert_eq!(
+        server.handle_websocket("EIO=4&transport=websocket&sid=s2", &mut ids, at(1)),
+        Ok("s2".into())
+    );
     server.handle_ws_text("s2", "2probe", at(2));
-    assert_eq!(server.poll_ws_transmit("s2"), Some(Encoded::Text("3probe".into())));
+    assert_eq!(
+        server.poll_ws_transmit("s2"),
+        Some(Encoded::Text("3probe".into()))
+    );
     server.handle_ws_text("s2", "5", at(3));
     // Polling and a second WebSocket are refused after the upgrade; the session goes on.
-    let poll = server.handle_http(Method::Get, "EIO=4&transport=polling&sid=s2", b"", &mut ids, at(4));
+    let poll = server.handle_http(
+        Method::Get,
+        "EIO=4&transport=polling&sid=s2",
+        b"",
+        &mut ids,
+        at(4),
+    );
     assert_eq!(poll, HttpAnswer::refused(RequestError::BadRequest));
     assert_eq!(
         server.handle_websocket("EIO=4&transport=websocket&sid=s2", &mut ids, at(4)),
         Err(RequestError::BadRequest)
     );
     server.handle_ws_binary("s2", &[1, 2, 3], at(5));
-    assert_eq!(server.poll_event(), Some(("s2".into(), Event::Message(Message::Binary(vec![1, 2, 3])))));
+    assert_eq!(server.poll_event(), Some(("s1".into(), Event::Open)));
+    assert_eq!(server.poll_event(), Some(("s2".into(), Event::Open)));
+    assert_eq!(
+        server.poll_event(),
+        Some(("s2".into(), Event::Message(Message::Binary(vec![1, 2, 3]))))
+    );
 
     // Both expire when no pong comes: at 500 ms, exactly.
     assert_eq!(server.poll_timeout(), Some(at(300)));

@@ -41,7 +41,10 @@ fn echo(session: &mut Session) -> Vec<Event> {
 /// A polling session after its handshake GET was answered with the open packet.
 fn polling_session() -> Session {
     let mut session = Session::new(SID.into(), Transport::Polling, config(), at(0));
-    let PollAnswer::Respond(body) = session.handle_poll().unwrap() else { panic!("held") };
+    assert_eq!(session.poll_event(), Some(Event::Open));
+    let PollAnswer::Respond(body) = session.handle_poll().unwrap() else {
+        panic!("held")
+    };
     let params = OpenParams::from_json(body.strip_prefix('0').unwrap()).unwrap();
     assert_eq!(
         params,
@@ -59,7 +62,10 @@ fn polling_session() -> Session {
 /// A WebSocket-only session after its open packet was sent.
 fn websocket_session() -> Session {
     let mut session = Session::new(SID.into(), Transport::WebSocket, config(), at(0));
-    let Some(Encoded::Text(open)) = session.poll_ws_transmit() else { panic!("no open packet") };
+    assert_eq!(session.poll_event(), Some(Event::Open));
+    let Some(Encoded::Text(open)) = session.poll_ws_transmit() else {
+        panic!("no open packet")
+    };
     let params = OpenParams::from_json(open.strip_prefix('0').unwrap()).unwrap();
     assert_eq!(params.upgrades, Vec::<String>::new());
     assert_eq!((params.ping_interval, params.ping_timeout), (300, 200));
@@ -83,7 +89,11 @@ fn text(s: &str) -> Encoded {
 
 #[test]
 fn polling_echoes_one_several_and_binary_packets() {
-    for body in ["4hello", "4test1\x1e4test2\x1e4test3", "4hello\x1ebAQIDBA=="] {
+    for body in [
+        "4hello",
+        "4test1\x1e4test2\x1e4test3",
+        "4hello\x1ebAQIDBA==",
+    ] {
         let mut session = polling_session();
         assert_eq!(session.handle_push(body.as_bytes(), at(10)), Ok(()));
         echo(&mut session);
@@ -94,7 +104,10 @@ fn polling_echoes_one_several_and_binary_packets() {
 #[test]
 fn polling_invalid_packet_closes_the_session() {
     let mut session = polling_session();
-    assert_eq!(session.handle_push(b"abc", at(10)), Err(RequestError::BadRequest));
+    assert_eq!(
+        session.handle_push(b"abc", at(10)),
+        Err(RequestError::BadRequest)
+    );
     assert_eq!(echo(&mut session), [Event::Closed(CloseReason::ParseError)]);
     assert_eq!(session.handle_poll(), Err(RequestError::UnknownSid));
 }
@@ -106,7 +119,10 @@ fn polling_duplicate_get_closes_the_session_and_the_held_one_gets_close() {
     assert_eq!(session.poll_held_response(), None);
     assert_eq!(session.handle_poll(), Err(RequestError::BadRequest));
     assert_eq!(session.poll_held_response().as_deref(), Some("1"));
-    assert_eq!(echo(&mut session), [Event::Closed(CloseReason::TransportError)]);
+    assert_eq!(
+        echo(&mut session),
+        [Event::Closed(CloseReason::TransportError)]
+    );
     assert_eq!(session.handle_poll(), Err(RequestError::UnknownSid));
 }
 
@@ -116,7 +132,10 @@ fn polling_cancelled_get_closes_the_session() {
     assert_eq!(session.handle_poll(), Ok(PollAnswer::Hold));
     session.handle_poll_aborted();
     assert_eq!(session.poll_held_response(), None);
-    assert_eq!(echo(&mut session), [Event::Closed(CloseReason::TransportError)]);
+    assert_eq!(
+        echo(&mut session),
+        [Event::Closed(CloseReason::TransportError)]
+    );
     assert_eq!(session.handle_poll(), Err(RequestError::UnknownSid));
 }
 
@@ -124,8 +143,14 @@ fn polling_cancelled_get_closes_the_session() {
 fn polling_oversized_push_is_413_and_closes() {
     let mut session = polling_session();
     let body = vec![b'4'; 1_000_001];
-    assert_eq!(session.handle_push(&body, at(10)), Err(RequestError::PayloadTooLarge));
-    assert_eq!(echo(&mut session), [Event::Closed(CloseReason::TransportError)]);
+    assert_eq!(
+        session.handle_push(&body, at(10)),
+        Err(RequestError::PayloadTooLarge)
+    );
+    assert_eq!(
+        echo(&mut session),
+        [Event::Closed(CloseReason::TransportError)]
+    );
     // Exactly maxPayload is fine.
     let mut session = polling_session();
     assert_eq!(session.handle_push(&vec![b'4'; 1_000_000], at(10)), Ok(()));
@@ -137,7 +162,10 @@ fn websocket_echoes_text_and_binary() {
     session.handle_ws_text("4hello", at(10));
     session.handle_ws_binary(&[1, 2, 3, 4], at(10));
     echo(&mut session);
-    assert_eq!(ws_sent(&mut session), [text("4hello"), Encoded::Binary(vec![1, 2, 3, 4])]);
+    assert_eq!(
+        ws_sent(&mut session),
+        [text("4hello"), Encoded::Binary(vec![1, 2, 3, 4])]
+    );
 }
 
 #[test]
@@ -202,7 +230,10 @@ fn websocket_heartbeat_three_rounds_then_timeout() {
     session.handle_timeout(at(now));
     assert_eq!(ws_sent(&mut session), [text("2")]);
     session.handle_timeout(at(now + 200));
-    assert_eq!(echo(&mut session), [Event::Closed(CloseReason::PingTimeout)]);
+    assert_eq!(
+        echo(&mut session),
+        [Event::Closed(CloseReason::PingTimeout)]
+    );
     assert!(session.wants_websocket_close());
 }
 
@@ -212,7 +243,10 @@ fn polling_close_packet_answers_the_held_get_with_noop() {
     assert_eq!(session.handle_poll(), Ok(PollAnswer::Hold));
     assert_eq!(session.handle_push(b"1", at(10)), Ok(()));
     assert_eq!(session.poll_held_response().as_deref(), Some("6"));
-    assert_eq!(echo(&mut session), [Event::Closed(CloseReason::TransportClose)]);
+    assert_eq!(
+        echo(&mut session),
+        [Event::Closed(CloseReason::TransportClose)]
+    );
     assert_eq!(session.handle_poll(), Err(RequestError::UnknownSid));
 }
 
@@ -220,7 +254,10 @@ fn polling_close_packet_answers_the_held_get_with_noop() {
 fn websocket_close_packet_closes() {
     let mut session = websocket_session();
     session.handle_ws_text("1", at(10));
-    assert_eq!(echo(&mut session), [Event::Closed(CloseReason::TransportClose)]);
+    assert_eq!(
+        echo(&mut session),
+        [Event::Closed(CloseReason::TransportClose)]
+    );
     assert!(session.wants_websocket_close());
 }
 
@@ -268,12 +305,21 @@ fn upgrade_answers_the_held_get_with_noop_and_moves_the_queue() {
 fn after_upgrade_polling_and_a_second_websocket_are_refused() {
     let mut session = polling_session();
     assert_eq!(session.handle_upgrade_request(), Ok(()));
-    assert_eq!(session.handle_upgrade_request(), Err(RequestError::BadRequest));
+    assert_eq!(
+        session.handle_upgrade_request(),
+        Err(RequestError::BadRequest)
+    );
     session.handle_ws_text("2probe", at(10));
     session.handle_ws_text("5", at(11));
     assert_eq!(session.handle_poll(), Err(RequestError::BadRequest));
-    assert_eq!(session.handle_push(b"4x", at(12)), Err(RequestError::BadRequest));
-    assert_eq!(session.handle_upgrade_request(), Err(RequestError::BadRequest));
+    assert_eq!(
+        session.handle_push(b"4x", at(12)),
+        Err(RequestError::BadRequest)
+    );
+    assert_eq!(
+        session.handle_upgrade_request(),
+        Err(RequestError::BadRequest)
+    );
     // The session itself is undisturbed.
     session.handle_ws_text("4hello", at(13));
     echo(&mut session);

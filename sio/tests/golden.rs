@@ -60,17 +60,32 @@ fn golden(frames: &[Frame], expected: Packet) {
 }
 
 fn packet(nsp: &str, body: Body) -> Packet {
-    Packet { nsp: nsp.into(), body }
+    Packet {
+        nsp: nsp.into(),
+        body,
+    }
 }
 
 fn event(id: Option<u64>, data: serde_json::Value, attachments: Vec<Vec<u8>>) -> Body {
-    let serde_json::Value::Array(data) = data else { panic!("event data is an array") };
-    Body::Event { id, data, attachments }
+    let serde_json::Value::Array(data) = data else {
+        panic!("event data is an array")
+    };
+    Body::Event {
+        id,
+        data,
+        attachments,
+    }
 }
 
 fn ack(id: u64, data: serde_json::Value, attachments: Vec<Vec<u8>>) -> Body {
-    let serde_json::Value::Array(data) = data else { panic!("ack data is an array") };
-    Body::Ack { id, data, attachments }
+    let serde_json::Value::Array(data) = data else {
+        panic!("ack data is an array")
+    };
+    Body::Ack {
+        id,
+        data,
+        attachments,
+    }
 }
 
 #[test]
@@ -96,20 +111,38 @@ fn recorded_open_packet() {
 #[test]
 fn recorded_connect_with_auth_and_its_answer() {
     let auth = json!({"user": "A"}).as_object().cloned();
-    golden(&[Frame::Text(r#"40{"user":"A"}"#)], packet("/", Body::Connect(auth)));
+    golden(
+        &[Frame::Text(r#"40{"user":"A"}"#)],
+        packet("/", Body::Connect(auth)),
+    );
     let sid = json!({"sid": "uvnMBZGXtz8qPz0FAAAC"}).as_object().cloned();
-    golden(&[Frame::Text(r#"40{"sid":"uvnMBZGXtz8qPz0FAAAC"}"#)], packet("/", Body::Connect(sid)));
+    golden(
+        &[Frame::Text(r#"40{"sid":"uvnMBZGXtz8qPz0FAAAC"}"#)],
+        packet("/", Body::Connect(sid)),
+    );
 }
 
 #[test]
 fn recorded_event_with_ack_and_the_ack() {
     golden(
-        &[Frame::Text(r#"420["echo","hello",{"n":1,"s":"ünï"},[1,2]]"#)],
-        packet("/", event(Some(0), json!(["echo", "hello", {"n": 1, "s": "ünï"}, [1, 2]]), vec![])),
+        &[Frame::Text(
+            r#"420["echo","hello",{"n":1,"s":"ünï"},[1,2]]"#,
+        )],
+        packet(
+            "/",
+            event(
+                Some(0),
+                json!(["echo", "hello", {"n": 1, "s": "ünï"}, [1, 2]]),
+                vec![],
+            ),
+        ),
     );
     golden(
         &[Frame::Text(r#"430["hello",{"n":1,"s":"ünï"},[1,2]]"#)],
-        packet("/", ack(0, json!(["hello", {"n": 1, "s": "ünï"}, [1, 2]]), vec![])),
+        packet(
+            "/",
+            ack(0, json!(["hello", {"n": 1, "s": "ünï"}, [1, 2]]), vec![]),
+        ),
     );
 }
 
@@ -117,12 +150,28 @@ fn recorded_event_with_ack_and_the_ack() {
 fn recorded_binary_event_and_binary_ack() {
     let bytes: &[u8] = &[0x00, 0x01, 0x02, 0x03, 0xfe, 0xff];
     golden(
-        &[Frame::Text(r#"451-1["echo","bin",{"_placeholder":true,"num":0}]"#), Frame::Binary(bytes)],
-        packet("/", event(Some(1), json!(["echo", "bin", placeholder(0)]), vec![bytes.to_vec()])),
+        &[
+            Frame::Text(r#"451-1["echo","bin",{"_placeholder":true,"num":0}]"#),
+            Frame::Binary(bytes),
+        ],
+        packet(
+            "/",
+            event(
+                Some(1),
+                json!(["echo", "bin", placeholder(0)]),
+                vec![bytes.to_vec()],
+            ),
+        ),
     );
     golden(
-        &[Frame::Text(r#"461-1["bin",{"_placeholder":true,"num":0}]"#), Frame::Binary(bytes)],
-        packet("/", ack(1, json!(["bin", placeholder(0)]), vec![bytes.to_vec()])),
+        &[
+            Frame::Text(r#"461-1["bin",{"_placeholder":true,"num":0}]"#),
+            Frame::Binary(bytes),
+        ],
+        packet(
+            "/",
+            ack(1, json!(["bin", placeholder(0)]), vec![bytes.to_vec()]),
+        ),
     );
 }
 
@@ -142,15 +191,33 @@ fn socket_io_protocol_document_examples() {
     let sid = json!({"sid": "oSO0OpakMV_3jnilAAAA"}).as_object().cloned();
     let cases = [
         ("40", packet("/", Body::Connect(None))),
-        (r#"40/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#, packet("/admin", Body::Connect(sid))),
+        (
+            r#"40/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#,
+            packet("/admin", Body::Connect(sid)),
+        ),
         (
             r#"44{"message":"Not authorized"}"#,
-            packet("/", Body::ConnectError(json!({"message": "Not authorized"}))),
+            packet(
+                "/",
+                Body::ConnectError(json!({"message": "Not authorized"})),
+            ),
         ),
-        (r#"42["foo"]"#, packet("/", event(None, json!(["foo"]), vec![]))),
-        (r#"42/admin,["bar"]"#, packet("/admin", event(None, json!(["bar"]), vec![]))),
-        (r#"4212["foo"]"#, packet("/", event(Some(12), json!(["foo"]), vec![]))),
-        (r#"43/admin,13["bar"]"#, packet("/admin", ack(13, json!(["bar"]), vec![]))),
+        (
+            r#"42["foo"]"#,
+            packet("/", event(None, json!(["foo"]), vec![])),
+        ),
+        (
+            r#"42/admin,["bar"]"#,
+            packet("/admin", event(None, json!(["bar"]), vec![])),
+        ),
+        (
+            r#"4212["foo"]"#,
+            packet("/", event(Some(12), json!(["foo"]), vec![])),
+        ),
+        (
+            r#"43/admin,13["bar"]"#,
+            packet("/admin", ack(13, json!(["bar"]), vec![])),
+        ),
         ("41", packet("/", Body::Disconnect)),
         ("41/admin,", packet("/admin", Body::Disconnect)),
     ];
@@ -159,22 +226,37 @@ fn socket_io_protocol_document_examples() {
     }
     golden(
         &[
-            Frame::Text(r#"452-/admin,["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#),
+            Frame::Text(
+                r#"452-/admin,["baz",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+            ),
             Frame::Binary(&[1, 2]),
             Frame::Binary(&[3, 4]),
         ],
         packet(
             "/admin",
-            event(None, json!(["baz", placeholder(0), placeholder(1)]), vec![vec![1, 2], vec![3, 4]]),
+            event(
+                None,
+                json!(["baz", placeholder(0), placeholder(1)]),
+                vec![vec![1, 2], vec![3, 4]],
+            ),
         ),
     );
     golden(
-        &[Frame::Text(r#"461-15["bar",{"_placeholder":true,"num":0}]"#), Frame::Binary(&[1, 2, 3, 4])],
-        packet("/", ack(15, json!(["bar", placeholder(0)]), vec![vec![1, 2, 3, 4]])),
+        &[
+            Frame::Text(r#"461-15["bar",{"_placeholder":true,"num":0}]"#),
+            Frame::Binary(&[1, 2, 3, 4]),
+        ],
+        packet(
+            "/",
+            ack(15, json!(["bar", placeholder(0)]), vec![vec![1, 2, 3, 4]]),
+        ),
     );
     // The sample session's binary ack in a namespace: the count comes before the namespace.
     golden(
-        &[Frame::Text(r#"461-/admin,1[{"_placeholder":true,"num":0}]"#), Frame::Binary(&[9])],
+        &[
+            Frame::Text(r#"461-/admin,1[{"_placeholder":true,"num":0}]"#),
+            Frame::Binary(&[9]),
+        ],
         packet("/admin", ack(1, json!([placeholder(0)]), vec![vec![9]])),
     );
 }
@@ -182,7 +264,9 @@ fn socket_io_protocol_document_examples() {
 #[test]
 fn engine_io_protocol_document_payloads() {
     let body = "4hello\x1e2\x1e4world";
-    let packets: Vec<_> = engine::payload::decode(body.as_bytes()).collect::<Result<_, _>>().unwrap();
+    let packets: Vec<_> = engine::payload::decode(body.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(
         packets,
         [
@@ -195,7 +279,9 @@ fn engine_io_protocol_document_payloads() {
     assert_eq!(engine::payload::encode(&encoded), body);
 
     let body = "4hello\x1ebAQIDBA==";
-    let packets: Vec<_> = engine::payload::decode(body.as_bytes()).collect::<Result<_, _>>().unwrap();
+    let packets: Vec<_> = engine::payload::decode(body.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap();
     assert_eq!(packets[1], engine::Packet::from_binary(&[1, 2, 3, 4]));
     let encoded: Vec<_> = packets.iter().map(Encoded::new).collect();
     assert_eq!(encoded[1], Encoded::Binary(vec![1, 2, 3, 4]));
@@ -203,8 +289,14 @@ fn engine_io_protocol_document_payloads() {
     assert_eq!(engine::payload::polling_len(&encoded[1]), "bAQIDBA==".len());
 
     // The upgrade's packets.
-    assert_eq!(engine::Packet::from_text("2probe"), Ok(engine::Packet::Ping("probe")));
-    assert_eq!(engine::Packet::from_text("3probe"), Ok(engine::Packet::Pong("probe")));
+    assert_eq!(
+        engine::Packet::from_text("2probe"),
+        Ok(engine::Packet::Ping("probe"))
+    );
+    assert_eq!(
+        engine::Packet::from_text("3probe"),
+        Ok(engine::Packet::Pong("probe"))
+    );
     assert_eq!(engine::Packet::from_text("5"), Ok(engine::Packet::Upgrade));
     assert_eq!(engine::Packet::from_text("6"), Ok(engine::Packet::Noop));
     assert_eq!(engine::Packet::from_text("1"), Ok(engine::Packet::Close));

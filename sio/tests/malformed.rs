@@ -43,7 +43,10 @@ fn socket_packet_errors() {
         (r#"50-["a"]"#, DecodeError::IllegalAttachments),
         (r#"5x-["a"]"#, DecodeError::IllegalAttachments),
         (r#"511-["a"]"#, DecodeError::TooManyAttachments),
-        (r#"599999999999999999999999-["a"]"#, DecodeError::TooManyAttachments),
+        (
+            r#"599999999999999999999999-["a"]"#,
+            DecodeError::TooManyAttachments,
+        ),
         (r#"299999999999999999999["a"]"#, DecodeError::IdOutOfRange),
         (r#"2["a""#, DecodeError::InvalidJson),
         ("2{", DecodeError::InvalidJson),
@@ -69,8 +72,16 @@ fn socket_packet_errors() {
         ("31{}", DecodeError::InvalidPayload),
     ];
     for (text, error) in cases {
-        assert_eq!(Packet::from_text(text, MAX_ATTACHMENTS), Err(*error), "{text:?}");
-        assert_eq!(Decoder::default().handle_text(text), Err(*error), "{text:?}");
+        assert_eq!(
+            Packet::from_text(text, MAX_ATTACHMENTS),
+            Err(*error),
+            "{text:?}"
+        );
+        assert_eq!(
+            Decoder::default().handle_text(text),
+            Err(*error),
+            "{text:?}"
+        );
     }
     // A number is a valid event name, an empty ACK is a valid ack.
     assert!(Packet::from_text("2[1]", MAX_ATTACHMENTS).is_ok());
@@ -85,12 +96,21 @@ fn socket_packet_errors() {
 #[test]
 fn attachment_order_errors() {
     let mut decoder = Decoder::default();
-    assert_eq!(decoder.handle_binary(&[1]), Err(DecodeError::UnexpectedBinary));
+    assert_eq!(
+        decoder.handle_binary(&[1]),
+        Err(DecodeError::UnexpectedBinary)
+    );
 
     let mut decoder = Decoder::default();
-    assert_eq!(decoder.handle_text(r#"52-["a",{"_placeholder":true,"num":0}]"#), Ok(None));
+    assert_eq!(
+        decoder.handle_text(r#"52-["a",{"_placeholder":true,"num":0}]"#),
+        Ok(None)
+    );
     assert_eq!(decoder.handle_binary(&[1]), Ok(None));
-    assert_eq!(decoder.handle_text(r#"2["b"]"#), Err(DecodeError::UnexpectedText));
+    assert_eq!(
+        decoder.handle_text(r#"2["b"]"#),
+        Err(DecodeError::UnexpectedText)
+    );
 
     for data in [
         r#"51-["a",{"_placeholder":true,"num":1}]"#,
@@ -101,11 +121,16 @@ fn attachment_order_errors() {
     ] {
         let mut decoder = Decoder::default();
         assert_eq!(decoder.handle_text(data), Ok(None), "{data}");
-        assert_eq!(decoder.handle_binary(&[1]), Err(DecodeError::IllegalPlaceholder), "{data}");
+        assert_eq!(
+            decoder.handle_binary(&[1]),
+            Err(DecodeError::IllegalPlaceholder),
+            "{data}"
+        );
     }
     // A placeholder nested anywhere is found; `_placeholder: false` is ordinary data.
     let mut decoder = Decoder::default();
-    let text = r#"51-["a",{"deep":[{"_placeholder":true,"num":0}]},{"_placeholder":false,"num":9}]"#;
+    let text =
+        r#"51-["a",{"deep":[{"_placeholder":true,"num":0}]},{"_placeholder":false,"num":9}]"#;
     assert_eq!(decoder.handle_text(text), Ok(None));
     assert!(decoder.handle_binary(&[1]).unwrap().is_some());
 }

@@ -45,20 +45,37 @@ fn args_with_attachments() -> impl Strategy<Value = (Vec<Value>, Vec<Vec<u8>>)> 
 }
 
 fn body() -> impl Strategy<Value = Body> {
-    let name = prop_oneof!["[a-z ]{1,10}".prop_map(Value::String), any::<u32>().prop_map(|n| json!(n))];
+    let name = prop_oneof![
+        "[a-z ]{1,10}".prop_map(Value::String),
+        any::<u32>().prop_map(|n| json!(n))
+    ];
     prop_oneof![
-        prop::option::of(prop::collection::btree_map("[a-z]{1,6}", json_value(), 0..3))
-            .prop_map(|m| Body::Connect(m.map(|m| m.into_iter().collect()))),
+        prop::option::of(prop::collection::btree_map(
+            "[a-z]{1,6}",
+            json_value(),
+            0..3
+        ))
+        .prop_map(|m| Body::Connect(m.map(|m| m.into_iter().collect()))),
         Just(Body::Disconnect),
-        (prop::option::of(any::<u64>()), name, args_with_attachments()).prop_map(
-            |(id, name, (args, attachments))| {
+        (
+            prop::option::of(any::<u64>()),
+            name,
+            args_with_attachments()
+        )
+            .prop_map(|(id, name, (args, attachments))| {
                 let mut data = vec![name];
                 data.extend(args);
-                Body::Event { id, data, attachments }
-            }
-        ),
-        (any::<u64>(), args_with_attachments())
-            .prop_map(|(id, (data, attachments))| Body::Ack { id, data, attachments }),
+                Body::Event {
+                    id,
+                    data,
+                    attachments,
+                }
+            }),
+        (any::<u64>(), args_with_attachments()).prop_map(|(id, (data, attachments))| Body::Ack {
+            id,
+            data,
+            attachments
+        }),
         prop_oneof![
             ".{0,10}".prop_map(Value::String),
             ".{0,10}".prop_map(|m| json!({"message": m}))
@@ -74,7 +91,9 @@ fn decode_all(messages: &[Encoded]) -> Result<Vec<Packet>, sio::socket::DecodeEr
     for message in messages {
         let decoded = match message.packet().expect("engine packet") {
             engine::Packet::Message(engine::Data::Text(text)) => decoder.handle_text(text)?,
-            engine::Packet::Message(engine::Data::Binary(bytes)) => decoder.handle_binary(&bytes)?,
+            engine::Packet::Message(engine::Data::Binary(bytes)) => {
+                decoder.handle_binary(&bytes)?
+            }
             other => panic!("not a message: {other:?}"),
         };
         packets.extend(decoded);
@@ -146,6 +165,9 @@ proptest! {
 fn long_numbers_relay_exactly() {
     let text = "20[4444444444444444.4444444444444400000623797087813460149]";
     let packet = Decoder::default().handle_text(text).unwrap().unwrap();
-    let again = Decoder::default().handle_text(&packet.to_text()).unwrap().unwrap();
+    let again = Decoder::default()
+        .handle_text(&packet.to_text())
+        .unwrap()
+        .unwrap();
     assert_eq!(again, packet);
 }

@@ -81,7 +81,10 @@ impl RequestError {
     /// POST, an oversized body): the spec says "MUST return an HTTP 400 error status and close
     /// the session".
     pub const fn closes_session(self) -> bool {
-        matches!(self, RequestError::BadRequest | RequestError::PayloadTooLarge)
+        matches!(
+            self,
+            RequestError::BadRequest | RequestError::PayloadTooLarge
+        )
     }
 }
 
@@ -170,10 +173,30 @@ mod tests {
     fn every_request_error_maps_to_its_status_and_body() {
         use RequestError::*;
         let table = [
-            (UnknownTransport, 400, r#"{"code":0,"message":"Transport unknown"}"#, false),
-            (UnknownSid, 400, r#"{"code":1,"message":"Session ID unknown"}"#, false),
-            (BadHandshakeMethod, 400, r#"{"code":2,"message":"Bad handshake method"}"#, false),
-            (BadRequest, 400, r#"{"code":3,"message":"Bad request"}"#, true),
+            (
+                UnknownTransport,
+                400,
+                r#"{"code":0,"message":"Transport unknown"}"#,
+                false,
+            ),
+            (
+                UnknownSid,
+                400,
+                r#"{"code":1,"message":"Session ID unknown"}"#,
+                false,
+            ),
+            (
+                BadHandshakeMethod,
+                400,
+                r#"{"code":2,"message":"Bad handshake method"}"#,
+                false,
+            ),
+            (
+                BadRequest,
+                400,
+                r#"{"code":3,"message":"Bad request"}"#,
+                true,
+            ),
             (Forbidden, 403, r#"{"code":4,"message":"Forbidden"}"#, false),
             (
                 UnsupportedProtocolVersion,

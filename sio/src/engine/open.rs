@@ -30,8 +30,11 @@ pub struct OpenParams {
 impl OpenParams {
     /// The JSON text of the open packet's data.
     pub fn to_json(&self) -> String {
-        let upgrades: Vec<Value> =
-            self.upgrades.iter().map(|u| Value::String(u.clone())).collect();
+        let upgrades: Vec<Value> = self
+            .upgrades
+            .iter()
+            .map(|u| Value::String(u.clone()))
+            .collect();
         alloc::format!(
             r#"{{"sid":{},"upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
             Value::String(self.sid.clone()),

@@ -122,7 +122,11 @@ impl<'a> Packet<'a> {
             PacketType::from_char(view.type_char()).ok_or(PacketError::UnknownType)?;
         let data = view.data();
         let no_data = |packet| {
-            if data.is_empty() { Ok(packet) } else { Err(PacketError::UnexpectedData) }
+            if data.is_empty() {
+                Ok(packet)
+            } else {
+                Err(PacketError::UnexpectedData)
+            }
         };
         match packet_type {
             PacketType::Open => Ok(Packet::Open(data)),

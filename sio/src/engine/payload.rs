@@ -13,9 +13,9 @@ use alloc::string::String;
 
 use base64::Engine as _;
 
+use super::Encoded;
 use super::error::PacketError;
 use super::packet::{Data, Packet};
-use super::Encoded;
 
 /// The record separator that joins packets in a polling payload.
 pub const SEPARATOR: char = '\x1e';
@@ -24,8 +24,14 @@ pub const SEPARATOR: char = '\x1e';
 /// [`PacketError::NotUtf8`].
 pub fn decode(body: &[u8]) -> Packets<'_> {
     match core::str::from_utf8(body) {
-        Ok(text) => Packets { rest: Some(text), failed: None },
-        Err(_) => Packets { rest: None, failed: Some(PacketError::NotUtf8) },
+        Ok(text) => Packets {
+            rest: Some(text),
+            failed: None,
+        },
+        Err(_) => Packets {
+            rest: None,
+            failed: Some(PacketError::NotUtf8),
+        },
     }
 }
 

@@ -148,37 +148,123 @@ mod tests {
         use Method::*;
         use RequestError::*;
         let table: &[(Method, &str, bool, Result<Route<'_>, RequestError>)] = &[
-            (Get, "EIO=4&transport=polling&t=N8hyd6w", false, Ok(Route::Handshake(Transport::Polling))),
-            (Get, "EIO=4&transport=websocket", true, Ok(Route::Handshake(Transport::WebSocket))),
-            (Get, "EIO=4&transport=polling&sid=P", false, Ok(Route::Poll("P"))),
-            (Post, "EIO=4&transport=polling&sid=P", false, Ok(Route::Push("P"))),
-            (Get, "EIO=4&transport=websocket&sid=P", true, Ok(Route::Upgrade("P"))),
+            (
+                Get,
+                "EIO=4&transport=polling&t=N8hyd6w",
+                false,
+                Ok(Route::Handshake(Transport::Polling)),
+            ),
+            (
+                Get,
+                "EIO=4&transport=websocket",
+                true,
+                Ok(Route::Handshake(Transport::WebSocket)),
+            ),
+            (
+                Get,
+                "EIO=4&transport=polling&sid=P",
+                false,
+                Ok(Route::Poll("P")),
+            ),
+            (
+                Post,
+                "EIO=4&transport=polling&sid=P",
+                false,
+                Ok(Route::Push("P")),
+            ),
+            (
+                Get,
+                "EIO=4&transport=websocket&sid=P",
+                true,
+                Ok(Route::Upgrade("P")),
+            ),
             // Handshake refusals.
-            (Get, "transport=polling", false, Err(UnsupportedProtocolVersion)),
-            (Get, "EIO=abc&transport=polling", false, Err(UnsupportedProtocolVersion)),
-            (Get, "EIO=3&transport=polling", false, Err(UnsupportedProtocolVersion)),
+            (
+                Get,
+                "transport=polling",
+                false,
+                Err(UnsupportedProtocolVersion),
+            ),
+            (
+                Get,
+                "EIO=abc&transport=polling",
+                false,
+                Err(UnsupportedProtocolVersion),
+            ),
+            (
+                Get,
+                "EIO=3&transport=polling",
+                false,
+                Err(UnsupportedProtocolVersion),
+            ),
             (Get, "EIO=4", false, Err(UnknownTransport)),
             (Get, "EIO=4&transport=abc", false, Err(UnknownTransport)),
-            (Get, "EIO=4&transport=webtransport", false, Err(UnknownTransport)),
-            (Post, "EIO=4&transport=polling", false, Err(BadHandshakeMethod)),
-            (Other, "EIO=4&transport=polling", false, Err(BadHandshakeMethod)),
+            (
+                Get,
+                "EIO=4&transport=webtransport",
+                false,
+                Err(UnknownTransport),
+            ),
+            (
+                Post,
+                "EIO=4&transport=polling",
+                false,
+                Err(BadHandshakeMethod),
+            ),
+            (
+                Other,
+                "EIO=4&transport=polling",
+                false,
+                Err(BadHandshakeMethod),
+            ),
             (Get, "EIO=4&transport=websocket", false, Err(BadRequest)),
             (Get, "EIO=4&transport=polling", true, Err(BadRequest)),
             // Session refusals.
-            (Get, "EIO=4&transport=polling&sid=nope", false, Err(UnknownSid)),
+            (
+                Get,
+                "EIO=4&transport=polling&sid=nope",
+                false,
+                Err(UnknownSid),
+            ),
             (Get, "EIO=4&transport=polling&sid=W", false, Err(BadRequest)),
-            (Post, "EIO=4&transport=polling&sid=W", false, Err(BadRequest)),
-            (Get, "EIO=4&transport=websocket&sid=W", true, Err(BadRequest)),
-            (Other, "EIO=4&transport=polling&sid=P", false, Err(BadRequest)),
+            (
+                Post,
+                "EIO=4&transport=polling&sid=W",
+                false,
+                Err(BadRequest),
+            ),
+            (
+                Get,
+                "EIO=4&transport=websocket&sid=W",
+                true,
+                Err(BadRequest),
+            ),
+            (
+                Other,
+                "EIO=4&transport=polling&sid=P",
+                false,
+                Err(BadRequest),
+            ),
         ];
         for (method, query, upgrade, expected) in table {
-            assert_eq!(check(*method, query, *upgrade), *expected, "{method:?} {query}");
+            assert_eq!(
+                check(*method, query, *upgrade),
+                *expected,
+                "{method:?} {query}"
+            );
         }
     }
 
     #[test]
     fn the_first_occurrence_of_a_parameter_counts() {
         let query = Query::parse("sid=a&EIO=4&sid=b&transport&x=1");
-        assert_eq!(query, Query { eio: Some("4"), transport: Some(""), sid: Some("a") });
+        assert_eq!(
+            query,
+            Query {
+                eio: Some("4"),
+                transport: Some(""),
+                sid: Some("a")
+            }
+        );
     }
 }

@@ -19,10 +19,10 @@ use alloc::string::String;
 
 use ws::Instant;
 
+use super::Encoded;
 use super::error::{CloseReason, RequestError};
 use super::request::{self, Method, Query, Route, Transport};
 use super::session::{Config, Event, PollAnswer, Session};
-use super::Encoded;
 
 /// Where session ids come from: unguessable strings (a session id is a credential: whoever
 /// knows it can poll and push on the session), unique among live sessions.
@@ -58,13 +58,25 @@ pub enum HttpAnswer {
 
 impl HttpAnswer {
     fn ok(body: String) -> HttpAnswer {
-        HttpAnswer::Respond { status: 200, content_type: TEXT_PLAIN, body }
+        HttpAnswer::Respond {
+            status: 200,
+            content_type: TEXT_PLAIN,
+            body,
+        }
     }
 
     /// The answer to a refused request: its status and JSON body.
     pub fn refused(error: RequestError) -> HttpAnswer {
-        let content_type = if error.code().is_some() { "application/json" } else { TEXT_PLAIN };
-        HttpAnswer::Respond { status: error.status(), content_type, body: error.body() }
+        let content_type = if error.code().is_some() {
+            "application/json"
+        } else {
+            TEXT_PLAIN
+        };
+        HttpAnswer::Respond {
+            status: error.status(),
+            content_type,
+            body: error.body(),
+        }
     }
 }
 
@@ -83,7 +95,11 @@ pub struct Server {
 impl Server {
     /// A server whose sessions use `config`.
     pub fn new(config: Config) -> Server {
-        Server { config, sessions: BTreeMap::new(), touched: BTreeSet::new() }
+        Server {
+            config,
+            sessions: BTreeMap::new(),
+            touched: BTreeSet::new(),
+        }
     }
 
     /// The session parameters.
@@ -132,9 +148,9 @@ impl Server {
         };
         match answer {
             Ok(PollAnswer::Respond(body)) => HttpAnswer::ok(body),
-            Ok(PollAnswer::Hold) => {
-                HttpAnswer::Hold { sid: query.sid.map(String::from).unwrap_or_default() }
-            }
+            Ok(PollAnswer::Hold) => HttpAnswer::Hold {
+                sid: query.sid.map(String::from).unwrap_or_default(),
+            },
             Err(error) => HttpAnswer::refused(error),
         }
     }
@@ -190,7 +206,9 @@ impl Server {
 
     /// Whether session `sid`'s WebSocket should be closed (the session is over or unknown).
     pub fn wants_websocket_close(&self, sid: &str) -> bool {
-        self.sessions.get(sid).is_none_or(Session::wants_websocket_close)
+        self.sessions
+            .get(sid)
+            .is_none_or(Session::wants_websocket_close)
     }
 
     /// Queues a message for session `sid` (ignored if it is gone).
@@ -208,13 +226,19 @@ impl Server {
 
     /// The earliest timer of any session.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sessions.values().filter_map(Session::poll_timeout).min_by_key(|i| i.as_micros())
+        self.sessions
+            .values()
+            .filter_map(Session::poll_timeout)
+            .min_by_key(|i| i.as_micros())
     }
 
     /// Runs every session timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         for (sid, session) in &mut self.sessions {
-            if session.poll_timeout().is_some_and(|due| due.as_micros() <= now.as_micros()) {
+            if session
+                .poll_timeout()
+                .is_some_and(|due| due.as_micros() <= now.as_micros())
+            {
                 session.handle_timeout(now);
                 self.touched.insert(sid.clone());
             }
@@ -247,7 +271,11 @@ impl Server {
         while self.sessions.contains_key(&sid) {
             sid = ids.next_id();
         }
-        self.sessions.insert(sid.clone(), Session::new(sid.clone(), transport, self.config, now));
+        self.sessions.insert(
+            sid.clone(),
+            Session::new(sid.clone(), transport, self.config, now),
+        );
+        self.touched.insert(sid.clone());
         sid
     }
 

@@ -30,12 +30,12 @@ use alloc::vec::Vec;
 
 use ws::{Duration, Instant};
 
+use super::Encoded;
 use super::error::{CloseReason, PacketError, RequestError};
 use super::open::OpenParams;
 use super::packet::{Data, Packet};
 use super::payload;
 use super::request::Transport;
-use super::Encoded;
 
 /// The session parameters the open packet announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,8 @@ pub enum PollAnswer {
 /// Something the application learns from the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// The session opened; its open packet is queued.
+    Open,
     /// A message packet's data.
     Message(Message),
     /// The session is closed; nothing more will come.
@@ -155,7 +157,7 @@ impl Session {
             held_final: None,
             next_ping: Some(now + config.ping_interval),
             pong_deadline: None,
-            events: VecDeque::new(),
+            events: VecDeque::from([Event::Open]),
         }
     }
 
@@ -382,11 +384,17 @@ impl Session {
         if self.is_closed() {
             return;
         }
-        if self.pong_deadline.is_some_and(|deadline| deadline.as_micros() <= now.as_micros()) {
+        if self
+            .pong_deadline
+            .is_some_and(|deadline| deadline.as_micros() <= now.as_micros())
+        {
             self.close_with(CloseReason::PingTimeout);
             return;
         }
-        if self.next_ping.is_some_and(|due| due.as_micros() <= now.as_micros()) {
+        if self
+            .next_ping
+            .is_some_and(|due| due.as_micros() <= now.as_micros())
+        {
             self.next_ping = None;
             self.queue.push_back(Encoded::new(&Packet::Ping("")));
             self.pong_deadline = Some(now + self.config.ping_timeout);
@@ -435,7 +443,8 @@ impl Session {
     fn handle_upgrade_packet(&mut self, text: &str, probed: bool) {
         match Packet::from_text(text) {
             Ok(Packet::Ping("probe")) => {
-                self.probe_queue.push_back(Encoded::new(&Packet::Pong("probe")));
+                self.probe_queue
+                    .push_back(Encoded::new(&Packet::Pong("probe")));
                 self.state = State::Upgrading { probed: true };
             }
             Ok(Packet::Upgrade) if probed => {

@@ -34,7 +34,10 @@ impl BroadcastOptions {
 
     /// The members of `room`.
     pub fn to(room: &str) -> Self {
-        BroadcastOptions { rooms: [room.into()].into(), except: BTreeSet::new() }
+        BroadcastOptions {
+            rooms: [room.into()].into(),
+            except: BTreeSet::new(),
+        }
     }
 
     /// Also leaves out the members of `room` (a socket id: that socket).
@@ -94,12 +97,22 @@ impl LocalAdapter {
 impl Adapter for LocalAdapter {
     fn join(&mut self, nsp: &str, id: &str, room: &str) {
         let rooms = self.namespaces.entry(nsp.into()).or_default();
-        rooms.members.entry(room.into()).or_default().insert(id.into());
-        rooms.rooms_of.entry(id.into()).or_default().insert(room.into());
+        rooms
+            .members
+            .entry(room.into())
+            .or_default()
+            .insert(id.into());
+        rooms
+            .rooms_of
+            .entry(id.into())
+            .or_default()
+            .insert(room.into());
     }
 
     fn leave(&mut self, nsp: &str, id: &str, room: &str) {
-        let Some(rooms) = self.namespaces.get_mut(nsp) else { return };
+        let Some(rooms) = self.namespaces.get_mut(nsp) else {
+            return;
+        };
         if let Some(members) = rooms.members.get_mut(room) {
             members.remove(id);
             if members.is_empty() {
@@ -129,7 +142,9 @@ impl Adapter for LocalAdapter {
     }
 
     fn sockets(&self, nsp: &str, options: &BroadcastOptions) -> Vec<String> {
-        let Some(rooms) = self.namespaces.get(nsp) else { return Vec::new() };
+        let Some(rooms) = self.namespaces.get(nsp) else {
+            return Vec::new();
+        };
         let excluded: BTreeSet<&String> = options
             .except
             .iter()
@@ -139,9 +154,18 @@ impl Adapter for LocalAdapter {
         let selected: BTreeSet<&String> = if options.rooms.is_empty() {
             rooms.rooms_of.keys().collect()
         } else {
-            options.rooms.iter().filter_map(|room| rooms.members.get(room)).flatten().collect()
+            options
+                .rooms
+                .iter()
+                .filter_map(|room| rooms.members.get(room))
+                .flatten()
+                .collect()
         };
-        selected.into_iter().filter(|id| !excluded.contains(id)).cloned().collect()
+        selected
+            .into_iter()
+            .filter(|id| !excluded.contains(id))
+            .cloned()
+            .collect()
     }
 }
 
@@ -160,17 +184,36 @@ mod tests {
         adapter.join("/", "b", "red");
         adapter.join("/", "c", "blue");
         adapter.join("/other", "x", "x");
-        assert_eq!(adapter.sockets("/", &BroadcastOptions::all()), ["a", "b", "c"]);
-        assert_eq!(adapter.sockets("/", &BroadcastOptions::to("red")), ["a", "b"]);
-        assert_eq!(adapter.sockets("/", &BroadcastOptions::to("red").except("a")), ["b"]);
-        assert_eq!(adapter.sockets("/", &BroadcastOptions::all().except("red")), ["c"]);
-        let two = BroadcastOptions { rooms: ["red".into(), "blue".into()].into(), except: BTreeSet::new() };
+        assert_eq!(
+            adapter.sockets("/", &BroadcastOptions::all()),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            adapter.sockets("/", &BroadcastOptions::to("red")),
+            ["a", "b"]
+        );
+        assert_eq!(
+            adapter.sockets("/", &BroadcastOptions::to("red").except("a")),
+            ["b"]
+        );
+        assert_eq!(
+            adapter.sockets("/", &BroadcastOptions::all().except("red")),
+            ["c"]
+        );
+        let two = BroadcastOptions {
+            rooms: ["red".into(), "blue".into()].into(),
+            except: BTreeSet::new(),
+        };
         assert_eq!(adapter.sockets("/", &two), ["a", "b", "c"]);
         assert_eq!(adapter.rooms_of("/", "a"), vec!["a", "red"]);
         adapter.leave("/", "a", "red");
         assert_eq!(adapter.sockets("/", &BroadcastOptions::to("red")), ["b"]);
         adapter.leave_all("/", "b");
         assert_eq!(adapter.sockets("/", &BroadcastOptions::all()), ["a", "c"]);
-        assert!(adapter.sockets("/nowhere", &BroadcastOptions::all()).is_empty());
+        assert!(
+            adapter
+                .sockets("/nowhere", &BroadcastOptions::all())
+                .is_empty()
+        );
     }
 }

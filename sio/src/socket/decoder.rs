@@ -33,7 +33,11 @@ impl Default for Decoder {
 impl Decoder {
     /// A decoder that accepts at most `max_attachments` attachments a packet.
     pub fn new(max_attachments: usize) -> Self {
-        Decoder { max_attachments, pending: None, received: Vec::new() }
+        Decoder {
+            max_attachments,
+            pending: None,
+            received: Vec::new(),
+        }
     }
 
     /// Whether a binary packet still waits for attachments.
@@ -72,8 +76,16 @@ impl Decoder {
         };
         let received = core::mem::take(&mut self.received);
         match &mut packet.body {
-            Body::Event { data, attachments, .. } | Body::Ack { data, attachments, .. } => {
-                if !data.iter().all(|value| placeholders_valid(value, received.len())) {
+            Body::Event {
+                data, attachments, ..
+            }
+            | Body::Ack {
+                data, attachments, ..
+            } => {
+                if !data
+                    .iter()
+                    .all(|value| placeholders_valid(value, received.len()))
+                {
                     return Err(DecodeError::IllegalPlaceholder);
                 }
                 *attachments = received;

@@ -94,7 +94,10 @@ impl ConnectError {
     pub fn to_json(&self) -> Value {
         let mut object = serde_json::Map::new();
         object.insert("message".into(), Value::String(self.message().into()));
-        if let ConnectError::Refused { data: Some(data), .. } = self {
+        if let ConnectError::Refused {
+            data: Some(data), ..
+        } = self
+        {
             object.insert("data".into(), data.clone());
         }
         Value::Object(object)
@@ -181,7 +184,11 @@ mod tests {
             IllegalPlaceholder,
         ];
         for error in all {
-            assert_eq!(error.disconnect_reason().as_str(), "parse error", "{error:?}");
+            assert_eq!(
+                error.disconnect_reason().as_str(),
+                "parse error",
+                "{error:?}"
+            );
         }
     }
 
@@ -195,7 +202,10 @@ mod tests {
             message: "Not authorized".into(),
             data: Some(serde_json::json!({"retry": false})),
         };
-        assert_eq!(refused.to_json().to_string(), r#"{"data":{"retry":false},"message":"Not authorized"}"#);
+        assert_eq!(
+            refused.to_json().to_string(),
+            r#"{"data":{"retry":false},"message":"Not authorized"}"#
+        );
     }
 
     #[test]

@@ -5,11 +5,13 @@ pub mod adapter;
 pub mod decoder;
 pub mod error;
 pub mod packet;
+pub mod server;
 
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter};
 pub use decoder::{Decoder, MAX_ATTACHMENTS, placeholder, placeholder_num};
 pub use error::{ConnectError, DecodeError, DisconnectReason};
 pub use packet::{Body, MAIN_NAMESPACE, Packet, PacketType, PacketView, Partial, RESERVED_EVENTS};
+pub use server::{Config, Emit, Event, Server};
 
 use alloc::vec::Vec;
 
@@ -23,7 +25,11 @@ impl Packet {
         self.emit(&mut text);
         let mut out = Vec::with_capacity(1 + self.attachments().len());
         out.push(Encoded::Text(text));
-        out.extend(self.attachments().iter().map(|bytes| Encoded::Binary(bytes.clone())));
+        out.extend(
+            self.attachments()
+                .iter()
+                .map(|bytes| Encoded::Binary(bytes.clone())),
+        );
         out
     }
 }

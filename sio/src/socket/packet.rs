@@ -27,8 +27,14 @@ use serde_json::{Map, Value};
 use super::error::DecodeError;
 
 /// Event names the reference implementation reserves: an EVENT naming one is invalid.
-pub const RESERVED_EVENTS: [&str; 6] =
-    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+pub const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
 
 /// The main namespace, left out of the encoding.
 pub const MAIN_NAMESPACE: &str = "/";
@@ -94,7 +100,9 @@ impl<'a> PacketView<'a> {
         let mut rest = &text[1..];
         let mut attachments = None;
         if packet_type.is_binary() {
-            let (count, after) = rest.split_once('-').ok_or(DecodeError::IllegalAttachments)?;
+            let (count, after) = rest
+                .split_once('-')
+                .ok_or(DecodeError::IllegalAttachments)?;
             attachments = Some(count);
             rest = after;
         }
@@ -105,7 +113,13 @@ impl<'a> PacketView<'a> {
         }
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let id = (digits > 0).then(|| &rest[..digits]);
-        Ok(PacketView { packet_type, attachments, nsp, id, data: &rest[digits..] })
+        Ok(PacketView {
+            packet_type,
+            attachments,
+            nsp,
+            id,
+            data: &rest[digits..],
+        })
     }
 
     /// The packet type.
@@ -195,7 +209,9 @@ impl Packet {
                 if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(DecodeError::IllegalAttachments);
                 }
-                let n = count.parse::<usize>().map_err(|_| DecodeError::TooManyAttachments)?;
+                let n = count
+                    .parse::<usize>()
+                    .map_err(|_| DecodeError::TooManyAttachments)?;
                 if n < 1 {
                     return Err(DecodeError::IllegalAttachments);
                 }
@@ -206,7 +222,11 @@ impl Packet {
             }
         };
         let id = match view.id() {
-            Some(digits) => Some(digits.parse::<u64>().map_err(|_| DecodeError::IdOutOfRange)?),
+            Some(digits) => Some(
+                digits
+                    .parse::<u64>()
+                    .map_err(|_| DecodeError::IdOutOfRange)?,
+            ),
             None => None,
         };
         let data: Option<Value> = match view.data() {
@@ -228,19 +248,29 @@ impl Packet {
                 _ => return Err(DecodeError::InvalidPayload),
             },
             PacketType::Event | PacketType::BinaryEvent => match data {
-                Some(Value::Array(data)) if is_event_name(data.first()) => {
-                    Body::Event { id, data, attachments: Vec::new() }
-                }
+                Some(Value::Array(data)) if is_event_name(data.first()) => Body::Event {
+                    id,
+                    data,
+                    attachments: Vec::new(),
+                },
                 _ => return Err(DecodeError::InvalidPayload),
             },
             PacketType::Ack | PacketType::BinaryAck => match (id, data) {
-                (Some(id), Some(Value::Array(data))) => {
-                    Body::Ack { id, data, attachments: Vec::new() }
-                }
+                (Some(id), Some(Value::Array(data))) => Body::Ack {
+                    id,
+                    data,
+                    attachments: Vec::new(),
+                },
                 _ => return Err(DecodeError::InvalidPayload),
             },
         };
-        Ok(Partial { packet: Packet { nsp: view.nsp().into(), body }, expected })
+        Ok(Partial {
+            packet: Packet {
+                nsp: view.nsp().into(),
+                body,
+            },
+            expected,
+        })
     }
 
     /// Decodes a text packet that carries no attachments; a binary one is
