@@ -189,6 +189,18 @@ pub struct ServerArgs {
     /// Seconds for the peer to finish the close handshake, and then to acknowledge our FIN
     #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = seconds)]
     pub close_timeout: u64,
+
+    /// Serve this file as /socket.io/socket.io.js (the Socket.IO browser client, e.g.
+    /// node_modules/socket.io-client/dist/socket.io.min.js from `npm install socket.io-client`)
+    #[arg(long, value_name = "PATH")]
+    pub socketio_client: Option<PathBuf>,
+
+    /// Protocol test mode: /socket.io/ behaves as the server of the official Engine.IO v4 /
+    /// Socket.IO v5 test suites (namespaces / and /custom, `auth`, `message` -> `message-back`,
+    /// `message-with-ack`; pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1 s)
+    /// instead of serving the chat
+    #[arg(long)]
+    pub socketio_test: bool,
 }
 
 /// A timeout in whole seconds, 1 s to a day.

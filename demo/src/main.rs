@@ -6,13 +6,15 @@ mod cli;
 mod client;
 mod echo;
 mod signals;
+mod socketio_chat;
+mod socketio_suite;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 use smoltcp::wire::{IpAddress, IpCidr};
-use stack::server::{Page, Server, ServerConfig};
+use stack::server::{Page, Server, ServerConfig, SocketIo};
 use stack::{Net, NetConfig};
 use ws::{Duration, Keepalive};
 
@@ -67,6 +69,25 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
     }
 }
 
+/// The Socket.IO mount on `/socket.io/`: the chat, or the protocol test suites' server.
+fn socket_io(args: &ServerArgs) -> io::Result<SocketIo> {
+    const PATH: &str = "/socket.io/";
+    if args.socketio_test {
+        let mut mount = SocketIo::new(
+            PATH,
+            socketio_suite::config(),
+            Box::new(socketio_suite::SuiteApp),
+        )?;
+        mount.add_namespace("/custom");
+        return Ok(mount);
+    }
+    SocketIo::new(
+        PATH,
+        sio::socket::Config::default(),
+        Box::new(socketio_chat::SocketIoChat::default()),
+    )
+}
+
 fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     let mut config = net_config(&args.tun, args.max_connections);
     config.addr6 = args.addr6.map(smoltcp_cidr);
@@ -98,6 +119,21 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     });
     server.route("/echo", Box::new(echo::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));
+    server.socket_io(socket_io(args)?);
+    if let Some(path) = &args.socketio_client {
+        let body = std::fs::read(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("--socketio-client {}: {e}", path.display()),
+            )
+        })?;
+        server.page(Page {
+            path: "/socket.io/socket.io.js".into(),
+            content_type: "application/javascript; charset=utf-8",
+            // Read once, served until the process ends.
+            body: Box::leak(body.into_boxed_slice()),
+        });
+    }
 
     net.listen(args.port).map_err(|e| {
         io::Error::new(

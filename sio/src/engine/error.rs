@@ -77,6 +77,14 @@ impl RequestError {
         }
     }
 
+    /// The `Content-Type` of [`RequestError::body`].
+    pub const fn content_type(self) -> &'static str {
+        match self.code() {
+            Some(_) => "application/json",
+            None => super::server::TEXT_PLAIN,
+        }
+    }
+
     /// Whether the refusal also ends the session the request named (a second concurrent GET or
     /// POST, an oversized body): the spec says "MUST return an HTTP 400 error status and close
     /// the session".

@@ -224,6 +224,13 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         result
     }
 
+    /// Ends Engine.IO session `sid` for `reason` (the glue refused one of its requests in a way
+    /// that ends it, such as a body over `maxPayload` it did not read).
+    pub fn close_session(&mut self, sid: &str, reason: CloseReason, now: Instant) {
+        self.engine.close(sid, reason);
+        self.process(now);
+    }
+
     /// See [`engine::Server::poll_held_response`].
     pub fn poll_held_response(&mut self, sid: &str) -> Option<String> {
         self.engine.poll_held_response(sid)

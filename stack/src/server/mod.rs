@@ -34,6 +34,7 @@
 mod app;
 mod conn;
 mod http;
+mod socket_io;
 pub mod stats;
 
 use std::collections::{BTreeSet, HashMap};
@@ -48,10 +49,11 @@ use crate::{Clock, ConnError, ConnId, Net};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
 pub use http::Page;
+pub use socket_io::{Io, SessionIds, SocketIo, SocketIoApp};
 
 use crate::clock::{delay_until, ws_instant};
 use crate::session::Step;
-use conn::{Conn, HttpStep, Phase, WsConn};
+use conn::{Conn, HttpStep, Phase, Route, WsConn};
 use http::Site;
 
 /// How long a shutdown waits for close handshakes and FINs before exiting anyway.
@@ -116,6 +118,8 @@ pub struct Server {
     /// Reused list of ids to service.
     scratch: Vec<ConnId>,
     shutting_down: bool,
+    /// The Socket.IO mount, if any (socket_io.rs).
+    socket_io: Option<SocketIo>,
 }
 
 impl Server {
@@ -131,6 +135,7 @@ impl Server {
             touched: Vec::new(),
             scratch: Vec::new(),
             shutting_down: false,
+            socket_io: None,
         }
     }
 
@@ -171,9 +176,12 @@ impl Server {
 
     /// How long until a connection needs [`Server::handle`] without any I/O (`None`: no timer).
     pub fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
-        self.timers
-            .first()
-            .map(|(at, _)| delay_until(*at, ws_instant(now)))
+        let connections = self.timers.first().map(|(at, _)| *at);
+        [connections, self.socket_io_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| delay_until(at, ws_instant(now)))
     }
 
     /// One turn of the server after `net.poll(now)`: accept, free gone connections, service
@@ -209,11 +217,13 @@ impl Server {
             self.expire(net, id, now);
             ids.push(id);
         }
+        self.socket_io_timers(now);
         ids.append(&mut self.touched);
         loop {
             for &id in &ids {
                 self.service(net, id, now);
             }
+            self.socket_io_flush(now);
             // Apps may have sent to other connections while we serviced these.
             if self.touched.is_empty() {
                 break;
@@ -280,13 +290,16 @@ impl Server {
                         routes: &self.route_paths,
                         origins: &self.config.origins,
                         stats: self.config.stats,
+                        socket_io: self.socket_io.as_ref().map(SocketIo::path),
                     };
+                    let max_body = self.socket_io.as_ref().map_or(0, SocketIo::max_payload);
                     match http.step(
                         net,
                         id,
                         &site,
                         now + self.config.handshake_timeout,
                         self.config.trace,
+                        max_body,
                     ) {
                         HttpStep::Idle => break,
                         HttpStep::Close => {
@@ -297,7 +310,10 @@ impl Server {
                             self.forget(net, id);
                             return;
                         }
-                        HttpStep::Upgrade { route } => self.upgrade(net, id, route, now),
+                        HttpStep::Upgrade { route } => {
+                            self.upgrade(net, id, Route::App(route), now)
+                        }
+                        HttpStep::SocketIo(head) => self.socket_io_request(net, id, head, now),
                         HttpStep::Stats {
                             keep_alive,
                             head_only,
@@ -321,9 +337,12 @@ impl Server {
                         if ws.open && ws.session.end_code().is_none() {
                             let route = ws.route;
                             let data = ws.session.take_message();
-                            self.with_app(route, id, |app, out| {
-                                app.on_message(out, id, kind, &data)
-                            });
+                            match route {
+                                Route::App(route) => self.with_app(route, id, |app, out| {
+                                    app.on_message(out, id, kind, &data)
+                                }),
+                                Route::SocketIo => self.socket_io_message(id, kind, &data, now),
+                            }
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)
                             {
@@ -333,8 +352,10 @@ impl Server {
                         self.check_ws_end(id, now);
                     }
                     Step::Piece { kind, first, fin } => {
-                        if ws.open && ws.session.end_code().is_none() {
-                            let route = ws.route;
+                        // Only apps stream; the Socket.IO mount takes whole messages.
+                        if let (true, None, Route::App(route)) =
+                            (ws.open, ws.session.end_code(), ws.route)
+                        {
                             let data = ws.session.take_message();
                             self.with_app(route, id, |app, out| {
                                 app.on_piece(out, id, kind, &data, first, fin)
@@ -390,7 +411,7 @@ impl Server {
     }
 
     /// Switches `id` to WebSocket on `route` after its 101 was queued.
-    fn upgrade(&mut self, net: &mut Net, id: ConnId, route: usize, now: Instant) {
+    fn upgrade(&mut self, net: &mut Net, id: ConnId, route: Route, now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -399,9 +420,11 @@ impl Server {
         else {
             return;
         };
-        let max_message = self.apps[route]
-            .max_message()
-            .map_or(self.config.max_message, |m| m.min(self.config.max_message));
+        let limit = match route {
+            Route::App(route) => self.apps[route].max_message(),
+            Route::SocketIo => self.socket_io.as_ref().map(|m| m.max_payload() as u64),
+        };
+        let max_message = limit.map_or(self.config.max_message, |m| m.min(self.config.max_message));
         let config = ws::Config {
             max_frame_size: max_message,
             max_message_size: max_message,
@@ -412,7 +435,7 @@ impl Server {
         if self.config.trace {
             session.trace_as(id);
         }
-        if self.apps[route].streams() {
+        if matches!(route, Route::App(route) if self.apps[route].streams()) {
             session.stream_pieces();
             // It answers as it reads: room for one whole message (see set_read_pause).
             session.set_read_pause(usize::try_from(max_message).unwrap_or(usize::MAX));
@@ -429,7 +452,9 @@ impl Server {
             log::debug!("connection {id}: set_nodelay: {e}");
         }
         log::info!("client {id} connected from {peer}");
-        self.with_app(route, id, |app, out| app.on_open(out, id, peer));
+        if let Route::App(route) = route {
+            self.with_app(route, id, |app, out| app.on_open(out, id, peer));
+        }
         if self.shutting_down {
             if let Some(conn) = self.conns.get_mut(&id) {
                 conn.close_ws(CloseCode::GOING_AWAY, "server shutting down");
@@ -452,11 +477,15 @@ impl Server {
         ws.close_deadline = Some(now + self.config.close_timeout);
         let route = ws.route;
         log::info!("client {id} left ({code})");
-        self.with_app(route, id, |app, out| app.on_close(out, id, code));
+        match route {
+            Route::App(route) => self.with_app(route, id, |app, out| app.on_close(out, id, code)),
+            Route::SocketIo => self.socket_io_ws_ended(id, code, now),
+        }
     }
 
     /// Queues our FIN (after everything queued in the socket) and waits for the socket to go.
     fn start_tcp_close(&mut self, net: &mut Net, id: ConnId, now: Instant) {
+        self.socket_io_conn_gone(id, now);
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
             self.check_ws_end(id, now);
@@ -478,6 +507,8 @@ impl Server {
     /// reads them or releases it, so forgetting it only here would leak the socket.
     fn forget(&mut self, net: &mut Net, id: ConnId) {
         net.abort(id);
+        // Any instant will do for an aborted poll: it closes its session at once.
+        self.socket_io_conn_gone(id, Instant::from_micros(0));
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
             // Any instant will do: the connection is removed right after.
