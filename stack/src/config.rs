@@ -1,9 +1,29 @@
 //! Configuration of the network half of the stack: which TUN, which addresses, which middleware.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use smoltcp::time::Duration;
-use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{IpAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+
+/// Default [`NetConfig::max_connections`]: enough for classroom use and the 200-connect burst
+/// test, small enough that smoltcp's linear socket scan (about 90 ns per socket per packet)
+/// stays cheap.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Default [`NetConfig::max_per_source`]: a quarter of the default pool, so one address cannot
+/// take it all, and above the 200-connect burst one host must manage (on a TUN every
+/// kernel-side client shares one address).
+pub const DEFAULT_MAX_PER_SOURCE: usize = 256;
+
+/// Default receive and send buffer per TCP socket ([`NetConfig::rx_buffer`], `tx_buffer`).
+pub const DEFAULT_SOCKET_BUFFER: usize = 64 * 1024;
+
+/// The address with prefix `addr/prefix` for [`NetConfig::addr`] from std types, so programs
+/// configure the stack without naming smoltcp.
+pub fn cidr(addr: IpAddr, prefix: u8) -> IpCidr {
+    IpCidr::new(IpAddress::from(addr), prefix)
+}
 
 /// Everything [`crate::Net`] needs to come up. `Default` matches the CLI defaults of `tunws`
 /// (`--tun tun0 --addr 10.0.0.2/24`), so callers set only what they change.
@@ -45,9 +65,7 @@ pub struct NetConfig {
     /// SYNs beyond it find no listener and get a RST from smoltcp.
     pub max_connections: usize,
     /// Cap on connections (half-open and established) from one remote IP address; the SYN
-    /// that would exceed it gets a RST. 0 means no cap. Default 256: a quarter of the default
-    /// pool, so one address cannot take it all, yet above the 200-connect burst a single host
-    /// must be able to make (on a TUN every kernel-side client shares one address).
+    /// that would exceed it gets a RST. 0 means no cap. Default [`DEFAULT_MAX_PER_SOURCE`].
     pub max_per_source: usize,
     /// Receive buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub rx_buffer: usize,
@@ -71,10 +89,10 @@ impl Default for NetConfig {
             duplicate_percent: 0.0,
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
-            max_connections: 1024,
-            max_per_source: 256,
-            rx_buffer: 64 * 1024,
-            tx_buffer: 64 * 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_per_source: DEFAULT_MAX_PER_SOURCE,
+            rx_buffer: DEFAULT_SOCKET_BUFFER,
+            tx_buffer: DEFAULT_SOCKET_BUFFER,
         }
     }
 }

@@ -36,6 +36,9 @@ pub(crate) mod shard;
 pub use clock::{Clock, Duration, Instant};
 pub use config::NetConfig;
 pub use id::ConnId;
-pub use net::{ConnError, Net, NetStats, ShardLoad};
+pub use net::{
+    ConnectError, ListenError, Net, NetStats, RecvError, SendError, ShardLoad, UnknownConn,
+};
+pub use session::{DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 pub use smoltcp::socket::tcp::State as TcpState;
 pub use smoltcp::wire::IpCidr;

@@ -49,16 +49,19 @@ const KERNEL_ECHO: SocketAddr = SocketAddr::new(
 );
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn one_percent_loss_loses_nothing() {
     loss_battery(1);
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn five_percent_loss_loses_nothing() {
     loss_battery(5);
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn ten_percent_loss_loses_nothing() {
     loss_battery(10);
 }

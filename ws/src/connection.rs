@@ -125,9 +125,20 @@ pub enum Event<'a> {
         /// The peer's reason, possibly empty.
         reason: CloseReason,
     },
-    /// The peer violated the protocol (or the keepalive expired): a Close frame with
-    /// [`ProtocolError::close_code`] is queued and all further input is ignored.
+    /// The peer violated the protocol: a Close frame with [`ProtocolError::close_code`] is
+    /// queued and all further input is ignored.
     Failed(ProtocolError),
+    /// Our keepalive Ping got no answer within [`Keepalive::timeout`]: a local timer ran out,
+    /// not a violation by the peer. As for `Failed`, a Close frame is queued, with
+    /// [`Event::KEEPALIVE_TIMEOUT_CODE`], and all further input is ignored. Only
+    /// [`Connection::handle_timeout`] reports it.
+    TimedOut,
+}
+
+impl Event<'_> {
+    /// The close code sent when the keepalive times out: 1011, the server (or client) ends
+    /// the connection because of a condition it met, here the silence of its peer.
+    pub const KEEPALIVE_TIMEOUT_CODE: CloseCode = CloseCode::INTERNAL;
 }
 
 /// The frame whose payload is being read.
@@ -550,6 +561,13 @@ impl<K: MaskKeySource> Connection<K> {
     /// Fails the connection (§7.1.7): queue a Close with the error's code unless one was already
     /// queued, drop pending Ping/Pong, stop reading.
     fn fail(&mut self, error: ProtocolError) -> Event<'static> {
+        self.fail_with(error.close_code());
+        Event::Failed(error)
+    }
+
+    /// Fails the connection with `code`: queues our Close (unless one is queued already) and
+    /// ignores all further input.
+    fn fail_with(&mut self, code: CloseCode) {
         self.failed = true;
         self.frame = None;
         self.message = None;
@@ -557,11 +575,10 @@ impl<K: MaskKeySource> Connection<K> {
         self.pending_ping = None;
         if !self.close_queued {
             self.queue_close(ClosePayload {
-                code: Some(error.close_code()),
+                code: Some(code),
                 reason: "",
             });
         }
-        Event::Failed(error)
     }
 
     fn queue_close(&mut self, close: ClosePayload<'_>) {
@@ -768,16 +785,17 @@ impl<K: MaskKeySource> Connection<K> {
         self.last_received = self.last_received.max(now);
     }
 
-    /// Runs the keepalive timer: queues a Ping once the peer has been idle, and fails the
-    /// connection with [`ProtocolError::KeepaliveTimeout`] (close 1011) when it stayed silent
-    /// after that. Returns the failure event, if any.
+    /// Runs the keepalive timer: queues a Ping once the peer has been idle, and ends the
+    /// connection with [`Event::TimedOut`] (close 1011) when it stayed silent after that.
+    /// Returns that event, if any.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Event<'static>> {
         let deadline = self.poll_timeout()?;
         if now < deadline {
             return None;
         }
         if self.keepalive_ping_sent.is_some() {
-            return Some(self.fail(ProtocolError::KeepaliveTimeout));
+            self.fail_with(Event::KEEPALIVE_TIMEOUT_CODE);
+            return Some(Event::TimedOut);
         }
         // A Ping the application queued serves as well.
         self.pending_ping.get_or_insert_with(ControlPayload::new);

@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 
 use ws::{CloseCode, Instant, MessageKind};
 
-use crate::{ConnError, ConnId, Net};
+use crate::net;
+use crate::{ConnId, Net, RecvError};
 
 use super::app::{OVERLOADED, SendError};
 use super::http::{self, Decision, Site, SocketIoHead};
@@ -101,7 +102,7 @@ impl HttpConn {
         loop {
             match self.out.drain_into(|b| net.send(id, b)) {
                 Ok(_) => {}
-                Err(ConnError::Reset) => return HttpStep::Reset,
+                Err(net::SendError::Reset) => return HttpStep::Reset,
                 Err(_) => return HttpStep::Close,
             }
             if !self.out.is_empty() {
@@ -179,11 +180,11 @@ impl HttpConn {
             match net.recv(id, &mut chunk[..room]) {
                 Ok(0) => return HttpStep::Idle,
                 // A held poll's client gave up: there is nobody to answer.
-                Err(ConnError::Closed) if self.held => return HttpStep::Close,
+                Err(RecvError::Closed) if self.held => return HttpStep::Close,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 // The peer finished sending: answer what it asked, then close.
-                Err(ConnError::Closed) => self.close_after = true,
-                Err(ConnError::Reset) => return HttpStep::Reset,
+                Err(RecvError::Closed) => self.close_after = true,
+                Err(RecvError::Reset) => return HttpStep::Reset,
                 Err(_) => return HttpStep::Close,
             }
         }

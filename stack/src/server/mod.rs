@@ -45,35 +45,47 @@ use std::sync::atomic::AtomicBool;
 use ws::{CloseCode, Duration, Instant, Keepalive};
 
 use crate::runner::{self, Driver};
-use crate::{Clock, ConnError, ConnId, Net};
+use crate::{Clock, ConnId, Net, RecvError};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
 pub use http::Page;
 pub use socket_io::{Io, SessionIds, SocketIo, SocketIoApp};
 
 use crate::clock::{delay_until, ws_instant};
-use crate::session::Step;
+use crate::session::{Step, TcpEnd};
 use conn::{Conn, HttpStep, Phase, Route, WsConn};
 use http::Site;
 
 /// How long a shutdown waits for close handshakes and FINs before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
+/// Default keepalive: a WebSocket silent this long is pinged, then failed with 1011 if it
+/// stays silent as long again.
+pub const DEFAULT_KEEPALIVE: Keepalive = Keepalive {
+    idle: Duration::from_secs(30),
+    timeout: Duration::from_secs(30),
+};
+
+/// Default [`ServerConfig::close_timeout`].
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Limits and timeouts of the server. `Default` gives the values documented on each field.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Largest WebSocket message (and frame) accepted; bigger ones are failed with 1009.
-    /// Default 16 MiB + 64 KiB (Autobahn's largest messages are 16 MiB).
+    /// Default [`DEFAULT_MAX_MESSAGE`](crate::DEFAULT_MAX_MESSAGE), 16 MiB + 64 KiB.
     pub max_message: u64,
     /// Allowed `Origin` values for upgrades; a request carrying another Origin gets 403.
     /// Empty (the default) allows every origin.
     pub origins: Vec<String>,
-    /// Time to deliver a complete request head. Default 10 s.
+    /// Time to deliver a complete request head. Default
+    /// [`HANDSHAKE_TIMEOUT`](crate::HANDSHAKE_TIMEOUT), 10 s.
     pub handshake_timeout: Duration,
-    /// WebSocket keepalive. Default: ping after 30 s idle, fail 30 s later.
+    /// WebSocket keepalive. Default [`DEFAULT_KEEPALIVE`]: ping after 30 s idle, fail 30 s
+    /// later.
     pub keepalive: Option<Keepalive>,
     /// Time for the peer to finish the close handshake, and then to acknowledge our FIN.
-    /// Default 5 s.
+    /// Default [`DEFAULT_CLOSE_TIMEOUT`], 5 s.
     pub close_timeout: Duration,
     /// Bound on bytes queued for one connection (see the module doc). Default 1 MiB.
     pub queue_limit: usize,
@@ -88,14 +100,11 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_message: 16 * 1024 * 1024 + 64 * 1024,
+            max_message: crate::DEFAULT_MAX_MESSAGE,
             origins: Vec::new(),
-            handshake_timeout: Duration::from_secs(10),
-            keepalive: Some(Keepalive {
-                idle: Duration::from_secs(30),
-                timeout: Duration::from_secs(30),
-            }),
-            close_timeout: Duration::from_secs(5),
+            handshake_timeout: crate::HANDSHAKE_TIMEOUT,
+            keepalive: Some(DEFAULT_KEEPALIVE),
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
             queue_limit: 1024 * 1024,
             trace: false,
             stats: false,
@@ -380,7 +389,7 @@ impl Server {
                     Step::TcpEnded(error) => {
                         ws.session.tcp_ended();
                         self.check_ws_end(id, now);
-                        if error == ConnError::Closed {
+                        if error == TcpEnd::Finished {
                             self.start_tcp_close(net, id, now);
                         } else {
                             self.forget(net, id);
@@ -395,7 +404,7 @@ impl Server {
                     let mut sink = [0u8; 4096];
                     loop {
                         match net.recv(id, &mut sink) {
-                            Ok(0) | Err(ConnError::Closed) => break,
+                            Ok(0) | Err(RecvError::Closed) => break,
                             Ok(_) => {}
                             Err(_) => {
                                 self.forget(net, id);

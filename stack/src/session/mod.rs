@@ -10,9 +10,21 @@ mod outqueue;
 
 pub(crate) use outqueue::OutQueue;
 
-use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role, State};
+use ws::{
+    CloseCode, Connection, Duration, Event, Instant, MaskKeySource, MessageKind, NoMask, Role,
+    State,
+};
 
-use crate::{ConnError, ConnId, Net};
+use crate::{ConnId, Net, RecvError, SendError};
+
+/// Time to complete the opening handshake, in both roles: the server's wait for a complete
+/// request head (after accept, or after the previous response), the client's for TCP plus
+/// the 101.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default largest WebSocket message (and frame), in both roles: Autobahn's largest cases send
+/// 16 MiB messages; the extra 64 KiB leaves room for them without rounding surprises.
+pub const DEFAULT_MAX_MESSAGE: u64 = 16 * 1024 * 1024 + 64 * 1024;
 
 /// Queued bytes below which control frames join the queue as the engine produces them (a
 /// burst of a few dozen Pongs); above it they wait, coalesced, in the engine.
@@ -32,8 +44,36 @@ pub(crate) enum Step {
     },
     /// Nothing more until bytes arrive, the socket drains or a timer fires.
     Idle,
-    /// The TCP connection is over: the peer finished sending (`Closed`) or reset it.
-    TcpEnded(ConnError),
+    /// The TCP connection is over.
+    TcpEnded(TcpEnd),
+}
+
+/// How the TCP connection under a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TcpEnd {
+    /// In order: the peer finished sending (FIN, everything read), or our sending side is
+    /// closed. TCP can still be closed gracefully.
+    Finished,
+    /// Reset, aborted, timed out, or no longer in the stack's table.
+    Reset,
+}
+
+impl From<RecvError> for TcpEnd {
+    fn from(error: RecvError) -> Self {
+        match error {
+            RecvError::Closed => TcpEnd::Finished,
+            RecvError::Reset | RecvError::Unknown => TcpEnd::Reset,
+        }
+    }
+}
+
+impl From<SendError> for TcpEnd {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Closed => TcpEnd::Finished,
+            SendError::Reset | SendError::Unknown => TcpEnd::Reset,
+        }
+    }
 }
 
 /// A WebSocket over a stack connection. See the module doc.
@@ -157,6 +197,7 @@ fn trace_in(trace: Option<ConnId>, event: &Event<'_>) {
             log::info!("conn {id} ws in  Close code={code} reason={reason:?}")
         }
         Event::Failed(error) => log::info!("conn {id} ws protocol violation: {error}"),
+        Event::TimedOut => log::info!("conn {id} ws keepalive timed out"),
     }
 }
 
@@ -209,8 +250,8 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Lets the engine act on its timers, then queues what it produced.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        if let Some(Event::Failed(error)) = self.ws.handle_timeout(now) {
-            self.end_code.get_or_insert(error.close_code());
+        if let Some(Event::TimedOut) = self.ws.handle_timeout(now) {
+            self.end_code.get_or_insert(Event::KEEPALIVE_TIMEOUT_CODE);
         }
         self.collect_transmit();
     }
@@ -291,7 +332,7 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Hands queued bytes, then the control frames waiting in the engine, to the TCP socket
     /// until it is full.
-    pub(crate) fn flush(&mut self, net: &mut Net, id: ConnId) -> Result<(), ConnError> {
+    pub(crate) fn flush(&mut self, net: &mut Net, id: ConnId) -> Result<(), SendError> {
         loop {
             self.out.drain_into(|bytes| net.send(id, bytes))?;
             if self.out.len() >= CONTROL_ROOM || !self.ws.wants_transmit() {
@@ -312,7 +353,7 @@ impl<K: MaskKeySource> Session<K> {
         self.note_acks(net, id, now);
         loop {
             if let Err(e) = self.flush(net, id) {
-                return Step::TcpEnded(e);
+                return Step::TcpEnded(e.into());
             }
             self.unacked = net.send_queue(id).unwrap_or(0);
             if self.out.len() > self.read_pause {
@@ -341,7 +382,7 @@ impl<K: MaskKeySource> Session<K> {
                 Ok(Some((_, _, Some(step)))) => return step,
                 Ok(Some((used, offered, None))) if used < offered => return self.stall(),
                 Ok(Some(_)) => {}
-                Err(e) => return Step::TcpEnded(e),
+                Err(e) => return Step::TcpEnded(e.into()),
             }
         }
     }
@@ -408,6 +449,10 @@ impl<K: MaskKeySource> Session<K> {
                 }
                 Event::Failed(error) => {
                     self.end_code.get_or_insert(error.close_code());
+                }
+                // Only handle_timeout reports it.
+                Event::TimedOut => {
+                    self.end_code.get_or_insert(Event::KEEPALIVE_TIMEOUT_CODE);
                 }
                 Event::Ping(_) | Event::Pong(_) => {}
             }
