@@ -1,6 +1,7 @@
 //! The Engine.IO session table at the HTTP level: the status and body of every answer the
 //! official v4 suite checks, sessions created and dropped, upgrades routed to their session.
 
+use sio::engine::WebSocketAccept::{Session, Surplus};
 use sio::engine::{
     CloseReason, Config, Encoded, Event, HttpAnswer, Message, Method, RequestError, Server,
     TEXT_PLAIN,
@@ -168,7 +169,7 @@ fn websocket_session_and_upgrade_are_routed_to_their_session() {
     let mut ids = ids();
     assert_eq!(
         server.handle_websocket("EIO=4&transport=websocket", &mut ids, at(0)),
-        Ok("s1".into())
+        Ok(Session("s1".into()))
     );
     let Some(Encoded::Text(open)) = server.poll_ws_transmit("s1") else {
         panic!("no open packet")
@@ -178,7 +179,7 @@ fn websocket_session_and_upgrade_are_routed_to_their_session() {
     server.handle_http(Method::Get, "EIO=4&transport=polling", b"", &mut ids, at(0));
     assert_eq!(
         server.handle_websocket("EIO=4&transport=websocket&sid=s2", &mut ids, at(1)),
-        Ok("s2".into())
+        Ok(Session("s2".into()))
     );
     server.handle_ws_text("s2", "2probe", at(2));
     assert_eq!(
@@ -186,7 +187,8 @@ fn websocket_session_and_upgrade_are_routed_to_their_session() {
         Some(Encoded::Text("3probe".into()))
     );
     server.handle_ws_text("s2", "5", at(3));
-    // Polling and a second WebSocket are refused after the upgrade; the session goes on.
+    // Polling is refused after the upgrade, a second WebSocket accepted only to be closed; the
+    // session goes on.
     let poll = server.handle_http(
         Method::Get,
         "EIO=4&transport=polling&sid=s2",
@@ -197,7 +199,7 @@ fn websocket_session_and_upgrade_are_routed_to_their_session() {
     assert_eq!(poll, HttpAnswer::refused(RequestError::BadRequest));
     assert_eq!(
         server.handle_websocket("EIO=4&transport=websocket&sid=s2", &mut ids, at(4)),
-        Err(RequestError::BadRequest)
+        Ok(Surplus)
     );
     server.handle_ws_binary("s2", &[1, 2, 3], at(5));
     assert_eq!(server.poll_event(), Some(("s1".into(), Event::Open)));

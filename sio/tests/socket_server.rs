@@ -7,7 +7,7 @@
 //! broadcasts and disconnect reasons.
 
 use serde_json::{Value, json};
-use sio::engine::{self, Encoded};
+use sio::engine::{self, Encoded, WebSocketAccept};
 use sio::socket::{BroadcastOptions, Config, DisconnectReason, Emit, Event, LocalAdapter, Server};
 use ws::{Duration, Instant};
 
@@ -76,9 +76,11 @@ struct Client {
 impl Client {
     /// Opens a WebSocket session and takes the open packet.
     fn open(server: &mut TestServer, now: u64) -> Client {
-        let sid = server
-            .handle_websocket("EIO=4&transport=websocket", at(now))
-            .unwrap();
+        let Ok(WebSocketAccept::Session(sid)) =
+            server.handle_websocket("EIO=4&transport=websocket", at(now))
+        else {
+            panic!("WebSocket handshake refused")
+        };
         let client = Client { sid };
         let open = client.received(server);
         assert!(

@@ -52,7 +52,8 @@ pub enum Route<'a> {
     Poll(&'a str),
     /// A polling POST on session `sid`.
     Push(&'a str),
-    /// A WebSocket for session `sid`: the upgrade from polling.
+    /// A WebSocket for session `sid`: the upgrade from polling (or a surplus WebSocket, if the
+    /// session already has one; the session decides).
     Upgrade(&'a str),
 }
 
@@ -107,9 +108,7 @@ pub fn route<'a>(
         Some(sid) => {
             let current = session(sid).ok_or(RequestError::UnknownSid)?;
             match (transport, method) {
-                (Transport::WebSocket, Method::Get) if current == Transport::Polling => {
-                    Ok(Route::Upgrade(sid))
-                }
+                (Transport::WebSocket, Method::Get) => Ok(Route::Upgrade(sid)),
                 (Transport::Polling, _) if current != Transport::Polling => {
                     Err(RequestError::BadRequest)
                 }
@@ -237,7 +236,7 @@ mod tests {
                 Get,
                 "EIO=4&transport=websocket&sid=W",
                 true,
-                Err(BadRequest),
+                Ok(Route::Upgrade("W")),
             ),
             (
                 Other,

@@ -80,6 +80,18 @@ impl HttpAnswer {
     }
 }
 
+/// A WebSocket handshake the server accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebSocketAccept {
+    /// The WebSocket now carries session `sid` (a new one, or the polling session it
+    /// upgrades).
+    Session(String),
+    /// A second WebSocket for a session that already has one (upgraded or upgrading): as the
+    /// reference server does, complete its handshake and close it at once; the session is not
+    /// disturbed.
+    Surplus,
+}
+
 /// `Content-Type` of polling bodies.
 pub const TEXT_PLAIN: &str = "text/plain; charset=UTF-8";
 
@@ -155,21 +167,26 @@ impl Server {
         }
     }
 
-    /// A WebSocket upgrade request on the Engine.IO path: `Ok(sid)` of the session the
-    /// WebSocket now carries (a new one, or the polling session it upgrades), or the refusal.
+    /// A WebSocket upgrade request on the Engine.IO path: what to do with the WebSocket, or
+    /// the refusal (answered with its HTTP status instead of a 101).
     pub fn handle_websocket(
         &mut self,
         query: &str,
         ids: &mut impl IdSource,
         now: Instant,
-    ) -> Result<String, RequestError> {
+    ) -> Result<WebSocketAccept, RequestError> {
         let query = Query::parse(query);
         match request::route(Method::Get, &query, true, |sid| self.live_transport(sid))? {
-            Route::Handshake(_) => Ok(self.open(Transport::WebSocket, ids, now)),
-            Route::Upgrade(sid) => {
-                self.with_session(sid, Session::handle_upgrade_request)?;
-                Ok(sid.into())
-            }
+            Route::Handshake(_) => Ok(WebSocketAccept::Session(self.open(
+                Transport::WebSocket,
+                ids,
+                now,
+            ))),
+            Route::Upgrade(sid) => match self.with_session(sid, Session::handle_upgrade_request) {
+                Ok(()) => Ok(WebSocketAccept::Session(sid.into())),
+                Err(RequestError::BadRequest) => Ok(WebSocketAccept::Surplus),
+                Err(error) => Err(error),
+            },
             Route::Poll(_) | Route::Push(_) => Err(RequestError::BadRequest),
         }
     }

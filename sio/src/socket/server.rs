@@ -25,7 +25,9 @@ use super::adapter::{Adapter, BroadcastOptions};
 use super::decoder::{Decoder, MAX_ATTACHMENTS, placeholder};
 use super::error::{ConnectError, DecodeError, DisconnectReason};
 use super::packet::{Body, Packet};
-use crate::engine::{self, CloseReason, Encoded, HttpAnswer, IdSource, Method, RequestError};
+use crate::engine::{
+    self, CloseReason, Encoded, HttpAnswer, IdSource, Method, RequestError, WebSocketAccept,
+};
 
 /// Server settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,7 +220,11 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
     }
 
     /// See [`engine::Server::handle_websocket`].
-    pub fn handle_websocket(&mut self, query: &str, now: Instant) -> Result<String, RequestError> {
+    pub fn handle_websocket(
+        &mut self,
+        query: &str,
+        now: Instant,
+    ) -> Result<WebSocketAccept, RequestError> {
         let result = self.engine.handle_websocket(query, &mut self.ids, now);
         self.process(now);
         result

@@ -18,6 +18,7 @@ use std::io;
 
 use sio::engine::{
     CloseReason, Encoded, HttpAnswer, IdSource, Method, Query, RequestError, TEXT_PLAIN,
+    WebSocketAccept,
 };
 use sio::socket::{self, LocalAdapter};
 use ws::handshake::{self, EMPTY_HEADER};
@@ -211,10 +212,19 @@ impl Server {
                 return;
             };
             match mount.io.handle_websocket(&request.query, now) {
-                Ok(sid) => {
+                Ok(WebSocketAccept::Session(sid)) => {
                     if http.accept_upgrade(&key) {
                         mount.ws.insert(id, sid);
                         self.upgrade(net, id, Route::SocketIo, now);
+                    }
+                }
+                Ok(WebSocketAccept::Surplus) => {
+                    // Carries no session: its messages find none, and it is closed at once.
+                    if http.accept_upgrade(&key) {
+                        self.upgrade(net, id, Route::SocketIo, now);
+                        if let Some(conn) = self.conns.get_mut(&id) {
+                            conn.close_ws(CloseCode::NORMAL, "");
+                        }
                     }
                 }
                 Err(error) => refuse(http, error, next_deadline),
