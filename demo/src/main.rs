@@ -5,6 +5,7 @@ mod chat;
 mod cli;
 mod client;
 mod echo;
+mod engine_echo;
 mod signals;
 mod socketio_chat;
 mod socketio_suite;
@@ -68,23 +69,20 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
     }
 }
 
-/// The Socket.IO mount on `/socket.io/`: the chat, or the protocol test suites' server.
-fn socket_io(args: &ServerArgs) -> io::Result<SocketIo> {
-    const PATH: &str = "/socket.io/";
+/// The Engine.IO mounts: `/socket.io/` serves the chat, or in the protocol test mode the
+/// official suites' servers on `/socket.io/` and `/engine.io/`.
+fn mount_engine_io(server: &mut Server, args: &ServerArgs) -> io::Result<()> {
     if args.socketio_test {
-        let mut mount = SocketIo::new(
-            PATH,
-            socketio_suite::config(),
-            Box::new(socketio_suite::SuiteApp),
-        )?;
-        mount.add_namespace("/custom");
-        return Ok(mount);
+        let mut io = SocketIo::new(socketio_suite::config(), Box::new(socketio_suite::SuiteApp))?;
+        io.add_namespace("/custom");
+        server.mount("/socket.io/", Box::new(io));
+        server.mount("/engine.io/", Box::new(engine_echo::EngineEcho::new()?));
+    } else {
+        let chat = socketio_chat::SocketIoChat::default();
+        let io = SocketIo::new(sio::socket::Config::default(), Box::new(chat))?;
+        server.mount("/socket.io/", Box::new(io));
     }
-    SocketIo::new(
-        PATH,
-        sio::socket::Config::default(),
-        Box::new(socketio_chat::SocketIoChat::default()),
-    )
+    Ok(())
 }
 
 fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
@@ -118,7 +116,7 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     });
     server.route("/echo", Box::new(echo::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));
-    server.socket_io(socket_io(args)?);
+    mount_engine_io(&mut server, args)?;
     if let Some(path) = &args.socketio_client {
         let body = std::fs::read(path).map_err(|e| {
             io::Error::new(

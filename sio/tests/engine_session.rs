@@ -251,6 +251,28 @@ fn polling_close_packet_answers_the_held_get_with_noop() {
 }
 
 #[test]
+fn polling_close_packet_answers_a_get_in_flight_with_noop_once() {
+    // The GET was sent before the close but arrives after it (two connections race).
+    let mut session = polling_session();
+    assert_eq!(session.handle_push(b"1", at(10)), Ok(()));
+    assert_eq!(
+        echo(&mut session),
+        [Event::Closed(CloseReason::TransportClose)]
+    );
+    assert!(!session.is_finished());
+    assert_eq!(poll_now(&mut session), "6");
+    assert!(session.is_finished());
+    assert_eq!(session.handle_poll(), Err(RequestError::UnknownSid));
+    // Owed only for pingTimeout.
+    let mut session = polling_session();
+    assert_eq!(session.handle_push(b"1", at(10)), Ok(()));
+    assert_eq!(session.poll_timeout(), Some(at(210)));
+    session.handle_timeout(at(210));
+    assert!(session.is_finished());
+    assert_eq!(session.handle_poll(), Err(RequestError::UnknownSid));
+}
+
+#[test]
 fn websocket_close_packet_closes() {
     let mut session = websocket_session();
     session.handle_ws_text("1", at(10));

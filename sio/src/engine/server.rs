@@ -274,7 +274,7 @@ impl Server {
                 Some(event) => return Some((sid, event)),
                 None => {
                     self.touched.remove(&sid);
-                    if session.is_closed() && !session.has_held_poll() {
+                    if session.is_finished() {
                         self.sessions.remove(&sid);
                     }
                 }

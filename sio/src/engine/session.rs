@@ -121,6 +121,10 @@ pub struct Session {
     /// The body owed to the held GET once the session closed (`1`, or noop `6` when the client
     /// asked for the close).
     held_final: Option<Encoded>,
+    /// The client closed the session with a close packet on a POST while no GET was held: a
+    /// GET it had in flight (sent before, arriving after) still gets a noop until then, not a
+    /// 400, so it ends as cleanly as a held one.
+    noop_owed_until: Option<Instant>,
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
     events: VecDeque<Event>,
@@ -155,6 +159,7 @@ impl Session {
             probe_queue: VecDeque::new(),
             get_held: false,
             held_final: None,
+            noop_owed_until: None,
             next_ping: Some(now + config.ping_interval),
             pong_deadline: None,
             events: VecDeque::from([Event::Open]),
@@ -210,11 +215,20 @@ impl Session {
         self.get_held
     }
 
+    /// Whether the session is closed and owes nothing more: no held GET to answer, no noop
+    /// owed to a GET in flight. The glue may forget it.
+    pub fn is_finished(&self) -> bool {
+        self.is_closed() && !self.get_held && self.noop_owed_until.is_none()
+    }
+
     // ---- polling ----
 
     /// A polling GET arrived.
     pub fn handle_poll(&mut self) -> Result<PollAnswer, RequestError> {
         match self.state {
+            State::Closed(_) if self.noop_owed_until.take().is_some() => {
+                return Ok(PollAnswer::Respond(noop_body()));
+            }
             State::Closed(_) => return Err(RequestError::UnknownSid),
             State::WebSocket => return Err(RequestError::BadRequest),
             State::Upgrading { probed: true } => return Ok(PollAnswer::Respond(noop_body())),
@@ -370,7 +384,7 @@ impl Session {
     /// The earliest instant [`Session::handle_timeout`] has work to do, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.is_closed() {
-            return None;
+            return self.noop_owed_until;
         }
         match (self.next_ping, self.pong_deadline) {
             (Some(a), Some(b)) => Some(if a.as_micros() <= b.as_micros() { a } else { b }),
@@ -382,6 +396,12 @@ impl Session {
     /// due ping is queued and starts the pong timer.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.is_closed() {
+            if self
+                .noop_owed_until
+                .is_some_and(|until| until.as_micros() <= now.as_micros())
+            {
+                self.noop_owed_until = None;
+            }
             return;
         }
         if self
@@ -427,6 +447,8 @@ impl Session {
             Packet::Close => {
                 if self.get_held {
                     self.held_final = Some(Encoded::new(&Packet::Noop));
+                } else if self.transport() == Some(Transport::Polling) {
+                    self.noop_owed_until = Some(now + self.config.ping_timeout);
                 }
                 self.close_quietly(CloseReason::TransportClose);
             }

@@ -15,7 +15,7 @@ use crate::net;
 use crate::{ConnId, Net, RecvError};
 
 use super::app::{OVERLOADED, SendError};
-use super::http::{self, Decision, Site, SocketIoHead};
+use super::http::{self, Decision, EngineIoHead, Site};
 use crate::session::{OutQueue, Session};
 
 /// Request head bytes kept before answering 431: `ws`'s own head limit plus one byte, so
@@ -51,10 +51,10 @@ pub(crate) struct HttpConn {
     pub(super) deadline: Instant,
     /// Close once `out` is flushed (error answered, `Connection: close`, or peer's FIN).
     close_after: bool,
-    /// A Socket.IO poll is held open on this connection: nothing more is parsed until the
+    /// An Engine.IO poll is held open on this connection: nothing more is parsed until the
     /// mount answers it, and the handshake deadline does not apply.
     pub(super) held: bool,
-    /// Bytes a Socket.IO request with a body needs in `buf` (head and body), 0 otherwise.
+    /// Bytes an Engine.IO request with a body needs in `buf` (head and body), 0 otherwise.
     want: usize,
 }
 
@@ -68,9 +68,9 @@ pub(crate) enum HttpStep {
     Upgrade { route: usize },
     /// `GET /stats`: the server answers with [`HttpConn::answer`], then steps again.
     Stats { keep_alive: bool, head_only: bool },
-    /// A whole request on the Socket.IO path is at the front of the buffer (its body too,
-    /// unless it is over `max_body`): the mount answers it (`server/socket_io.rs`).
-    SocketIo(SocketIoHead),
+    /// A whole request on an Engine.IO mount's path is at the front of the buffer (its body
+    /// too, unless it is over `max_body`): the mount answers it (`server/mount.rs`).
+    EngineIo(EngineIoHead),
     /// The peer reset the connection.
     Reset,
 }
@@ -150,11 +150,11 @@ impl HttpConn {
                             head_only,
                         };
                     }
-                    Decision::SocketIo(head) => {
+                    Decision::EngineIo(head) => {
                         let body = usize::try_from(head.body_len).unwrap_or(usize::MAX);
                         if body > max_body || self.buf.len() - head.head_len >= body {
                             self.want = 0;
-                            return HttpStep::SocketIo(head);
+                            return HttpStep::EngineIo(head);
                         }
                         self.want = head.head_len + body;
                     }
@@ -205,7 +205,7 @@ impl HttpConn {
         }
     }
 
-    /// Queues a response with any status (a Socket.IO answer); `keep_alive` false closes the
+    /// Queues a response with any status (an Engine.IO answer); `keep_alive` false closes the
     /// connection after it. The next request has until `next_deadline`.
     pub(crate) fn answer_with(
         &mut self,
@@ -226,7 +226,7 @@ impl HttpConn {
         self.close_after |= !keep_alive;
     }
 
-    /// Queues the 101 for a WebSocket handshake on the Socket.IO path the mount accepted;
+    /// Queues the 101 for a WebSocket handshake on a mount's path that the mount accepted;
     /// `false` if it could not be written (the connection is then refused with 400).
     pub(crate) fn accept_upgrade(&mut self, key: &str) -> bool {
         match http::accept(key, &mut self.out) {
@@ -271,7 +271,7 @@ fn trace_request(id: ConnId, buf: &[u8], decision: Decision) {
         Decision::Refused(status) => format!("{} {}, closing", status.code(), status.reason()),
         Decision::Upgrade { .. } => "101 Switching Protocols: now WebSocket".to_string(),
         Decision::Stats { keep_alive, .. } => format!("200 OK stats (keep-alive: {keep_alive})"),
-        Decision::SocketIo { .. } => "to the Socket.IO mount".to_string(),
+        Decision::EngineIo(_) => "to the Engine.IO mount".to_string(),
         Decision::Partial => return,
     };
     log::info!("conn {id} http {line:?} -> {answer}");
@@ -282,8 +282,8 @@ fn trace_request(id: ConnId, buf: &[u8], decision: Decision) {
 pub(crate) enum Route {
     /// The [`super::App`] registered at this index.
     App(usize),
-    /// The Socket.IO mount (the session id is in the mount's table).
-    SocketIo,
+    /// The Engine.IO mount at this index (the session id is in the mount's table).
+    EngineIo(usize),
 }
 
 /// The WebSocket phase.

@@ -36,9 +36,9 @@ pub(crate) struct Site<'a> {
     pub origins: &'a [String],
     /// Answer plain `GET /stats` with [`Decision::Stats`] (the server fills in the body).
     pub stats: bool,
-    /// The Engine.IO / Socket.IO path (`/socket.io/`), if one is mounted: its requests get
-    /// [`Decision::SocketIo`] and the mount answers them.
-    pub socket_io: Option<&'a str>,
+    /// The paths of the Engine.IO mounts (`/socket.io/`, `/engine.io/`): their requests get
+    /// [`Decision::EngineIo`] and the mount answers them.
+    pub engine_io: &'a [String],
 }
 
 /// The server's answer to the bytes received so far.
@@ -61,14 +61,16 @@ pub(crate) enum Decision {
         keep_alive: bool,
         head_only: bool,
     },
-    /// A request on the Socket.IO path. Nothing is queued; the mount answers (see
-    /// `server/socket_io.rs`).
-    SocketIo(SocketIoHead),
+    /// A request on an Engine.IO mount's path. Nothing is queued; the mount answers (see
+    /// `server/mount.rs`).
+    EngineIo(EngineIoHead),
 }
 
-/// What the server knows of a request on the Socket.IO path before the mount reads it.
+/// What the server knows of a request on an Engine.IO mount's path before the mount reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SocketIoHead {
+pub(crate) struct EngineIoHead {
+    /// Which mount (index in the server's mount list).
+    pub mount: usize,
     /// Bytes of the request head.
     pub head_len: usize,
     /// Bytes of the body (`Content-Length`, 0 without).
@@ -85,14 +87,12 @@ pub(crate) fn decide(buf: &[u8], site: &Site<'_>, out: &mut OutQueue) -> Decisio
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let decision = match handshake::parse_request(buf, &mut headers) {
         Ok(Status::Partial) => return Decision::Partial,
-        Ok(Status::Complete(request)) if site.socket_io == Some(route_path(request.path())) => {
-            socket_io(&request, site)
-        }
-        Ok(Status::Complete(request)) if wants_websocket(&request, site) => {
-            upgrade(&request, site, out)
-        }
-        // Other upgrades (curl's `Upgrade: h2c`, say) may be ignored (RFC 9110 §7.8).
-        Ok(Status::Complete(request)) => plain(&request, site, out),
+        Ok(Status::Complete(request)) => match mount_of(&request, site) {
+            Some(mount) => engine_io(mount, &request, site),
+            None if wants_websocket(&request, site) => upgrade(&request, site, out),
+            // Other upgrades (curl's `Upgrade: h2c`, say) may be ignored (RFC 9110 §7.8).
+            None => plain(&request, site, out),
+        },
         Err(error) => Err(error.status()),
     };
     decision.unwrap_or_else(|status| refuse(status, out))
@@ -232,10 +232,17 @@ pub(crate) fn accept(key: &str, out: &mut OutQueue) -> Result<(), HttpStatus> {
     Ok(())
 }
 
-/// A request on the Socket.IO path: a WebSocket handshake is validated like any other (its
-/// errors get `ws`'s statuses); a plain request must have a readable body length. Keep-alive
-/// follows the HTTP version and `Connection` only, since the body will be read.
-fn socket_io(
+/// The Engine.IO mount whose path `request` is on.
+fn mount_of(request: &handshake::Request<'_, '_>, site: &Site<'_>) -> Option<usize> {
+    let path = route_path(request.path());
+    site.engine_io.iter().position(|p| p == path)
+}
+
+/// A request on an Engine.IO mount's path: a WebSocket handshake is validated like any other
+/// (its errors get `ws`'s statuses); a plain request must have a readable body length.
+/// Keep-alive follows the HTTP version and `Connection` only, since the body will be read.
+fn engine_io(
+    mount: usize,
     request: &handshake::Request<'_, '_>,
     site: &Site<'_>,
 ) -> Result<Decision, HttpStatus> {
@@ -243,7 +250,8 @@ fn socket_io(
     if request.upgrade_requested() {
         let upgrade = handshake::validate_upgrade(request).map_err(RequestError::status)?;
         check_origin(upgrade.origin(), site)?;
-        return Ok(Decision::SocketIo(SocketIoHead {
+        return Ok(Decision::EngineIo(EngineIoHead {
+            mount,
             head_len,
             body_len: 0,
             upgrade: true,
@@ -258,7 +266,8 @@ fn socket_io(
         v.split(|&b| b == b',')
             .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
     });
-    Ok(Decision::SocketIo(SocketIoHead {
+    Ok(Decision::EngineIo(EngineIoHead {
+        mount,
         head_len,
         body_len,
         upgrade: false,
@@ -288,7 +297,7 @@ mod tests {
             routes: &routes,
             origins,
             stats,
-            socket_io: None,
+            engine_io: &[],
         });
     }
 

@@ -34,6 +34,7 @@
 mod app;
 mod conn;
 mod http;
+mod mount;
 mod socket_io;
 pub mod stats;
 
@@ -49,6 +50,7 @@ use crate::{Clock, ConnId, Net, RecvError};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
 pub use http::Page;
+pub use mount::Endpoint;
 pub use socket_io::{Io, SessionIds, SocketIo, SocketIoApp};
 
 use crate::clock::{delay_until, ws_instant};
@@ -127,8 +129,9 @@ pub struct Server {
     /// Reused list of ids to service.
     scratch: Vec<ConnId>,
     shutting_down: bool,
-    /// The Socket.IO mount, if any (socket_io.rs).
-    socket_io: Option<SocketIo>,
+    /// Engine.IO / Socket.IO endpoints and their paths (mount.rs).
+    mounts: Vec<mount::Mount>,
+    mount_paths: Vec<String>,
 }
 
 impl Server {
@@ -144,7 +147,8 @@ impl Server {
             touched: Vec::new(),
             scratch: Vec::new(),
             shutting_down: false,
-            socket_io: None,
+            mounts: Vec::new(),
+            mount_paths: Vec::new(),
         }
     }
 
@@ -186,7 +190,7 @@ impl Server {
     /// How long until a connection needs [`Server::handle`] without any I/O (`None`: no timer).
     pub fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
         let connections = self.timers.first().map(|(at, _)| *at);
-        [connections, self.socket_io_deadline()]
+        [connections, self.mount_deadline()]
             .into_iter()
             .flatten()
             .min()
@@ -226,13 +230,13 @@ impl Server {
             self.expire(net, id, now);
             ids.push(id);
         }
-        self.socket_io_timers(now);
+        self.mount_timers(now);
         ids.append(&mut self.touched);
         loop {
             for &id in &ids {
                 self.service(net, id, now);
             }
-            self.socket_io_flush(now);
+            self.mount_flush(now);
             // Apps may have sent to other connections while we serviced these.
             if self.touched.is_empty() {
                 break;
@@ -299,9 +303,9 @@ impl Server {
                         routes: &self.route_paths,
                         origins: &self.config.origins,
                         stats: self.config.stats,
-                        socket_io: self.socket_io.as_ref().map(SocketIo::path),
+                        engine_io: &self.mount_paths,
                     };
-                    let max_body = self.socket_io.as_ref().map_or(0, SocketIo::max_payload);
+                    let max_body = mount::max_body(&self.mounts);
                     match http.step(
                         net,
                         id,
@@ -322,7 +326,7 @@ impl Server {
                         HttpStep::Upgrade { route } => {
                             self.upgrade(net, id, Route::App(route), now)
                         }
-                        HttpStep::SocketIo(head) => self.socket_io_request(net, id, head, now),
+                        HttpStep::EngineIo(head) => self.mount_request(net, id, head, now),
                         HttpStep::Stats {
                             keep_alive,
                             head_only,
@@ -350,7 +354,9 @@ impl Server {
                                 Route::App(route) => self.with_app(route, id, |app, out| {
                                     app.on_message(out, id, kind, &data)
                                 }),
-                                Route::SocketIo => self.socket_io_message(id, kind, &data, now),
+                                Route::EngineIo(mount) => {
+                                    self.mount_message(mount, id, kind, &data, now)
+                                }
                             }
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)
@@ -431,7 +437,7 @@ impl Server {
         };
         let limit = match route {
             Route::App(route) => self.apps[route].max_message(),
-            Route::SocketIo => self.socket_io.as_ref().map(|m| m.max_payload() as u64),
+            Route::EngineIo(mount) => self.mounts.get(mount).map(|m| m.max_payload() as u64),
         };
         let max_message = limit.map_or(self.config.max_message, |m| m.min(self.config.max_message));
         let config = ws::Config {
@@ -488,13 +494,13 @@ impl Server {
         log::info!("client {id} left ({code})");
         match route {
             Route::App(route) => self.with_app(route, id, |app, out| app.on_close(out, id, code)),
-            Route::SocketIo => self.socket_io_ws_ended(id, code, now),
+            Route::EngineIo(mount) => self.mount_ws_ended(mount, id, code, now),
         }
     }
 
     /// Queues our FIN (after everything queued in the socket) and waits for the socket to go.
     fn start_tcp_close(&mut self, net: &mut Net, id: ConnId, now: Instant) {
-        self.socket_io_conn_gone(id, now);
+        self.mount_conn_gone(id, now);
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
             self.check_ws_end(id, now);
@@ -517,7 +523,7 @@ impl Server {
     fn forget(&mut self, net: &mut Net, id: ConnId) {
         net.abort(id);
         // Any instant will do for an aborted poll: it closes its session at once.
-        self.socket_io_conn_gone(id, Instant::from_micros(0));
+        self.mount_conn_gone(id, Instant::from_micros(0));
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
             // Any instant will do: the connection is removed right after.
