@@ -47,6 +47,12 @@ installed=$(jq -r .version tests/browser/node_modules/playwright-core/package.js
 if [[ $installed != "$locked" ]]; then
     (cd tests/browser && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/browser failed"
 fi
+# socket.io-client (and ws) for tests/tests/socketio.rs, pinned by tests/socketio/package-lock.json.
+locked=$(jq -r '.packages["node_modules/socket.io-client"].version' tests/socketio/package-lock.json)
+installed=$(jq -r .version tests/socketio/node_modules/socket.io-client/package.json 2>/dev/null || echo none)
+if [[ $installed != "$locked" ]]; then
+    (cd tests/socketio && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/socketio failed"
+fi
 
 # ---- steps ----------------------------------------------------------------------------------
 passed=0

@@ -8,6 +8,8 @@
 //!   `chat message`, text, name: clients that only read the first argument see the plain
 //!   Socket.IO chat example.
 //! - `ping` with an ack is acknowledged at once (the page shows the round trip as latency).
+//! - Rooms: `join` (a room name, ack'd once joined) adds the socket to a room; `room message`
+//!   (room, text) goes to that room's members as `chat message`, text, name (`io.to(room)`).
 
 use std::collections::HashMap;
 
@@ -64,6 +66,26 @@ impl SocketIoApp for SocketIoChat {
                         io.broadcast("/", &BroadcastOptions::all(), message);
                     }
                     (Some("ping"), Some(id)) => io.ack(&socket, id, Emit::args([])),
+                    (Some("join"), ack) => {
+                        let Some(room) = emit.data.get(1).and_then(Value::as_str) else { return };
+                        io.join(&socket, room);
+                        if let Some(id) = ack {
+                            io.ack(&socket, id, Emit::args([]));
+                        }
+                    }
+                    (Some("room message"), _) => {
+                        let (Some(room), Some(text)) = (
+                            emit.data.get(1).and_then(Value::as_str),
+                            emit.data.get(2).and_then(Value::as_str),
+                        ) else {
+                            return;
+                        };
+                        if text.len() > MAX_TEXT {
+                            return;
+                        }
+                        let message = Emit::event("chat message", [json!(text), json!(name)]);
+                        io.broadcast("/", &BroadcastOptions::to(room), message);
+                    }
                     _ => {}
                 }
             }

@@ -31,6 +31,7 @@ impl SocketIoApp for SuiteApp {
     fn on_event(&mut self, io: &mut Io, event: Event, _now: Instant) {
         match event {
             Event::Connection { socket, auth, .. } => {
+                log::info!("socket.io {socket} connected");
                 let auth = Value::Object(auth.unwrap_or_else(Map::new));
                 io.emit(&socket, Emit::event("auth", [auth]));
             }
@@ -49,7 +50,10 @@ impl SocketIoApp for SuiteApp {
                 }
                 _ => {}
             },
-            _ => {}
+            Event::Disconnect { socket, reason, .. } => {
+                log::info!("socket.io {socket} left: {reason}");
+            }
+            Event::Ack { .. } | Event::AckTimeout { .. } => {}
         }
     }
 }

@@ -1,0 +1,104 @@
+//! The official Socket.IO client against tunws's `/socket.io/` (tests/socketio/socketio.test.mjs,
+//! socket.io-client from npm pinned in tests/socketio/package-lock.json), run with `node --test`
+//! inside the namespace where tunws answers, with the client's defaults (polling, then the
+//! upgrade to WebSocket) and with `transports: ["websocket"]`:
+//! - the chat as users run it: names, presence, ack'd ping, broadcast across 3 clients, rooms,
+//!   then tunws restarted under connected clients, which reconnect by themselves;
+//! - `--socketio-test`: binary round trips byte-exact, 3 heartbeat intervals survived, a silent
+//!   client dropped with "ping timeout".
+
+use netns_tests::{Netns, Proc, Tunws, require_root, wait_for_file};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const NODE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The node test directory, with its dependencies installed.
+fn client_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("socketio");
+    assert!(
+        dir.join("node_modules/socket.io-client").is_dir(),
+        "socket.io-client is not installed: run `npm ci` in {} (scripts/test.sh does it)",
+        dir.display()
+    );
+    dir
+}
+
+/// `node --test socketio.test.mjs` in `ns` with `TUNWS_MODE=mode`.
+fn spawn_node(ns: &Netns, mode: &str, restart_dir: Option<&Path>) -> Proc {
+    let mut cmd = ns.command("node");
+    cmd.current_dir(client_dir())
+        .args(["--test", "--test-reporter=spec", "socketio.test.mjs"])
+        .env("TUNWS_URL", "http://10.0.0.2:8080")
+        .env("TUNWS_MODE", mode);
+    if let Some(dir) = restart_dir {
+        cmd.env("TUNWS_RESTART_DIR", dir);
+    }
+    Proc::spawn("node --test socketio.test.mjs", cmd)
+}
+
+/// Waits for node to finish and asserts every test passed; returns its report.
+fn finish(mut node: Proc, deadline: Instant) -> String {
+    let status = node.wait_timeout(deadline.saturating_duration_since(Instant::now()));
+    let report = format!("stdout:\n{}\nstderr:\n{}", node.stdout(), node.stderr());
+    let status = status.unwrap_or_else(|| {
+        panic!("socket.io client still running after {NODE_TIMEOUT:?}\n{report}")
+    });
+    assert!(
+        status.success(),
+        "socket.io client tests failed ({status})\n{report}"
+    );
+    assert!(report.contains("ℹ fail 0"), "{report}");
+    report
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn chat_with_the_official_client_and_a_restart() {
+    require_root!();
+    let ns = Netns::new("sio-chat");
+    let restart_dir = std::env::temp_dir().join(ns.name());
+    std::fs::create_dir_all(&restart_dir).expect("create restart dir");
+    let mut tunws = Tunws::start(&ns, &[]);
+    let mut node = spawn_node(&ns, "chat", Some(&restart_dir));
+
+    // When the clients of the restart test are connected, stop tunws (SIGINT) and start a new
+    // one on the same device; the clients must reconnect by themselves.
+    let deadline = Instant::now() + NODE_TIMEOUT;
+    let restarted = wait_for_file(&restart_dir.join("ready"), &mut node, deadline);
+    if restarted {
+        std::fs::write(restart_dir.join("restarted"), b"").expect("mark restart");
+        tunws.restart(&ns, &[]);
+    }
+    let report = finish(node, deadline);
+    let _ = std::fs::remove_dir_all(&restart_dir);
+    assert!(
+        restarted,
+        "the restart test never asked for the restart:\n{report}"
+    );
+    // Both clients came back to the new tunws on their own.
+    let log = tunws.output();
+    assert_eq!(
+        log.matches("joined as \"anonymous\"").count(),
+        2,
+        "new tunws log:\n{log}\n{report}"
+    );
+    println!("{report}");
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn protocol_mode_with_the_official_client() {
+    require_root!();
+    let ns = Netns::new("sio-protocol");
+    let tunws = Tunws::start(&ns, &["--socketio-test"]);
+    let node = spawn_node(&ns, "protocol", None);
+    let report = finish(node, Instant::now() + NODE_TIMEOUT);
+    // The silent client's session ended for the reason the reference server gives.
+    let log = tunws.output();
+    assert!(
+        log.contains("left: ping timeout"),
+        "tunws log:\n{log}\n{report}"
+    );
+    println!("{report}");
+}
