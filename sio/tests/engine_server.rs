@@ -164,6 +164,29 @@ fn polling_session_lives_echoes_and_is_dropped_after_close() {
 }
 
 #[test]
+fn a_get_in_flight_after_the_clients_close_gets_noop_then_400() {
+    let mut server = server();
+    let mut ids = ids();
+    server.handle_http(Method::Get, "EIO=4&transport=polling", b"", &mut ids, at(0));
+    let query = "EIO=4&transport=polling&sid=s1";
+    assert_eq!(
+        server.handle_http(Method::Post, query, b"1", &mut ids, at(1)),
+        ok("ok")
+    );
+    while server.poll_event().is_some() {}
+    assert_eq!(
+        server.handle_http(Method::Get, query, b"", &mut ids, at(2)),
+        ok("6")
+    );
+    while server.poll_event().is_some() {}
+    assert!(server.is_empty());
+    assert_eq!(
+        server.handle_http(Method::Get, query, b"", &mut ids, at(3)),
+        HttpAnswer::refused(RequestError::UnknownSid)
+    );
+}
+
+#[test]
 fn websocket_session_and_upgrade_are_routed_to_their_session() {
     let mut server = server();
     let mut ids = ids();

@@ -216,6 +216,17 @@ fn polling_session_expires_at_exactly_interval_plus_timeout() {
 }
 
 #[test]
+fn a_late_timer_does_not_stretch_the_expiry() {
+    // The ping was due at 300 ms but the timer ran only at 340 ms: the session still expires
+    // at 500 ms.
+    let mut session = polling_session();
+    session.handle_timeout(at(340));
+    assert_eq!(session.poll_timeout(), Some(at(500)));
+    session.handle_timeout(at(500));
+    assert_eq!(session.state(), State::Closed(CloseReason::PingTimeout));
+}
+
+#[test]
 fn websocket_heartbeat_three_rounds_then_timeout() {
     let mut session = websocket_session();
     let mut now = 0;

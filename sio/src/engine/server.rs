@@ -297,7 +297,10 @@ impl Server {
     }
 
     fn live_transport(&self, sid: &str) -> Option<Transport> {
-        self.sessions.get(sid)?.transport()
+        let session = self.sessions.get(sid)?;
+        session
+            .transport()
+            .or(session.owes_noop().then_some(Transport::Polling))
     }
 
     fn with_session<T>(

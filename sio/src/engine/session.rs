@@ -215,6 +215,12 @@ impl Session {
         self.get_held
     }
 
+    /// Whether the session is closed but still owes a noop to a GET in flight (it is then still
+    /// addressed like a polling session).
+    pub fn owes_noop(&self) -> bool {
+        self.noop_owed_until.is_some()
+    }
+
     /// Whether the session is closed and owes nothing more: no held GET to answer, no noop
     /// owed to a GET in flight. The glue may forget it.
     pub fn is_finished(&self) -> bool {
@@ -411,13 +417,15 @@ impl Session {
             self.close_with(CloseReason::PingTimeout);
             return;
         }
-        if self
+        if let Some(due) = self
             .next_ping
-            .is_some_and(|due| due.as_micros() <= now.as_micros())
+            .filter(|due| due.as_micros() <= now.as_micros())
         {
             self.next_ping = None;
             self.queue.push_back(Encoded::new(&Packet::Ping("")));
-            self.pong_deadline = Some(now + self.config.ping_timeout);
+            // Counted from when the ping was due, not from when the timer ran: a late wake-up
+            // must not stretch the session past pingInterval + pingTimeout.
+            self.pong_deadline = Some(due + self.config.ping_timeout);
         }
     }
 
