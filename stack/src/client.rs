@@ -1,5 +1,5 @@
 //! The client role: connect through the stack, send the opening handshake, then run a
-//! WebSocket with masked frames. [`run`] is its event loop.
+//! WebSocket with masked frames. [`run`] drives it on [`crate::runner`]'s loop.
 //!
 //! ```text
 //!   connect ──▶ TcpConnecting ──(ESTABLISHED)──▶ Handshake ──(101 valid)──▶ Open ──▶ Done(code)
@@ -310,7 +310,7 @@ impl Client {
                     // until its Close arrives (RFC 6455 §5.5.1), e.g. after stdin ended.
                     self.last_message = now;
                     let data = session.take_message();
-                    app.on_message(&mut Sender { session }, kind, &data);
+                    app.on_message(&mut Sender { session }, kind, data.as_slice());
                     session.restore_message(data);
                 }
                 // The client session never streams.

@@ -2,14 +2,16 @@
 //!
 //! Each accepted connection is a `Conn` (conn.rs): HTTP requests (parsed by `ws::handshake`)
 //! get a [`Page`], a refusal with the status `ws` names, or a 101 that turns the connection
-//! into a WebSocket handled by the [`App`] registered for its path. [`run`] is the event loop.
+//! into a WebSocket handled by the [`App`] registered for its path. [`run`] runs it on
+//! [`crate::runner`]'s loop.
 //!
 //! Policies, with their reasons:
-//! - Handshake timeout ([`ServerConfig::handshake_timeout`], 10 s): a connection must deliver a
+//! - Handshake timeout ([`ServerConfig::handshake_timeout`], default 10 s): a connection must deliver a
 //!   complete request head within it after accept or after the previous response; otherwise
 //!   it is closed quietly (browsers open spare connections that never send anything).
-//! - Keepalive: a WebSocket silent for 30 s gets a Ping; silent 30 s more, it is failed with
-//!   1011 (`ws` decides the code).
+//! - Keepalive ([`ServerConfig::keepalive`], default [`DEFAULT_KEEPALIVE`]): a WebSocket
+//!   silent for 30 s gets a Ping; silent 30 s more, it is failed with 1011 (`ws` decides the
+//!   code).
 //! - Backpressure: a connection is not read while its queued output (what does not fit in its
 //!   TCP send buffer) is above its read pause, so its bytes stay in the stack's receive buffer
 //!   and the TCP window closes. The pause is 0 for apps that take whole messages (they read a
@@ -352,10 +354,10 @@ impl Server {
                             let data = ws.session.take_message();
                             match route {
                                 Route::App(route) => self.with_app(route, id, |app, out| {
-                                    app.on_message(out, id, kind, &data)
+                                    app.on_message(out, id, kind, data.as_slice())
                                 }),
                                 Route::EngineIo(mount) => {
-                                    self.mount_message(mount, id, kind, &data, now)
+                                    self.mount_message(mount, id, kind, data.as_slice(), now)
                                 }
                             }
                             if let Some(Phase::Ws(ws)) =
@@ -373,7 +375,7 @@ impl Server {
                         {
                             let data = ws.session.take_message();
                             self.with_app(route, id, |app, out| {
-                                app.on_piece(out, id, kind, &data, first, fin)
+                                app.on_piece(out, id, kind, data.as_slice(), first, fin)
                             });
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)
