@@ -53,6 +53,15 @@ installed=$(jq -r .version tests/socketio/node_modules/socket.io-client/package.
 if [[ $installed != "$locked" ]]; then
     (cd tests/socketio && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/socketio failed"
 fi
+# python-socketio's client for tests/tests/socketio.rs, pinned by tests/socketio/requirements.txt,
+# in a virtualenv of its own (tests/socketio/.venv); reinstalled when the pins change.
+venv=tests/socketio/.venv
+if ! cmp -s tests/socketio/requirements.txt "$venv/installed-requirements.txt"; then
+    { as_user python3 -m venv "$venv" &&
+        as_user "$venv/bin/pip" install -q --disable-pip-version-check -r tests/socketio/requirements.txt &&
+        cp tests/socketio/requirements.txt "$venv/installed-requirements.txt"; } ||
+        die "pip install -r tests/socketio/requirements.txt into $venv failed"
+fi
 
 # ---- steps ----------------------------------------------------------------------------------
 passed=0

@@ -5,7 +5,9 @@
 //! - the chat as users run it: names, presence, ack'd ping, broadcast across 3 clients, rooms,
 //!   then tunws restarted under connected clients, which reconnect by themselves;
 //! - `--socketio-test`: binary round trips byte-exact, 3 heartbeat intervals survived, a silent
-//!   client dropped with "ping timeout".
+//!   client dropped with "ping timeout";
+//! - python-socketio's client (PyPI, pinned in tests/socketio/requirements.txt, in
+//!   tests/socketio/.venv) against `--socketio-test`, both transport choices: auth, ack, binary.
 
 use netns_tests::{Netns, Proc, Tunws, require_root, wait_for_file};
 use std::path::{Path, PathBuf};
@@ -83,6 +85,34 @@ fn chat_with_the_official_client_and_a_restart() {
         2,
         "new tunws log:\n{log}\n{report}"
     );
+    println!("{report}");
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn python_socketio_client() {
+    require_root!();
+    let dir = client_dir();
+    let python = dir.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "python-socketio is not installed: scripts/test.sh makes {} from requirements.txt",
+        python.display()
+    );
+    let ns = Netns::new("sio-python");
+    let _tunws = Tunws::start(&ns, &["--socketio-test"]);
+    let mut cmd = ns.command(python.to_str().expect("utf-8 path"));
+    cmd.current_dir(&dir)
+        .arg("python_client.py")
+        .env("TUNWS_URL", "http://10.0.0.2:8080");
+    let mut client = Proc::spawn("python python_client.py", cmd);
+    let status = client.wait_timeout(NODE_TIMEOUT);
+    let report = format!("stdout:\n{}\nstderr:\n{}", client.stdout(), client.stderr());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "python-socketio client failed ({status:?})\n{report}"
+    );
+    assert!(report.contains("all checks passed"), "{report}");
     println!("{report}");
 }
 
