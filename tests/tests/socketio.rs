@@ -9,7 +9,7 @@
 //! - python-socketio's client (PyPI, pinned in tests/socketio/requirements.txt, in
 //!   tests/socketio/.venv) against `--socketio-test`, both transport choices: auth, ack, binary.
 
-use netns_tests::{Netns, Proc, Tunws, require_root, wait_for_file};
+use netns_tests::{Netns, Proc, Tunws, http_exchange, require_root, wait_for_file};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -131,4 +131,110 @@ fn protocol_mode_with_the_official_client() {
         "tunws log:\n{log}\n{report}"
     );
     println!("{report}");
+}
+
+/// One HTTP/1.1 request on `/socket.io/` that asks the server to close after its answer;
+/// returns the whole answer.
+fn socketio_request(method: &str, query: &str, body: &[u8]) -> String {
+    let mut request = format!(
+        "{method} /socket.io/?{query} HTTP/1.1\r\nHost: 10.0.0.2:8080\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    http_exchange(&request)
+}
+
+/// The session id of a new polling session.
+fn open_polling_session() -> String {
+    let answer = socketio_request("GET", "EIO=4&transport=polling", b"");
+    let sid = answer
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no sid in the handshake answer:\n{answer}"));
+    sid.to_string()
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn bad_input_gets_the_reference_answers_and_disturbs_no_one() {
+    require_root!();
+    let ns = Netns::new("sio-bad");
+    let tunws = Tunws::start(&ns, &[]);
+    ns.run(|| {
+        let bystander = open_polling_session();
+        let bystander_query = format!("EIO=4&transport=polling&sid={bystander}");
+        let refusals: [(&str, &str, &[u8], &str); 5] = [
+            (
+                "GET",
+                "EIO=3&transport=polling",
+                b"",
+                r#"{"code":5,"message":"Unsupported protocol version"}"#,
+            ),
+            (
+                "GET",
+                "EIO=4&transport=carrier-pigeon",
+                b"",
+                r#"{"code":0,"message":"Transport unknown"}"#,
+            ),
+            (
+                "POST",
+                "EIO=4&transport=polling",
+                b"40",
+                r#"{"code":2,"message":"Bad handshake method"}"#,
+            ),
+            (
+                "GET",
+                "EIO=4&transport=polling&sid=nope",
+                b"",
+                r#"{"code":1,"message":"Session ID unknown"}"#,
+            ),
+            (
+                "PUT",
+                "EIO=4&transport=polling",
+                b"",
+                r#"{"code":2,"message":"Bad handshake method"}"#,
+            ),
+        ];
+        for (method, query, body, json) in refusals {
+            let answer = socketio_request(method, query, body);
+            assert!(
+                answer.starts_with("HTTP/1.1 400 "),
+                "{method} {query}:\n{answer}"
+            );
+            assert!(answer.ends_with(json), "{method} {query}:\n{answer}");
+        }
+        // Each of these ends its own session, with its answer; the next poll on it is refused.
+        let session_enders: [(&[u8], &str); 4] = [
+            (b"abc", "HTTP/1.1 400 "),
+            (b"4ok\x1e\xff\xfe", "HTTP/1.1 400 "),
+            (b"bnot-base64!", "HTTP/1.1 400 "),
+            (&[b'4'; 1_000_001], "HTTP/1.1 413 "),
+        ];
+        for (body, status) in session_enders {
+            let sid = open_polling_session();
+            let query = format!("EIO=4&transport=polling&sid={sid}");
+            let answer = socketio_request("POST", &query, body);
+            assert!(
+                answer.starts_with(status),
+                "{} bytes:\n{answer}",
+                body.len()
+            );
+            let after = socketio_request("GET", &query, b"");
+            assert!(
+                after.contains(r#"{"code":1,"message":"Session ID unknown"}"#),
+                "{after}"
+            );
+        }
+        // The bystander session is undisturbed: it still takes packets and answers polls.
+        let pushed = socketio_request("POST", &bystander_query, b"40");
+        assert!(
+            pushed.starts_with("HTTP/1.1 200 ") && pushed.ends_with("ok"),
+            "{pushed}"
+        );
+        let polled = socketio_request("GET", &bystander_query, b"");
+        assert!(polled.contains("40{\"sid\":\""), "{polled}");
+    });
+    assert!(!tunws.output().contains("panicked"), "{}", tunws.output());
 }
