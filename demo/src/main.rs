@@ -23,6 +23,10 @@ use cli::{Cidr, Cli, Command, ServerArgs, TunArgs};
 /// The chat page served on `GET /`, embedded so the binary is self-contained.
 const CHAT_PAGE: &str = include_str!("chat.html");
 
+/// The page's transport switch and Socket.IO mode (`/chat-socketio.js`), kept apart from the
+/// page's own script.
+const CHAT_SOCKETIO_JS: &str = include_str!("chat-socketio.js");
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -113,6 +117,11 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
         path: "/".into(),
         content_type: "text/html; charset=utf-8",
         body: CHAT_PAGE.as_bytes(),
+    });
+    server.page(Page {
+        path: "/chat-socketio.js".into(),
+        content_type: "application/javascript; charset=utf-8",
+        body: CHAT_SOCKETIO_JS.as_bytes(),
     });
     server.route("/echo", Box::new(echo::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));

@@ -7,7 +7,9 @@
 //! - `--socketio-test`: binary round trips byte-exact, 3 heartbeat intervals survived, a silent
 //!   client dropped with "ping timeout";
 //! - python-socketio's client (PyPI, pinned in tests/socketio/requirements.txt, in
-//!   tests/socketio/.venv) against `--socketio-test`, both transport choices: auth, ack, binary.
+//!   tests/socketio/.venv) against `--socketio-test`, both transport choices: auth, ack, binary;
+//! - headless Chromium on the chat page in Socket.IO mode, with the browser client tunws serves
+//!   from that npm package (`--socketio-client`), tests/browser/socketio.test.mjs.
 
 use netns_tests::{Netns, Proc, Tunws, http_exchange, require_root, wait_for_file};
 use std::path::{Path, PathBuf};
@@ -86,6 +88,28 @@ fn chat_with_the_official_client_and_a_restart() {
         "new tunws log:\n{log}\n{report}"
     );
     println!("{report}");
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn chat_page_in_socketio_mode_in_chromium() {
+    require_root!();
+    let client = client_dir().join("node_modules/socket.io-client/dist/socket.io.min.js");
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm ci` in {} (scripts/test.sh does it)",
+        browser_dir.display()
+    );
+    let ns = Netns::new("sio-browser");
+    let client = client.to_str().expect("utf-8 path");
+    let _tunws = Tunws::start(&ns, &["--socketio-client", client]);
+    let mut cmd = ns.command("node");
+    cmd.current_dir(&browser_dir)
+        .args(["--test", "--test-reporter=spec", "socketio.test.mjs"])
+        .env("TUNWS_URL", "http://10.0.0.2:8080/");
+    let node = Proc::spawn("node --test socketio.test.mjs", cmd);
+    println!("{}", finish(node, Instant::now() + NODE_TIMEOUT));
 }
 
 #[test]
