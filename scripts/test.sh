@@ -4,7 +4,7 @@
 #      which create network namespaces and TUN devices and so run as root; the browser test
 #      drives Debian's Chromium through playwright-core),
 #   2. the doc tests,
-#   3. the bare-metal build of ws (thumbv7em-none-eabihf, no_std),
+#   3. the bare-metal builds of ws and sio (thumbv7em-none-eabihf, no_std),
 #   4. scripts/autobahn.sh (the Autobahn|Testsuite), when it is present,
 #   5. a short pass of every fuzz target (scripts/fuzz.sh 10), when it is present.
 #
@@ -124,6 +124,8 @@ step "cargo test --workspace (as root)" workspace_tests
 step "doc tests" as_user cargo test --workspace --doc
 step "ws for thumbv7em-none-eabihf (no_std)" \
     as_user cargo build -p ws --no-default-features --target thumbv7em-none-eabihf
+step "sio for thumbv7em-none-eabihf (no_std + alloc)" \
+    as_user cargo build -p sio --target thumbv7em-none-eabihf
 if [[ -x scripts/autobahn.sh ]]; then
     step "Autobahn|Testsuite (scripts/autobahn.sh)" scripts/autobahn.sh
 fi
