@@ -67,7 +67,9 @@ impl SocketIoApp for SocketIoChat {
                     }
                     (Some("ping"), Some(id)) => io.ack(&socket, id, Emit::args([])),
                     (Some("join"), ack) => {
-                        let Some(room) = emit.data.get(1).and_then(Value::as_str) else { return };
+                        let Some(room) = emit.data.get(1).and_then(Value::as_str) else {
+                            return;
+                        };
                         io.join(&socket, room);
                         if let Some(id) = ack {
                             io.ack(&socket, id, Emit::args([]));
