@@ -15,10 +15,28 @@
 //!   reason tables ([`socket::DecodeError`], [`socket::ConnectError`],
 //!   [`socket::DisconnectReason`]).
 //!
-//! # Not implemented (yet)
+//! # Sessions
 //!
-//! - The session state machines (Engine.IO transports, heartbeat and upgrade; Socket.IO
-//!   namespaces, rooms and acks): being built on top of these codecs.
+//! - [`engine::Session`]: one Engine.IO session on the server, as the diagram in its module
+//!   shows: polling (held GET, POST), WebSocket, the upgrade (`2probe`/`3probe`/`5`, noop to
+//!   polling), the server-driven heartbeat with expiry at exactly pingInterval + pingTimeout,
+//!   `maxPayload`. Timers in quinn-proto's shape: `poll_timeout` / `handle_timeout(now)`.
+//! - [`engine::Server`]: the session table of one path: routes requests
+//!   ([`engine::request::route`], the reference server's checks in its order), answers HTTP
+//!   ([`engine::HttpAnswer`]), hands out events by session id. Session ids come from the caller
+//!   ([`engine::IdSource`]): this crate has no randomness.
+//! - [`socket::Server`]: Socket.IO on top: namespaces, sockets with ids of their own, CONNECT
+//!   with auth / CONNECT_ERROR, events and acks both ways with ack timeouts, the connect
+//!   timeout, rooms and broadcasts through an [`socket::Adapter`] ([`socket::LocalAdapter`] in
+//!   process; the trait is shaped for a per-worker and a Redis adapter), the reference
+//!   server's disconnect reasons.
+//!
+//! # Not implemented
+//!
+//! - Refusing a CONNECT from the application (the reference server's `io.use` middleware),
+//!   acks on broadcasts, connection state recovery, adapters other than the local one.
+//! - A bound on the packets queued for a session (the heartbeat ends a session that stops
+//!   reading within pingInterval + pingTimeout).
 //! - JSON objects are emitted with their keys in sorted order (serde_json without
 //!   `preserve_order`, which needs `std`), not in the order they arrived; numbers that do not
 //!   fit in 64-bit integers round-trip as floating point.

@@ -1,7 +1,7 @@
-//! Golden vectors: every WebSocket frame recorded between the official socket.io-client 4.8 and
-//! a Node socket.io 4.8 server (the project's capture `socketio-v4-websocket-frames.log`, see
-//! docs/CONFORMANCE.md), plus the encoding examples of the Engine.IO v4 and Socket.IO v5
-//! protocol documents. Each one is decoded to the value we expect and emitted back byte-exact.
+//! Golden vectors: every WebSocket frame of a recording between the official socket.io-client
+//! 4.8 and a Node socket.io 4.8 server (websocket transport: open packet, CONNECT with auth,
+//! events, acks, binary attachments, broadcast, heartbeat, DISCONNECT), plus the encoding
+//! examples of the Engine.IO v4 and Socket.IO v5 protocol documents. Each one is decoded to the value we expect and emitted back byte-exact.
 
 use serde_json::json;
 use sio::engine::{self, Encoded, OpenParams};
