@@ -5,7 +5,6 @@ mod chat;
 mod cli;
 mod client;
 mod echo;
-mod engine_echo;
 mod signals;
 mod socketio_chat;
 mod socketio_suite;
@@ -14,7 +13,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use stack::server::{Page, Server, ServerConfig, SocketIo};
+use stack::server::{EngineEcho, Page, Server, ServerConfig, SocketIo};
 use stack::{Net, NetConfig};
 use ws::{Duration, Keepalive};
 
@@ -80,7 +79,8 @@ fn mount_engine_io(server: &mut Server, args: &ServerArgs) -> io::Result<()> {
         let mut io = SocketIo::new(socketio_suite::config(), Box::new(socketio_suite::SuiteApp))?;
         io.add_namespace("/custom");
         server.mount("/socket.io/", Box::new(io));
-        server.mount("/engine.io/", Box::new(engine_echo::EngineEcho::new()?));
+        let echo = EngineEcho::new(socketio_suite::config().engine)?;
+        server.mount("/engine.io/", Box::new(echo));
     } else {
         let chat = socketio_chat::SocketIoChat::default();
         let io = SocketIo::new(sio::socket::Config::default(), Box::new(chat))?;

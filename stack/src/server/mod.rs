@@ -35,6 +35,7 @@
 
 mod app;
 mod conn;
+mod engine_echo;
 mod http;
 mod mount;
 mod socket_io;
@@ -51,6 +52,7 @@ use crate::runner::{self, Driver};
 use crate::{Clock, ConnId, Net, RecvError};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
+pub use engine_echo::EngineEcho;
 pub use http::Page;
 pub use mount::Endpoint;
 pub use socket_io::{Io, SessionIds, SocketIo, SocketIoApp};

@@ -1,14 +1,17 @@
-//! `--socketio-test`, `/engine.io/`: the bare Engine.IO v4 server the official Engine.IO test
-//! suite expects (socketio/socket.io, docs/engine.io-protocol/v4-current.md, "Test suite"):
-//! every message goes back to its sender, text as text and binary as binary.
+//! A bare Engine.IO v4 echo endpoint: every message goes back to its sender, text as text and
+//! binary as binary. It is the server the official Engine.IO test suite expects
+//! (socketio/socket.io, docs/engine.io-protocol/v4-current.md, "Test suite"; `tunws
+//! --socketio-test` mounts it on `/engine.io/`), and the endpoint the stack's own tests drive.
 
 use std::io;
 
 use sio::engine::{
     self, CloseReason, Encoded, Event, HttpAnswer, Message, Method, RequestError, WebSocketAccept,
 };
-use stack::server::{Endpoint, SessionIds};
 use ws::Instant;
+
+use super::mount::Endpoint;
+use super::socket_io::SessionIds;
 
 /// The echo endpoint.
 pub struct EngineEcho {
@@ -17,10 +20,10 @@ pub struct EngineEcho {
 }
 
 impl EngineEcho {
-    /// An echo server with the suite's settings (those of the Socket.IO suite's Engine.IO).
-    pub fn new() -> io::Result<Self> {
+    /// An echo server whose sessions use `config`.
+    pub fn new(config: engine::Config) -> io::Result<Self> {
         Ok(EngineEcho {
-            server: engine::Server::new(crate::socketio_suite::config().engine),
+            server: engine::Server::new(config),
             ids: SessionIds::from_os()?,
         })
     }
