@@ -800,6 +800,23 @@ fn exchange(pair: &mut Pair, server: &mut Server, id: ConnId, request: &[u8]) ->
     String::from_utf8(got).unwrap()
 }
 
+/// Opens a polling session with a handshake on `id`; its sid.
+fn open_session(pair: &mut Pair, server: &mut Server, id: ConnId) -> String {
+    let open = exchange(
+        pair,
+        server,
+        id,
+        engine_io_request("GET", None, "").as_bytes(),
+    );
+    assert!(open.starts_with("HTTP/1.1 200 OK\r\n"), "{open}");
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next());
+    sid.unwrap_or_else(|| panic!("no sid in {open}"))
+        .to_string()
+}
+
 fn engine_io_request(method: &str, sid: Option<&str>, body: &str) -> String {
     let sid = sid.map_or(String::new(), |s| format!("&sid={s}"));
     format!(
@@ -814,19 +831,7 @@ fn engine_io_polling_session_spans_connections_and_keeps_them_alive() {
     let mut server = engine_io_server();
     let a = raw_connect(&mut pair, &mut server);
     let b = raw_connect(&mut pair, &mut server);
-    let open = exchange(
-        &mut pair,
-        &mut server,
-        a,
-        engine_io_request("GET", None, "").as_bytes(),
-    );
-    assert!(open.starts_with("HTTP/1.1 200 OK\r\n"), "{open}");
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
+    let sid = open_session(&mut pair, &mut server, a);
 
     // A poll on b is held: nothing to send yet.
     let poll = engine_io_request("GET", Some(&sid), "");
@@ -897,18 +902,7 @@ fn engine_io_body_over_max_payload_is_413_and_ends_the_session() {
     let mut pair = Pair::listening();
     let mut server = engine_io_server();
     let a = raw_connect(&mut pair, &mut server);
-    let open = exchange(
-        &mut pair,
-        &mut server,
-        a,
-        engine_io_request("GET", None, "").as_bytes(),
-    );
-    let sid = open
-        .split("\"sid\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
+    let sid = open_session(&mut pair, &mut server, a);
     let big = format!("4{}", "x".repeat(1000));
     let b = raw_connect(&mut pair, &mut server);
     let post = engine_io_request("POST", Some(&sid), &big);
