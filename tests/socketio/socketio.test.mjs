@@ -66,7 +66,10 @@ if (mode === 'chat') {
     test(`chat, ${label}: connect with a name, presence, ack'd ping, upgrade`, async () => {
       const { socket, seen } = await connect({ ...options, auth: { name: 'ada' } }, ['user joined']);
       await until('user joined', () => seen['user joined'].length > 0);
-      assert.deepEqual(seen['user joined'][0], [{ name: 'ada', count: 1 }]);
+      // The count includes clients of the previous test whose leaving may still be on its way.
+      const [[joined]] = seen['user joined'];
+      assert.equal(joined.name, 'ada');
+      assert.ok(Number.isInteger(joined.count) && joined.count >= 1, JSON.stringify(joined));
       const started = performance.now();
       const answer = await socket.timeout(5000).emitWithAck('ping');
       assert.equal(answer, undefined, 'ping is acknowledged with no arguments');
@@ -78,8 +81,11 @@ if (mode === 'chat') {
     test(`chat, ${label}: broadcast to 3 clients, rooms, user left`, async () => {
       const clients = [];
       for (const name of ['a', 'b', 'c']) {
-        clients.push(await connect({ ...options, auth: { name } }, ['chat message', 'user left']));
+        clients.push(await connect({ ...options, auth: { name } }, ['chat message', 'user joined', 'user left']));
       }
+      // How many were in the room once c joined, as a told it.
+      await until('c joined', () => clients[0].seen['user joined'].some(([who]) => who.name === 'c'));
+      const withC = clients[0].seen['user joined'].find(([who]) => who.name === 'c')[0].count;
       clients[0].socket.emit('chat message', 'hello all');
       await until('3 deliveries', () => clients.every((c) => c.seen['chat message'].length === 1));
       for (const c of clients) assert.deepEqual(c.seen['chat message'][0], ['hello all', 'a']);
@@ -94,8 +100,9 @@ if (mode === 'chat') {
       assert.equal(clients[0].seen['chat message'].length, 1, 'a is not in room red');
 
       clients[2].socket.disconnect();
-      await until('user left', () => clients[0].seen['user left'].length === 1);
-      assert.deepEqual(clients[0].seen['user left'][0], [{ name: 'c', count: 2 }]);
+      await until('c left', () => clients[0].seen['user left'].some(([who]) => who.name === 'c'));
+      const [left] = clients[0].seen['user left'].find(([who]) => who.name === 'c');
+      assert.ok(left.count <= withC - 1, `${JSON.stringify(left)} after ${withC} with c`);
       for (const c of clients) c.socket.disconnect();
     });
   }
