@@ -1,7 +1,7 @@
 """python-socketio's client (PyPI, pinned in requirements.txt) against tunws --socketio-test,
 with its default transports (polling, then the upgrade to WebSocket) and with websocket only:
-connect with auth, the auth event, an ack'd event, a binary round trip byte-exact, and the
-transport it ends on. Prints one line per check; exits non-zero on the first failure.
+connect with auth, the auth event, an ack'd event, a binary round trip byte-exact, three
+heartbeat intervals survived, and the transport it ends on. Prints one line per check; exits non-zero on the first failure.
 Run inside the namespace where tunws answers (tests/tests/socketio.rs does)."""
 
 import os
@@ -33,13 +33,17 @@ def check(transports):
     payload = bytes(range(256)) * 4
     echoed = client.call("message-with-ack", payload, timeout=5)
     assert echoed == payload, "binary round trip differs"
+    # Three heartbeat intervals (300 ms each in the test mode): the session lives on.
+    time.sleep(1.0)
+    assert client.connected, "disconnected during the heartbeat intervals"
+    assert client.call("message-with-ack", "still here", timeout=5) == "still here"
     # Give the upgrade from polling time to finish, then see where the session runs.
     deadline = time.time() + 5
     while client.transport() != transports[-1] and time.time() < deadline:
         time.sleep(0.05)
     assert client.transport() == transports[-1], client.transport()
     client.disconnect()
-    print(f"python-socketio {label}: auth, ack, binary {len(payload)} B byte-exact, ended on {transports[-1]}")
+    print(f"python-socketio {label}: auth, ack, binary {len(payload)} B byte-exact, 3 heartbeats, ended on {transports[-1]}")
 
 
 def main():

@@ -7,7 +7,8 @@
 //! - `--socketio-test`: binary round trips byte-exact, 3 heartbeat intervals survived, a silent
 //!   client dropped with "ping timeout";
 //! - python-socketio's client (PyPI, pinned in tests/socketio/requirements.txt, in
-//!   tests/socketio/.venv) against `--socketio-test`, both transport choices: auth, ack, binary;
+//!   tests/socketio/.venv) against `--socketio-test`, both transport choices: auth, ack, binary,
+//!   3 heartbeat intervals;
 //! - headless Chromium on the chat page in Socket.IO mode, with the browser client tunws serves
 //!   from that npm package (`--socketio-client`), tests/browser/socketio.test.mjs.
 
