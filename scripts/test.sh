@@ -4,7 +4,7 @@
 #      which create network namespaces and TUN devices and so run as root; the browser test
 #      drives Debian's Chromium through playwright-core),
 #   2. the doc tests,
-#   3. the bare-metal build of ws (thumbv7em-none-eabihf, no_std),
+#   3. the bare-metal builds of ws and sio (thumbv7em-none-eabihf, no_std),
 #   4. scripts/autobahn.sh (the Autobahn|Testsuite), when it is present,
 #   5. a short pass of every fuzz target (scripts/fuzz.sh 10), when it is present.
 #
@@ -46,6 +46,21 @@ locked=$(jq -r '.packages["node_modules/playwright-core"].version' tests/browser
 installed=$(jq -r .version tests/browser/node_modules/playwright-core/package.json 2>/dev/null || echo none)
 if [[ $installed != "$locked" ]]; then
     (cd tests/browser && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/browser failed"
+fi
+# socket.io-client (and ws) for tests/tests/socketio.rs, pinned by tests/socketio/package-lock.json.
+locked=$(jq -r '.packages["node_modules/socket.io-client"].version' tests/socketio/package-lock.json)
+installed=$(jq -r .version tests/socketio/node_modules/socket.io-client/package.json 2>/dev/null || echo none)
+if [[ $installed != "$locked" ]]; then
+    (cd tests/socketio && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/socketio failed"
+fi
+# python-socketio's client for tests/tests/socketio.rs, pinned by tests/socketio/requirements.txt,
+# in a virtualenv of its own (tests/socketio/.venv); reinstalled when the pins change.
+venv=tests/socketio/.venv
+if ! cmp -s tests/socketio/requirements.txt "$venv/installed-requirements.txt"; then
+    { as_user python3 -m venv "$venv" &&
+        as_user "$venv/bin/pip" install -q --disable-pip-version-check -r tests/socketio/requirements.txt &&
+        cp tests/socketio/requirements.txt "$venv/installed-requirements.txt"; } ||
+        die "pip install -r tests/socketio/requirements.txt into $venv failed"
 fi
 
 # ---- steps ----------------------------------------------------------------------------------
@@ -109,6 +124,8 @@ step "cargo test --workspace (as root)" workspace_tests
 step "doc tests" as_user cargo test --workspace --doc
 step "ws for thumbv7em-none-eabihf (no_std)" \
     as_user cargo build -p ws --no-default-features --target thumbv7em-none-eabihf
+step "sio for thumbv7em-none-eabihf (no_std + alloc)" \
+    as_user cargo build -p sio --target thumbv7em-none-eabihf
 if [[ -x scripts/autobahn.sh ]]; then
     step "Autobahn|Testsuite (scripts/autobahn.sh)" scripts/autobahn.sh
 fi

@@ -188,6 +188,18 @@ pub struct ServerArgs {
     /// `off` removes /trace. Nothing is recorded while no page watches
     #[arg(long, value_name = "SCOPE", default_value = "own")]
     pub trace_web: TraceWeb,
+
+    /// Serve this file as /socket.io/socket.io.js (the Socket.IO browser client, e.g.
+    /// node_modules/socket.io-client/dist/socket.io.min.js from `npm install socket.io-client`)
+    #[arg(long, value_name = "PATH")]
+    pub socketio_client: Option<PathBuf>,
+
+    /// Protocol test mode: /socket.io/ behaves as the server of the official Engine.IO v4 /
+    /// Socket.IO v5 test suites (namespaces / and /custom, `auth`, `message` -> `message-back`,
+    /// `message-with-ack`; pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1 s)
+    /// instead of serving the chat
+    #[arg(long)]
+    pub socketio_test: bool,
 }
 
 /// Who sees what on `/trace` (`--trace-web`).

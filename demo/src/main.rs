@@ -6,12 +6,14 @@ mod cli;
 mod client;
 mod echo;
 mod signals;
+mod socketio_chat;
+mod socketio_suite;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use stack::server::{Page, Server, ServerConfig};
+use stack::server::{EngineEcho, Page, Server, ServerConfig, SocketIo};
 use stack::{Net, NetConfig};
 use ws::{Duration, Keepalive};
 
@@ -23,6 +25,10 @@ const CHAT_PAGE: &str = include_str!("chat.html");
 /// The packet ladder panel of the chat page (plain JS and CSS, no build step).
 const LADDER_JS: &str = include_str!("ladder.js");
 const LADDER_CSS: &str = include_str!("ladder.css");
+
+/// The page's transport switch and Socket.IO mode (`/chat-socketio.js`), kept apart from the
+/// page's own script.
+const CHAT_SOCKETIO_JS: &str = include_str!("chat-socketio.js");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -68,6 +74,23 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         tx_buffer: tun.socket_buffer,
         ..NetConfig::default()
     }
+}
+
+/// The Engine.IO mounts: `/socket.io/` serves the chat, or in the protocol test mode the
+/// official suites' servers on `/socket.io/` and `/engine.io/`.
+fn mount_engine_io(server: &mut Server, args: &ServerArgs) -> io::Result<()> {
+    if args.socketio_test {
+        let mut io = SocketIo::new(socketio_suite::config(), Box::new(socketio_suite::SuiteApp))?;
+        io.add_namespace("/custom");
+        server.mount("/socket.io/", Box::new(io));
+        let echo = EngineEcho::new(socketio_suite::config().engine)?;
+        server.mount("/engine.io/", Box::new(echo));
+    } else {
+        let chat = socketio_chat::SocketIoChat::default();
+        let io = SocketIo::new(sio::socket::Config::default(), Box::new(chat))?;
+        server.mount("/socket.io/", Box::new(io));
+    }
+    Ok(())
 }
 
 fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
@@ -118,8 +141,28 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     if let Some(tap) = tap {
         server.route(TRACE_PATH, Box::new(TraceApp::new(tap)));
     }
+    server.page(Page {
+        path: "/chat-socketio.js".into(),
+        content_type: "application/javascript; charset=utf-8",
+        body: CHAT_SOCKETIO_JS.as_bytes(),
+    });
     server.route("/echo", Box::new(echo::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));
+    mount_engine_io(&mut server, args)?;
+    if let Some(path) = &args.socketio_client {
+        let body = std::fs::read(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("--socketio-client {}: {e}", path.display()),
+            )
+        })?;
+        server.page(Page {
+            path: "/socket.io/socket.io.js".into(),
+            content_type: "application/javascript; charset=utf-8",
+            // Read once, served until the process ends.
+            body: Box::leak(body.into_boxed_slice()),
+        });
+    }
 
     net.listen(args.port).map_err(|e| {
         io::Error::new(
