@@ -5,7 +5,9 @@ mod chat;
 mod cli;
 mod client;
 mod echo;
+mod ladder;
 mod signals;
+mod sim;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -22,22 +24,43 @@ const CHAT_PAGE: &str = include_str!("chat.html");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    if let Err(e) = signals::install() {
-        log::error!("cannot install the SIGINT/SIGTERM handler: {e}");
-        return ExitCode::FAILURE;
-    }
     let result = match cli.command {
-        Some(Command::Client(args)) => client::run(&args),
-        None => serve(&cli.server),
+        // Neither needs a TUN or signals; sim installs a log of its own (virtual time).
+        Some(Command::Sim(args)) => sim::run(&args),
+        Some(Command::Ladder(args)) => draw_ladder(&args),
+        online => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+                .init();
+            if let Err(e) = signals::install() {
+                log::error!("cannot install the SIGINT/SIGTERM handler: {e}");
+                return ExitCode::FAILURE;
+            }
+            match online {
+                Some(Command::Client(args)) => client::run(&args),
+                _ => serve(&cli.server),
+            }
+        }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            log::error!("{e}");
+            // The log may not be installed (sim, ladder): stderr directly.
+            eprintln!("tunws: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tunws ladder [FILE]`: the diagram of a trace log.
+fn draw_ladder(args: &cli::LadderArgs) -> io::Result<ExitCode> {
+    let text = match &args.file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+        None => io::read_to_string(io::stdin())?,
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    io::stdout().write_all(ladder::render(&lines).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn stack_cidr(cidr: Cidr) -> stack::IpCidr {

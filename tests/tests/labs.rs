@@ -92,7 +92,8 @@ fn a_failing_command_fails_with_its_status_and_message() {
     let (_dir, lab) = broken_lab1("ip -br addr show tun0\n", "ip -br addr show tun9\n");
     let err = run_failing(&lab, &[]);
     assert!(
-        err.contains("FAILED: 01-tun.md step 1 (") && err.contains("a command failed (exit status 1)"),
+        err.contains("FAILED: 01-tun.md step 1 (")
+            && err.contains("a command failed (exit status 1)"),
         "{err}"
     );
     assert!(err.contains("| Device \"tun9\" does not exist."), "{err}");
@@ -105,7 +106,8 @@ fn the_same_failure_in_a_user_namespace() {
     let (_dir, lab) = broken_lab1("^tun0 +UP +", "^tun0 +DOWN +");
     let err = run_failing(&lab, &["--userns"]);
     assert!(
-        err.contains("FAILED: 01-tun.md step 2 (") && err.contains("expected a line matching  ^tun0 +DOWN"),
+        err.contains("FAILED: 01-tun.md step 2 (")
+            && err.contains("expected a line matching  ^tun0 +DOWN"),
         "{err}"
     );
 }

@@ -1,0 +1,218 @@
+//! The ladder diagram of a `--trace` log: one arrow per TCP segment between the client (left)
+//! and tunws (right), with what tunws made of it (state changes, the HTTP upgrade, WebSocket
+//! frames) written beside the tunws column.
+//!
+//! ```text
+//!     time  10.0.0.1:49152                                  10.0.0.2:8080
+//! 0.000000  |--[SYN] seq=0 mss=1460 wscale=7------------->|  LISTEN → SYN-RECEIVED
+//! 0.000000  |<-[SYN,ACK] seq=0 ack=1 mss=1460 wscale=1----|
+//! ```
+//!
+//! Sequence and acknowledgement numbers are relative to each side's ISN (the SYN's sequence
+//! number), as Wireshark shows them; segments seen before their side's SYN keep absolute
+//! numbers. It reads the trace's own text, so it draws a real run (`tunws --trace 2>log`) as
+//! well as `tunws sim`; lines of other kinds are left out.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// Characters between the two columns.
+const WIDTH: usize = 48;
+
+/// One TCP line of the trace.
+struct Segment<'a> {
+    time: &'a str,
+    /// Towards tunws (`in`).
+    inbound: bool,
+    src: &'a str,
+    dst: &'a str,
+    flags: &'a str,
+    seq: u32,
+    ack: Option<u32>,
+    len: &'a str,
+    /// `mss=… wscale=…`, as printed.
+    options: Vec<&'a str>,
+}
+
+/// Parses `trace    0.104211 in  10.0.0.1:53122 → 10.0.0.2:8080 TCP [SYN] seq=… ack=… win=… len=0 mss=1460`.
+fn parse_segment(line: &str) -> Option<Segment<'_>> {
+    let mut words = line.strip_prefix("trace ")?.split_whitespace();
+    let time = words.next()?;
+    let inbound = match words.next()? {
+        "in" => true,
+        "out" => false,
+        _ => return None,
+    };
+    let src = words.next()?;
+    if words.next()? != "→" {
+        return None;
+    }
+    let dst = words.next()?;
+    if words.next()? != "TCP" {
+        return None;
+    }
+    let flags = words.next()?.strip_prefix('[')?.strip_suffix(']')?;
+    let mut segment = Segment {
+        time,
+        inbound,
+        src,
+        dst,
+        flags,
+        seq: 0,
+        ack: None,
+        len: "0",
+        options: Vec::new(),
+    };
+    for word in words {
+        let (key, value) = word.split_once('=')?;
+        match key {
+            "seq" => segment.seq = value.parse().ok()?,
+            "ack" => segment.ack = Some(value.parse().ok()?),
+            "len" => segment.len = value,
+            "win" => {}
+            _ => segment.options.push(word),
+        }
+    }
+    Some(segment)
+}
+
+/// What tunws logged beside the packets, shortened for the margin; `None` for other lines.
+fn note(line: &str) -> Option<String> {
+    if line.starts_with("client ") {
+        return Some(line.to_string());
+    }
+    let rest = line.strip_prefix("conn ")?;
+    let (_id, what) = rest.split_once(' ')?;
+    // State changes read "10.0.0.1:53122: LISTEN → SYN-RECEIVED": the endpoint is the column's.
+    Some(match what.split_once(": ") {
+        Some((endpoint, change)) if endpoint.parse::<std::net::SocketAddr>().is_ok() => {
+            change.to_string()
+        }
+        _ => what.to_string(),
+    })
+}
+
+/// The log line without env_logger's `[time LEVEL target] ` prefix.
+fn strip_log_prefix(line: &str) -> &str {
+    match line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+    {
+        Some((_, message)) => message,
+        None => line,
+    }
+}
+
+/// Draws the diagram of `lines` (a trace log, one line each).
+pub fn render<S: AsRef<str>>(lines: &[S]) -> String {
+    let mut out = String::new();
+    let mut isn: HashMap<&str, u32> = HashMap::new();
+    let mut header = false;
+    for line in lines {
+        let line = strip_log_prefix(line.as_ref());
+        if let Some(segment) = parse_segment(line) {
+            let (client, server) = if segment.inbound {
+                (segment.src, segment.dst)
+            } else {
+                (segment.dst, segment.src)
+            };
+            if !header {
+                let _ = writeln!(
+                    out,
+                    "{:>9}  {client:<width$}{server}",
+                    "time",
+                    width = WIDTH + 2
+                );
+                header = true;
+            }
+            if segment.flags.contains("SYN") {
+                isn.insert(segment.src, segment.seq);
+            }
+            let relative = |n: u32, side: &str| isn.get(side).map_or(n, |&i| n.wrapping_sub(i));
+            let mut label = format!(
+                "[{}] seq={}",
+                segment.flags,
+                relative(segment.seq, segment.src)
+            );
+            if let Some(ack) = segment.ack {
+                let _ = write!(label, " ack={}", relative(ack, segment.dst));
+            }
+            if segment.len != "0" {
+                let _ = write!(label, " len={}", segment.len);
+            }
+            for option in &segment.options {
+                let _ = write!(label, " {option}");
+            }
+            let _ = writeln!(
+                out,
+                "{:>9}  |{}|",
+                segment.time,
+                arrow(&label, segment.inbound)
+            );
+        } else if let Some(note) = note(line) {
+            let _ = writeln!(out, "{:>9}  |{:width$}|  {note}", "", "", width = WIDTH);
+        }
+    }
+    out
+}
+
+/// `--label---->` (towards tunws, on the right) or `<-label-----` (towards the client).
+fn arrow(label: &str, rightwards: bool) -> String {
+    let label: String = label.chars().take(WIDTH - 4).collect();
+    let fill = WIDTH - 3 - label.chars().count();
+    if rightwards {
+        format!("--{label}{}>", "-".repeat(fill))
+    } else {
+        format!("<-{label}{}-", "-".repeat(fill))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HANDSHAKE: [&str; 5] = [
+        "trace    0.833914 in  10.0.0.1:51926 → 10.0.0.2:8080 TCP [SYN] seq=2493774794 win=64240 len=0 mss=1460 wscale=10",
+        "[2026-12-03T08:27:37Z INFO  stack::net::admission] conn 1 10.0.0.1:51926: LISTEN → SYN-RECEIVED",
+        "trace    0.833914 out 10.0.0.2:8080 → 10.0.0.1:51926 TCP [SYN,ACK] seq=3819143178 ack=2493774795 win=65535 len=0 mss=1460 wscale=1",
+        "trace    0.834276 in  10.0.0.1:51926 → 10.0.0.2:8080 TCP [PSH,ACK] seq=2493774795 ack=3819143179 win=63 len=194",
+        "[2026-12-03T08:27:37Z INFO  stack::server::conn] conn 1 http \"GET /echo HTTP/1.1\" -> 101 Switching Protocols: now WebSocket",
+    ];
+
+    #[test]
+    fn a_real_trace_becomes_arrows_with_relative_numbers_and_notes() {
+        let text = render(&HANDSHAKE);
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows.len(), 6, "{text}");
+        assert!(rows[0].contains("10.0.0.1:51926") && rows[0].ends_with("10.0.0.2:8080"));
+        assert!(
+            rows[1].contains("|--[SYN] seq=0 mss=1460 wscale=10---"),
+            "{text}"
+        );
+        assert!(rows[1].ends_with("->|"), "{text}");
+        assert!(rows[2].ends_with("|  LISTEN → SYN-RECEIVED"), "{text}");
+        assert!(
+            rows[3].contains("|<-[SYN,ACK] seq=0 ack=1 mss=1460 wscale=1--"),
+            "{text}"
+        );
+        assert!(rows[4].contains("[PSH,ACK] seq=1 ack=1 len=194"), "{text}");
+        assert!(
+            rows[5]
+                .ends_with("http \"GET /echo HTTP/1.1\" -> 101 Switching Protocols: now WebSocket")
+        );
+        // Every row has its bars in the same columns.
+        let bars: Vec<usize> = rows[1..].iter().map(|r| r.find('|').unwrap()).collect();
+        assert!(bars.iter().all(|&b| b == bars[0]), "{text}");
+    }
+
+    #[test]
+    fn other_lines_and_garbage_are_left_out() {
+        let text = render(&[
+            "listening on 10.0.0.2:8080",
+            "trace    0.000002 in  fe80::1 → ff02::2 ICMPv6 len=8",
+            "trace nonsense",
+            "trace    1.0 in  a → b TCP [SYN] seq=x",
+        ]);
+        assert_eq!(text, "");
+    }
+}
