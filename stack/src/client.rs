@@ -310,7 +310,7 @@ impl Client {
                     // until its Close arrives (RFC 6455 §5.5.1), e.g. after stdin ended.
                     self.last_message = now;
                     let data = session.take_message();
-                    app.on_message(&mut Sender { session }, kind, &data);
+                    app.on_message(&mut Sender { session }, kind, data.as_slice());
                     session.restore_message(data);
                 }
                 // The client session never streams.

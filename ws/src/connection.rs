@@ -197,9 +197,14 @@ pub struct Connection<K: MaskKeySource = NoMask> {
     pending_pong: Option<ControlPayload>,
     pending_ping: Option<ControlPayload>,
     pending_close: Option<ControlPayload>,
-    close_queued: bool,
+    /// Where the connection is (RFC 6455 §7): Open, then Closing once a Close is queued, then
+    /// Closed. A `Connection` is made after the handshake, so it starts Open.
+    state: State,
+    /// Our Close frame has left through `poll_transmit`.
     close_sent: bool,
+    /// The peer's Close frame arrived.
     close_received: bool,
+    /// We failed the connection: input is ignored, and it is Closed once our Close is out.
     failed: bool,
     last_received: Instant,
     keepalive_ping_sent: Option<Instant>,
@@ -231,7 +236,7 @@ impl<K: MaskKeySource> Connection<K> {
             pending_pong: None,
             pending_ping: None,
             pending_close: None,
-            close_queued: false,
+            state: State::Open,
             close_sent: false,
             close_received: false,
             failed: false,
@@ -250,14 +255,16 @@ impl<K: MaskKeySource> Connection<K> {
         &self.config
     }
 
-    /// The current state, derived from which Close frames have been queued, sent and received.
+    /// The current state (see the diagram on [`State`]).
     pub fn state(&self) -> State {
-        if !self.close_queued {
-            State::Open
-        } else if self.close_sent && (self.close_received || self.failed) {
-            State::Closed
-        } else {
-            State::Closing
+        self.state
+    }
+
+    /// Closing becomes Closed once both Close frames are through, or ours is out after we
+    /// failed the connection. Called after each of those facts changes.
+    fn advance_closing(&mut self) {
+        if self.state == State::Closing && self.close_sent && (self.close_received || self.failed) {
+            self.state = State::Closed;
         }
     }
 
@@ -526,7 +533,7 @@ impl<K: MaskKeySource> Connection<K> {
         }
         match header.opcode() {
             OpCode::Ping => {
-                if self.config.auto_pong && !self.close_queued {
+                if self.config.auto_pong && self.state == State::Open {
                     self.pending_pong = Some(payload.clone());
                 }
                 Event::Ping(payload)
@@ -539,13 +546,14 @@ impl<K: MaskKeySource> Connection<K> {
                 Err(error) => self.fail(error),
                 Ok(close) => {
                     self.close_received = true;
-                    if !self.close_queued {
+                    if self.state == State::Open {
                         // Echo the code only (§5.5.1); an empty Close is answered with an empty one.
                         self.queue_close(ClosePayload {
                             code: close.code,
                             reason: "",
                         });
                     }
+                    self.advance_closing();
                     let mut reason = CloseReason::new();
                     // Cannot overflow: the reason came out of a 125-byte payload after a 2-byte code.
                     let _ = reason.push_str(close.reason);
@@ -573,12 +581,13 @@ impl<K: MaskKeySource> Connection<K> {
         self.message = None;
         self.pending_pong = None;
         self.pending_ping = None;
-        if !self.close_queued {
+        if self.state == State::Open {
             self.queue_close(ClosePayload {
                 code: Some(code),
                 reason: "",
             });
         }
+        self.advance_closing();
     }
 
     fn queue_close(&mut self, close: ClosePayload<'_>) {
@@ -586,7 +595,7 @@ impl<K: MaskKeySource> Connection<K> {
         // Callers pass either an empty reason or one checked against MAX_CLOSE_REASON_LEN.
         let _ = close.emit(&mut payload);
         self.pending_close = Some(payload);
-        self.close_queued = true;
+        self.state = State::Closing;
     }
 
     /// Whether control frames are waiting for [`Connection::poll_transmit`].
@@ -614,6 +623,7 @@ impl<K: MaskKeySource> Connection<K> {
             }
             if opcode == OpCode::Close {
                 self.close_sent = true;
+                self.advance_closing();
             }
         }
         written
@@ -666,7 +676,7 @@ impl<K: MaskKeySource> Connection<K> {
     }
 
     fn check_can_send(&self) -> Result<(), SendError> {
-        if self.close_queued || self.failed {
+        if self.state != State::Open || self.failed {
             Err(SendError::Closed)
         } else {
             Ok(())
@@ -752,7 +762,7 @@ impl<K: MaskKeySource> Connection<K> {
         .emit(&mut payload)
         .map_err(|_| SendError::ControlPayloadTooLong)?;
         self.pending_close = Some(payload);
-        self.close_queued = true;
+        self.state = State::Closing;
         Ok(())
     }
 

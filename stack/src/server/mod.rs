@@ -333,7 +333,7 @@ impl Server {
                             let route = ws.route;
                             let data = ws.session.take_message();
                             self.with_app(route, id, |app, out| {
-                                app.on_message(out, id, kind, &data)
+                                app.on_message(out, id, kind, data.as_slice())
                             });
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)
@@ -348,7 +348,7 @@ impl Server {
                             let route = ws.route;
                             let data = ws.session.take_message();
                             self.with_app(route, id, |app, out| {
-                                app.on_piece(out, id, kind, &data, first, fin)
+                                app.on_piece(out, id, kind, data.as_slice(), first, fin)
                             });
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)

@@ -2,12 +2,16 @@
 //! `ws::Connection`, whole messages out, frames into a bounded queue, queue into the socket.
 //! Shared by the server's connections and the client role.
 //!
-//! Input is not copied out of the stack: the engine reads (and unmasks in place) straight from
-//! the TCP receive buffer ([`Net::recv_with`]) and consumes only what it has processed, so
-//! bytes behind a paused connection stay in that buffer and close the TCP window.
+//! Each payload byte is copied once: the engine reads straight from the TCP receive buffer
+//! ([`Net::recv_with`]) and copies the payload into the message buffer (`message.rs`),
+//! unmasking it in the same pass ([`ws::Connection::read_into`]). It consumes only what it has
+//! processed, so bytes behind a paused connection stay in that buffer and close the TCP
+//! window.
 
+mod message;
 mod outqueue;
 
+pub(crate) use message::MessageBuf;
 pub(crate) use outqueue::OutQueue;
 
 use ws::{
@@ -82,7 +86,10 @@ pub(crate) struct Session<K: MaskKeySource = NoMask> {
     /// Frames that arrived with the handshake (after the HTTP head), not yet processed.
     early: Vec<u8>,
     out: OutQueue,
-    message: Vec<u8>,
+    /// The message (or, streaming, the piece) being assembled.
+    message: MessageBuf,
+    /// `message` was handed out with the last step: the next payload byte starts a new one.
+    delivered: bool,
     kind: MessageKind,
     /// Why the WebSocket stopped being open, once it has: the peer's close code (1005 if it
     /// sent none), the code we closed or failed with, or 1006 when the TCP connection dropped.
@@ -106,7 +113,8 @@ impl<K: MaskKeySource> Session<K> {
             ws,
             early: early.to_vec(),
             out,
-            message: Vec::new(),
+            message: MessageBuf::default(),
+            delivered: false,
             kind: MessageKind::Text,
             end_code: None,
             trace: None,
@@ -204,15 +212,14 @@ fn trace_in(trace: Option<ConnId>, event: &Event<'_>) {
 impl<K: MaskKeySource> Session<K> {
     /// Takes the message announced by the last [`Step::Message`] out (so an app can read it while the server is borrowed);
     /// give it back with [`Session::restore_message`] to keep its allocation.
-    pub(crate) fn take_message(&mut self) -> Vec<u8> {
+    pub(crate) fn take_message(&mut self) -> MessageBuf {
         std::mem::take(&mut self.message)
     }
 
     /// Returns a buffer taken with [`Session::take_message`].
-    pub(crate) fn restore_message(&mut self, mut buf: Vec<u8>) {
-        buf.clear();
-        // Keep everyday capacity, release what a 16 MiB message left behind.
-        buf.shrink_to(64 * 1024);
+    pub(crate) fn restore_message(&mut self, mut buf: MessageBuf) {
+        // Keeps everyday storage, releases what a 16 MiB message grew.
+        buf.recycle();
         self.message = buf;
     }
 
@@ -413,10 +420,19 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Gives `input` to the engine until it produces a whole message (or a piece, streaming)
     /// or has taken everything. Returns the bytes consumed and what is ready, if anything.
-    fn feed(&mut self, input: &mut [u8], now: Instant) -> (usize, Option<Step>) {
+    ///
+    /// Payload bytes go from `input` (the TCP receive ring) into the message buffer in one
+    /// pass that also unmasks them ([`Connection::read_into`]); `input` is not written.
+    fn feed(&mut self, input: &[u8], now: Instant) -> (usize, Option<Step>) {
         let mut pos = 0;
         while pos < input.len() {
-            let (consumed, event) = self.ws.handle_read(&mut input[pos..], now);
+            if std::mem::take(&mut self.delivered) {
+                self.message.clear();
+            }
+            // Room for every byte left, so a piece is never cut short for lack of space (a
+            // streaming app gets the same pieces as the input holds).
+            let spare = self.message.spare(input.len() - pos);
+            let (consumed, event) = self.ws.read_into(&input[pos..], spare, now);
             pos += consumed;
             let Some(event) = event else {
                 if consumed == 0 {
@@ -433,11 +449,11 @@ impl<K: MaskKeySource> Session<K> {
                     first,
                     fin,
                 } => {
-                    if first || self.streaming {
-                        self.message.clear();
+                    let len = payload.len();
+                    if first {
                         self.kind = kind;
                     }
-                    self.message.extend_from_slice(payload);
+                    self.message.commit(len);
                     if self.streaming {
                         ready = Some(Step::Piece { kind, first, fin });
                     } else if fin {
@@ -459,6 +475,7 @@ impl<K: MaskKeySource> Session<K> {
             }
             self.collect_transmit();
             if ready.is_some() {
+                self.delivered = true;
                 return (pos, ready);
             }
         }
