@@ -10,6 +10,7 @@
 #   scripts/labs.sh [N...]          labs N... (by number: 1 = 01-*.md), default every lab
 #   scripts/labs.sh --file LAB.md   one lab file (a copy you are editing)
 #   scripts/labs.sh --userns ...    use an unprivileged user namespace even as root
+#   scripts/labs.sh --verbose ...   also print what every step printed
 #
 # As root each lab gets a namespace `labs-<pid>-<n>` (deleted afterwards, also on failure); as
 # any other user it runs in a user + network namespace (`unshare -rn`), where you are root of
@@ -73,13 +74,15 @@ if [[ ${1:-} == --inside ]]; then
 fi
 
 # ---- outside: choose the labs, prepare, run each in its namespace ---------------------------
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 userns=false
+verbose=false
 files=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         -h | --help) usage; exit 0 ;;
         --userns) userns=true ;;
+        --verbose) verbose=true ;;
         --file) [[ $# -ge 2 && -f $2 ]] || die "--file needs a lab file (got '${2:-}')"; files+=("$(realpath "$2")"); shift ;;
         [0-9]*)
             lab=$(compgen -G "$repo/docs/labs/$(printf '%02d' "$((10#$1))")-*.md" | head -1) ||
@@ -179,6 +182,12 @@ for file in "${files[@]}"; do
         } >&2
         echo "labs: $passed passed, 1 failed"
         exit 1
+    fi
+    if $verbose; then
+        for out in "$work"/[0-9][0-9].out; do
+            echo "---- $name step $((10#$(basename "$out" .out))) ($(cat "${out%.out}.where"))"
+            cat "$out"
+        done
     fi
     passed=$((passed + 1))
     note "$name: $steps steps ok ($((SECONDS - t0)) s, $($userns && echo "user namespace" || echo "namespace $ns"))"
