@@ -11,6 +11,8 @@
 #   scripts/labs.sh --file LAB.md   one lab file (a copy you are editing)
 #   scripts/labs.sh --userns ...    use an unprivileged user namespace even as root
 #   scripts/labs.sh --verbose ...   also print what every step printed
+#   sudo scripts/labs.sh --as USER ...  as root: run them as USER (e.g. nobody), the way a
+#                                   student without sudo does, from a copy USER can read
 #
 # As root each lab gets a namespace `labs-<pid>-<n>` (deleted afterwards, also on failure); as
 # any other user it runs in a user + network namespace (`unshare -rn`), where you are root of
@@ -74,15 +76,18 @@ if [[ ${1:-} == --inside ]]; then
 fi
 
 # ---- outside: choose the labs, prepare, run each in its namespace ---------------------------
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 userns=false
 verbose=false
+as_user_name=""
+pass_on=()
 files=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         -h | --help) usage; exit 0 ;;
         --userns) userns=true ;;
-        --verbose) verbose=true ;;
+        --verbose) verbose=true; pass_on+=(--verbose) ;;
+        --as) [[ $# -ge 2 ]] || die "--as needs a user name"; as_user_name=$2; shift ;;
         --file) [[ $# -ge 2 && -f $2 ]] || die "--file needs a lab file (got '${2:-}')"; files+=("$(realpath "$2")"); shift ;;
         [0-9]*)
             lab=$(compgen -G "$repo/docs/labs/$(printf '%02d' "$((10#$1))")-*.md" | head -1) ||
@@ -92,6 +97,39 @@ while [[ $# -gt 0 ]]; do
     esac
     shift
 done
+# The tunws the labs run: $TUNWS, else a fresh debug build.
+if [[ -n ${TUNWS:-} ]]; then
+    [[ -x $TUNWS ]] || die "TUNWS=$TUNWS is not an executable"
+    tunws=$(realpath "$TUNWS")
+else
+    require_tools cargo
+    (cd "$repo" && as_user cargo build -q -p demo --bin tunws) || die "cargo build -p demo --bin tunws failed"
+    tunws=$(target_dir)/debug/tunws
+fi
+
+# --as USER: the same run as another user, from a copy of the labs, this script and tunws that
+# the user can read wherever the repository lives (a checkout under /root is closed to others).
+if [[ -n $as_user_name ]]; then
+    require_root "$@"
+    id "$as_user_name" >/dev/null 2>&1 || die "no user $as_user_name"
+    stage=$(mktemp -d -t labs-as-XXXXXX)
+    trap 'rm -rf "$stage"' EXIT
+    mkdir -p "$stage/scripts" "$stage/docs/labs" "$stage/lab-files"
+    cp "$repo/scripts/labs.sh" "$repo/scripts/lib.sh" "$stage/scripts/"
+    cp "$tunws" "$stage/tunws"
+    staged=()
+    if [[ ${#files[@]} -gt 0 ]]; then
+        for file in "${files[@]}"; do cp "$file" "$stage/lab-files/"; staged+=(--file "$stage/lab-files/${file##*/}"); done
+    else
+        cp "$repo"/docs/labs/[0-9][0-9]-*.md "$stage/docs/labs/"
+    fi
+    chmod -R a+rX "$stage"
+    rc=0
+    (cd "$stage" && runuser -u "$as_user_name" -- env TUNWS="$stage/tunws" PATH="$PATH" \
+        bash "$stage/scripts/labs.sh" "${pass_on[@]}" "${staged[@]}") || rc=$?
+    exit $rc
+fi
+
 if [[ ${#files[@]} -eq 0 ]]; then
     mapfile -t files < <(compgen -G "$repo/docs/labs/[0-9][0-9]-*.md" | sort)
     [[ ${#files[@]} -gt 0 ]] || die "no labs found in $repo/docs/labs/"
@@ -104,16 +142,6 @@ if $userns; then
         die "cannot create an unprivileged user namespace (unshare -rn): the kernel or its policy forbids it (sysctl kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu); run as root instead"
     [[ -r /dev/net/tun && -w /dev/net/tun ]] ||
         die "/dev/net/tun is not open to you ($(stat -c %A /dev/net/tun 2>/dev/null || echo missing)): distributions make it 0666 (udev); an administrator can run  chmod 0666 /dev/net/tun"
-fi
-
-# The tunws the labs run: $TUNWS, else a fresh debug build.
-if [[ -n ${TUNWS:-} ]]; then
-    [[ -x $TUNWS ]] || die "TUNWS=$TUNWS is not an executable"
-    tunws=$(realpath "$TUNWS")
-else
-    require_tools cargo
-    (cd "$repo" && cargo build -q -p demo --bin tunws) || die "cargo build -p demo --bin tunws failed"
-    tunws=$(target_dir)/debug/tunws
 fi
 
 top=$(mktemp -d -t labs-XXXXXX)

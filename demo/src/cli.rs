@@ -16,6 +16,8 @@ Examples:
   sudo scripts/demo.sh                  create tun0 (kernel side 10.0.0.1) and run tunws
   tunws --trace --pcap /tmp/tunws.pcap  watch the TCP and WebSocket handshakes
   tunws client ws://10.0.0.1:9001/      the client role, stdin lines out, text lines in
+  tunws sim                             the handshake and a chat in memory: no TUN, no root
+  tunws ladder trace.log                the ladder diagram of a --trace log (2>trace.log)
 
 Impairment (labs): --loss, --reorder, --duplicate, --delay and --jitter act on every packet in
 both directions, chosen by a PRNG seeded with --loss-seed, so a run repeats exactly. With offload
