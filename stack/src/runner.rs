@@ -146,7 +146,8 @@ impl Drop for StopSignalsBlocked {
 /// Sleeps until `link_fd` or one of `extra` (at most 31 fds) is readable, `timeout` passes
 /// (`None`: no timeout; microsecond precision) or a signal is handled. `sigmask`: the mask to
 /// wait with (`None`: the current one). Returns at once when there is no fd to wait on (links
-/// driven by tests). Returns a bit mask: bit `i` set when `extra[i]` is readable or hung up.
+/// driven by tests), after letting in, under `sigmask`, any signal that is pending. Returns a
+/// bit mask: bit `i` set when `extra[i]` is readable or hung up.
 pub(crate) fn wait(
     link_fd: Option<RawFd>,
     extra: &[RawFd],
@@ -160,7 +161,8 @@ pub(crate) fn wait(
             "too many fds to wait on",
         ));
     }
-    if link_fd.is_none() && extra.is_empty() {
+    let nothing_to_wait_on = link_fd.is_none() && extra.is_empty();
+    if nothing_to_wait_on && sigmask.is_none() {
         return Ok(0);
     }
     let mut fds = [libc::pollfd {
@@ -174,6 +176,12 @@ pub(crate) fn wait(
         slot.fd = fd;
         slot.events = libc::POLLIN;
     }
+    // With nothing to wait on, a zero timeout: the call only delivers pending signals.
+    let timeout = if nothing_to_wait_on {
+        Some(Duration::ZERO)
+    } else {
+        timeout
+    };
     let timespec = timeout.map(|d| {
         let micros = d.total_micros();
         libc::timespec {

@@ -369,7 +369,7 @@ impl<K: MaskKeySource> Session<K> {
             }
             if !self.early.is_empty() {
                 let mut early = std::mem::take(&mut self.early);
-                let (used, step) = self.feed(&mut early, now);
+                let (used, step) = self.feed(&early, now);
                 early.drain(..used);
                 self.early = early;
                 if let Some(step) = step {
