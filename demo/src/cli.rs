@@ -79,7 +79,8 @@ pub enum Command {
 /// `tunws sim` options.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Drop this share of packets in each direction at the server, chosen by --loss-seed
+    /// Drop this share of packets on the wire, each direction, chosen by --loss-seed; each
+    /// loss is printed as a `lost` line and drawn as an arrow that ends in X
     #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = parse_percent)]
     pub loss: f64,
 

@@ -11,7 +11,8 @@
 //! Sequence and acknowledgement numbers are relative to each side's ISN (the SYN's sequence
 //! number), as Wireshark shows them; segments seen before their side's SYN keep absolute
 //! numbers. It reads the trace's own text, so it draws a real run (`tunws --trace 2>log`) as
-//! well as `tunws sim`; lines of other kinds are left out.
+//! well as `tunws sim`, whose `lost` lines (same format, from its simulated wire) become arrows
+//! that end in `X` before they reach the other side; lines of other kinds are left out.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -24,6 +25,8 @@ struct Segment<'a> {
     time: &'a str,
     /// Towards tunws (`in`).
     inbound: bool,
+    /// A `lost` line: the wire dropped it.
+    lost: bool,
     src: &'a str,
     dst: &'a str,
     flags: &'a str,
@@ -34,9 +37,14 @@ struct Segment<'a> {
     options: Vec<&'a str>,
 }
 
-/// Parses `trace    0.104211 in  10.0.0.1:53122 → 10.0.0.2:8080 TCP [SYN] seq=… ack=… win=… len=0 mss=1460`.
+/// Parses `trace    0.104211 in  10.0.0.1:53122 → 10.0.0.2:8080 TCP [SYN] seq=… ack=… win=… len=0 mss=1460`
+/// (or the same after `lost `).
 fn parse_segment(line: &str) -> Option<Segment<'_>> {
-    let mut words = line.strip_prefix("trace ")?.split_whitespace();
+    let (lost, rest) = match line.strip_prefix("trace ") {
+        Some(rest) => (false, rest),
+        None => (true, line.strip_prefix("lost ")?),
+    };
+    let mut words = rest.split_whitespace();
     let time = words.next()?;
     let inbound = match words.next()? {
         "in" => true,
@@ -55,6 +63,7 @@ fn parse_segment(line: &str) -> Option<Segment<'_>> {
     let mut segment = Segment {
         time,
         inbound,
+        lost,
         src,
         dst,
         flags,
@@ -147,7 +156,7 @@ pub fn render<S: AsRef<str>>(lines: &[S]) -> String {
                 out,
                 "{:>9}  |{}|",
                 segment.time,
-                arrow(&label, segment.inbound)
+                arrow(&label, segment.inbound, segment.lost)
             );
         } else if let Some(note) = note(line) {
             let _ = writeln!(out, "{:>9}  |{:width$}|  {note}", "", "", width = WIDTH);
@@ -156,14 +165,16 @@ pub fn render<S: AsRef<str>>(lines: &[S]) -> String {
     out
 }
 
-/// `--label---->` (towards tunws, on the right) or `<-label-----` (towards the client).
-fn arrow(label: &str, rightwards: bool) -> String {
+/// `--label---->` (towards tunws, on the right) or `<-label-----` (towards the client); a lost
+/// one stops short with an `X`: `--label--X ` or ` X-label---`.
+fn arrow(label: &str, rightwards: bool, lost: bool) -> String {
     let label: String = label.chars().take(WIDTH - 4).collect();
     let fill = WIDTH - 3 - label.chars().count();
-    if rightwards {
-        format!("--{label}{}>", "-".repeat(fill))
-    } else {
-        format!("<-{label}{}-", "-".repeat(fill))
+    match (rightwards, lost) {
+        (true, false) => format!("--{label}{}>", "-".repeat(fill)),
+        (false, false) => format!("<-{label}{}-", "-".repeat(fill)),
+        (true, true) => format!("--{label}{}X ", "-".repeat(fill - 1)),
+        (false, true) => format!(" X-{label}{}", "-".repeat(fill)),
     }
 }
 
@@ -203,6 +214,30 @@ mod tests {
         // Every row has its bars in the same columns.
         let bars: Vec<usize> = rows[1..].iter().map(|r| r.find('|').unwrap()).collect();
         assert!(bars.iter().all(|&b| b == bars[0]), "{text}");
+    }
+
+    #[test]
+    fn lost_segments_stop_short_of_the_other_side() {
+        let text = render(&[
+            "lost     0.001000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN] seq=100 win=65535 len=0 mss=1460",
+            "trace    1.001000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN] seq=100 win=65535 len=0 mss=1460",
+            "trace    1.001000 out 10.0.0.2:8080 → 10.0.0.1:49154 TCP [SYN,ACK] seq=7 ack=101 win=65535 len=0",
+            "lost     1.002000 out 10.0.0.2:8080 → 10.0.0.1:49154 TCP [SYN,ACK] seq=7 ack=101 win=65535 len=0",
+        ]);
+        let rows: Vec<&str> = text.lines().collect();
+        assert!(
+            rows[1].contains("|--[SYN] seq=0 mss=1460---") && rows[1].ends_with("-X |"),
+            "{text}"
+        );
+        assert!(rows[2].ends_with("->|"), "{text}");
+        assert!(
+            rows[4].contains("| X-[SYN,ACK] seq=0 ack=1---") && rows[4].ends_with("-|"),
+            "{text}"
+        );
+        assert!(
+            rows.iter()
+                .all(|r| r.chars().count() == rows[1].chars().count() || !r.contains('|'))
+        );
     }
 
     #[test]

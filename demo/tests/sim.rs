@@ -70,8 +70,11 @@ fn sim_prints_the_golden_exchange() {
 #[test]
 fn sim_with_seeded_loss_prints_the_golden_retransmissions() {
     let out = check_golden("sim-loss.txt", &["sim", "--loss", "20", "--loss-seed", "3"]);
-    // The lost SYN costs smoltcp's 1 s minimum RTO: the handshake starts a second late.
-    assert!(out.contains("trace    1.001000 in  10.0.0.1:"), "{out}");
+    // The wire says what it lost; the lost SYN costs smoltcp's 1 s minimum RTO, so the
+    // handshake starts a second late; the ladder draws the loss.
+    assert!(out.starts_with("lost     0.000000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN]"), "{out}");
+    assert!(out.contains("\ntrace    1.001000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN]"), "{out}");
+    assert!(out.contains("|--[SYN] seq=0 mss=1460 wscale=1---------------X |"), "{out}");
     assert!(out.contains("closed with 1000"), "{out}");
 }
 

@@ -5,14 +5,15 @@
 //! same `Server` with the same `/chat` and `/echo` apps that `tunws` runs over a TUN). Only the
 //! server is traced, as `tunws --trace` traces only itself: its packet lines come from the same
 //! trace layer and its state, HTTP and frame lines from the same log calls. Time starts at zero
-//! and jumps from timer to timer; the ISNs come from fixed seeds; so the same options print the
-//! same bytes every run. (The client's handshake nonce and masking keys stay random, as RFC 6455
+//! and jumps from timer to timer; the ISNs and the losses come from fixed seeds; so the same
+//! options print the same bytes every run. With `--loss`, the wire between them drops packets
+//! and says so in `lost` lines ([`wire`]). (The client's handshake nonce and masking keys stay random, as RFC 6455
 //! asks; they change bytes on the wire, never a length or a line printed here.)
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use stack::client::{Client, ClientApp, ClientConfig, Sender};
@@ -24,6 +25,8 @@ use ws::{CloseCode, MessageKind};
 
 use crate::cli::SimArgs;
 use crate::{chat, echo, ladder};
+
+mod wire;
 
 const CLIENT_IP: [u8; 4] = [10, 0, 0, 1];
 const SERVER_IP: [u8; 4] = [10, 0, 0, 2];
@@ -146,8 +149,6 @@ fn exchange(args: &SimArgs, lines: &Lines) -> Result<CloseCode, String> {
     let mut now = Instant::ZERO;
     let server_config = NetConfig {
         trace: true,
-        loss_percent: args.loss,
-        loss_seed: args.loss_seed,
         // The server's impairment stage delays both directions, as `tunws --delay` does.
         delay: Duration::from_millis(u64::from(args.delay)),
         ..net_config(SERVER_IP)
@@ -158,9 +159,16 @@ fn exchange(args: &SimArgs, lines: &Lines) -> Result<CloseCode, String> {
     let mut chain = Chain::new();
     chain.push(Box::new(Trace::new(Box::new(LineSink(lines.clone())))));
     *server_net.middleware_mut() = chain;
-    let mut client_net =
-        Net::with_link_seeded(Box::new(client_link), &net_config(CLIENT_IP), now, 2)
-            .map_err(|e| e.to_string())?;
+    let clock = Arc::new(AtomicI64::new(0));
+    let wire = wire::LossyWire::new(
+        client_link,
+        args.loss,
+        args.loss_seed,
+        lines.clone(),
+        clock.clone(),
+    );
+    let mut client_net = Net::with_link_seeded(Box::new(wire), &net_config(CLIENT_IP), now, 2)
+        .map_err(|e| e.to_string())?;
 
     let mut server = Server::new(ServerConfig {
         trace: true,
@@ -196,6 +204,7 @@ fn exchange(args: &SimArgs, lines: &Lines) -> Result<CloseCode, String> {
     let mut code = None;
     let mut end = None;
     loop {
+        clock.store(now.total_micros(), Ordering::Relaxed);
         // Turn both sides until nothing moves at this instant.
         for _ in 0..64 {
             let mut active = client_net.poll(now);
