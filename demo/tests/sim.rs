@@ -72,9 +72,18 @@ fn sim_with_seeded_loss_prints_the_golden_retransmissions() {
     let out = check_golden("sim-loss.txt", &["sim", "--loss", "20", "--loss-seed", "3"]);
     // The wire says what it lost; the lost SYN costs smoltcp's 1 s minimum RTO, so the
     // handshake starts a second late; the ladder draws the loss.
-    assert!(out.starts_with("lost     0.000000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN]"), "{out}");
-    assert!(out.contains("\ntrace    1.001000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN]"), "{out}");
-    assert!(out.contains("|--[SYN] seq=0 mss=1460 wscale=1---------------X |"), "{out}");
+    assert!(
+        out.starts_with("lost     0.000000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\ntrace    1.001000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("|--[SYN] seq=0 mss=1460 wscale=1---------------X |"),
+        "{out}"
+    );
     assert!(out.contains("closed with 1000"), "{out}");
 }
 
