@@ -53,11 +53,17 @@ fn main() -> ExitCode {
 
 /// `tunws ladder [FILE]`: the diagram of a trace log.
 fn draw_ladder(args: &cli::LadderArgs) -> io::Result<ExitCode> {
-    let text = match &args.file {
-        Some(path) => std::fs::read_to_string(path)
+    let bytes = match &args.file {
+        Some(path) => std::fs::read(path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
-        None => io::read_to_string(io::stdin())?,
+        None => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut io::stdin(), &mut bytes)?;
+            bytes
+        }
     };
+    // A log may hold anything (a request line is logged as received): draw what parses.
+    let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
     io::stdout().write_all(ladder::render(&lines).as_bytes())?;
     Ok(ExitCode::SUCCESS)
