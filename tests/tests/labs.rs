@@ -114,6 +114,21 @@ fn the_same_failure_in_a_user_namespace() {
 
 #[test]
 #[ignore = "needs root: run scripts/test.sh"]
+fn the_same_failure_as_a_user_without_sudo() {
+    require_root!();
+    let (_dir, lab) = broken_lab1("^tun0 +DOWN +10", "^tun0 +UP +10");
+    // --as copies the lab, labs.sh and tunws where `nobody` can read them and runs as nobody.
+    let err = run_failing(&lab, &["--as", "nobody"]);
+    assert!(
+        err.contains("FAILED: 01-tun.md step 1 (")
+            && err.contains("expected a line matching  ^tun0 +UP +10")
+            && err.contains("| tun0             DOWN           10.0.0.1/24"),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn an_unknown_lab_number_is_a_clear_error() {
     require_root!();
     let out = labs_sh(&["99"]);
