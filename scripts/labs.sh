@@ -192,6 +192,8 @@ for file in "${files[@]}"; do
     rc=0
     timeout "$LAB_TIMEOUT" "${launcher[@]}" bash "$repo/scripts/labs.sh" --inside "$work" || rc=$?
     current=$(cat "$work/current" 2>/dev/null || echo 01)
+    # A failure after the last step (the lab's shell itself): blame the last step.
+    [[ $current != done || $rc -eq 0 ]] || current=$(printf '%02d' "$steps")
     if [[ $rc -ne 0 || $current != done ]]; then
         where=$(cat "$work/$current.where" 2>/dev/null || echo "$name")
         if [[ -s $work/failed ]]; then
