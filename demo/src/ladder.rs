@@ -1,6 +1,6 @@
 //! The ladder diagram of a `--trace` log: one arrow per TCP segment between the client (left)
-//! and tunws (right), with what tunws made of it (state changes, the HTTP upgrade, WebSocket
-//! frames) written beside the tunws column.
+//! and tunws (right) drawn with `-`, one per HTTP message and WebSocket frame tunws read or
+//! sent drawn with `=`, and its TCP state changes written beside the tunws column.
 //!
 //! ```text
 //!     time  10.0.0.1:49152                                  10.0.0.2:8080
@@ -85,20 +85,47 @@ fn parse_segment(line: &str) -> Option<Segment<'_>> {
     Some(segment)
 }
 
-/// What tunws logged beside the packets, shortened for the margin; `None` for other lines.
-fn note(line: &str) -> Option<String> {
+/// A row drawn for a line tunws logged beside the packets.
+enum Row {
+    /// An HTTP message or a WebSocket frame: an arrow of the application layer (`==`),
+    /// rightwards when tunws read it.
+    Message { label: String, rightwards: bool },
+    /// Anything else (TCP states, clients arriving and leaving), in the margin.
+    Note(String),
+}
+
+/// The rows for one log line of tunws (`conn N …`, `client N …`); none for other lines.
+fn rows(line: &str) -> Vec<Row> {
     if line.starts_with("client ") {
-        return Some(line.to_string());
+        return vec![Row::Note(line.to_string())];
     }
-    let rest = line.strip_prefix("conn ")?;
-    let (_id, what) = rest.split_once(' ')?;
+    let Some((_id, what)) = line.strip_prefix("conn ").and_then(|r| r.split_once(' ')) else {
+        return Vec::new();
+    };
+    let message = |label: &str, rightwards| Row::Message {
+        label: label.trim().to_string(),
+        rightwards,
+    };
+    if let Some(frame) = what.strip_prefix("ws in ") {
+        return vec![message(frame, true)];
+    }
+    if let Some(frame) = what.strip_prefix("ws out ") {
+        return vec![message(frame, false)];
+    }
+    // `http "GET /chat HTTP/1.1" -> 101 Switching Protocols: now WebSocket`: request, answer.
+    if let Some((request, answer)) = what
+        .strip_prefix("http \"")
+        .and_then(|r| r.split_once("\" -> "))
+    {
+        return vec![message(request, true), message(answer, false)];
+    }
     // State changes read "10.0.0.1:53122: LISTEN → SYN-RECEIVED": the endpoint is the column's.
-    Some(match what.split_once(": ") {
+    vec![Row::Note(match what.split_once(": ") {
         Some((endpoint, change)) if endpoint.parse::<std::net::SocketAddr>().is_ok() => {
             change.to_string()
         }
         _ => what.to_string(),
-    })
+    })]
 }
 
 /// The log line without env_logger's `[time LEVEL target] ` prefix.
@@ -156,25 +183,41 @@ pub fn render<S: AsRef<str>>(lines: &[S]) -> String {
                 out,
                 "{:>9}  |{}|",
                 segment.time,
-                arrow(&label, segment.inbound, segment.lost)
+                arrow(&label, segment.inbound, segment.lost, '-')
             );
-        } else if let Some(note) = note(line) {
-            let _ = writeln!(out, "{:>9}  |{:width$}|  {note}", "", "", width = WIDTH);
+        } else {
+            for row in rows(line) {
+                let _ = match row {
+                    Row::Message { label, rightwards } => {
+                        writeln!(
+                            out,
+                            "{:>9}  |{}|",
+                            "",
+                            arrow(&label, rightwards, false, '=')
+                        )
+                    }
+                    Row::Note(note) => {
+                        writeln!(out, "{:>9}  |{:width$}|  {note}", "", "", width = WIDTH)
+                    }
+                };
+            }
         }
     }
     out
 }
 
-/// `--label---->` (towards tunws, on the right) or `<-label-----` (towards the client); a lost
-/// one stops short with an `X`: `--label--X ` or ` X-label---`.
-fn arrow(label: &str, rightwards: bool, lost: bool) -> String {
+/// `--label---->` (towards tunws, on the right) or `<-label-----` (towards the client), drawn
+/// with `line` (`-` a TCP segment, `=` an HTTP message or WebSocket frame); a lost one stops
+/// short with an `X`: `--label--X ` or ` X-label---`.
+fn arrow(label: &str, rightwards: bool, lost: bool, line: char) -> String {
     let label: String = label.chars().take(WIDTH - 4).collect();
     let fill = WIDTH - 3 - label.chars().count();
+    let run = |n: usize| line.to_string().repeat(n);
     match (rightwards, lost) {
-        (true, false) => format!("--{label}{}>", "-".repeat(fill)),
-        (false, false) => format!("<-{label}{}-", "-".repeat(fill)),
-        (true, true) => format!("--{label}{}X ", "-".repeat(fill - 1)),
-        (false, true) => format!(" X-{label}{}", "-".repeat(fill)),
+        (true, false) => format!("{}{label}{}>", run(2), run(fill)),
+        (false, false) => format!("<{}{label}{}", run(1), run(fill + 1)),
+        (true, true) => format!("{}{label}{}X ", run(2), run(fill - 1)),
+        (false, true) => format!(" X{}{label}{}", run(1), run(fill)),
     }
 }
 
@@ -194,7 +237,7 @@ mod tests {
     fn a_real_trace_becomes_arrows_with_relative_numbers_and_notes() {
         let text = render(&HANDSHAKE);
         let rows: Vec<&str> = text.lines().collect();
-        assert_eq!(rows.len(), 6, "{text}");
+        assert_eq!(rows.len(), 7, "{text}");
         assert!(rows[0].contains("10.0.0.1:51926") && rows[0].ends_with("10.0.0.2:8080"));
         assert!(
             rows[1].contains("|--[SYN] seq=0 mss=1460 wscale=10---"),
@@ -208,8 +251,13 @@ mod tests {
         );
         assert!(rows[4].contains("[PSH,ACK] seq=1 ack=1 len=194"), "{text}");
         assert!(
-            rows[5]
-                .ends_with("http \"GET /echo HTTP/1.1\" -> 101 Switching Protocols: now WebSocket")
+            rows[5].contains("|==GET /echo HTTP/1.1=====") && rows[5].ends_with("=>|"),
+            "{text}"
+        );
+        assert!(
+            rows[6].contains("|<=101 Switching Protocols: now WebSocket===")
+                && rows[6].ends_with("=|"),
+            "{text}"
         );
         // Every row has its bars in the same columns.
         let bars: Vec<usize> = rows[1..].iter().map(|r| r.find('|').unwrap()).collect();
