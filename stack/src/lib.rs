@@ -30,10 +30,11 @@
 //! egress into `Port` (middleware, impairment, virtio-net header) and `TunLink` writes them.
 //!
 //! The rest: `net/mod.rs` builds [`Net`]; `net/supply.rs` finds closed sockets for new
-//! listeners and connections and moves them between shards; `net/wait.rs` waits for loops of
-//! one's own; `net/stats.rs` and `server/stats.rs` answer `GET /stats`; [`config`] and
-//! [`clock`] hold the settings and the time; `entropy.rs` is the one call for OS randomness
-//! (ISNs, the client's ChaCha20 masking keys); [`id`] names connections.
+//! listeners and connections and moves them between shards; `ppoll.rs` is the one blocking
+//! call (ppoll with a signal mask), for the runner and for `net/wait.rs` (loops of one's own);
+//! `net/stats.rs` and `server/stats.rs` answer `GET /stats`; [`config`] and [`clock`] hold the
+//! settings and the time; `entropy.rs` is the one call for OS randomness (ISNs, the client's
+//! ChaCha20 masking keys); [`id`] names connections.
 //!
 //! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
 //! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6
@@ -58,6 +59,7 @@ pub mod id;
 pub mod middleware;
 pub mod net;
 pub(crate) mod pool;
+mod ppoll;
 pub(crate) mod rings;
 pub mod runner;
 pub mod server;
