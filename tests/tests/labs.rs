@@ -127,6 +127,35 @@ fn the_same_failure_as_a_user_without_sudo() {
     );
 }
 
+/// A lab of two steps that needs no tunws: the second reads a variable the first set.
+const SHELL_LAB: &str = "# Two steps\n\n```sh lab-run\nGREETING=hello\nprintf 'one\\ntwo\\n'\n```\n\n\
+```text lab-expect\n^one$\n^two$\n```\n\n```sh lab-run\necho \"$GREETING again\"\n```\n\n\
+```text lab-expect\n^hello again$\n```\n";
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn steps_share_one_shell_and_expected_lines_must_come_in_order() {
+    require_root!();
+    let dir = tempdir::Dir::new();
+    let lab = dir.0.join("90-shell.md");
+    std::fs::write(&lab, SHELL_LAB).unwrap();
+    let out = labs_sh(&["--file", lab.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("labs: 1 passed, 0 failed"));
+
+    std::fs::write(&lab, SHELL_LAB.replace("^one$\n^two$", "^two$\n^one$")).unwrap();
+    let err = run_failing(&lab, &[]);
+    assert!(
+        err.contains("FAILED: 90-shell.md step 1 (")
+            && err.contains("expected a line matching  ^one$"),
+        "{err}"
+    );
+}
+
 #[test]
 #[ignore = "needs root: run scripts/test.sh"]
 fn an_unknown_lab_number_is_a_clear_error() {
