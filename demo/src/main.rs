@@ -24,10 +24,11 @@ const CHAT_PAGE: &str = include_str!("chat.html");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        // Neither needs a TUN or signals; sim installs a log of its own (virtual time).
-        Some(Command::Sim(args)) => sim::run(&args),
-        Some(Command::Ladder(args)) => draw_ladder(&args),
+    match cli.command {
+        // Neither needs a TUN, signals or env_logger; sim installs a log of its own (virtual
+        // time), so their errors go to stderr directly.
+        Some(Command::Sim(args)) => report(sim::run(&args), |e| eprintln!("tunws: {e}")),
+        Some(Command::Ladder(args)) => report(draw_ladder(&args), |e| eprintln!("tunws: {e}")),
         online => {
             env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
                 .init();
@@ -35,20 +36,21 @@ fn main() -> ExitCode {
                 log::error!("cannot install the SIGINT/SIGTERM handler: {e}");
                 return ExitCode::FAILURE;
             }
-            match online {
+            let result = match online {
                 Some(Command::Client(args)) => client::run(&args),
                 _ => serve(&cli.server),
-            }
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            // The log may not be installed (sim, ladder): stderr directly.
-            eprintln!("tunws: {e}");
-            ExitCode::FAILURE
+            };
+            report(result, |e| log::error!("{e}"))
         }
     }
+}
+
+/// The exit code of a run, its error written by `log`.
+fn report(result: io::Result<ExitCode>, log: impl FnOnce(&io::Error)) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        log(&e);
+        ExitCode::FAILURE
+    })
 }
 
 /// `tunws ladder [FILE]`: the diagram of a trace log.
