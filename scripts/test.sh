@@ -6,7 +6,8 @@
 #   2. the doc tests,
 #   3. the bare-metal builds of ws and sio (thumbv7em-none-eabihf, no_std),
 #   4. scripts/autobahn.sh (the Autobahn|Testsuite), when it is present,
-#   5. a short pass of every fuzz target (scripts/fuzz.sh 10), when it is present.
+#   5. a short pass of every fuzz target (scripts/fuzz.sh 10), when it is present,
+#   6. the course labs (scripts/labs.sh), as root and as the user nobody.
 #
 #   sudo ./scripts/test.sh
 #
@@ -17,13 +18,14 @@ set -euo pipefail
 script=test.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 require_root "$@"
 cd "$repo"
 started=$SECONDS
 
 # ---- what the tests need --------------------------------------------------------------------
-apt_packages=(iproute2 iputils-ping nftables curl chromium chromium-driver tshark jq gcc libc6-dev)
+apt_packages=(iproute2 iputils-ping nftables curl chromium chromium-driver tshark jq gcc libc6-dev
+    netcat-openbsd xxd python3)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -38,7 +40,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
         { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } ||
         die "apt-get install ${missing[*]} failed"
 fi
-require_tools ip nft curl ping jq cargo rustup node npm
+require_tools ip nft curl ping jq cargo rustup node npm nc xxd python3 unshare
+# The labs run as a user without sudo too (scripts/labs.sh --as nobody), who must be able to open
+# /dev/net/tun: distributions make it 0666 (udev), minimal images and containers may not.
+chmod 0666 /dev/net/tun || note "cannot make /dev/net/tun 0666: the labs as nobody will fail"
 as_user rustup target list --installed | grep -qx thumbv7em-none-eabihf ||
     as_user rustup target add thumbv7em-none-eabihf || die "rustup target add thumbv7em-none-eabihf failed"
 # playwright-core only: the browser is Debian's /usr/bin/chromium, never a downloaded build.
@@ -131,6 +136,10 @@ if [[ -x scripts/autobahn.sh ]]; then
 fi
 if [[ -x scripts/fuzz.sh ]]; then
     step "fuzzing smoke pass (scripts/fuzz.sh 10)" scripts/fuzz.sh 10
+fi
+if [[ -x scripts/labs.sh ]]; then
+    step "course labs as root (scripts/labs.sh)" scripts/labs.sh
+    step "course labs as nobody (scripts/labs.sh --as nobody)" scripts/labs.sh --as nobody
 fi
 
 echo

@@ -5,9 +5,11 @@ mod chat;
 mod cli;
 mod client;
 mod echo;
+mod ladder;
 mod signals;
 mod socketio_chat;
 mod socketio_suite;
+mod sim;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -32,22 +34,51 @@ const CHAT_SOCKETIO_JS: &str = include_str!("chat-socketio.js");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    if let Err(e) = signals::install() {
-        log::error!("cannot install the SIGINT/SIGTERM handler: {e}");
-        return ExitCode::FAILURE;
-    }
-    let result = match cli.command {
-        Some(Command::Client(args)) => client::run(&args),
-        None => serve(&cli.server),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            log::error!("{e}");
-            ExitCode::FAILURE
+    match cli.command {
+        // Neither needs a TUN, signals or env_logger; sim installs a log of its own (virtual
+        // time), so their errors go to stderr directly.
+        Some(Command::Sim(args)) => report(sim::run(&args), |e| eprintln!("tunws: {e}")),
+        Some(Command::Ladder(args)) => report(draw_ladder(&args), |e| eprintln!("tunws: {e}")),
+        online => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+                .init();
+            if let Err(e) = signals::install() {
+                log::error!("cannot install the SIGINT/SIGTERM handler: {e}");
+                return ExitCode::FAILURE;
+            }
+            let result = match online {
+                Some(Command::Client(args)) => client::run(&args),
+                _ => serve(&cli.server),
+            };
+            report(result, |e| log::error!("{e}"))
         }
     }
+}
+
+/// The exit code of a run, its error written by `log`.
+fn report(result: io::Result<ExitCode>, log: impl FnOnce(&io::Error)) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        log(&e);
+        ExitCode::FAILURE
+    })
+}
+
+/// `tunws ladder [FILE]`: the diagram of a trace log.
+fn draw_ladder(args: &cli::LadderArgs) -> io::Result<ExitCode> {
+    let bytes = match &args.file {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+        None => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut io::stdin(), &mut bytes)?;
+            bytes
+        }
+    };
+    // A log may hold anything (a request line is logged as received): draw what parses.
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    io::stdout().write_all(ladder::render(&lines).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn stack_cidr(cidr: Cidr) -> stack::IpCidr {
