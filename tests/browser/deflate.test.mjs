@@ -8,9 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { launchOptions, logHas, statusIsOpen } from './page.mjs';
-
-const url = process.env.TUNWS_URL ?? 'http://10.0.0.2:8080/';
+import { launchOptions, logHas, statusIsOpen, url } from './page.mjs';
 
 
 test('Chromium negotiates permessage-deflate and chats through it', async (t) => {

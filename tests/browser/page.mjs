@@ -1,5 +1,8 @@
-// What the browser tests share: how Chromium is launched and how the chat page is read
-// (the DOM contract: #status reads "open", each message is a `#log .msg` element).
+// What the browser tests share: how Chromium is launched, how a chat page is opened and how it
+// is read (the DOM contract: #status reads "open", each message is a `#log .msg` element).
+import assert from 'node:assert/strict';
+
+export const url = process.env.TUNWS_URL ?? 'http://10.0.0.2:8080/';
 
 // Debian's Chromium, never a downloaded browser build.
 export const launchOptions = {
@@ -13,3 +16,15 @@ export const launchOptions = {
 
 export const statusIsOpen = () => document.querySelector('#status')?.textContent.trim() === 'open';
 export const logHas = (text) => [...document.querySelectorAll('#log .msg')].some((e) => e.textContent.includes(text));
+
+// A page in a context of its own (another browser, as far as the page can tell), loaded and with
+// its WebSocket open; its console and errors go to the test output under `name`.
+export async function openPage(browser, name, { timeout = 15_000, viewport } = {}) {
+  const page = await (await browser.newContext(viewport ? { viewport } : {})).newPage();
+  page.on('console', (m) => console.log(`[${name} console] ${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`[${name} page error] ${e.message}`));
+  const response = await page.goto(url, { timeout });
+  assert.equal(response.status(), 200, `GET ${url}`);
+  await page.waitForFunction(statusIsOpen, null, { timeout });
+  return page;
+}

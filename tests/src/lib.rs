@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -560,6 +560,27 @@ impl Tunws {
     pub fn output(&self) -> String {
         format!("{}{}", self.proc.stdout(), self.proc.stderr())
     }
+
+    /// Stops tunws with SIGINT (it must exit 0 within 10 s) and starts it again in `ns` with
+    /// `args`: the restart a client must survive by reconnecting.
+    pub fn restart(&mut self, ns: &Netns, args: &[&str]) {
+        self.proc.signal(libc::SIGINT);
+        let status = self.proc.wait_timeout(Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "tunws did not exit 0 on SIGINT: {status:?}"
+        );
+        *self = Tunws::start(ns, args);
+    }
+}
+
+/// Waits until `path` exists while `client` runs, at most until `deadline`; whether it does
+/// (a test client creates it to ask the test for something, such as a restart of tunws).
+pub fn wait_for_file(path: &Path, client: &mut Proc, deadline: Instant) -> bool {
+    while !path.exists() && client.is_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    path.exists()
 }
 
 /// Spawns the tunws binary with `args` inside `ns` without waiting for anything (for the client
@@ -947,6 +968,43 @@ pub fn settled_stats(baseline: Option<&HashMap<String, u64>>) -> HashMap<String,
         );
         last = now;
     }
+}
+
+/// The packets of a classic pcap file (either byte order), in order. Panics on a file that is
+/// not one; a truncated last record is cut at the end of the file.
+pub fn pcap_packets(file: &[u8]) -> Vec<&[u8]> {
+    assert!(
+        file.len() >= 24,
+        "pcap shorter than its global header ({} bytes)",
+        file.len()
+    );
+    let le = match u32::from_le_bytes(file[..4].try_into().unwrap()) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        other => panic!("not a pcap file (magic {other:#x})"),
+    };
+    let word = |i: usize| {
+        let b: [u8; 4] = file[i..i + 4].try_into().unwrap();
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
+    // LINKTYPE_RAW (101), LINKTYPE_IPV4 (228), LINKTYPE_IPV6 (229), and DLT_RAW's value 12.
+    let linktype = word(20);
+    assert!(
+        matches!(linktype, 101 | 228 | 229 | 12),
+        "link type {linktype} does not hold bare IP packets"
+    );
+    let mut packets = Vec::new();
+    let mut at = 24;
+    while at + 16 <= file.len() {
+        let caplen = word(at + 8) as usize;
+        packets.push(&file[at + 16..(at + 16 + caplen).min(file.len())]);
+        at += 16 + caplen;
+    }
+    packets
 }
 
 /// Calls `probe` every 10 ms until it gives a value, for up to `timeout`, and returns that

@@ -282,6 +282,9 @@ impl<L: Link> phy::Device for Port<L> {
                             Admit::Held => continue,
                             Admit::Dropped => {
                                 self.stats.dropped += 1;
+                                let packet = &self.rx_buf[self.header.min(len)..len];
+                                self.chain
+                                    .on_wire_drop(Direction::Ingress, packet, timestamp);
                                 continue;
                             }
                         }
@@ -434,7 +437,10 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
                     Admit::Now => Verdict::Pass,
                     // Sent by `Port::release_due` when its time comes.
                     Admit::Held => return result,
-                    Admit::Dropped => Verdict::Drop,
+                    Admit::Dropped => {
+                        self.chain.on_wire_drop(Direction::Egress, packet, self.now);
+                        Verdict::Drop
+                    }
                 },
             },
             Verdict::Drop => Verdict::Drop,
