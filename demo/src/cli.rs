@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use stack::CongestionControl;
 
 /// Default `--max-message`: Autobahn's largest cases send 16 MiB messages; the extra 64 KiB
 /// leaves room for them without rounding surprises.
@@ -16,10 +17,10 @@ pub const DEFAULT_SOCKET_BUFFER: usize = 64 * 1024;
 /// enough that smoltcp's linear socket scan (about 90 ns per socket per packet) stays cheap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
-/// Default `--max-per-source`: a quarter of the default pool, so one address cannot take it
-/// all, and above the 200-connect burst one host must manage (on a TUN every kernel-side
-/// client shares one address).
-pub const DEFAULT_MAX_PER_SOURCE: usize = 256;
+/// Default `--max-per-source`: no cap. Every client on the TUN's host reaches tunws from the
+/// same address (the kernel side), so a cap would limit the local case users run; it is for
+/// deployments that peers beyond the host can reach (see the help text).
+pub const DEFAULT_MAX_PER_SOURCE: usize = 0;
 
 /// Shown after the options of `tunws --help`: examples and the limits that are not flags.
 const AFTER_HELP: &str = "\
@@ -40,6 +41,14 @@ connections are closed); a WebSocket silent for --keepalive seconds is pinged an
 1011 if still silent --keepalive-timeout seconds later; the close handshake, and then the
 peer's acknowledgement of our FIN, each get --close-timeout.
 Fixed limit: a /chat client whose outgoing queue would pass 1 MiB is closed with 1008.
+
+Admission: at --max-connections, a SYN is dropped unanswered while half-open connections hold
+sockets (the client retries, after 1 s on Linux, and gets the socket of the oldest half-open
+one older than 200 ms); it is refused with RST only when no connection is half-open.
+Exposing tunws beyond the host (forwarding or routing to the TUN): set --max-per-source (e.g.
+64) so one address cannot take every connection, keep --max-connections to what the machine
+can carry, leave --stats off, and rate-limit new connections in a firewall in front of it;
+tunws has no TLS (put a TLS-terminating proxy in front).
 Log level: RUST_LOG (default info), e.g. RUST_LOG=debug.";
 
 /// tunws: a WebSocket chat and echo server on a userspace TCP/IP stack over a TUN device.
@@ -100,6 +109,11 @@ pub struct TunArgs {
     #[arg(long)]
     pub no_offload: bool,
 
+    /// TCP congestion control: cubic (as Linux), reno, or none (only the peer's window limits
+    /// what is in flight; sends faster into a lossy path and loses more)
+    #[arg(long, value_name = "ALGORITHM", default_value = "cubic", value_parser = parse_congestion)]
+    pub congestion: CongestionControl,
+
     /// Write every packet in and out to this pcap file (open it in Wireshark or tshark)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
@@ -153,7 +167,8 @@ pub struct ServerArgs {
     pub max_connections: usize,
 
     /// Maximum number of connections from one IP address; its further SYNs are answered with
-    /// RST (0: no limit)
+    /// RST (0, the default: no limit, since every client on the TUN's host shares one address).
+    /// Set it (e.g. 64) when peers beyond the host can reach tunws
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_SOURCE)]
     pub max_per_source: usize,
 
@@ -245,6 +260,15 @@ fn parse_cidr(s: &str) -> Result<Cidr, String> {
     Ok(Cidr { addr, prefix })
 }
 
+fn parse_congestion(s: &str) -> Result<CongestionControl, String> {
+    match s {
+        "cubic" => Ok(CongestionControl::Cubic),
+        "reno" => Ok(CongestionControl::Reno),
+        "none" => Ok(CongestionControl::None),
+        _ => Err(format!("`{s}` is not cubic, reno or none")),
+    }
+}
+
 fn parse_percent(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
@@ -325,6 +349,7 @@ mod tests {
         );
         assert_eq!(s.tun.socket_buffer, DEFAULT_SOCKET_BUFFER);
         assert!(!s.tun.no_offload);
+        assert_eq!(s.tun.congestion, CongestionControl::Cubic);
     }
 
     #[test]
@@ -378,6 +403,8 @@ mod tests {
             "--socket-buffer",
             "262144",
             "--no-offload",
+            "--congestion",
+            "reno",
         ])
         .unwrap();
         let s = cli.server;
@@ -405,6 +432,7 @@ mod tests {
         );
         assert_eq!(s.tun.socket_buffer, 262_144);
         assert!(s.tun.no_offload);
+        assert_eq!(s.tun.congestion, CongestionControl::Reno);
     }
 
     #[test]
@@ -413,6 +441,7 @@ mod tests {
             &["tunws", "--addr", "10.0.0.2"][..],
             &["tunws", "--addr", "10.0.0.2/33"],
             &["tunws", "--loss", "101"],
+            &["tunws", "--congestion", "bbr"],
             &["tunws", "--reorder", "-1"],
             &["tunws", "--duplicate", "100.5"],
             &["tunws", "--delay", "60001"],

@@ -52,6 +52,7 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         addr: smoltcp_cidr(tun.addr),
         mtu: tun.mtu.map(usize::from),
         offload: !tun.no_offload,
+        congestion: tun.congestion,
         pcap: tun.pcap.clone(),
         trace: tun.trace,
         loss_percent: tun.loss,

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use smoltcp::socket::tcp::CongestionControl;
 use smoltcp::time::Duration;
 use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
 
@@ -45,14 +46,18 @@ pub struct NetConfig {
     /// SYNs beyond it find no listener and get a RST from smoltcp.
     pub max_connections: usize,
     /// Cap on connections (half-open and established) from one remote IP address; the SYN
-    /// that would exceed it gets a RST. 0 means no cap. Default 256: a quarter of the default
-    /// pool, so one address cannot take it all, yet above the 200-connect burst a single host
-    /// must be able to make (on a TUN every kernel-side client shares one address).
+    /// that would exceed it gets a RST. 0 (the default) means no cap: on a TUN every client on
+    /// the host shares one address (the kernel side), so any cap would limit exactly the
+    /// local load tests and labs tunws serves. Set it when peers beyond the host (forwarded
+    /// or routed to the TUN) can reach the stack.
     pub max_per_source: usize,
     /// Receive buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub rx_buffer: usize,
     /// Send buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub tx_buffer: usize,
+    /// Congestion control of every TCP connection (smoltcp's Cubic, Reno, or none: then only
+    /// the peer's window limits what is in flight).
+    pub congestion: CongestionControl,
 }
 
 impl Default for NetConfig {
@@ -72,9 +77,10 @@ impl Default for NetConfig {
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             max_connections: 1024,
-            max_per_source: 256,
+            max_per_source: 0,
             rx_buffer: 64 * 1024,
             tx_buffer: 64 * 1024,
+            congestion: CongestionControl::Cubic,
         }
     }
 }

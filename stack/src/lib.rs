@@ -8,7 +8,7 @@
 //!
 //! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
 //! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6
-//! extension headers on the TCP path; congestion control (smoltcp's is off); more than one
+//! extension headers on the TCP path; more than one
 //! listening port per `Net`. smoltcp matches every segment against every socket of its
 //! interface; sharding keeps that to ~64 sockets up to 16 384 connections, beyond which
 //! per-packet cost grows again (the shard count stops at 256); IP fragments of a TCP segment
@@ -32,5 +32,6 @@ pub mod shard;
 pub use clock::{Clock, Duration, Instant};
 pub use config::NetConfig;
 pub use net::{ConnError, ConnId, Net, NetStats, ShardLoad};
+pub use smoltcp::socket::tcp::CongestionControl;
 pub use smoltcp::socket::tcp::State as TcpState;
 pub use smoltcp::wire::IpCidr;

@@ -28,7 +28,7 @@ use std::os::fd::RawFd;
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle};
 use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::socket::AnySocket;
-use smoltcp::socket::tcp::{self, RecvError, State};
+use smoltcp::socket::tcp::{self, CongestionControl, RecvError, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
@@ -147,6 +147,9 @@ pub struct NetStats {
     /// Half-open (SYN-RECEIVED) connections dropped to make room for a new SYN, at the cap
     /// or beyond the half-open budget.
     pub evicted_half_open: u64,
+    /// SYNs dropped unanswered (no RST) at the cap while half-open connections held the
+    /// sockets: their senders retry and get a socket once the oldest half-open one is evicted.
+    pub dropped_syns: u64,
     /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
     pub draining: usize,
     /// Closed sockets kept for reuse.
@@ -232,6 +235,7 @@ pub struct Net {
     max_per_source: usize,
     refused_per_source: u64,
     evicted_half_open: u64,
+    dropped_syns: u64,
     /// Cap on half-open (SYN-RECEIVED) connections, see [`half_open_budget`].
     max_half_open: usize,
     /// Connections in the shards' `pending` lists (half-open, or not yet examined).
@@ -240,6 +244,9 @@ pub struct Net {
     now: Instant,
     /// The last poll moved packets or changed sockets; see [`Net::poll_delay`].
     unseen_activity: bool,
+    /// Congestion control of the connections `connect` opens (the pools set it for accepted
+    /// ones).
+    congestion: CongestionControl,
 }
 
 impl Net {
@@ -303,7 +310,7 @@ impl Net {
                         }
                     }
                 });
-                Shard::new(iface, Pool::new(spare))
+                Shard::new(iface, Pool::new(spare, config.congestion))
             })
             .collect();
         Ok(Net {
@@ -328,10 +335,12 @@ impl Net {
             max_per_source: config.max_per_source,
             refused_per_source: 0,
             evicted_half_open: 0,
+            dropped_syns: 0,
             max_half_open: half_open_budget(max_connections),
             half_open: 0,
             now,
             unseen_activity: false,
+            congestion: config.congestion,
             taken: Vec::new(),
             scratch: Vec::new(),
             log_states: config.trace,
@@ -401,6 +410,15 @@ impl Net {
                     );
                 }
                 ensure_listener(&mut self.shards, &mut self.census, self.conns.len(), index);
+                if self.shards[index].pool.listeners() == 0 && self.half_open > 0 {
+                    // smoltcp would answer with a RST, refusing a client for whom a half-open
+                    // connection (a flood's, most likely) makes room within its grace. Drop
+                    // the SYN instead: the client retransmits it (after 1 s on Linux) and
+                    // finds a listener then.
+                    self.dropped_syns += 1;
+                    activity = true;
+                    continue;
+                }
             }
             let shard = &mut self.shards[index];
             let mut staged = Staged::new(rx, tx, &self.caps);
@@ -780,6 +798,7 @@ impl Net {
         let socket = shard.sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(SOCKET_TIMEOUT));
         socket.set_nagle_enabled(true);
+        socket.set_congestion_control(self.congestion);
         if let Err(err) = socket.connect(shard.iface.context(), remote, local) {
             log::warn!("connect to {remote} failed: {err}");
             let connections = self.conns.len();
@@ -899,6 +918,7 @@ impl Net {
             held_packets: self.device.held(),
             refused_per_source: self.refused_per_source,
             evicted_half_open: self.evicted_half_open,
+            dropped_syns: self.dropped_syns,
             draining: self.shards.iter().map(|s| s.draining.len()).sum(),
             free: self.census.free,
             duplicates: self.duplicates,

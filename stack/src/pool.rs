@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::io;
 
 use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::socket::tcp::CongestionControl;
 use smoltcp::socket::{Socket, tcp};
 use smoltcp::time::Duration;
 
@@ -97,17 +98,21 @@ pub struct Pool {
     spare: usize,
     /// The ring slot of every socket in this shard's set.
     slots: HashMap<SocketHandle, Slot>,
+    /// Congestion control of every connection a listener takes.
+    congestion: CongestionControl,
 }
 
 impl Pool {
-    /// An empty pool aiming at `spare` listeners; nothing listens until [`Pool::set_port`].
-    pub fn new(spare: usize) -> Self {
+    /// An empty pool aiming at `spare` listeners whose connections use `congestion`; nothing
+    /// listens until [`Pool::set_port`].
+    pub fn new(spare: usize, congestion: CongestionControl) -> Self {
         Pool {
             port: None,
             listeners: Vec::new(),
             free: Vec::new(),
             spare: spare.max(1),
             slots: HashMap::new(),
+            congestion,
         }
     }
 
@@ -294,6 +299,8 @@ impl Pool {
         let socket = sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(HANDSHAKE_TIMEOUT));
         socket.set_nagle_enabled(true);
+        // A fresh controller: smoltcp's reset on listen keeps the previous connection's.
+        socket.set_congestion_control(self.congestion);
         match socket.listen(port) {
             Ok(()) => {
                 self.listeners.push(handle);

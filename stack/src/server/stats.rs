@@ -17,7 +17,7 @@ pub struct ServerCounts {
 
 /// Renders the counters as one JSON object (field names are documented in docs/SECURITY.md).
 pub fn render(net: &NetStats, server: ServerCounts) -> String {
-    let fields: [(&str, u64); 22] = [
+    let fields: [(&str, u64); 23] = [
         ("sockets", net.sockets as u64),
         ("listeners", net.listeners as u64),
         ("connections", net.connections as u64),
@@ -33,6 +33,7 @@ pub fn render(net: &NetStats, server: ServerCounts) -> String {
         ("websockets", server.websockets as u64),
         ("refused_per_source", net.refused_per_source),
         ("evicted_half_open", net.evicted_half_open),
+        ("dropped_syns", net.dropped_syns),
         ("duplicates", net.duplicates),
         ("gso_rx", net.port.gso_rx),
         ("gso_tx", net.port.gso_tx),
@@ -73,6 +74,7 @@ mod tests {
             held_packets: 0,
             refused_per_source: 3,
             evicted_half_open: 0,
+            dropped_syns: 2,
             draining: 0,
             free: 0,
             duplicates: 0,
@@ -96,7 +98,8 @@ mod tests {
         );
         assert!(text.contains(",\"refused_per_source\":3,"), "{text}");
         assert!(text.ends_with(",\"dropped\":0}\n"), "{text}");
-        assert_eq!(text.matches(':').count(), 22);
+        assert!(text.contains(",\"dropped_syns\":2,"), "{text}");
+        assert_eq!(text.matches(':').count(), 23);
         assert_eq!(text.lines().count(), 1);
     }
 }
