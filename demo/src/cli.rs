@@ -114,6 +114,11 @@ pub struct TunArgs {
     #[arg(long, value_name = "ALGORITHM", default_value = "cubic", value_parser = parse_congestion)]
     pub congestion: CongestionControl,
 
+    /// Leave loss recovery to smoltcp alone (1 s minimum retransmission timeout, no SACK
+    /// repair, no tail-loss probes): for A/B comparisons
+    #[arg(long)]
+    pub no_recovery: bool,
+
     /// Write every packet in and out to this pcap file (open it in Wireshark or tshark)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
@@ -350,6 +355,7 @@ mod tests {
         assert_eq!(s.tun.socket_buffer, DEFAULT_SOCKET_BUFFER);
         assert!(!s.tun.no_offload);
         assert_eq!(s.tun.congestion, CongestionControl::Cubic);
+        assert!(!s.tun.no_recovery);
     }
 
     #[test]
@@ -405,6 +411,7 @@ mod tests {
             "--no-offload",
             "--congestion",
             "reno",
+            "--no-recovery",
         ])
         .unwrap();
         let s = cli.server;
@@ -433,6 +440,7 @@ mod tests {
         assert_eq!(s.tun.socket_buffer, 262_144);
         assert!(s.tun.no_offload);
         assert_eq!(s.tun.congestion, CongestionControl::Reno);
+        assert!(s.tun.no_recovery);
     }
 
     #[test]

@@ -53,6 +53,7 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         mtu: tun.mtu.map(usize::from),
         offload: !tun.no_offload,
         congestion: tun.congestion,
+        recovery: !tun.no_recovery,
         pcap: tun.pcap.clone(),
         trace: tun.trace,
         loss_percent: tun.loss,

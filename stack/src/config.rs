@@ -58,6 +58,9 @@ pub struct NetConfig {
     /// Congestion control of every TCP connection (smoltcp's Cubic, Reno, or none: then only
     /// the peer's window limits what is in flight).
     pub congestion: CongestionControl,
+    /// Run the loss-recovery layer ([`crate::recovery`]): SACK repair, RACK, tail-loss
+    /// probes around smoltcp's own retransmission timer.
+    pub recovery: bool,
 }
 
 impl Default for NetConfig {
@@ -81,6 +84,7 @@ impl Default for NetConfig {
             rx_buffer: 64 * 1024,
             tx_buffer: 64 * 1024,
             congestion: CongestionControl::Cubic,
+            recovery: true,
         }
     }
 }

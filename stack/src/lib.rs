@@ -13,10 +13,9 @@
 //! interface; sharding keeps that to ~64 sockets up to 16 384 connections, beyond which
 //! per-packet cost grows again (the shard count stops at 256); IP fragments of a TCP segment
 //! are not routed to its shard (smoltcp is built without reassembly anyway). smoltcp has no
-//! SACK-based recovery: after a loss it resends from the first unacknowledged byte on its
-//! retransmission timer (1 s minimum, doubling), so heavy combined loss and reordering (e.g.
-//! `--loss 2 --reorder 10`) can slow a bulk transfer to a crawl; its receive side keeps up to
-//! 32 out-of-order ranges (the `assembler-max-segment-count-32` feature; 4 by default).
+//! SACK-based recovery and a 1 s minimum retransmission timeout; [`recovery`] repairs losses
+//! from the device path instead (SACK, RACK, tail-loss probes). smoltcp's receive side keeps
+//! up to 32 out-of-order ranges (the `assembler-max-segment-count-32` feature; 4 by default).
 
 pub mod client;
 pub mod clock;
@@ -25,6 +24,7 @@ pub mod device;
 pub mod middleware;
 pub mod net;
 pub mod pool;
+pub mod recovery;
 pub mod rings;
 pub mod server;
 pub mod shard;

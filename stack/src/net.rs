@@ -38,6 +38,7 @@ use crate::device::{Link, Port, PortStats, TcpFlow};
 use crate::middleware::Chain;
 use crate::middleware::impair::{Impair, ImpairConfig};
 use crate::pool::{Census, Pool, SOCKET_TIMEOUT, half_open_budget, spare_for};
+use crate::recovery::Recovery;
 use crate::shard::{FlowHasher, Shard, Staged, mix, shard_count};
 
 /// Ingress packets handled per [`Net::poll`] before egress gets its turn, so a flood of input
@@ -283,6 +284,9 @@ impl Net {
         let impair = ImpairConfig::from_net(config);
         if impair.is_active() {
             device = device.with_impair(Impair::new(&impair));
+        }
+        if config.recovery {
+            device = device.with_recovery(Recovery::new(config.trace));
         }
         // A send buffer of one segment is stop-and-wait (at MTU 65000, 64 KiB holds one): keep
         // room for at least four full segments in each direction whatever the configuration.

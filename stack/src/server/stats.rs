@@ -17,7 +17,7 @@ pub struct ServerCounts {
 
 /// Renders the counters as one JSON object (field names are documented in docs/SECURITY.md).
 pub fn render(net: &NetStats, server: ServerCounts) -> String {
-    let fields: [(&str, u64); 23] = [
+    let fields: [(&str, u64); 29] = [
         ("sockets", net.sockets as u64),
         ("listeners", net.listeners as u64),
         ("connections", net.connections as u64),
@@ -41,6 +41,12 @@ pub fn render(net: &NetStats, server: ServerCounts) -> String {
         ("rx_packets", net.port.rx_packets),
         ("tx_packets", net.port.tx_packets),
         ("dropped", net.port.dropped),
+        ("sack_repairs", net.port.recovery.sack_repairs),
+        ("fast_retransmits", net.port.recovery.fast_retransmits),
+        ("tail_probes", net.port.recovery.tail_probes),
+        ("recovery_timeouts", net.port.recovery.timeouts),
+        ("stack_retransmits", net.port.recovery.stack_retransmits),
+        ("dup_acks_absorbed", net.port.recovery.dup_acks_absorbed),
     ];
     let mut out = String::with_capacity(512);
     out.push('{');
@@ -97,9 +103,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(",\"refused_per_source\":3,"), "{text}");
-        assert!(text.ends_with(",\"dropped\":0}\n"), "{text}");
+        assert!(text.contains(",\"dropped\":0,"), "{text}");
+        assert!(text.ends_with(",\"dup_acks_absorbed\":0}\n"), "{text}");
         assert!(text.contains(",\"dropped_syns\":2,"), "{text}");
-        assert_eq!(text.matches(':').count(), 23);
+        assert_eq!(text.matches(':').count(), 29);
         assert_eq!(text.lines().count(), 1);
     }
 }

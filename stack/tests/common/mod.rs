@@ -86,8 +86,7 @@ impl Pair {
             rule: client_rule.clone(),
         };
         let server = Net::with_link_seeded(Box::new(server_link), &server_config, now, 1).unwrap();
-        let client =
-            Net::with_link_seeded(Box::new(client_link), &client_config, now, 2).unwrap();
+        let client = Net::with_link_seeded(Box::new(client_link), &client_config, now, 2).unwrap();
         Pair {
             server,
             client,
