@@ -16,16 +16,18 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use stack::{Clock, ConnError, ConnId, IpCidr, Net, NetConfig};
+use stack::runner::{self, Driver};
+use stack::{Clock, ConnError, ConnId, Duration, Instant, IpCidr, Net, NetConfig};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
+    STOP.store(true, Ordering::SeqCst);
 }
 
 struct Options {
@@ -107,81 +109,147 @@ fn main() -> ExitCode {
 }
 
 fn run(options: Options) -> io::Result<()> {
-    let clock = Clock::new();
     let mut net = Net::open(&options.config)?;
     net.listen(options.port).map_err(io::Error::other)?;
     println!("listening on {}:{}", net.local_addr(), options.port);
-    let mut conns: HashMap<ConnId, Conn> = HashMap::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    while !STOP.load(Ordering::Relaxed) {
-        net.poll(clock.now());
+    let mut echo = Echo {
+        conns: HashMap::new(),
+        buf: vec![0u8; 64 * 1024],
+        sink: options.sink,
+    };
+    runner::run(&mut net, &Clock::new(), &mut echo, &STOP)?;
+    log::info!("stopping: {:?}", net.stats());
+    Ok(())
+}
+
+/// The echo (or sink) server as a runner driver.
+struct Echo {
+    conns: HashMap<ConnId, Conn>,
+    buf: Vec<u8>,
+    sink: bool,
+}
+
+impl Driver for Echo {
+    type Output = ();
+
+    fn handle(&mut self, net: &mut Net, _now: Instant) -> ControlFlow<()> {
         while let Some((id, peer)) = net.accept() {
             log::info!("conn {id} from {peer}");
             // Echo latency matters more than segment count here.
             let _ = net.set_nodelay(id, true);
-            conns.insert(id, Conn::default());
+            self.conns.insert(id, Conn::default());
         }
         // Only connections with news: a packet arrived (data, or an ACK that frees room for
         // a backed-up echo) or the state changed.
         while let Some(id) = net.poll_ready() {
-            if let Some(conn) = conns.get_mut(&id) {
-                serve(&mut net, id, conn, &mut buf, options.sink);
+            if let Some(conn) = self.conns.get_mut(&id) {
+                serve(net, id, conn, &mut self.buf, self.sink);
             }
         }
         while let Some(id) = net.poll_gone() {
-            if let Some(conn) = conns.remove(&id) {
+            if let Some(conn) = self.conns.remove(&id) {
                 log::info!("conn {id} gone after {} bytes", conn.total);
             }
         }
-        let delay = net.poll_delay(clock.now());
-        net.wait(delay)?;
+        ControlFlow::Continue(())
     }
-    log::info!("stopping: {:?}", net.stats());
-    net.flush()
+
+    fn poll_delay(&self, _now: Instant) -> Option<Duration> {
+        None
+    }
+
+    fn stop(&mut self, _net: &mut Net, _now: Instant) -> ControlFlow<()> {
+        ControlFlow::Break(())
+    }
 }
 
 /// Sends `options.bytes` to an echo server at `remote` and checks the echo, byte for byte.
 fn run_client(options: &Options, remote: SocketAddr) -> io::Result<()> {
-    let clock = Clock::new();
     let mut net = Net::open(&options.config)?;
     let id = net.connect(remote).map_err(io::Error::other)?;
     let _ = net.set_nodelay(id, true);
-    let data: Vec<u8> = (0..options.bytes).map(|i| (i % 251) as u8).collect();
-    let (mut sent, mut received) = (0, 0);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut started = None;
-    while received < data.len() && !STOP.load(Ordering::Relaxed) {
-        net.poll(clock.now());
-        if net.poll_gone() == Some(id) {
+    let mut client = EchoClient {
+        id,
+        remote,
+        data: (0..options.bytes).map(|i| (i % 251) as u8).collect(),
+        sent: 0,
+        received: 0,
+        buf: vec![0u8; 64 * 1024],
+        started: None,
+    };
+    runner::run(&mut net, &Clock::new(), &mut client, &STOP)??;
+    let elapsed = client.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    println!(
+        "echoed {} bytes via {remote} in {elapsed:.3} s ({:.1} MB/s each way)",
+        client.received,
+        client.received as f64 / elapsed.max(1e-9) / 1e6
+    );
+    Ok(())
+}
+
+/// The checking client as a runner driver; it ends when the whole echo came back.
+struct EchoClient {
+    id: ConnId,
+    remote: SocketAddr,
+    data: Vec<u8>,
+    sent: usize,
+    received: usize,
+    buf: Vec<u8>,
+    started: Option<std::time::Instant>,
+}
+
+impl EchoClient {
+    /// Sends what fits and checks what came back; `Ok(true)` once everything is back.
+    fn step(&mut self, net: &mut Net) -> io::Result<bool> {
+        if net.poll_gone() == Some(self.id) {
             return Err(io::Error::other(format!(
-                "connection to {remote} failed or closed early"
+                "connection to {} failed or closed early",
+                self.remote
             )));
         }
-        if net.is_established(id) {
-            started.get_or_insert_with(std::time::Instant::now);
-            sent += net.send(id, &data[sent..]).map_err(io::Error::other)?;
+        if net.is_established(self.id) {
+            self.started.get_or_insert_with(std::time::Instant::now);
+            self.sent += net
+                .send(self.id, &self.data[self.sent..])
+                .map_err(io::Error::other)?;
             loop {
-                let n = net.recv(id, &mut buf).map_err(io::Error::other)?;
+                let n = net.recv(self.id, &mut self.buf).map_err(io::Error::other)?;
                 if n == 0 {
                     break;
                 }
-                if received + n > data.len() || buf[..n] != data[received..received + n] {
-                    return Err(io::Error::other(format!("echo differs at byte {received}")));
+                let (at, data) = (self.received, &self.data);
+                if at + n > data.len() || self.buf[..n] != data[at..at + n] {
+                    return Err(io::Error::other(format!("echo differs at byte {at}")));
                 }
-                received += n;
+                self.received += n;
             }
         }
-        let delay = net.poll_delay(clock.now());
-        net.wait(delay)?;
+        Ok(self.received == self.data.len())
     }
-    let elapsed = started.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    println!(
-        "echoed {received} bytes via {remote} in {elapsed:.3} s ({:.1} MB/s each way)",
-        received as f64 / elapsed.max(1e-9) / 1e6
-    );
-    net.close(id);
-    net.poll(clock.now());
-    net.flush()
+}
+
+impl Driver for EchoClient {
+    type Output = io::Result<()>;
+
+    fn handle(&mut self, net: &mut Net, _now: Instant) -> ControlFlow<io::Result<()>> {
+        while net.poll_ready().is_some() {}
+        match self.step(net) {
+            Ok(false) => ControlFlow::Continue(()),
+            Ok(true) => {
+                net.close(self.id);
+                ControlFlow::Break(Ok(()))
+            }
+            Err(e) => ControlFlow::Break(Err(e)),
+        }
+    }
+
+    fn poll_delay(&self, _now: Instant) -> Option<Duration> {
+        None
+    }
+
+    fn stop(&mut self, _net: &mut Net, _now: Instant) -> ControlFlow<io::Result<()>> {
+        ControlFlow::Break(Err(io::Error::other("interrupted")))
+    }
 }
 
 /// Moves as many bytes as the buffers allow; stops reading while the echo is backed up.

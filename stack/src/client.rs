@@ -10,14 +10,17 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use ws::handshake::{self, ClientRequest, EMPTY_HEADER, Status};
 use ws::{CloseCode, Connection, Duration, Instant, MaskKeySource, MessageKind, Role};
 
-use crate::server::session::{Session, Step};
-use crate::server::{delay_until, ws_instant};
+use crate::clock::{delay_until, ws_instant};
+use crate::entropy::{ChaCha20, os_random};
+use crate::runner::{self, Driver};
+use crate::session::{Session, Step};
 use crate::{Clock, ConnError, ConnId, Net};
 
 /// After the input (stdin) ended, the client closes once the server has sent nothing for this
@@ -130,50 +133,28 @@ impl Sender<'_> {
     }
 }
 
-/// Masking keys from a xorshift64* generator seeded by the OS (RFC 6455 §5.3 asks for keys an
-/// intermediary cannot predict; a fast PRNG seeded from getrandom meets that for a client that
-/// lives one connection).
+/// Masking keys from ChaCha20 keyed by the operating system (RFC 6455 §5.3 and §10.3: an
+/// intermediary must not be able to predict the next key from the ones it has seen on the
+/// wire; a cryptographic generator meets that, a fast PRNG such as xorshift does not).
 pub struct OsMaskKeys {
-    state: u64,
+    rng: ChaCha20,
 }
 
 impl OsMaskKeys {
-    /// Seeds from the operating system's random source.
+    /// Keys the generator from the operating system's random source.
     pub fn new() -> io::Result<Self> {
-        let seed = u64::from_ne_bytes(os_random::<8>()?);
-        // xorshift must not start at zero.
-        Ok(OsMaskKeys { state: seed | 1 })
+        Ok(OsMaskKeys {
+            rng: ChaCha20::from_os()?,
+        })
     }
 }
 
 impl MaskKeySource for OsMaskKeys {
     fn next_key(&mut self) -> [u8; 4] {
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        let bits = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((bits >> 32) as u32).to_ne_bytes()
+        let mut key = [0u8; 4];
+        self.rng.fill(&mut key);
+        key
     }
-}
-
-/// `N` bytes from getrandom(2).
-fn os_random<const N: usize>() -> io::Result<[u8; N]> {
-    let mut buf = [0u8; N];
-    let mut filled = 0;
-    while filled < N {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`, which lives
-        // across the call.
-        let rc = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), N - filled, 0) };
-        if rc < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        } else {
-            filled += rc as usize;
-        }
-    }
-    Ok(buf)
 }
 
 /// The client connection's phase.
@@ -440,77 +421,102 @@ impl Client {
 /// extra fd to wait on while the WebSocket is open (stdin); `app.on_input` runs when it is
 /// readable, until it reports the end of input; once the server has then been silent for a
 /// second, the connection is closed with 1000. When `stop` is set, it is closed with 1001.
+/// The loop is [`runner::run`]'s.
 pub fn run(
     net: &mut Net,
     config: ClientConfig,
     app: &mut dyn ClientApp,
-    mut input: Option<RawFd>,
+    input: Option<RawFd>,
     stop: &AtomicBool,
 ) -> Result<CloseCode, ClientError> {
     let clock = Clock::new();
     net.poll(clock.now());
-    let mut client = Client::connect(net, config, clock.now())?;
-    let mut stopping = false;
-    let mut input_ended: Option<Instant> = None;
-    let mut closed_after_input = false;
-    let result = loop {
-        let stack_now = clock.now();
-        net.poll(stack_now);
-        if !stopping && stop.load(Ordering::SeqCst) {
-            stopping = true;
-            if !client.is_open() {
-                net.abort(client.id());
-                break Err(ClientError::Interrupted);
-            }
-            client.close(CloseCode::GOING_AWAY, "client stopping");
-        }
-        // One connection, serviced every turn: the stack's news lists only need emptying, and
-        // before `handle`, so news from the second poll below stays queued and makes
-        // poll_delay zero (the next turn then reads what that poll received).
+    let client = Client::connect(net, config, clock.now())?;
+    let mut driver = Running {
+        client,
+        app,
+        input,
+        input_ended: None,
+        closed_after_input: false,
+    };
+    runner::run(net, &clock, &mut driver, stop)?
+}
+
+/// The client role as the runner's [`Driver`].
+struct Running<'a> {
+    client: Client,
+    app: &'a mut dyn ClientApp,
+    /// The fd `app.on_input` reads, until its input ends.
+    input: Option<RawFd>,
+    /// When the input ended.
+    input_ended: Option<Instant>,
+    /// The close that follows the end of input was sent.
+    closed_after_input: bool,
+}
+
+impl Running<'_> {
+    /// When the close that follows the end of input is due, if it is still to come.
+    fn linger_deadline(&self) -> Option<Instant> {
+        let ended = self.input_ended.filter(|_| !self.closed_after_input)?;
+        Some(ended.max(self.client.last_message) + INPUT_LINGER)
+    }
+}
+
+impl Driver for Running<'_> {
+    type Output = Result<CloseCode, ClientError>;
+
+    fn handle(&mut self, net: &mut Net, now: crate::Instant) -> ControlFlow<Self::Output> {
+        // One connection, serviced every turn: the stack's news lists only need emptying.
         while net.poll_gone().is_some() {}
         while net.poll_ready().is_some() {}
-        match client.handle(net, stack_now, app) {
-            Ok(Some(code)) => break Ok(code),
-            Ok(None) => {}
-            Err(e) => break Err(e),
+        // Before `handle`, which sends the close frame this queues.
+        if self.linger_deadline().is_some_and(|d| ws_instant(now) >= d) {
+            self.client.close(CloseCode::NORMAL, "");
+            self.closed_after_input = true;
         }
-        let now = ws_instant(stack_now);
-        let mut linger = None;
-        if let Some(ended) = input_ended.filter(|_| !closed_after_input) {
-            let deadline = ended.max(client.last_message) + INPUT_LINGER;
-            if now >= deadline {
-                client.close(CloseCode::NORMAL, "");
-                closed_after_input = true;
-            } else {
-                linger = Some(delay_until(deadline, now));
-            }
+        match self.client.handle(net, now, self.app) {
+            Ok(Some(code)) => ControlFlow::Break(Ok(code)),
+            Ok(None) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(Err(e)),
         }
-        net.poll(stack_now);
-        let timeout = [
-            net.poll_delay(stack_now),
-            client.poll_delay(stack_now),
-            linger,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let open = client.is_open();
-        let extra: Vec<RawFd> = input.filter(|_| open).into_iter().collect();
-        let ready = net.wait_with(timeout, &extra)?;
-        if ready & 1 != 0 {
-            if let Phase::Open { session, .. } = &mut client.phase {
-                if !app.on_input(&mut Sender { session })? {
-                    input = None;
-                    input_ended = Some(ws_instant(clock.now()));
+    }
+
+    fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
+        let linger = self
+            .linger_deadline()
+            .map(|deadline| delay_until(deadline, ws_instant(now)));
+        [self.client.poll_delay(now), linger]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn stop(&mut self, net: &mut Net, _now: crate::Instant) -> ControlFlow<Self::Output> {
+        if !self.client.is_open() {
+            net.abort(self.client.id());
+            return ControlFlow::Break(Err(ClientError::Interrupted));
+        }
+        self.client.close(CloseCode::GOING_AWAY, "client stopping");
+        ControlFlow::Continue(())
+    }
+
+    fn input(&self) -> Option<RawFd> {
+        self.input.filter(|_| self.client.is_open())
+    }
+
+    fn handle_input(&mut self, _net: &mut Net, now: crate::Instant) -> ControlFlow<Self::Output> {
+        if let Phase::Open { session, .. } = &mut self.client.phase {
+            match self.app.on_input(&mut Sender { session }) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.input = None;
+                    self.input_ended = Some(ws_instant(now));
                 }
+                Err(e) => return ControlFlow::Break(Err(e.into())),
             }
         }
-    };
-    // Let the FIN (or the close frame of a failure) leave before the process exits.
-    let stack_now = clock.now();
-    net.poll(stack_now);
-    net.flush()?;
-    result
+        ControlFlow::Continue(())
+    }
 }
 
 #[cfg(test)]
@@ -523,7 +529,7 @@ mod tests {
         let mut b = OsMaskKeys::new().unwrap();
         let keys_a: Vec<[u8; 4]> = (0..64).map(|_| a.next_key()).collect();
         let keys_b: Vec<[u8; 4]> = (0..64).map(|_| b.next_key()).collect();
-        // Two seeds from getrandom give different streams, and a stream does not repeat.
+        // Two OS keys give different streams, and a stream does not repeat.
         assert_ne!(keys_a, keys_b);
         let distinct: std::collections::HashSet<_> = keys_a.iter().collect();
         assert!(
@@ -531,6 +537,5 @@ mod tests {
             "{} distinct keys of 64",
             distinct.len()
         );
-        assert_ne!(os_random::<16>().unwrap(), os_random::<16>().unwrap());
     }
 }

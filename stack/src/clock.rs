@@ -31,3 +31,13 @@ impl Default for Clock {
         Clock::new()
     }
 }
+
+/// Converts the stack's clock reading to the `ws` engine's time.
+pub(crate) fn ws_instant(now: Instant) -> ws::Instant {
+    ws::Instant::from_micros(u64::try_from(now.total_micros()).unwrap_or(0))
+}
+
+/// Converts an engine deadline to a stack delay from `now` (zero if already due).
+pub(crate) fn delay_until(deadline: ws::Instant, now: ws::Instant) -> Duration {
+    Duration::from_micros(deadline.saturating_duration_since(now).as_micros())
+}

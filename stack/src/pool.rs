@@ -19,34 +19,6 @@ use smoltcp::time::Duration;
 
 use crate::rings::{RingArena, Slot};
 
-/// A peer silent this long with our data unacknowledged is dropped, so vanished peers do not
-/// pin the pool forever.
-pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A half-open (SYN-RECEIVED) connection whose peer says nothing for this long is reset and
-/// its socket recycled. A real client answers our SYN-ACK within a round trip, and this still
-/// covers two lost SYN-ACKs (retransmitted after 1 s and 3 s); the half-open sockets of a SYN
-/// flood from spoofed addresses, which never answer, give their room back after it instead of
-/// after [`SOCKET_TIMEOUT`]. Sockets get [`SOCKET_TIMEOUT`] once established.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How many half-open (SYN-RECEIVED) connections may exist at once: a quarter of the cap, and
-/// never fewer than the spare listeners (a burst the pool takes at once is not cut short by
-/// itself). Beyond it the oldest half-open connection is dropped silently for the new SYN,
-/// like a full Linux SYN queue (but never one younger than 200 ms, `net::HALF_OPEN_GRACE`:
-/// real handshakes complete within a round trip), so a SYN flood from spoofed addresses holds
-/// about this many sockets and buffers (more only at a rate beyond budget / 200 ms, and never
-/// more than the cap), while established connections keep the rest of the cap.
-pub fn half_open_budget(max_connections: usize) -> usize {
-    (max_connections / 4).max(spare_for(max_connections)).max(1)
-}
-
-/// Spare listeners (over all shards) for a given connection cap: enough slack for a burst
-/// between two top-ups, few enough that smoltcp's linear socket scan stays cheap.
-pub fn spare_for(max_connections: usize) -> usize {
-    (max_connections / 16).clamp(8, 64).min(max_connections)
-}
-
 /// Socket counts summed over every shard, checked against the one `max_connections` cap, and
 /// the ring storage of every socket.
 #[derive(Debug)]
@@ -98,20 +70,24 @@ pub struct Pool {
     spare: usize,
     /// The ring slot of every socket in this shard's set.
     slots: HashMap<SocketHandle, Slot>,
+    /// Timeout a listener carries into SYN-RECEIVED (the admission policy's).
+    syn_timeout: Duration,
     /// Congestion control of every connection a listener takes.
     congestion: CongestionControl,
 }
 
 impl Pool {
-    /// An empty pool aiming at `spare` listeners whose connections use `congestion`; nothing
-    /// listens until [`Pool::set_port`].
-    pub fn new(spare: usize, congestion: CongestionControl) -> Self {
+    /// An empty pool aiming at `spare` listeners whose half-open connections time out after
+    /// `syn_timeout` and whose connections use `congestion`; nothing listens until
+    /// [`Pool::set_port`].
+    pub fn new(spare: usize, syn_timeout: Duration, congestion: CongestionControl) -> Self {
         Pool {
             port: None,
             listeners: Vec::new(),
             free: Vec::new(),
             spare: spare.max(1),
             slots: HashMap::new(),
+            syn_timeout,
             congestion,
         }
     }
@@ -129,11 +105,6 @@ impl Pool {
     /// Closed sockets kept for reuse.
     pub fn free(&self) -> usize {
         self.free.len()
-    }
-
-    /// Target number of spare listeners.
-    pub fn spare(&self) -> usize {
-        self.spare
     }
 
     /// True when this pool is short of listeners and the cap allows one more.
@@ -170,7 +141,10 @@ impl Pool {
         }
         // The arena has a slot per socket the cap allows, so this fails only if the counts
         // are wrong; then the SYN is refused rather than the cap exceeded.
-        let (slot, rx, tx) = census.rings.take()?;
+        // SAFETY: the slices go into a socket of `sockets`, a shard's set; `Net` drops its
+        // shards before the census that owns the arena (field order), and `remove` drops the
+        // socket before it gives the slot back.
+        let (slot, rx, tx) = unsafe { census.rings.take() }?;
         census.sockets += 1;
         let socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
         Some(self.adopt(sockets, Socket::Tcp(socket), slot))
@@ -297,7 +271,7 @@ impl Pool {
             return;
         };
         let socket = sockets.get_mut::<tcp::Socket>(handle);
-        socket.set_timeout(Some(HANDSHAKE_TIMEOUT));
+        socket.set_timeout(Some(self.syn_timeout));
         socket.set_nagle_enabled(true);
         // A fresh controller: smoltcp's reset on listen keeps the previous connection's.
         socket.set_congestion_control(self.congestion);

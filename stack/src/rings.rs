@@ -9,7 +9,8 @@
 //! of it is written, and [`RingArena::trim`] gives a slot's pages back to the kernel
 //! (`MADV_DONTNEED`) when its connection is over.
 //!
-//! The slices handed out are `'static` so smoltcp's sockets can hold them; they are not. The
+//! The slices handed out are `'static` so smoltcp's sockets can hold them; they are not, so
+//! [`RingArena::take`] is an `unsafe fn` whose `# Safety` section states the contract. The
 //! arena is owned by [`crate::Net`] behind its shards, which own every socket: Rust drops
 //! struct fields in declaration order, so all sockets are gone before the mapping is unmapped
 //! (see the field order note in `Net`). Nothing else may keep a slice.
@@ -83,7 +84,15 @@ impl RingArena {
 
     /// A slot and its two rings (receive, transmit), or `None` when every slot is in use.
     /// A returned slot reads as zeros until written (it was trimmed when given back).
-    pub fn take(&mut self) -> Option<(Slot, &'static mut [u8], &'static mut [u8])> {
+    ///
+    /// # Safety
+    ///
+    /// The slices are not `'static`: they point into the mapping, which [`Drop`] unmaps. The
+    /// caller must stop using them (drop whatever holds them) before the arena is dropped and
+    /// before it passes this slot to [`RingArena::give_back`]; [`RingArena::trim`] only zeroes
+    /// them. In the stack, the census owns the arena and `Net` declares its shards (which own
+    /// every socket holding a slice) before the census, so the sockets drop first.
+    pub unsafe fn take(&mut self) -> Option<(Slot, &'static mut [u8], &'static mut [u8])> {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None if self.next < self.slots => {
@@ -96,9 +105,9 @@ impl RingArena {
         let tx_start = start + self.stride - self.tx.max(1).next_multiple_of(page_size());
         // SAFETY: `start + rx <= tx_start` and `tx_start + tx <= start + stride <= len`, so
         // both ranges lie inside the mapping and do not overlap each other or any other slot;
-        // a slot is handed out once until `give_back`, whose caller has dropped the socket
-        // holding these slices. The mapping lives until `self` drops, after every socket (see
-        // the module doc). Anonymous memory is always initialised (zeros or what was written).
+        // a slot is handed out once until `give_back`. That the slices are not used after
+        // `give_back` or after the arena drops is this function's contract with its caller.
+        // Anonymous memory is always initialised (zeros or what was written).
         unsafe {
             let rx = std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), self.rx);
             let tx = std::slice::from_raw_parts_mut(self.base.as_ptr().add(tx_start), self.tx);
@@ -194,7 +203,8 @@ mod tests {
         let mut arena = RingArena::new(3, 1000, 5000).unwrap();
         let mut seen = Vec::new();
         for fill in 1..=3u8 {
-            let (slot, rx, tx) = arena.take().unwrap();
+            // SAFETY: the slices are used only while `arena` lives, and not after `give_back`.
+            let (slot, rx, tx) = unsafe { arena.take() }.unwrap();
             assert_eq!((rx.len(), tx.len()), (1000, 5000));
             assert_eq!(rx.as_ptr() as usize % page_size(), 0);
             assert_eq!(tx.as_ptr() as usize % page_size(), 0);
@@ -206,7 +216,11 @@ mod tests {
             tx.fill(fill);
             seen.push((slot, rx, tx));
         }
-        assert!(arena.take().is_none(), "three slots, three sockets");
+        // SAFETY: nothing is taken.
+        assert!(
+            unsafe { arena.take() }.is_none(),
+            "three slots, three sockets"
+        );
         assert_eq!(arena.available(), 0);
         for (i, (_, rx, tx)) in seen.iter().enumerate() {
             let fill = i as u8 + 1;
@@ -220,7 +234,8 @@ mod tests {
     #[test]
     fn only_written_pages_are_resident_and_trim_gives_them_back() {
         let mut arena = RingArena::new(4, 64 * 1024, 64 * 1024).unwrap();
-        let (slot, rx, tx) = arena.take().unwrap();
+        // SAFETY: the slices are used only while `arena` lives, and not after `give_back`.
+        let (slot, rx, tx) = unsafe { arena.take() }.unwrap();
         assert_eq!(resident_pages(rx.as_ptr(), rx.len()), 0);
         rx[..300].fill(7);
         tx[..100].fill(9);
@@ -240,12 +255,14 @@ mod tests {
     #[test]
     fn a_slot_given_back_is_reused_trimmed() {
         let mut arena = RingArena::new(1, 4096, 4096).unwrap();
-        let (slot, rx, _) = arena.take().unwrap();
+        // SAFETY: `rx` is not used after `give_back` (it is shadowed below).
+        let (slot, rx, _) = unsafe { arena.take() }.unwrap();
         let at = rx.as_ptr();
         rx.fill(0xAA);
         arena.give_back(slot);
         assert_eq!(arena.available(), 1);
-        let (again, rx, _) = arena.take().unwrap();
+        // SAFETY: used only while `arena` lives.
+        let (again, rx, _) = unsafe { arena.take() }.unwrap();
         assert_eq!((again, rx.as_ptr()), (slot, at));
         assert!(rx.iter().all(|&b| b == 0));
     }

@@ -9,9 +9,6 @@
 //! shard, not the whole table. Every shard carries the same addresses; packets that are not
 //! TCP (ICMP echo, for instance) go to shard 0.
 
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
-
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities};
 use smoltcp::socket::tcp::{self, State};
@@ -19,7 +16,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, IpEndpoint};
 
 use crate::device::{Link, PortRx, PortTx};
-use crate::net::{ConnId, IdHasher};
+use crate::id::{ConnId, IdSet};
 use crate::pool::Pool;
 
 /// Connections per shard the count is sized for.
@@ -96,9 +93,6 @@ pub fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
-
-/// Set of connection ids (sequential, so the cheap [`IdHasher`] suits them).
-pub(crate) type IdSet = HashSet<ConnId, BuildHasherDefault<IdHasher>>;
 
 /// One smoltcp interface with its sockets, listen pool and per-shard bookkeeping.
 pub(crate) struct Shard {

@@ -186,7 +186,7 @@ fn a_rst_before_the_syn_ack_frees_a_socket_that_was_reset_before() {
 fn a_syn_flood_holds_at_most_the_half_open_budget() {
     let mut server_config = config(SERVER_IP);
     server_config.max_connections = 64;
-    let budget = stack::pool::half_open_budget(64);
+    let budget = stack::net::half_open_budget(64);
     assert!(budget < 40, "the flood must exceed the budget");
     let mut raw = Raw::new(server_config);
     let mut answers = Vec::new();
@@ -224,7 +224,7 @@ fn a_half_open_connection_times_out_after_the_handshake_timeout() {
     raw.poll();
     assert_eq!(raw.server.stats().handshaking, 1);
     assert!(raw.handshake(1, 40000));
-    raw.run_for(stack::pool::HANDSHAKE_TIMEOUT + Duration::from_millis(200));
+    raw.run_for(stack::net::SYN_RECEIVED_TIMEOUT + Duration::from_millis(200));
     let s = raw.server.stats();
     assert_eq!(
         (s.handshaking, s.established),

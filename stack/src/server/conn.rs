@@ -15,8 +15,7 @@ use crate::{ConnError, ConnId, Net};
 
 use super::app::{OVERLOADED, SendError};
 use super::http::{self, Decision, Site};
-use super::outqueue::OutQueue;
-use super::session::Session;
+use crate::session::{OutQueue, Session};
 
 /// Request head bytes kept before answering 431: `ws`'s own head limit plus one byte, so
 /// its limit is the one that fires.

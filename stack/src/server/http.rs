@@ -6,7 +6,7 @@
 
 use ws::handshake::{self, EMPTY_HEADER, HttpStatus, RequestError, Status};
 
-use super::outqueue::OutQueue;
+use crate::session::OutQueue;
 
 /// Header lines accepted in one request; more is answered 431. Browsers send about 15.
 const MAX_HEADERS: usize = 64;

@@ -34,24 +34,25 @@
 mod app;
 mod conn;
 mod http;
-mod outqueue;
-pub(crate) mod session;
 pub mod stats;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::ControlFlow;
+use std::sync::atomic::AtomicBool;
 
 use ws::{CloseCode, Duration, Instant, Keepalive};
 
+use crate::runner::{self, Driver};
 use crate::{Clock, ConnError, ConnId, Net};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
 pub use http::Page;
 
+use crate::clock::{delay_until, ws_instant};
+use crate::session::Step;
 use conn::{Conn, HttpStep, Phase, WsConn};
 use http::Site;
-use session::Step;
 
 /// How long a shutdown waits for close handshakes and FINs before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -524,52 +525,59 @@ impl Server {
     }
 }
 
-/// Converts the stack's clock reading to the `ws` engine's time.
-pub(crate) fn ws_instant(now: crate::Instant) -> Instant {
-    Instant::from_micros(u64::try_from(now.total_micros()).unwrap_or(0))
-}
-
-/// Converts an engine deadline to a stack delay from `now` (zero if already due).
-pub(crate) fn delay_until(deadline: Instant, now: Instant) -> crate::Duration {
-    crate::Duration::from_micros(deadline.saturating_duration_since(now).as_micros())
-}
-
 /// Runs the server until `stop` is set (by a SIGINT/SIGTERM handler), then closes every
 /// WebSocket with 1001, gives the peers up to a second to answer, flushes the middleware
-/// (pcap) and returns.
+/// (pcap) and returns. The loop is [`runner::run`]'s.
 pub fn run(net: &mut Net, server: &mut Server, stop: &AtomicBool) -> io::Result<()> {
-    let clock = Clock::new();
-    let mut shutdown_deadline: Option<Instant> = None;
-    loop {
-        let stack_now = clock.now();
-        net.poll(stack_now);
-        let now = ws_instant(stack_now);
-        if shutdown_deadline.is_none() && stop.load(Ordering::SeqCst) {
-            log::info!(
-                "shutting down: closing {} connection(s)",
-                server.connections()
-            );
-            server.shutdown(net, stack_now);
-            shutdown_deadline = Some(now + SHUTDOWN_GRACE);
-        }
-        server.handle(net, stack_now);
-        // Send what the server just queued without waiting for the next wake-up.
-        net.poll(stack_now);
-        if let Some(deadline) = shutdown_deadline {
-            if server.connections() == 0 || now >= deadline {
-                break;
+    runner::run(
+        net,
+        &Clock::new(),
+        &mut Serving {
+            server,
+            shutdown_deadline: None,
+        },
+        stop,
+    )
+}
+
+/// The server as the runner's [`Driver`]: serves until stopped, then until every connection
+/// is gone or [`SHUTDOWN_GRACE`] has passed.
+struct Serving<'a> {
+    server: &'a mut Server,
+    /// Set when the stop signal came.
+    shutdown_deadline: Option<Instant>,
+}
+
+impl Driver for Serving<'_> {
+    type Output = ();
+
+    fn handle(&mut self, net: &mut Net, now: crate::Instant) -> ControlFlow<()> {
+        self.server.handle(net, now);
+        match self.shutdown_deadline {
+            Some(deadline) if self.server.connections() == 0 || ws_instant(now) >= deadline => {
+                ControlFlow::Break(())
             }
+            _ => ControlFlow::Continue(()),
         }
-        let shutdown_delay = shutdown_deadline.map(|d| delay_until(d, now));
-        let timeout = [
-            net.poll_delay(stack_now),
-            server.poll_delay(stack_now),
-            shutdown_delay,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        net.wait(timeout)?;
     }
-    net.flush()
+
+    fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
+        let shutdown = self
+            .shutdown_deadline
+            .map(|deadline| delay_until(deadline, ws_instant(now)));
+        [self.server.poll_delay(now), shutdown]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn stop(&mut self, net: &mut Net, now: crate::Instant) -> ControlFlow<()> {
+        log::info!(
+            "shutting down: closing {} connection(s)",
+            self.server.connections()
+        );
+        self.server.shutdown(net, now);
+        self.shutdown_deadline = Some(ws_instant(now) + SHUTDOWN_GRACE);
+        ControlFlow::Continue(())
+    }
 }

@@ -6,11 +6,13 @@
 //! the TCP receive buffer ([`Net::recv_with`]) and consumes only what it has processed, so
 //! bytes behind a paused connection stay in that buffer and close the TCP window.
 
+mod outqueue;
+
+pub(crate) use outqueue::OutQueue;
+
 use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role, State};
 
 use crate::{ConnError, ConnId, Net};
-
-use super::outqueue::OutQueue;
 
 /// Queued bytes below which control frames join the queue as the engine produces them (a
 /// burst of a few dozen Pongs); above it they wait, coalesced, in the engine.

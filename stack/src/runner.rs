@@ -1,0 +1,213 @@
+//! The event loop: one place that turns the stack and an application over it, and owns the
+//! wait. The server ([`crate::server::run`]), the client role ([`crate::client::run`]) and
+//! `examples/tcp_echo.rs` are [`Driver`]s run by [`run`].
+//!
+//! One turn:
+//!
+//! ```text
+//! net.poll(now)                      // ingress, timers, egress of what the last turn queued
+//! driver.stop(..)                    // once, when `stop` is set (SIGINT/SIGTERM)
+//! driver.handle(net, now)            // accept, read, write, expire: queue sends
+//! ppoll(fds, min(net.poll_delay, driver.poll_delay), mask without SIGINT/SIGTERM)
+//! driver.handle_input(..)            // the driver's own fd (stdin), when readable
+//! ```
+//!
+//! One `poll` per turn: what `handle` queued marks its shard dirty, so `poll_delay` is zero,
+//! the wait returns at once and the next turn's `poll` sends it.
+//!
+//! Signals: SIGINT and SIGTERM are blocked while a turn runs and unblocked only inside
+//! `ppoll` (its `sigmask` argument swaps the masks atomically). A signal that arrives between
+//! the check of `stop` and the wait stays pending until the wait starts, which it then ends at
+//! once (EINTR) with its handler run; so no signal is lost, even on an idle stack with no
+//! timer. The handler that sets `stop` is the program's (see `demo/src/signals.rs`).
+
+use std::io;
+use std::ops::ControlFlow;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::{Clock, Duration, Instant, Net};
+
+/// An application the runner turns: the server, the client role, a test or example loop.
+pub trait Driver {
+    /// What the run ends with.
+    type Output;
+
+    /// One turn after `net.poll(now)`: take accepted and gone connections, service the ready
+    /// ones, run expired timers. `Break` ends the run (after one last `poll` that sends what
+    /// this turn queued).
+    fn handle(&mut self, net: &mut Net, now: Instant) -> ControlFlow<Self::Output>;
+
+    /// How long until [`Driver::handle`] must run again without any I/O (`None`: no timer).
+    fn poll_delay(&self, now: Instant) -> Option<Duration>;
+
+    /// `stop` was set (SIGINT/SIGTERM): start a graceful end. Called once, before the turn's
+    /// `handle`; `Break` ends the run at once.
+    fn stop(&mut self, net: &mut Net, now: Instant) -> ControlFlow<Self::Output>;
+
+    /// An fd to wait on besides the TUN device (stdin for the client), if any now.
+    fn input(&self) -> Option<RawFd> {
+        None
+    }
+
+    /// [`Driver::input`] is readable (or hung up).
+    fn handle_input(&mut self, _net: &mut Net, _now: Instant) -> ControlFlow<Self::Output> {
+        ControlFlow::Continue(())
+    }
+}
+
+/// Turns `net` and `driver` until the driver breaks, then sends what is queued and flushes the
+/// middleware (pcap). `clock` is the one `net` and the driver have been reading. `stop` is the flag the program's SIGINT/SIGTERM handler sets; both
+/// signals are blocked while this runs except inside the wait (see the module doc), and the
+/// previous mask is restored on return.
+pub fn run<D: Driver + ?Sized>(
+    net: &mut Net,
+    clock: &Clock,
+    driver: &mut D,
+    stop: &AtomicBool,
+) -> io::Result<D::Output> {
+    let mask = StopSignalsBlocked::new()?;
+    let mut stopping = false;
+    let output = loop {
+        let now = clock.now();
+        net.poll(now);
+        if !stopping && stop.load(Ordering::SeqCst) {
+            stopping = true;
+            if let ControlFlow::Break(output) = driver.stop(net, now) {
+                break output;
+            }
+        }
+        if let ControlFlow::Break(output) = driver.handle(net, now) {
+            break output;
+        }
+        let timeout = [net.poll_delay(now), driver.poll_delay(now)]
+            .into_iter()
+            .flatten()
+            .min();
+        let input = driver.input();
+        let extra: &[RawFd] = match &input {
+            Some(fd) => std::slice::from_ref(fd),
+            None => &[],
+        };
+        let ready = wait(net.link_fd(), extra, timeout, Some(&mask.during_wait))?;
+        if ready & 1 != 0 {
+            if let ControlFlow::Break(output) = driver.handle_input(net, clock.now()) {
+                break output;
+            }
+        }
+    };
+    // Close frames, FINs and RSTs the last turn queued leave before the caller exits.
+    net.poll(clock.now());
+    net.flush()?;
+    Ok(output)
+}
+
+/// SIGINT and SIGTERM blocked for this thread while it lives; the mask to wait with (the
+/// previous one, with both unblocked) and the previous mask, restored on drop.
+struct StopSignalsBlocked {
+    previous: libc::sigset_t,
+    during_wait: libc::sigset_t,
+}
+
+impl StopSignalsBlocked {
+    fn new() -> io::Result<Self> {
+        // SAFETY: sigset_t is plain data; every set is initialised by sigemptyset or by
+        // pthread_sigmask before it is read, and the pointers are to live locals.
+        unsafe {
+            let mut stop: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut stop);
+            libc::sigaddset(&mut stop, libc::SIGINT);
+            libc::sigaddset(&mut stop, libc::SIGTERM);
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &stop, &mut previous);
+            if rc != 0 {
+                return Err(io::Error::from_raw_os_error(rc));
+            }
+            let mut during_wait = previous;
+            libc::sigdelset(&mut during_wait, libc::SIGINT);
+            libc::sigdelset(&mut during_wait, libc::SIGTERM);
+            Ok(StopSignalsBlocked {
+                previous,
+                during_wait,
+            })
+        }
+    }
+}
+
+impl Drop for StopSignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: `previous` was filled by pthread_sigmask in `new`.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Sleeps until `link_fd` or one of `extra` (at most 31 fds) is readable, `timeout` passes
+/// (`None`: no timeout; microsecond precision) or a signal is handled. `sigmask`: the mask to
+/// wait with (`None`: the current one). Returns at once when there is no fd to wait on (links
+/// driven by tests). Returns a bit mask: bit `i` set when `extra[i]` is readable or hung up.
+pub(crate) fn wait(
+    link_fd: Option<RawFd>,
+    extra: &[RawFd],
+    timeout: Option<Duration>,
+    sigmask: Option<&libc::sigset_t>,
+) -> io::Result<u32> {
+    const MAX_EXTRA: usize = 31;
+    if extra.len() > MAX_EXTRA {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many fds to wait on",
+        ));
+    }
+    if link_fd.is_none() && extra.is_empty() {
+        return Ok(0);
+    }
+    let mut fds = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; MAX_EXTRA + 1];
+    fds[0].fd = link_fd.unwrap_or(-1);
+    fds[0].events = libc::POLLIN;
+    for (slot, &fd) in fds[1..].iter_mut().zip(extra) {
+        slot.fd = fd;
+        slot.events = libc::POLLIN;
+    }
+    let timespec = timeout.map(|d| {
+        let micros = d.total_micros();
+        libc::timespec {
+            tv_sec: (micros / 1_000_000) as libc::time_t,
+            tv_nsec: ((micros % 1_000_000) * 1000) as libc::c_long,
+        }
+    });
+    let ts_ptr = timespec
+        .as_ref()
+        .map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
+    let mask_ptr = sigmask.map_or(std::ptr::null(), |m| m as *const libc::sigset_t);
+    // SAFETY: `fds` outlives the call and holds `1 + extra.len()` initialised entries; a
+    // negative fd is ignored by ppoll. The timeout and mask pointers are null or point to
+    // live locals/borrows.
+    let rc = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            (1 + extra.len()) as libc::nfds_t,
+            ts_ptr,
+            mask_ptr,
+        )
+    };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        return if err.kind() == io::ErrorKind::Interrupted {
+            Ok(0)
+        } else {
+            Err(err)
+        };
+    }
+    let ready = fds[1..=extra.len()]
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.revents != 0)
+        .fold(0u32, |mask, (i, _)| mask | (1 << i));
+    Ok(ready)
+}
