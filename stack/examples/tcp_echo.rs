@@ -22,7 +22,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use stack::runner::{self, Driver};
-use stack::{Clock, ConnError, ConnId, Duration, Instant, IpCidr, Net, NetConfig};
+use stack::{Clock, ConnId, Duration, Instant, IpCidr, Net, NetConfig, RecvError};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -274,7 +274,7 @@ fn serve(net: &mut Net, id: ConnId, conn: &mut Conn, buf: &mut [u8], sink: bool)
                     conn.pending.extend_from_slice(&buf[..n]);
                 }
             }
-            Err(ConnError::Closed) => {
+            Err(RecvError::Closed) => {
                 net.close(id);
                 return;
             }

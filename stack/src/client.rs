@@ -21,7 +21,7 @@ use crate::clock::{delay_until, ws_instant};
 use crate::entropy::{ChaCha20, os_random};
 use crate::runner::{self, Driver};
 use crate::session::{Session, Step};
-use crate::{Clock, ConnError, ConnId, Net};
+use crate::{Clock, ConnId, ConnectError, Net, RecvError, SendError};
 
 /// After the input (stdin) ended, the client closes once the server has sent nothing for this
 /// long, so replies to the last lines still arrive (a peer may drop messages that cross our
@@ -60,8 +60,12 @@ pub struct ClientConfig {
 pub enum ClientError {
     /// The TCP connection was refused (RST) or timed out before it was established.
     Refused,
-    /// The TCP connection broke during the handshake.
-    Tcp(ConnError),
+    /// The TCP connection could not be opened.
+    Connect(ConnectError),
+    /// The TCP connection broke while the request was sent.
+    Send(SendError),
+    /// The TCP connection broke while the response was read.
+    Recv(RecvError),
     /// The server's answer to the opening handshake was not a valid 101.
     Handshake(handshake::ResponseError),
     /// The request could not be written (invalid host or path).
@@ -78,7 +82,9 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::Refused => f.write_str("TCP connection refused or timed out"),
-            ClientError::Tcp(e) => write!(f, "TCP: {e}"),
+            ClientError::Connect(e) => write!(f, "TCP connect: {e}"),
+            ClientError::Send(e) => write!(f, "TCP send: {e}"),
+            ClientError::Recv(e) => write!(f, "TCP receive: {e}"),
             ClientError::Handshake(handshake::ResponseError::Rejected(code)) => {
                 write!(f, "handshake refused by the server: HTTP {code}")
             }
@@ -207,7 +213,7 @@ impl Client {
         )
         .map_err(ClientError::Request)?;
         request.truncate(n);
-        let id = net.connect(config.remote).map_err(ClientError::Tcp)?;
+        let id = net.connect(config.remote).map_err(ClientError::Connect)?;
         let deadline = now + HANDSHAKE_TIMEOUT;
         Ok(Client {
             id,
@@ -347,14 +353,14 @@ impl Client {
         if !net.is_established(self.id) {
             // A refused connect (RST) shows up as a reset socket.
             return match net.recv(self.id, &mut []) {
-                Err(ConnError::Reset | ConnError::Unknown) => Err(ClientError::Refused),
+                Err(RecvError::Reset | RecvError::Unknown) => Err(ClientError::Refused),
                 _ => Ok(false),
             };
         }
         while *sent < request.len() {
             let n = net
                 .send(self.id, &request[*sent..])
-                .map_err(ClientError::Tcp)?;
+                .map_err(ClientError::Send)?;
             if n == 0 {
                 return Ok(false);
             }
@@ -367,7 +373,7 @@ impl Client {
                 .min(chunk.len());
             let n = net
                 .recv(self.id, &mut chunk[..room])
-                .map_err(ClientError::Tcp)?;
+                .map_err(ClientError::Recv)?;
             response.extend_from_slice(&chunk[..n]);
             let mut headers = [EMPTY_HEADER; 64];
             match handshake::parse_response(response, &mut headers, *nonce, &[]) {

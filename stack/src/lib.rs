@@ -36,7 +36,9 @@ pub(crate) mod shard;
 pub use clock::{Clock, Duration, Instant};
 pub use config::NetConfig;
 pub use id::ConnId;
-pub use net::{ConnError, Net, NetStats, ShardLoad};
+pub use net::{
+    ConnectError, ListenError, Net, NetStats, RecvError, SendError, ShardLoad, UnknownConn,
+};
 pub use smoltcp::socket::tcp::CongestionControl;
 pub use smoltcp::socket::tcp::State as TcpState;
 pub use smoltcp::wire::IpCidr;

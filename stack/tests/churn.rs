@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use stack::{ConnError, ConnId, Duration, Instant};
+use stack::{ConnId, Duration, Instant, RecvError};
 
 /// One client worker's current connection and when its connect was issued.
 struct Worker {
@@ -63,7 +63,7 @@ fn churn(max_connections: usize, workers: usize, cycles: usize) {
                 match p.client.recv(w.id, &mut [0u8; 16]) {
                     Ok(0) => break,
                     Ok(n) => w.got += n,
-                    Err(ConnError::Closed) => {
+                    Err(RecvError::Closed) => {
                         w.closed = true;
                         p.client.close(w.id);
                         break;

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use smoltcp::wire::{IpCidr, Ipv6Address, Ipv6Cidr};
-use stack::{ConnError, ConnId, Duration, NetConfig, NetStats};
+use stack::{ConnId, Duration, NetConfig, NetStats};
 
 const SERVER_V6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 const CLIENT_V6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
@@ -160,7 +160,7 @@ fn stats_return_to_baseline_after_hundreds_of_vanished_connections() {
                     match p.server.recv(id, &mut sink) {
                         Ok(0) => break,
                         Ok(_) => {}
-                        Err(ConnError::Closed) => {
+                        Err(stack::RecvError::Closed) => {
                             p.server.close(id);
                             break;
                         }

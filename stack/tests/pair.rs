@@ -5,7 +5,10 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use stack::{ConnError, ConnId, Duration, NetConfig, TcpState};
+use stack::{
+    ConnId, ConnectError, Duration, ListenError, NetConfig, RecvError, SendError, TcpState,
+    UnknownConn,
+};
 
 #[test]
 fn three_way_handshake_then_accept() {
@@ -63,8 +66,8 @@ fn fin_close_reports_gone_and_pool_returns_to_baseline() {
         let mut buf = [0u8; 64];
         if !server_gone {
             match p.server.recv(sid, &mut buf) {
-                Err(ConnError::Closed) => p.server.close(sid),
-                Ok(0) | Err(ConnError::Unknown) => {}
+                Err(RecvError::Closed) => p.server.close(sid),
+                Ok(0) | Err(RecvError::Unknown) => {}
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -84,7 +87,7 @@ fn fin_close_reports_gone_and_pool_returns_to_baseline() {
     );
     assert_eq!(
         pair.server.recv(sid, &mut [0u8; 1]),
-        Err(ConnError::Unknown)
+        Err(RecvError::Unknown)
     );
     // The server was passive closer (LAST-ACK → CLOSED): its socket is back in the pool now.
     let after = pair.server.stats();
@@ -124,7 +127,7 @@ fn active_close_by_server_goes_through_time_wait() {
         let mut buf = [0u8; 16];
         match p.client.recv(cid, &mut buf) {
             Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(ConnError::Closed) => p.client.close(cid),
+            Err(RecvError::Closed) => p.client.close(cid),
             Err(e) => panic!("{e}"),
         }
         p.server.poll_gone() == Some(sid)
@@ -263,7 +266,7 @@ fn retransmitted_syn_caught_by_second_listener_is_removed() {
     // Close A (client first) so its socket, in the lowest slot, listens again.
     pair.client.close(a_client);
     let ok = pair.run_until(Duration::from_millis(500), |p| {
-        if p.server.recv(a_server, &mut [0u8; 8]) == Err(ConnError::Closed) {
+        if p.server.recv(a_server, &mut [0u8; 8]) == Err(RecvError::Closed) {
             p.server.close(a_server);
         }
         p.server.poll_gone() == Some(a_server)
@@ -337,8 +340,8 @@ fn reset_by_peer_is_reported_after_unread_data() {
     let mut buf = [0u8; 8];
     assert_eq!(pair.server.recv(sid, &mut buf), Ok(3));
     assert_eq!(&buf[..3], b"abc");
-    assert_eq!(pair.server.recv(sid, &mut buf), Err(ConnError::Reset));
-    assert_eq!(pair.server.send(sid, b"x"), Err(ConnError::Reset));
+    assert_eq!(pair.server.recv(sid, &mut buf), Err(RecvError::Reset));
+    assert_eq!(pair.server.send(sid, b"x"), Err(SendError::Reset));
     assert!(
         pair.run_until(Duration::from_secs(1), |p| p.server.poll_gone()
             == Some(sid))
@@ -357,7 +360,7 @@ fn reset_without_pending_data_is_gone_at_once() {
     );
     assert_eq!(
         pair.server.recv(sid, &mut [0u8; 4]),
-        Err(ConnError::Unknown)
+        Err(RecvError::Unknown)
     );
     assert_eq!(pair.client.poll_gone(), Some(cid));
     assert_eq!(pair.server.stats().connections, 0);
@@ -369,16 +372,16 @@ fn unknown_ids_are_errors_not_panics() {
     let bogus = ConnId(999);
     assert_eq!(
         pair.server.recv(bogus, &mut [0u8; 4]),
-        Err(ConnError::Unknown)
+        Err(RecvError::Unknown)
     );
-    assert_eq!(pair.server.send(bogus, b"x"), Err(ConnError::Unknown));
-    assert_eq!(pair.server.send_capacity(bogus), Err(ConnError::Unknown));
+    assert_eq!(pair.server.send(bogus, b"x"), Err(SendError::Unknown));
+    assert_eq!(pair.server.send_capacity(bogus), Err(UnknownConn));
     pair.server.close(bogus);
     pair.server.abort(bogus);
-    assert_eq!(pair.server.listen(0), Err(ConnError::InvalidPort));
+    assert_eq!(pair.server.listen(0), Err(ListenError::InvalidPort));
     assert_eq!(
         pair.client.connect(([10, 0, 0, 2], 0).into()),
-        Err(ConnError::Unaddressable)
+        Err(ConnectError::Unaddressable)
     );
     let _ = NetConfig::default();
 }
@@ -416,7 +419,7 @@ fn time_wait_sockets_make_room_when_the_cap_is_reached() {
         pair.server.close(sid);
         let (mut server_gone, mut client_gone) = (false, false);
         let ok = pair.run_until(Duration::from_secs(1), |p| {
-            if p.client.recv(cid, &mut [0u8; 4]) == Err(ConnError::Closed) {
+            if p.client.recv(cid, &mut [0u8; 4]) == Err(RecvError::Closed) {
                 p.client.close(cid);
             }
             server_gone |= p.server.poll_gone() == Some(sid);

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use common::*;
 use stack::client::{Client, ClientApp, ClientConfig, Sender};
 use stack::server::{App, Outbox, Page, Server, ServerConfig};
-use stack::{ConnError, ConnId, Duration, Net};
+use stack::{ConnId, Duration, Net, RecvError};
 use ws::{CloseCode, Keepalive, MessageKind};
 
 /// What the server-side apps saw: opens and closes with their codes.
@@ -329,11 +329,10 @@ fn raw_read(
             match p.client.recv(id, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(ConnError::Closed | ConnError::Reset | ConnError::Unknown) => {
+                Err(RecvError::Closed | RecvError::Reset | RecvError::Unknown) => {
                     closed = true;
                     break;
                 }
-                Err(e) => panic!("recv: {e}"),
             }
         }
         closed || enough(&got)

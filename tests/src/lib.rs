@@ -34,17 +34,20 @@ pub fn tunws_endpoint() -> SocketAddr {
     SocketAddr::from(([10, 0, 0, 2], TUNWS_PORT))
 }
 
-/// Returns early from a test, with a printed reason, when the process is not root.
+/// Fails a test at once, saying why, when the process is not root.
 ///
-/// Creating namespaces and TUN devices needs CAP_NET_ADMIN; CI and `scripts/test.sh` run as root,
-/// so there the tests always run.
+/// Creating namespaces and TUN devices needs CAP_NET_ADMIN. Every test that needs it is also
+/// marked `#[ignore = "needs root: run scripts/test.sh"]`, so a plain `cargo test` lists it as
+/// ignored (never as passed); `scripts/test.sh` and CI run as root with `--include-ignored`.
+/// Run with `--include-ignored` as another user, the test fails here instead of passing
+/// without having checked anything.
 #[macro_export]
 macro_rules! require_root {
     () => {
-        if !$crate::is_root() {
-            eprintln!("skipped: needs root (CAP_NET_ADMIN)");
-            return;
-        }
+        assert!(
+            $crate::is_root(),
+            "needs root (CAP_NET_ADMIN): run scripts/test.sh, or this test as root"
+        );
     };
 }
 
@@ -944,4 +947,50 @@ pub fn settled_stats(baseline: Option<&HashMap<String, u64>>) -> HashMap<String,
         );
         last = now;
     }
+}
+
+/// Calls `probe` every 10 ms until it gives a value, for up to `timeout`, and returns that
+/// value; panics naming `what` if it never does. Tests wait for the condition they need with
+/// this instead of sleeping for a guessed time.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Bytes written on `stream` that its peer has not acknowledged yet (SIOCOUTQ).
+pub fn unacked_bytes(stream: &TcpStream) -> usize {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) on a TCP socket writes one int through the pointer, which
+    // points to a live local.
+    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
+    usize::try_from(queued).unwrap_or(0)
+}
+
+/// Waits until tunws's stack has acknowledged every byte written on `stream` (up to
+/// [`IO_TIMEOUT`]): the bytes are in its socket buffer, not in flight.
+pub fn wait_acked(stream: &TcpStream) {
+    wait_for("the peer acknowledges every byte sent", IO_TIMEOUT, || {
+        (unacked_bytes(stream) == 0).then_some(())
+    });
+}
+
+/// Connects to tunws's `/echo`, retrying refused connects for up to 5 s: for a test that has
+/// just freed a place under `--max-connections` and waits for the stack to give it back.
+pub fn ws_connect_when_free(what: &str) -> Client {
+    let stream = wait_for(what, Duration::from_secs(5), || {
+        TcpStream::connect_timeout(&tunws_endpoint(), Duration::from_secs(1)).ok()
+    });
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    let url = format!("ws://{}/echo", tunws_endpoint());
+    tungstenite::client::client(url.as_str(), stream)
+        .unwrap_or_else(|e| panic!("{what}: upgrade: {e}"))
+        .0
 }

@@ -5,6 +5,7 @@ use netns_tests::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
 use netns_tests::{Netns, Tunws, read_data, require_root, ws_connect};
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn three_clients_each_receive_every_message() {
     require_root!();
     let ns = Netns::new("chat");
@@ -58,6 +59,7 @@ fn three_clients_each_receive_every_message() {
 /// `--max-message` says (the bound on its memory per member): one byte more is closed with 1009,
 /// and 64 KiB exactly is delivered.
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn chat_messages_over_64_kib_are_closed_with_1009() {
     require_root!();
     let ns = Netns::new("chatbig");

@@ -63,6 +63,7 @@ fn read_data(ws: &mut tungstenite::WebSocket<std::net::TcpStream>) -> Message {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn client_sends_stdin_lines_and_prints_received_text() {
     require_root!();
     let ns = Netns::new("client");
@@ -100,6 +101,7 @@ fn client_sends_stdin_lines_and_prints_received_text() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn client_echo_mode_returns_text_and_binary_unchanged() {
     require_root!();
     let ns = Netns::new("clecho");

@@ -8,6 +8,7 @@ use std::thread;
 const CLIENTS: usize = 200;
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn two_hundred_simultaneous_clients_are_all_served() {
     require_root!();
     let ns = Netns::new("burst");

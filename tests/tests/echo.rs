@@ -7,6 +7,7 @@ use netns_tests::{Netns, Tunws, pattern_bytes, pattern_text, read_data, require_
 const SIZES: [usize; 6] = [0, 125, 126, 65535, 65536, 1 << 20];
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn echo_text_and_binary_of_every_length_class() {
     require_root!();
     let ns = Netns::new("echo");

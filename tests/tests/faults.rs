@@ -52,16 +52,19 @@ const KERNEL_ECHO: SocketAddr = SocketAddr::new(
 );
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn one_percent_loss_loses_nothing() {
     loss_battery(1);
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn five_percent_loss_loses_nothing() {
     loss_battery(5);
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn ten_percent_loss_loses_nothing() {
     loss_battery(10);
 }
@@ -221,11 +224,13 @@ const CELL_MESSAGE: usize = 16 * 1024;
 const CELL_SLOWEST: Duration = Duration::from_secs(5);
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn four_mib_echo_in_16_kib_messages_at_1_2_5_percent_with_offload() {
     echo_cells("cello", &[]);
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn four_mib_echo_in_16_kib_messages_at_1_2_5_percent_without_offload() {
     echo_cells("celln", &["--no-offload"]);
 }

@@ -14,6 +14,7 @@ fn netns_exists(name: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn namespace_has_configured_tun_and_is_deleted_on_drop() {
     require_root!();
     let ns = Netns::new("harness");
@@ -40,6 +41,7 @@ fn namespace_has_configured_tun_and_is_deleted_on_drop() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn namespace_is_deleted_when_the_test_panics() {
     require_root!();
     let name = std::panic::catch_unwind(|| {

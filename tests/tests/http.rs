@@ -24,6 +24,7 @@ fn upgrade_request(method: &str, path: &str, key: &str, version: &str, extra: &s
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn get_root_serves_the_chat_page() {
     require_root!();
     let ns = Netns::new("page");
@@ -45,6 +46,7 @@ fn get_root_serves_the_chat_page() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn page_is_served_over_ipv6_with_addr6() {
     require_root!();
     let ns = Netns::new("ipv6");
@@ -61,6 +63,7 @@ fn page_is_served_over_ipv6_with_addr6() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn keep_alive_serves_two_requests_on_one_connection() {
     require_root!();
     let ns = Netns::new("keepalive");
@@ -78,6 +81,7 @@ fn keep_alive_serves_two_requests_on_one_connection() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn curl_upgrade_gets_101_with_rfc_accept_key() {
     require_root!();
     let ns = Netns::new("curl");
@@ -117,6 +121,7 @@ fn curl_upgrade_gets_101_with_rfc_accept_key() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn every_refusal_gets_its_status() {
     require_root!();
     let ns = Netns::new("refuse");

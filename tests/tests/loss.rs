@@ -9,6 +9,7 @@ use netns_tests::{Netns, Tunws, pattern_bytes, read_data, require_root, ws_conne
 use std::time::{Duration, Instant};
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn echo_of_256_kib_survives_five_percent_loss() {
     require_root!();
     let ns = Netns::new("loss");

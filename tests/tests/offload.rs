@@ -38,6 +38,7 @@ fn stats_in(ns: &Netns) -> HashMap<String, u64> {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn super_packets_cross_the_tun_both_ways_and_data_is_exact() {
     require_root!();
     let ns = Netns::new("offload");
@@ -87,6 +88,7 @@ fn super_packets_cross_the_tun_both_ways_and_data_is_exact() {
 /// IPv6: the kernel hands over IPv6 super-packets (TSO6) with partial checksums; smoltcp 0.14
 /// answers with MSS-sized IPv6 segments (it has no IPv6 segmentation path).
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn ipv6_super_packets_come_in_and_data_is_exact() {
     require_root!();
     let ns = Netns::new("offload6");
@@ -110,6 +112,7 @@ fn ipv6_super_packets_come_in_and_data_is_exact() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn no_offload_keeps_every_packet_within_the_mtu() {
     require_root!();
     let ns = Netns::new("nooffload");
@@ -128,6 +131,7 @@ fn no_offload_keeps_every_packet_within_the_mtu() {
 /// the same persistent TUN must switch them off again, or the kernel would keep sending it
 /// super-packets it cannot read.
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn no_offload_after_offload_on_the_same_device_still_works() {
     require_root!();
     let ns = Netns::new("offload-switch");
@@ -150,6 +154,7 @@ fn no_offload_after_offload_on_the_same_device_still_works() {
 /// the veth and the forwarding kernel would drop them (smoltcp ignores the ICMP "fragmentation
 /// needed" it sends back), stalling the transfer.
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn a_forwarded_peer_behind_a_smaller_mtu_gets_segments_that_fit() {
     require_root!();
     let ns = Netns::new("offload-fwd");

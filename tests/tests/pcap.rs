@@ -101,6 +101,7 @@ fn tshark_summary(path: &std::path::Path) -> Option<String> {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn pcap_holds_the_three_way_handshake() {
     require_root!();
     let ns = Netns::new("pcap");

@@ -3,6 +3,7 @@
 use netns_tests::{Netns, TUNWS_ADDR, Tunws, require_root};
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn ping_is_answered() {
     require_root!();
     let ns = Netns::new("ping");

@@ -7,6 +7,7 @@ use netns_tests::{Netns, Tunws, read_data, require_root, ws_connect};
 use std::time::Duration;
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn trace_shows_handshake_upgrade_and_frames_in_order() {
     require_root!();
     let ns = Netns::new("trace");
@@ -50,6 +51,7 @@ fn trace_shows_handshake_upgrade_and_frames_in_order() {
 /// (RFC 7323: shift 0 up to 65,535 bytes, 5 for 1 MiB), and a 1 MiB echo through either window
 /// is intact.
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn socket_buffer_flag_sets_the_advertised_window() {
     require_root!();
     for (buffer, wscale) in [("32768", "wscale=0"), ("1048576", "wscale=5")] {

@@ -48,6 +48,7 @@ fn keepalive_sequence(
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn half_close_after_a_frame_gets_the_echo_then_the_close() {
     require_root!();
     let ns = Netns::new("halfclose");
@@ -81,6 +82,7 @@ fn half_close_after_a_frame_gets_the_echo_then_the_close() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn silent_peer_before_the_request_is_dropped_after_the_handshake_timeout() {
     require_root!();
     let ns = Netns::new("silent");
@@ -101,6 +103,7 @@ fn silent_peer_before_the_request_is_dropped_after_the_handshake_timeout() {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn silent_websocket_peer_is_pinged_then_failed_with_1011() {
     require_root!();
     let ns = Netns::new("keepalive");
@@ -136,6 +139,7 @@ fn silent_websocket_peer_is_pinged_then_failed_with_1011() {
 /// `--handshake-timeout`, a silent WebSocket is pinged after `--keepalive` and failed with 1011
 /// `--keepalive-timeout` later, and TCP ends within `--close-timeout` (twice) after that.
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn timeout_flags_set_the_handshake_keepalive_and_close_timeouts() {
     require_root!();
     let ns = Netns::new("timeoutflags");
@@ -185,6 +189,7 @@ fn timeout_flags_set_the_handshake_keepalive_and_close_timeouts() {
 /// reading it in turn (backpressure) with unread bytes in the stack's receive buffer, and then
 /// resets: everything must be freed even though those bytes are never read.
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn reset_while_backpressured_frees_everything() {
     require_root!();
     const PEERS: usize = 3;
@@ -279,6 +284,7 @@ fn vanish(shape: Vanish) {
 }
 
 #[test]
+#[ignore = "needs root: run scripts/test.sh"]
 fn thousands_of_vanishing_peers_leak_nothing() {
     require_root!();
     let ns = Netns::new("storm");

@@ -780,6 +780,11 @@ fn statuses_have_rfc_9110_reasons() {
             431,
             "Request Header Fields Too Large",
         ),
+        (
+            HttpStatus::InternalServerError,
+            500,
+            "Internal Server Error",
+        ),
         (HttpStatus::NotImplemented, 501, "Not Implemented"),
     ];
     for (status, code, reason) in cases {

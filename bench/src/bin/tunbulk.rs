@@ -4,7 +4,7 @@
 
 use bench::{BULK_SINK, BULK_SOURCE};
 use clap::Parser;
-use stack::{Clock, ConnError, ConnId, IpCidr, Net, NetConfig};
+use stack::{Clock, ConnId, IpCidr, Net, NetConfig, RecvError};
 use std::collections::HashMap;
 use std::io;
 
@@ -59,7 +59,7 @@ fn service(net: &mut Net, id: ConnId, role: &mut Role, buf: &mut [u8], fill: &[u
     loop {
         let got = match net.recv(id, buf) {
             Ok(n) => n,
-            Err(ConnError::Closed) => {
+            Err(RecvError::Closed) => {
                 net.close(id);
                 return false;
             }

@@ -1,36 +1,110 @@
-//! Why a per-connection operation of [`Net`](super::Net) did not happen.
+//! Why an operation of [`Net`](super::Net) did not happen: one small enum per operation, so a
+//! caller matches only the answers its call can give.
 
 use std::fmt;
 
-/// Why a per-connection operation did not happen.
+/// The connection id is not in the table: it never existed, or [`Net::poll_gone`] already
+/// reported it. The only failure of the per-connection queries and settings.
+///
+/// [`Net::poll_gone`]: super::Net::poll_gone
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnError {
-    /// No such connection: never existed, or already reported by [`Net::poll_gone`].
+pub struct UnknownConn;
+
+/// Why [`Net::recv`](super::Net::recv) read nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// No such connection (see [`UnknownConn`]).
     Unknown,
-    /// recv: the peer closed its side and every byte it sent has been read.
-    /// send: our sending side is closed.
+    /// The peer closed its side (FIN) and every byte it sent has been read.
     Closed,
     /// The connection was reset by the peer, aborted, or timed out.
     Reset,
-    /// connect: no address of ours can reach the remote, or the remote is unspecified/port 0.
+}
+
+/// Why [`Net::send`](super::Net::send) queued nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// No such connection (see [`UnknownConn`]).
+    Unknown,
+    /// Our sending side is closed ([`Net::close`](super::Net::close) was called).
+    Closed,
+    /// The connection was reset by the peer, aborted, or timed out.
+    Reset,
+}
+
+/// Why [`Net::connect`](super::Net::connect) opened nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// No address of ours can reach the remote, or the remote is unspecified or port 0.
     Unaddressable,
-    /// connect: `max_connections` reached, or no free ephemeral port.
+    /// `max_connections` reached, or no free ephemeral port.
     Exhausted,
-    /// listen: port 0.
+}
+
+/// Why [`Net::listen`](super::Net::listen) did not listen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenError {
+    /// Port 0.
     InvalidPort,
 }
 
-impl fmt::Display for ConnError {
+impl From<UnknownConn> for RecvError {
+    fn from(_: UnknownConn) -> Self {
+        RecvError::Unknown
+    }
+}
+
+impl From<UnknownConn> for SendError {
+    fn from(_: UnknownConn) -> Self {
+        SendError::Unknown
+    }
+}
+
+impl fmt::Display for UnknownConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown connection")
+    }
+}
+
+impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            ConnError::Unknown => "unknown connection",
-            ConnError::Closed => "connection closed",
-            ConnError::Reset => "connection reset",
-            ConnError::Unaddressable => "remote address unreachable from our addresses",
-            ConnError::Exhausted => "no socket or ephemeral port left",
-            ConnError::InvalidPort => "invalid port",
+            RecvError::Unknown => "unknown connection",
+            RecvError::Closed => "the peer closed the connection",
+            RecvError::Reset => "connection reset",
         })
     }
 }
 
-impl std::error::Error for ConnError {}
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SendError::Unknown => "unknown connection",
+            SendError::Closed => "our side of the connection is closed",
+            SendError::Reset => "connection reset",
+        })
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectError::Unaddressable => "remote address unreachable from our addresses",
+            ConnectError::Exhausted => "no socket or ephemeral port left",
+        })
+    }
+}
+
+impl fmt::Display for ListenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ListenError::InvalidPort => "invalid port",
+        })
+    }
+}
+
+impl std::error::Error for UnknownConn {}
+impl std::error::Error for RecvError {}
+impl std::error::Error for SendError {}
+impl std::error::Error for ConnectError {}
+impl std::error::Error for ListenError {}

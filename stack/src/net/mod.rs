@@ -30,7 +30,7 @@
 //! | `socket.rs` | the socket API: accept, readiness, recv/send, close, connect |
 //! | `wait.rs` | sleeping on the TUN fd |
 //! | `stats.rs` | [`NetStats`], [`ShardLoad`] |
-//! | `error.rs` | [`ConnError`] |
+//! | `error.rs` | one error enum per operation: [`RecvError`], [`SendError`], [`ConnectError`], [`ListenError`], [`UnknownConn`] |
 
 mod admission;
 mod engine;
@@ -65,7 +65,7 @@ use crate::shard::{FlowHasher, Shard, mix, shard_count};
 pub use admission::{
     HALF_OPEN_GRACE, SOCKET_TIMEOUT, SYN_RECEIVED_TIMEOUT, half_open_budget, spare_for,
 };
-pub use error::ConnError;
+pub use error::{ConnectError, ListenError, RecvError, SendError, UnknownConn};
 pub use stats::{NetStats, ShardLoad};
 use table::Conn;
 
@@ -234,9 +234,9 @@ impl Net {
     }
 
     /// Accepts connections on `port` from now on (all our addresses). One port at a time.
-    pub fn listen(&mut self, port: u16) -> Result<(), ConnError> {
+    pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
         if port == 0 {
-            return Err(ConnError::InvalidPort);
+            return Err(ListenError::InvalidPort);
         }
         for index in 0..self.shards.len() {
             let shard = &mut self.shards[index];

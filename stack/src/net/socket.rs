@@ -3,14 +3,14 @@
 
 use std::net::SocketAddr;
 
-use smoltcp::socket::tcp::{self, RecvError, State};
+use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
 
 use super::admission::SOCKET_TIMEOUT;
 use super::supply::{socket_for, steal_listener};
 use super::table::Conn;
-use super::{ConnError, EPHEMERAL_FIRST, Net};
+use super::{ConnectError, EPHEMERAL_FIRST, Net, RecvError, SendError, UnknownConn};
 use crate::id::ConnId;
 
 impl Net {
@@ -44,7 +44,7 @@ impl Net {
     /// Reads received bytes into `buf`. `Ok(0)`: nothing now (or not yet established).
     /// `Err(Closed)`: the peer sent FIN and everything has been read. `Err(Reset)`: reset or
     /// timed out.
-    pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, ConnError> {
+    pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, RecvError> {
         self.recv_with(id, |data| {
             let n = data.len().min(buf.len());
             buf[..n].copy_from_slice(&data[..n]);
@@ -60,7 +60,7 @@ impl Net {
         &mut self,
         id: ConnId,
         f: impl FnOnce(&mut [u8]) -> (usize, R),
-    ) -> Result<Option<R>, ConnError> {
+    ) -> Result<Option<R>, RecvError> {
         let socket = self.socket_mut(id)?;
         let state = socket.state();
         match state {
@@ -72,8 +72,8 @@ impl Net {
         }
         let result = match socket.recv(f) {
             Ok(r) => Ok(Some(r)),
-            Err(RecvError::Finished) => Err(ConnError::Closed),
-            Err(RecvError::InvalidState) => Err(ConnError::Reset),
+            Err(tcp::RecvError::Finished) => Err(RecvError::Closed),
+            Err(tcp::RecvError::InvalidState) => Err(RecvError::Reset),
         };
         if result.is_ok() {
             // Reading opens the receive window: the shard's egress may owe a window update.
@@ -91,7 +91,7 @@ impl Net {
     /// Queues bytes for sending; returns how many fit in the send buffer (0 when full, or
     /// before the handshake completes). `Err(Closed)` after our close, `Err(Reset)` after a
     /// reset or timeout.
-    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, ConnError> {
+    pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
         self.send_with(id, |buf| {
             let n = buf.len().min(data.len());
             buf[..n].copy_from_slice(&data[..n]);
@@ -107,25 +107,25 @@ impl Net {
         &mut self,
         id: ConnId,
         f: impl FnOnce(&mut [u8]) -> (usize, R),
-    ) -> Result<Option<R>, ConnError> {
-        let shard = self.conns.get(&id).ok_or(ConnError::Unknown)?.shard;
+    ) -> Result<Option<R>, SendError> {
+        let shard = self.conns.get(&id).ok_or(SendError::Unknown)?.shard;
         self.mark_dirty(shard);
         let socket = self.socket_mut(id)?;
         match socket.state() {
             State::SynSent | State::SynReceived => return Ok(None),
             State::Established | State::CloseWait => {}
-            State::Closed => return Err(ConnError::Reset),
-            _ => return Err(ConnError::Closed),
+            State::Closed => return Err(SendError::Reset),
+            _ => return Err(SendError::Closed),
         }
         if !socket.can_send() {
             return Ok(None);
         }
-        socket.send(f).map(Some).map_err(|_| ConnError::Closed)
+        socket.send(f).map(Some).map_err(|_| SendError::Closed)
     }
 
     /// Free bytes in the send buffer now (0 when our side cannot send). Stop producing data for
     /// a connection while this is small: that is the backpressure signal.
-    pub fn send_capacity(&self, id: ConnId) -> Result<usize, ConnError> {
+    pub fn send_capacity(&self, id: ConnId) -> Result<usize, UnknownConn> {
         let socket = self.socket(id)?;
         if !socket.may_send() {
             return Ok(0);
@@ -134,12 +134,12 @@ impl Net {
     }
 
     /// Bytes queued for sending and not yet acknowledged.
-    pub fn send_queue(&self, id: ConnId) -> Result<usize, ConnError> {
+    pub fn send_queue(&self, id: ConnId) -> Result<usize, UnknownConn> {
         Ok(self.socket(id)?.send_queue())
     }
 
     /// Bytes received and not yet read.
-    pub fn recv_queue(&self, id: ConnId) -> Result<usize, ConnError> {
+    pub fn recv_queue(&self, id: ConnId) -> Result<usize, UnknownConn> {
         Ok(self.socket(id)?.recv_queue())
     }
 
@@ -171,13 +171,17 @@ impl Net {
 
     /// Disables (true) or enables (false) Nagle's algorithm, like TCP_NODELAY. WebSocket
     /// traffic wants it off: small frames must not wait for the previous ACK.
-    pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), ConnError> {
+    pub fn set_nodelay(&mut self, id: ConnId, nodelay: bool) -> Result<(), UnknownConn> {
         self.socket_mut(id)?.set_nagle_enabled(!nodelay);
         Ok(())
     }
 
     /// Sets the delayed-ACK time (`None`: ACK every segment at once). smoltcp's default is 10 ms.
-    pub fn set_ack_delay(&mut self, id: ConnId, delay: Option<Duration>) -> Result<(), ConnError> {
+    pub fn set_ack_delay(
+        &mut self,
+        id: ConnId,
+        delay: Option<Duration>,
+    ) -> Result<(), UnknownConn> {
         self.socket_mut(id)?.set_ack_delay(delay);
         Ok(())
     }
@@ -185,26 +189,26 @@ impl Net {
     /// Opens a connection to `remote` from one of our addresses and an ephemeral port (client
     /// role). The id is valid at once; [`Net::is_established`] turns true after the handshake,
     /// and a refused or timed-out attempt is reported by [`Net::poll_gone`].
-    pub fn connect(&mut self, remote: SocketAddr) -> Result<ConnId, ConnError> {
+    pub fn connect(&mut self, remote: SocketAddr) -> Result<ConnId, ConnectError> {
         let remote = IpEndpoint::from(remote);
         if remote.port == 0 || remote.addr.is_unspecified() {
-            return Err(ConnError::Unaddressable);
+            return Err(ConnectError::Unaddressable);
         }
         let local_addr = self.shards[0]
             .iface
             .get_source_address(&remote.addr)
-            .ok_or(ConnError::Unaddressable)?;
+            .ok_or(ConnectError::Unaddressable)?;
         if self.conns.len() >= self.census.max_connections {
-            return Err(ConnError::Exhausted);
+            return Err(ConnectError::Exhausted);
         }
         let local = self
             .ephemeral_endpoint(local_addr, remote)
-            .ok_or(ConnError::Exhausted)?;
+            .ok_or(ConnectError::Exhausted)?;
         let index = self.flows.shard_of(remote, local);
         let handle = match socket_for(&mut self.shards, &mut self.census, index) {
             Some(handle) => handle,
             None => steal_listener(&mut self.shards, &mut self.census, index)
-                .ok_or(ConnError::Exhausted)?,
+                .ok_or(ConnectError::Exhausted)?,
         };
         let shard = &mut self.shards[index];
         let socket = shard.sockets.get_mut::<tcp::Socket>(handle);
@@ -217,7 +221,7 @@ impl Net {
             shard
                 .pool
                 .release(&mut shard.sockets, handle, &mut self.census, connections);
-            return Err(ConnError::Unaddressable);
+            return Err(ConnectError::Unaddressable);
         }
         let id = self.new_id();
         let conn = Conn::new(

@@ -8,7 +8,7 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::Instant;
 use smoltcp::wire::IpEndpoint;
 
-use super::{ConnError, Net};
+use super::{Net, UnknownConn};
 use crate::id::ConnId;
 
 pub(super) struct Conn {
@@ -64,8 +64,8 @@ impl Conn {
 }
 
 impl Net {
-    pub(super) fn socket(&self, id: ConnId) -> Result<&tcp::Socket<'static>, ConnError> {
-        let conn = self.conns.get(&id).ok_or(ConnError::Unknown)?;
+    pub(super) fn socket(&self, id: ConnId) -> Result<&tcp::Socket<'static>, UnknownConn> {
+        let conn = self.conns.get(&id).ok_or(UnknownConn)?;
         Ok(self.shards[conn.shard]
             .sockets
             .get::<tcp::Socket>(conn.handle))
@@ -74,8 +74,8 @@ impl Net {
     pub(super) fn socket_mut(
         &mut self,
         id: ConnId,
-    ) -> Result<&mut tcp::Socket<'static>, ConnError> {
-        let conn = self.conns.get(&id).ok_or(ConnError::Unknown)?;
+    ) -> Result<&mut tcp::Socket<'static>, UnknownConn> {
+        let conn = self.conns.get(&id).ok_or(UnknownConn)?;
         Ok(self.shards[conn.shard]
             .sockets
             .get_mut::<tcp::Socket>(conn.handle))

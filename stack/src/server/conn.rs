@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 
 use ws::{CloseCode, Instant, MessageKind};
 
-use crate::{ConnError, ConnId, Net};
+use crate::net;
+use crate::{ConnId, Net, RecvError};
 
 use super::app::{OVERLOADED, SendError};
 use super::http::{self, Decision, Site};
@@ -90,7 +91,7 @@ impl HttpConn {
         loop {
             match self.out.drain_into(|b| net.send(id, b)) {
                 Ok(_) => {}
-                Err(ConnError::Reset) => return HttpStep::Reset,
+                Err(net::SendError::Reset) => return HttpStep::Reset,
                 Err(_) => return HttpStep::Close,
             }
             if !self.out.is_empty() {
@@ -153,8 +154,8 @@ impl HttpConn {
                 Ok(0) => return HttpStep::Idle,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 // The peer finished sending: answer what it asked, then close.
-                Err(ConnError::Closed) => self.close_after = true,
-                Err(ConnError::Reset) => return HttpStep::Reset,
+                Err(RecvError::Closed) => self.close_after = true,
+                Err(RecvError::Reset) => return HttpStep::Reset,
                 Err(_) => return HttpStep::Close,
             }
         }

@@ -147,7 +147,8 @@ pub(crate) fn respond(
         keep_alive,
         &mut head,
     )
-    .map_err(|_| HttpStatus::BadRequest)?;
+    // Our head buffer is too small for our own answer: our fault, not the client's.
+    .map_err(|_| HttpStatus::InternalServerError)?;
     let body: &[u8] = if head_only { b"" } else { body };
     out.push(&[&head[..n], body]);
     Ok(())
@@ -174,8 +175,10 @@ fn upgrade(
     }
     let mut head = [0u8; MAX_RESPONSE_HEAD];
     // No subprotocol is offered by our apps, so none is selected.
+    // The key is validated and no subprotocol is written: only a head buffer too small for
+    // our own answer fails here, which is our fault, not the client's.
     let n = handshake::write_accept_response(upgrade.key(), None, &mut head)
-        .map_err(|_| HttpStatus::BadRequest)?;
+        .map_err(|_| HttpStatus::InternalServerError)?;
     out.push(&[&head[..n]]);
     Ok(Decision::Upgrade {
         route,
@@ -425,5 +428,16 @@ mod tests {
             );
         });
         assert_eq!(answer(get, &[]).0, Decision::Refused(HttpStatus::NotFound));
+    }
+
+    #[test]
+    fn a_page_whose_head_does_not_fit_our_buffer_is_our_fault_500() {
+        let content_type = "x".repeat(MAX_RESPONSE_HEAD);
+        let mut out = OutQueue::new();
+        assert_eq!(
+            respond(&content_type, PAGE, true, false, &mut out),
+            Err(HttpStatus::InternalServerError)
+        );
+        assert!(out.is_empty(), "nothing half-written");
     }
 }

@@ -44,13 +44,13 @@ use std::sync::atomic::AtomicBool;
 use ws::{CloseCode, Duration, Instant, Keepalive};
 
 use crate::runner::{self, Driver};
-use crate::{Clock, ConnError, ConnId, Net};
+use crate::{Clock, ConnId, Net, RecvError};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
 pub use http::Page;
 
 use crate::clock::{delay_until, ws_instant};
-use crate::session::Step;
+use crate::session::{Step, TcpEnd};
 use conn::{Conn, HttpStep, Phase, WsConn};
 use http::Site;
 
@@ -359,7 +359,7 @@ impl Server {
                     Step::TcpEnded(error) => {
                         ws.session.tcp_ended();
                         self.check_ws_end(id, now);
-                        if error == ConnError::Closed {
+                        if error == TcpEnd::Finished {
                             self.start_tcp_close(net, id, now);
                         } else {
                             self.forget(net, id);
@@ -374,7 +374,7 @@ impl Server {
                     let mut sink = [0u8; 4096];
                     loop {
                         match net.recv(id, &mut sink) {
-                            Ok(0) | Err(ConnError::Closed) => break,
+                            Ok(0) | Err(RecvError::Closed) => break,
                             Ok(_) => {}
                             Err(_) => {
                                 self.forget(net, id);

@@ -12,7 +12,7 @@ pub(crate) use outqueue::OutQueue;
 
 use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role, State};
 
-use crate::{ConnError, ConnId, Net};
+use crate::{ConnId, Net, RecvError, SendError};
 
 /// Queued bytes below which control frames join the queue as the engine produces them (a
 /// burst of a few dozen Pongs); above it they wait, coalesced, in the engine.
@@ -32,8 +32,36 @@ pub(crate) enum Step {
     },
     /// Nothing more until bytes arrive, the socket drains or a timer fires.
     Idle,
-    /// The TCP connection is over: the peer finished sending (`Closed`) or reset it.
-    TcpEnded(ConnError),
+    /// The TCP connection is over.
+    TcpEnded(TcpEnd),
+}
+
+/// How the TCP connection under a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TcpEnd {
+    /// In order: the peer finished sending (FIN, everything read), or our sending side is
+    /// closed. TCP can still be closed gracefully.
+    Finished,
+    /// Reset, aborted, timed out, or no longer in the stack's table.
+    Reset,
+}
+
+impl From<RecvError> for TcpEnd {
+    fn from(error: RecvError) -> Self {
+        match error {
+            RecvError::Closed => TcpEnd::Finished,
+            RecvError::Reset | RecvError::Unknown => TcpEnd::Reset,
+        }
+    }
+}
+
+impl From<SendError> for TcpEnd {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Closed => TcpEnd::Finished,
+            SendError::Reset | SendError::Unknown => TcpEnd::Reset,
+        }
+    }
 }
 
 /// A WebSocket over a stack connection. See the module doc.
@@ -291,7 +319,7 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Hands queued bytes, then the control frames waiting in the engine, to the TCP socket
     /// until it is full.
-    pub(crate) fn flush(&mut self, net: &mut Net, id: ConnId) -> Result<(), ConnError> {
+    pub(crate) fn flush(&mut self, net: &mut Net, id: ConnId) -> Result<(), SendError> {
         loop {
             self.out.drain_into(|bytes| net.send(id, bytes))?;
             if self.out.len() >= CONTROL_ROOM || !self.ws.wants_transmit() {
@@ -312,7 +340,7 @@ impl<K: MaskKeySource> Session<K> {
         self.note_acks(net, id, now);
         loop {
             if let Err(e) = self.flush(net, id) {
-                return Step::TcpEnded(e);
+                return Step::TcpEnded(e.into());
             }
             self.unacked = net.send_queue(id).unwrap_or(0);
             if self.out.len() > self.read_pause {
@@ -341,7 +369,7 @@ impl<K: MaskKeySource> Session<K> {
                 Ok(Some((_, _, Some(step)))) => return step,
                 Ok(Some((used, offered, None))) if used < offered => return self.stall(),
                 Ok(Some(_)) => {}
-                Err(e) => return Step::TcpEnded(e),
+                Err(e) => return Step::TcpEnded(e.into()),
             }
         }
     }

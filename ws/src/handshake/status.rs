@@ -19,6 +19,9 @@ pub enum HttpStatus {
     UpgradeRequired = 426,
     /// 431: the head exceeds the header storage or the size limit.
     RequestHeaderFieldsTooLarge = 431,
+    /// 500: the request was fine but the server failed to answer it (its own fault, e.g. a
+    /// response that does not fit its buffer).
+    InternalServerError = 500,
     /// 501: the request uses `Transfer-Encoding`, which this server does not read.
     NotImplemented = 501,
 }
@@ -40,6 +43,7 @@ impl HttpStatus {
             HttpStatus::MethodNotAllowed => "Method Not Allowed",
             HttpStatus::UpgradeRequired => "Upgrade Required",
             HttpStatus::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
+            HttpStatus::InternalServerError => "Internal Server Error",
             HttpStatus::NotImplemented => "Not Implemented",
         }
     }
