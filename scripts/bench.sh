@@ -2,8 +2,8 @@
 # Side-by-side benchmarks: tunws (userspace TCP over a TUN) against kernel-TCP peers, one run.
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
-#                    [--only echo,connect,bulk,scale] [--servers tunws,tungstenite,fastwebsockets]
-#                    [--scale 10,1000,10000] [--no-build] [--no-offload]
+#                    [--only echo,connect,bulk,scale,loss] [--servers tunws,tungstenite,fastwebsockets]
+#                    [--scale 10,1000,10000] [--loss 1,2,5] [--no-build] [--no-offload]
 #
 # Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
 # tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
@@ -14,6 +14,10 @@
 #   bulk     raw TCP both directions, kernel <-> tunbulk (the stack without WebSocket) vs
 #            kernel <-> kernel over veth, at MTU 1500 and 65000
 #   scale    N idle WebSockets (10, 1000, 10000) + echo latency of one more; server RSS per idle one
+#   loss     (only when asked for: --only ...,loss) echo of 16 KiB messages at C=1 with P % of the
+#            packets dropped each way (nftables, P in --loss) on the TUN and on the veth, whose
+#            GSO is held to one MTU so a verdict is one segment on the kernel path too; reported as
+#            the time per 4 MiB (256 messages) and its ratio to each kernel-TCP peer
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
 # --no-offload: tunws and tunbulk exchange MTU-sized packets with the kernel (no TSO/GSO over the
@@ -31,11 +35,12 @@ duration=3
 warmup=1
 scale_ns=(10 1000 10000)
 sections=echo,connect,bulk,scale
+loss_rates=(1 2 5)
 build=1
 out=
 servers=(tunws tungstenite fastwebsockets)
 offload_flag=()
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -46,6 +51,7 @@ while [[ $# -gt 0 ]]; do
         --only) sections=$2; shift ;;
         --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
         --scale) IFS=, read -r -a scale_ns <<<"$2"; shift ;;
+        --loss) IFS=, read -r -a loss_rates <<<"$2"; shift ;;
         --no-build) build=0 ;;
         --no-offload) offload_flag=(--no-offload) ;;
         -h|--help) usage; exit 0 ;;
@@ -246,6 +252,44 @@ if want echo || want connect || want scale; then
         done
     fi
     for server in "${servers[@]}"; do stop_server "${pid[$server]}"; done
+fi
+
+# Drops $1 % of the packets in and out of the TUN and the veth of the load generator's namespace
+# (nftables numgen; netem is not in every kernel); 0 removes the rules.
+set_loss() {
+    in_c nft delete table inet twloss 2>/dev/null || true
+    [[ $1 -gt 0 ]] || return 0
+    local rule="numgen random mod 100 < $1 counter drop"
+    in_c nft add table inet twloss
+    in_c nft add chain inet twloss in '{ type filter hook input priority 0; }'
+    in_c nft add chain inet twloss out '{ type filter hook output priority 0; }'
+    local dev
+    for dev in "$tun_ws" "$veth_c"; do
+        in_c nft add rule inet twloss in iifname "$dev" $rule
+        in_c nft add rule inet twloss out oifname "$dev" $rule
+    done
+}
+
+if want loss; then
+    # One MTU-sized segment per skb on the veth, as on the TUN without offload: a verdict on the
+    # kernel path then drops one segment, not a 64 KiB GSO super-packet.
+    in_c ip link set "$veth_c" gso_max_size 1500 gso_max_segs 1
+    in_p ip link set "$veth_p" gso_max_size 1500 gso_max_segs 1
+    for server in "${servers[@]}"; do start_named "$server"; done
+    for p in "${loss_rates[@]}"; do
+        set_loss "$p"
+        for ((r = 1; r <= rounds; r++)); do
+            note "round $r/$rounds: 16 KiB echo with $p % loss each way"
+            for server in $(rotated "$r"); do
+                record loss "$server" "$r" loadgen "$server" --mode echo -c 1 -s 16384 \
+                    --label "loss=$p echo c=1 s=16384"
+            done
+        done
+    done
+    set_loss 0
+    for server in "${servers[@]}"; do stop_server "${pid[$server]}"; done
+    in_c ip link set "$veth_c" gso_max_size 65536 gso_max_segs 65535
+    in_p ip link set "$veth_p" gso_max_size 65536 gso_max_segs 65535
 fi
 
 if want bulk; then
