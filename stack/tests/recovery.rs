@@ -267,3 +267,40 @@ proptest! {
         round_trip_transfer(&mut pair, 128 * 1024, seed);
     }
 }
+
+#[test]
+fn our_acks_report_every_hole_with_full_sack_blocks() {
+    let (mut pair, cid, sid) = warmed_pair();
+    // The client's congestion window opens, so the holes below fall in one flight.
+    let warm = pattern(200_000, 6);
+    transfer(&mut pair, true, cid, sid, &warm, Duration::from_secs(5));
+    // The client's 2nd, 5th and 8th new segments are lost once: three holes at the server.
+    let mut n = 0;
+    let mut seen = std::collections::HashSet::new();
+    *pair.client_rule.lock().unwrap() = Some(Box::new(move |packet| {
+        let Some(tcp) = tcp_of(packet) else {
+            return false;
+        };
+        if tcp.payload().is_empty() || !seen.insert(tcp.seq_number().0) {
+            return false;
+        }
+        n += 1;
+        matches!(n, 2 | 5 | 8)
+    }));
+    let most_blocks = Arc::new(Mutex::new(0));
+    let most = most_blocks.clone();
+    *pair.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
+        if let Some(segment) = stack::recovery::segment::Segment::parse(packet) {
+            let mut most = most.lock().unwrap();
+            *most = (*most).max(segment.sack_blocks().count());
+        }
+        false
+    }));
+    let data = pattern(30 * 1400, 5);
+    let got = transfer(&mut pair, true, cid, sid, &data, Duration::from_secs(10));
+    assert!(got == data);
+    let most = *most_blocks.lock().unwrap();
+    // smoltcp alone sends one block per ACK.
+    assert!(most >= 3, "at most {most} SACK blocks in an ACK");
+    assert!(pair.client.stats().port.recovery.sack_repairs >= 3);
+}

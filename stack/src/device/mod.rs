@@ -380,6 +380,7 @@ impl<L: Link> phy::Device for Port<L> {
             impair: self.impair.as_mut(),
             recovery: self.recovery.as_mut(),
             buf: &mut self.tx_buf,
+            mtu: self.mtu,
             header: self.header,
             segment: None,
             stats: &mut self.stats,
@@ -395,6 +396,7 @@ impl<L: Link> phy::Device for Port<L> {
             impair: self.impair.as_mut(),
             recovery: self.recovery.as_mut(),
             buf: &mut self.tx_buf,
+            mtu: self.mtu,
             header: self.header,
             segment: None,
             stats: &mut self.stats,
@@ -455,6 +457,8 @@ pub struct PortTx<'a, L: Link> {
     impair: Option<&'a mut Impair>,
     recovery: Option<&'a mut Recovery>,
     buf: &'a mut Vec<u8>,
+    /// The link MTU: the recovery layer may not grow a packet beyond it.
+    mtu: usize,
     /// Bytes reserved before the packet for the virtio-net header (0 without offload).
     header: usize,
     /// Payload bytes per segment when smoltcp hands over a super-packet (via `set_meta`).
@@ -475,8 +479,9 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
             self.buf.resize(end, 0);
         }
         let result = f(&mut self.buf[self.header..end]);
+        let mut end = end;
         if let Some(recovery) = self.recovery {
-            recovery.on_egress(&self.buf[self.header..end], self.segment, self.now);
+            end = recovery.on_egress(self.buf, self.header, end, self.segment, self.mtu, self.now);
         }
         let out = Outgoing {
             link: self.link,

@@ -27,10 +27,15 @@
 //! written in (so it acknowledges what arrived since), never other bytes: the stream cannot
 //! change. smoltcp's own retransmissions replace the records they cover.
 //!
-//! Not done: SACK blocks in the ACKs we send (smoltcp sends one, for the segment that caused
-//! the ACK); pacing of repairs (a whole lost window goes out at once, as smoltcp's go-back-N
-//! would); DSACK.
+//! The receiving direction ([`receiver`]): out-of-order data seen arriving is reported as full
+//! SACK information (RFC 2018 §4) in the ACKs smoltcp sends, where smoltcp puts at most one
+//! block.
+//!
+//! Not done: pacing of repairs (a whole lost window goes out at once, as smoltcp's go-back-N
+//! would); DSACK; SACK blocks in segments that would outgrow the MTU with them (full-size data
+//! segments and super-packets keep smoltcp's options).
 
+pub mod receiver;
 pub mod segment;
 
 use std::cmp::Reverse;
@@ -39,6 +44,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
+use receiver::{Received, write_sack};
 use segment::{Segment, refresh_ack, seq_le, seq_lt};
 
 /// A connection as (our endpoint, the peer's endpoint).
@@ -173,6 +179,8 @@ struct Flow {
     backoff: u32,
     /// Last packet in either direction.
     active: Instant,
+    /// What arrived out of order, for the SACK blocks of our ACKs.
+    received: Received,
 }
 
 impl Flow {
@@ -193,6 +201,7 @@ impl Flow {
             queued: None,
             backoff: 0,
             active: now,
+            received: Received::default(),
         }
     }
 
@@ -319,26 +328,52 @@ impl Recovery {
         self.flows.len()
     }
 
-    /// An IP packet smoltcp sends (`gso`: the segment size of a super-packet). Data segments
-    /// are recorded; a SYN or RST ends what was known of the connection.
-    pub fn on_egress(&mut self, packet: &[u8], gso: Option<usize>, now: Instant) {
-        let Some(segment) = Segment::parse(packet) else {
-            return;
+    /// An IP packet smoltcp sends, in `buf[start..end]` (`gso`: the segment size of a
+    /// super-packet). Its ACK gets every SACK block that fits, if the result stays within
+    /// `mtu` bytes; data segments are recorded; a SYN or RST ends what was known of the
+    /// connection. Returns the packet's (new) end in `buf`.
+    pub fn on_egress(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: usize,
+        end: usize,
+        gso: Option<usize>,
+        mtu: usize,
+        now: Instant,
+    ) -> usize {
+        let Some(mut segment) = Segment::parse(&buf[start..end]) else {
+            return end;
         };
         let key = (segment.src, segment.dst);
         if segment.rst || segment.syn {
             self.forget(key);
-            return;
+            return end;
         }
         let flow = self.flows.entry(key).or_insert_with(|| Flow::new(now));
         flow.active = now;
+        let mut end = end;
         if let Some(ack) = segment.ack {
             flow.ack_sent = Some((ack, segment.window));
+            let received = &mut flow.received;
+            received.sack_ok |= segment.sack_blocks().next().is_some();
+            received.on_ack(ack);
+            // Room for the largest SACK option, within the MTU, and not a super-packet.
+            let fits = gso.is_none() && end - start + 36 <= mtu;
+            if received.sack_ok && !received.blocks().is_empty() && fits {
+                if let Some(new_end) = write_sack(buf, start, end, &segment, received.blocks()) {
+                    end = new_end;
+                    match Segment::parse(&buf[start..end]) {
+                        Some(rewritten) => segment = rewritten,
+                        None => return end,
+                    }
+                }
+            }
         }
+        let packet = &buf[start..end];
         if segment.len() == 0 {
-            return;
+            return end;
         }
-        let (seq, end) = (segment.seq, segment.end());
+        let (seq, seg_end) = (segment.seq, segment.end());
         if flow.records.is_empty() && flow.snd_una == flow.snd_max {
             // Nothing in flight: this segment starts the sequence space we track.
             if flow.snd_max == 0 || seq_lt(flow.snd_max, seq) || seq == flow.snd_max {
@@ -346,8 +381,8 @@ impl Recovery {
                 flow.snd_max = seq;
             }
         }
-        if seq_le(end, flow.snd_una) {
-            return;
+        if seq_le(seg_end, flow.snd_una) {
+            return end;
         }
         let resend = seq_lt(seq, flow.snd_max);
         if resend {
@@ -364,7 +399,7 @@ impl Recovery {
             let held = &mut self.stats.held_bytes;
             let spare = &mut self.spare;
             flow.records.retain_mut(|r| {
-                let covered = seq_le(seq, r.seq) && seq_le(r.end, end);
+                let covered = seq_le(seq, r.seq) && seq_le(r.end, seg_end);
                 if covered {
                     *held -= r.packet.len() as u64;
                     recycle(spare, std::mem::take(&mut r.packet));
@@ -381,7 +416,7 @@ impl Recovery {
             at,
             Record {
                 seq,
-                end,
+                end: seg_end,
                 sent: now,
                 retransmitted: resend,
                 sacked: false,
@@ -391,8 +426,8 @@ impl Recovery {
                 gso,
             },
         );
-        if seq_lt(flow.snd_max, end) {
-            flow.snd_max = end;
+        if seq_lt(flow.snd_max, seg_end) {
+            flow.snd_max = seg_end;
         }
         // New data re-arms the probe (RFC 8985 §7.2); a pending timeout or reorder check
         // stays.
@@ -403,6 +438,7 @@ impl Recovery {
             let at = now + flow.probe_timeout();
             arm(&mut self.timers, key, flow, at, Timer::Probe);
         }
+        end
     }
 
     /// An IP packet from the peer, before smoltcp sees it. Returns false for a duplicate ACK
@@ -420,6 +456,10 @@ impl Recovery {
             return true;
         };
         flow.active = now;
+        if segment.payload > 0 && !segment.syn {
+            let acked = flow.ack_sent.map(|(ack, _)| ack);
+            flow.received.on_data(segment.seq, segment.end(), acked);
+        }
         let Some(ack) = segment.ack.filter(|_| !segment.syn) else {
             return true;
         };
