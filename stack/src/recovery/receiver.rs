@@ -7,16 +7,11 @@
 //! to as many blocks as fit (three or four): the one holding the most recently arrived segment
 //! first, then the others from the most recent down, as RFC 2018 §4 asks.
 
-use super::segment::{Segment, seq_le, seq_lt};
+use super::segment::{OPT_NOP, OPT_SACK, Segment, options as tcp_options, seq_le, seq_lt};
 
 /// Out-of-order ranges remembered per connection; RFC 2018 §4 reports the most recent ones,
 /// and smoltcp's assembler holds at most 32 anyway.
 pub const MAX_RANGES: usize = 8;
-
-/// TCP option kinds (RFC 9293 §3.2, RFC 2018 §3).
-const OPT_END: u8 = 0;
-const OPT_NOP: u8 = 1;
-const OPT_SACK: u8 = 5;
 
 /// Largest TCP options area (a 60-byte header).
 const MAX_OPTIONS: usize = 40;
@@ -93,25 +88,12 @@ pub fn write_sack(
     let old_len = usize::from(buf[tcp_at + 12] >> 4) * 4;
     let mut options = [0u8; MAX_OPTIONS];
     let mut kept = 0;
-    let mut rest = &buf[tcp_at + 20..tcp_at + old_len];
-    while let Some(&kind) = rest.first() {
-        match kind {
-            OPT_END => break,
-            OPT_NOP => {
-                rest = &rest[1..];
-                continue;
-            }
-            _ => {}
-        }
-        let len = usize::from(*rest.get(1)?);
-        if len < 2 || len > rest.len() {
-            return None;
-        }
+    for item in tcp_options(&buf[tcp_at + 20..tcp_at + old_len]) {
+        let (kind, option) = item?;
         if kind != OPT_SACK {
-            options[kept..kept + len].copy_from_slice(&rest[..len]);
-            kept += len;
+            options[kept..kept + option.len()].copy_from_slice(option);
+            kept += option.len();
         }
-        rest = &rest[len..];
     }
     // NOP, NOP, kind, length, then eight bytes a block (RFC 2018 §3's layout).
     let room = MAX_OPTIONS.checked_sub(kept + 4)?;
@@ -164,6 +146,7 @@ fn set_ip_length(packet: &mut [u8]) -> Option<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::segment::OPT_END;
     use super::*;
     use smoltcp::wire::{IpAddress, Ipv4Address, Ipv4Packet, TcpPacket};
 

@@ -11,10 +11,10 @@ use smoltcp::wire::{IpAddress, IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, T
 pub const MAX_SACK_BLOCKS: usize = 4;
 
 /// TCP option kinds (RFC 9293 §3.2, RFC 2018 §2–3).
-const OPT_END: u8 = 0;
-const OPT_NOP: u8 = 1;
-const OPT_SACK_PERMITTED: u8 = 4;
-const OPT_SACK: u8 = 5;
+pub const OPT_END: u8 = 0;
+pub const OPT_NOP: u8 = 1;
+pub const OPT_SACK_PERMITTED: u8 = 4;
+pub const OPT_SACK: u8 = 5;
 
 /// Offsets in the TCP header (RFC 9293 §3.1).
 const ACK_AT: usize = 8;
@@ -117,22 +117,10 @@ impl Segment {
     }
 
     /// Reads SACK-permitted and SACK options; stops at the first malformed option.
-    fn read_options(&mut self, mut options: &[u8]) {
-        while let Some(&kind) = options.first() {
-            match kind {
-                OPT_END => return,
-                OPT_NOP => {
-                    options = &options[1..];
-                    continue;
-                }
-                _ => {}
-            }
-            let Some(&len) = options.get(1) else { return };
-            let len = usize::from(len);
-            if len < 2 || len > options.len() {
-                return;
-            }
-            let body = &options[2..len];
+    fn read_options(&mut self, bytes: &[u8]) {
+        for item in options(bytes) {
+            let Some((kind, option)) = item else { return };
+            let body = &option[2..];
             match kind {
                 OPT_SACK_PERMITTED => self.sack_permitted = true,
                 OPT_SACK if body.len() % 8 == 0 => {
@@ -144,9 +132,34 @@ impl Segment {
                 }
                 _ => {}
             }
-            options = &options[len..];
         }
     }
+}
+
+/// The options of a TCP header, each as `(kind, the whole option)`, NOPs skipped, up to END.
+/// A malformed option (length below 2 or past the end) is a `None` item, and the last.
+pub fn options(mut bytes: &[u8]) -> impl Iterator<Item = Option<(u8, &[u8])>> {
+    std::iter::from_fn(move || {
+        loop {
+            let &kind = bytes.first()?;
+            match kind {
+                OPT_END => return None,
+                OPT_NOP => {
+                    bytes = &bytes[1..];
+                    continue;
+                }
+                _ => {}
+            }
+            let len = bytes.get(1).map(|&l| usize::from(l));
+            let Some(len) = len.filter(|&l| l >= 2 && l <= bytes.len()) else {
+                bytes = &[];
+                return Some(None);
+            };
+            let (option, rest) = bytes.split_at(len);
+            bytes = rest;
+            return Some(Some((kind, option)));
+        }
+    })
 }
 
 /// Gives an outgoing segment (parsed as `segment`) a newer acknowledgment number and window,
