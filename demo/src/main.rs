@@ -117,5 +117,16 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     }
 
     stack::server::run(&mut net, &mut server, &signals::STOP)?;
+    let r = net.stats().port.recovery;
+    log::info!(
+        "retransmissions: {} SACK repairs, {} fast, {} tail probes, {} recovery timeouts, {} by \
+         smoltcp's timer; {} duplicate ACKs absorbed",
+        r.sack_repairs,
+        r.fast_retransmits,
+        r.tail_probes,
+        r.timeouts,
+        r.stack_retransmits,
+        r.dup_acks_absorbed
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -111,6 +111,8 @@ pub struct Port<L: Link> {
     impair: Option<Impair>,
     /// Loss recovery for what smoltcp sends ([`crate::recovery`]); `None` when switched off.
     recovery: Option<Recovery>,
+    /// The last `receive` found the link empty: every packet that arrived has been read.
+    drained: bool,
 }
 
 impl<L: Link> Port<L> {
@@ -133,6 +135,7 @@ impl<L: Link> Port<L> {
             stats: PortStats::default(),
             impair: None,
             recovery: None,
+            drained: true,
         }
     }
 
@@ -163,7 +166,11 @@ impl<L: Link> Port<L> {
                 &mut self.stats,
             );
             let header = self.header;
-            released += recovery.poll_transmit(now, |packet, segment| {
+            // A timer only fires once every packet that arrived before it was read: under
+            // load the ACK it waits for may be sitting in the link, and a probe sent then
+            // would be spurious (and add to the load).
+            let timers = self.drained;
+            released += recovery.poll_transmit(now, timers, |packet, segment| {
                 let end = header + packet.len();
                 if buf.len() < end {
                     buf.resize(end, 0);
@@ -316,8 +323,14 @@ impl<L: Link> phy::Device for Port<L> {
                 Some(len) => len,
                 None => {
                     let len = match self.link.recv(&mut self.rx_buf) {
-                        Ok(Some(len)) => len,
-                        Ok(None) => return None,
+                        Ok(Some(len)) => {
+                            self.drained = false;
+                            len
+                        }
+                        Ok(None) => {
+                            self.drained = true;
+                            return None;
+                        }
                         Err(err) => {
                             self.stats.errors += 1;
                             log_link_error("read", &err, self.stats.errors);

@@ -76,8 +76,9 @@ const MAX_BACKOFF: u32 = 6;
 /// A flow with nothing in flight and no packet for this long is forgotten.
 const IDLE_FLOW: Duration = Duration::from_secs(120);
 
-/// Packet buffers kept for reuse, so recording a segment does not allocate in steady state.
-const SPARE_BUFFERS: usize = 256;
+/// Bytes of packet buffers kept for reuse, so recording a segment does not allocate in steady
+/// state: a thousand connections with a 4 KiB message in flight each fit.
+const SPARE_BYTES: usize = 8 << 20;
 
 /// Why a segment was sent again; the `--trace` label and the `/stats` counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,7 +296,7 @@ pub struct Recovery {
     timers: BinaryHeap<Reverse<(Instant, FlowKey)>>,
     /// Flows with records marked for repair.
     pending: Vec<FlowKey>,
-    spare: Vec<Vec<u8>>,
+    spare: Spare,
     /// Reused buffer for the packet being resent.
     scratch: Vec<u8>,
     stats: RecoveryStats,
@@ -310,7 +311,7 @@ impl Recovery {
             flows: HashMap::new(),
             timers: BinaryHeap::new(),
             pending: Vec::new(),
-            spare: Vec::new(),
+            spare: Spare::default(),
             scratch: Vec::new(),
             stats: RecoveryStats::default(),
             trace,
@@ -407,7 +408,7 @@ impl Recovery {
                 !covered
             });
         }
-        let mut copy = self.spare.pop().unwrap_or_default();
+        let mut copy = self.spare.take();
         copy.clear();
         copy.extend_from_slice(packet);
         self.stats.held_bytes += copy.len() as u64;
@@ -568,15 +569,17 @@ impl Recovery {
         self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Runs the timers due at `now` and hands every retransmission to `send` (the packet and
-    /// its super-packet segment size). Returns how many were sent.
+    /// Runs the timers due at `now` (when `timers`; the caller says no while packets it has
+    /// not read yet may hold the ACKs they wait for) and hands every retransmission to `send`
+    /// (the packet and its super-packet segment size). Returns how many were sent.
     pub fn poll_transmit(
         &mut self,
         now: Instant,
+        timers: bool,
         mut send: impl FnMut(&[u8], Option<usize>),
     ) -> usize {
         while let Some(&Reverse((at, key))) = self.timers.peek() {
-            if at > now {
+            if at > now || !timers {
                 break;
             }
             self.timers.pop();
@@ -730,9 +733,28 @@ fn arm(
     }
 }
 
-/// Keeps a packet buffer for reuse, up to [`SPARE_BUFFERS`] of them.
-fn recycle(spare: &mut Vec<Vec<u8>>, buffer: Vec<u8>) {
-    if spare.len() < SPARE_BUFFERS && buffer.capacity() > 0 {
-        spare.push(buffer);
+/// Packet buffers kept for reuse, up to [`SPARE_BYTES`] of capacity.
+#[derive(Default)]
+struct Spare {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Spare {
+    /// A buffer to fill (empty; with capacity when one was kept).
+    fn take(&mut self) -> Vec<u8> {
+        let buffer = self.buffers.pop().unwrap_or_default();
+        self.bytes -= buffer.capacity();
+        buffer
+    }
+}
+
+/// Keeps a packet buffer for reuse while the budget allows.
+fn recycle(spare: &mut Spare, mut buffer: Vec<u8>) {
+    let capacity = buffer.capacity();
+    if capacity > 0 && spare.bytes + capacity <= SPARE_BYTES {
+        buffer.clear();
+        spare.bytes += capacity;
+        spare.buffers.push(buffer);
     }
 }
