@@ -24,10 +24,11 @@
 # TUN), for A/B runs against the default.
 # Needs root (namespaces, TUN), ip, taskset, python3. Every address used is inside the namespaces.
 # TUNWS_ARGS (environment): extra tunws options for A/B runs, e.g. TUNWS_ARGS='--socket-buffer
-# 262144'; the report's command line shows them.
+# 262144'; TUNBULK_ARGS: the same for tunbulk in the bulk cells, e.g. TUNBULK_ARGS='--rx-buffer
+# 262144'. The report's command line shows them.
 set -euo pipefail
 script=bench.sh
-command_line="${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }scripts/bench.sh $*"
+command_line="${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }${TUNBULK_ARGS:+TUNBULK_ARGS='$TUNBULK_ARGS' }scripts/bench.sh $*"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rounds=5
@@ -304,7 +305,7 @@ if want bulk; then
         tunbulk_pid=
         if [[ -x $bin/tunbulk ]]; then
             start_server tunbulk "$ns_c" "$bin/tunbulk" --tun "$tun_bulk" --addr $bulk_net.2/24 --mtu $mtu \
-                --port 9101 --cpu 0 "${offload_flag[@]}"
+                --port 9101 --cpu 0 "${offload_flag[@]}" ${TUNBULK_ARGS:-}
             tunbulk_pid=$started
         fi
         for ((r = 1; r <= rounds; r++)); do

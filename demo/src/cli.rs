@@ -6,21 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use stack::CongestionControl;
 
-/// Default `--max-message`: Autobahn's largest cases send 16 MiB messages; the extra 64 KiB
-/// leaves room for them without rounding surprises.
-pub const DEFAULT_MAX_MESSAGE: u64 = 16 * 1024 * 1024 + 64 * 1024;
-
-/// Default `--socket-buffer`: the stack's own default ring size.
-pub const DEFAULT_SOCKET_BUFFER: usize = 64 * 1024;
-
-/// Default `--max-connections`: enough for classroom use and the 200-connect burst test, small
-/// enough that smoltcp's linear socket scan (about 90 ns per socket per packet) stays cheap.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
-/// Default `--max-per-source`: no cap. Every client on the TUN's host reaches tunws from the
-/// same address (the kernel side), so a cap would limit the local case users run; it is for
-/// deployments that peers beyond the host can reach (see the help text).
-pub const DEFAULT_MAX_PER_SOURCE: usize = 0;
+// The defaults are the library's, written once there (each with its reason).
+use stack::config::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, DEFAULT_SOCKET_BUFFER};
+use stack::server::{DEFAULT_CLOSE_TIMEOUT, DEFAULT_KEEPALIVE};
+use stack::{DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 
 /// Shown after the options of `tunws --help`: examples and the limits that are not flags.
 const AFTER_HELP: &str = "\
@@ -194,20 +183,23 @@ pub struct ServerArgs {
 
     /// Seconds a new connection has to deliver a complete request head before it is closed
     /// (slow or silent clients, and the spare connections browsers open)
-    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value_t = HANDSHAKE_TIMEOUT.as_millis() / 1000,
+          value_parser = seconds)]
     pub handshake_timeout: u64,
 
     /// Seconds of silence from a WebSocket peer before it is pinged (0: no keepalive)
-    #[arg(long, value_name = "SECS", default_value_t = 30,
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_KEEPALIVE.idle.as_millis() / 1000,
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub keepalive: u64,
 
     /// Seconds a pinged peer has to say anything before the connection fails with 1011
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = seconds)]
+    #[arg(long, value_name = "SECS",
+          default_value_t = DEFAULT_KEEPALIVE.timeout.as_millis() / 1000, value_parser = seconds)]
     pub keepalive_timeout: u64,
 
     /// Seconds for the peer to finish the close handshake, and then to acknowledge our FIN
-    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CLOSE_TIMEOUT.as_millis() / 1000,
+          value_parser = seconds)]
     pub close_timeout: u64,
 }
 

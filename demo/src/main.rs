@@ -11,7 +11,6 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use smoltcp::wire::{IpAddress, IpCidr};
 use stack::server::{Page, Server, ServerConfig};
 use stack::{Net, NetConfig};
 use ws::{Duration, Keepalive};
@@ -41,15 +40,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn smoltcp_cidr(cidr: Cidr) -> IpCidr {
-    IpCidr::new(IpAddress::from(cidr.addr), cidr.prefix)
+fn stack_cidr(cidr: Cidr) -> stack::IpCidr {
+    stack::config::cidr(cidr.addr, cidr.prefix)
 }
 
 /// The stack configuration shared by both roles.
 fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
     NetConfig {
         tun: tun.tun.clone(),
-        addr: smoltcp_cidr(tun.addr),
+        addr: stack_cidr(tun.addr),
         mtu: tun.mtu.map(usize::from),
         offload: !tun.no_offload,
         congestion: tun.congestion,
@@ -71,7 +70,7 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
 
 fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     let mut config = net_config(&args.tun, args.max_connections);
-    config.addr6 = args.addr6.map(smoltcp_cidr);
+    config.addr6 = args.addr6.map(stack_cidr);
     config.max_per_source = args.max_per_source;
     let mut net = Net::open(&config).map_err(|e| {
         io::Error::new(

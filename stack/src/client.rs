@@ -1,5 +1,5 @@
 //! The client role: connect through the stack, send the opening handshake, then run a
-//! WebSocket with masked frames. [`run`] is its event loop.
+//! WebSocket with masked frames. [`run`] drives it on [`crate::runner`]'s loop.
 //!
 //! ```text
 //!   connect ──▶ TcpConnecting ──(ESTABLISHED)──▶ Handshake ──(101 valid)──▶ Open ──▶ Done(code)
@@ -21,15 +21,12 @@ use crate::clock::{delay_until, ws_instant};
 use crate::entropy::{ChaCha20, os_random};
 use crate::runner::{self, Driver};
 use crate::session::{Session, Step};
-use crate::{Clock, ConnId, ConnectError, Net, RecvError, SendError};
+use crate::{Clock, ConnId, ConnectError, HANDSHAKE_TIMEOUT, Net, RecvError, SendError};
 
 /// After the input (stdin) ended, the client closes once the server has sent nothing for this
 /// long, so replies to the last lines still arrive (a peer may drop messages that cross our
 /// Close frame).
 const INPUT_LINGER: Duration = Duration::from_secs(1);
-
-/// Time for the TCP handshake plus the WebSocket handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// After the close handshake, time for the server to close TCP before we do (RFC 6455 §7.1.1
 /// lets the server go first).
@@ -313,7 +310,7 @@ impl Client {
                     // until its Close arrives (RFC 6455 §5.5.1), e.g. after stdin ended.
                     self.last_message = now;
                     let data = session.take_message();
-                    app.on_message(&mut Sender { session }, kind, &data);
+                    app.on_message(&mut Sender { session }, kind, data.as_slice());
                     session.restore_message(data);
                 }
                 // The client session never streams.

@@ -1,10 +1,30 @@
 //! Configuration of the network half of the stack: which TUN, which addresses, which middleware.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use smoltcp::socket::tcp::CongestionControl;
 use smoltcp::time::Duration;
-use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{IpAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+
+/// Default [`NetConfig::max_connections`]: enough for classroom use and the 200-connect burst
+/// test, small enough that smoltcp's linear socket scan (about 90 ns per socket per packet)
+/// stays cheap.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Default [`NetConfig::max_per_source`]: no cap. Every client on the TUN's host reaches the
+/// stack from the same address (the kernel side), so a cap would limit the local case users
+/// run; it is for deployments that peers beyond the host can reach (see `tunws --help`).
+pub const DEFAULT_MAX_PER_SOURCE: usize = 0;
+
+/// Default receive and send buffer per TCP socket ([`NetConfig::rx_buffer`], `tx_buffer`).
+pub const DEFAULT_SOCKET_BUFFER: usize = 64 * 1024;
+
+/// The address with prefix `addr/prefix` for [`NetConfig::addr`] from std types, so programs
+/// configure the stack without naming smoltcp.
+pub fn cidr(addr: IpAddr, prefix: u8) -> IpCidr {
+    IpCidr::new(IpAddress::from(addr), prefix)
+}
 
 /// Everything [`crate::Net`] needs to come up. `Default` matches the CLI defaults of `tunws`
 /// (`--tun tun0 --addr 10.0.0.2/24`), so callers set only what they change.
@@ -46,10 +66,11 @@ pub struct NetConfig {
     /// SYNs beyond it find no listener and get a RST from smoltcp.
     pub max_connections: usize,
     /// Cap on connections (half-open and established) from one remote IP address; the SYN
-    /// that would exceed it gets a RST. 0 (the default) means no cap: on a TUN every client on
-    /// the host shares one address (the kernel side), so any cap would limit exactly the
-    /// local load tests and labs tunws serves. Set it when peers beyond the host (forwarded
-    /// or routed to the TUN) can reach the stack.
+    /// that would exceed it gets a RST. 0 means no cap, the default
+    /// ([`DEFAULT_MAX_PER_SOURCE`]): on a TUN every client on the host shares one address (the
+    /// kernel side), so any cap would limit exactly the local load tests and labs tunws
+    /// serves. Set it when peers beyond the host (forwarded or routed to the TUN) can reach
+    /// the stack.
     pub max_per_source: usize,
     /// Receive buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub rx_buffer: usize,
@@ -79,10 +100,10 @@ impl Default for NetConfig {
             duplicate_percent: 0.0,
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
-            max_connections: 1024,
-            max_per_source: 0,
-            rx_buffer: 64 * 1024,
-            tx_buffer: 64 * 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_per_source: DEFAULT_MAX_PER_SOURCE,
+            rx_buffer: DEFAULT_SOCKET_BUFFER,
+            tx_buffer: DEFAULT_SOCKET_BUFFER,
             congestion: CongestionControl::Cubic,
             recovery: true,
         }

@@ -1,10 +1,42 @@
-//! Userspace TCP/IP stack over a TUN device, and the server glue that runs `ws` over it.
+//! Userspace TCP/IP stack over a TUN device, and the glue that runs `ws` over it.
 //!
-//! The network half: [`device`] (the TUN link and the smoltcp device over it), [`middleware`]
-//! (pcap, trace, loss around the device), [`pool`] (spare listeners), [`rings`] (every
-//! socket's buffers in one lazily resident reservation), [`shard`] (sockets spread over several
-//! smoltcp interfaces by flow hash), [`Net`] (interfaces, sockets, connection table, the calls
-//! an event loop makes) and [`Clock`].
+//! # The packet path, with the file of each step
+//!
+//! ```text
+//!  kernel ─ TUN fd
+//!    │ read(): one IP packet, or with offload a virtio-net header + a TCP super-packet
+//!  device/tun.rs        TunLink: the fd, opened with our own ioctls (TUNSETIFF, IFF_VNET_HDR)
+//!  device/vnet.rs       virtio-net header checked and stripped, partial checksum completed
+//!  device/mod.rs        Port: middleware both ways, the impairment stage, TCP 4-tuple read once
+//!    recovery/            loss recovery around smoltcp: segments kept until acknowledged,
+//!                         SACK/RACK repair, tail-loss probes, full SACK blocks in our ACKs
+//!    middleware/trace.rs, middleware/pcap.rs    observe every packet (--trace, --pcap)
+//!    middleware/impair.rs                       loss, delay, reorder, duplicates (--loss ...)
+//!  net/engine.rs        Net::poll: each packet routed to its shard's smoltcp interface
+//!    shard.rs             flow hash → shard; Staged hands smoltcp the one packet
+//!    net/admission.rs     a SYN gets a listener (pool.rs), half-open budget, per-source cap
+//!    smoltcp              TCP: handshake, sequence numbers, windows, retransmission
+//!    rings.rs             every socket's receive/transmit ring in one reservation
+//!  net/table.rs         which connection got news: the ready list, accept, gone
+//!  net/socket.rs        the socket API: accept, poll_ready, recv_with / send_with, close
+//!  runner.rs            the loop: poll, the driver's turn, ppoll (signals never lost)
+//!  server/mod.rs        the server's turn: ready connections, timers (client.rs: the client's)
+//!  server/conn.rs       HTTP phase: request head parsed by ws::handshake, routed (server/http.rs)
+//!  session/mod.rs       a WebSocket: socket bytes → ws::Connection (frames parsed in ws's
+//!                       frame.rs and connection.rs), messages out; frames → session/outqueue.rs
+//!  server/app.rs        App::on_message: where the application sees a message
+//! ```
+//!
+//! The way out is the mirror: the app's `Outbox` queues frames in the session's output queue,
+//! `Net::send_with` writes them into the socket's ring, the next `Net::poll` runs smoltcp's
+//! egress into `Port` (middleware, impairment, virtio-net header) and `TunLink` writes them.
+//!
+//! The rest: `net/mod.rs` builds [`Net`]; `net/supply.rs` finds closed sockets for new
+//! listeners and connections and moves them between shards; `ppoll.rs` is the one blocking
+//! call (ppoll with a signal mask), for the runner and for `net/wait.rs` (loops of one's own);
+//! `net/stats.rs` and `server/stats.rs` answer `GET /stats`; [`config`] and [`clock`] hold the
+//! settings and the time; `entropy.rs` is the one call for OS randomness (ISNs, the client's
+//! ChaCha20 masking keys); [`id`] names connections.
 //!
 //! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
 //! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6
@@ -17,6 +49,8 @@
 //! from the device path instead (SACK, RACK, tail-loss probes). smoltcp's receive side keeps
 //! up to 32 out-of-order ranges (the `assembler-max-segment-count-32` feature; 4 by default).
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod clock;
 pub mod config;
@@ -26,6 +60,7 @@ pub mod id;
 pub mod middleware;
 pub mod net;
 pub(crate) mod pool;
+mod ppoll;
 pub mod recovery;
 pub(crate) mod rings;
 pub mod runner;
@@ -39,6 +74,7 @@ pub use id::ConnId;
 pub use net::{
     ConnectError, ListenError, Net, NetStats, RecvError, SendError, ShardLoad, UnknownConn,
 };
+pub use session::{DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 pub use smoltcp::socket::tcp::CongestionControl;
 pub use smoltcp::socket::tcp::State as TcpState;
 pub use smoltcp::wire::IpCidr;

@@ -26,6 +26,7 @@ use std::ops::ControlFlow;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::ppoll;
 use crate::{Clock, Duration, Instant, Net};
 
 /// An application the runner turns: the server, the client role, a test or example loop.
@@ -89,7 +90,7 @@ pub fn run<D: Driver + ?Sized>(
             Some(fd) => std::slice::from_ref(fd),
             None => &[],
         };
-        let ready = wait(net.link_fd(), extra, timeout, Some(&mask.during_wait))?;
+        let ready = ppoll::wait(net.link_fd(), extra, timeout, Some(&mask.during_wait))?;
         if ready & 1 != 0 {
             if let ControlFlow::Break(output) = driver.handle_input(net, clock.now()) {
                 break output;
@@ -141,73 +142,4 @@ impl Drop for StopSignalsBlocked {
             libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
         }
     }
-}
-
-/// Sleeps until `link_fd` or one of `extra` (at most 31 fds) is readable, `timeout` passes
-/// (`None`: no timeout; microsecond precision) or a signal is handled. `sigmask`: the mask to
-/// wait with (`None`: the current one). Returns at once when there is no fd to wait on (links
-/// driven by tests). Returns a bit mask: bit `i` set when `extra[i]` is readable or hung up.
-pub(crate) fn wait(
-    link_fd: Option<RawFd>,
-    extra: &[RawFd],
-    timeout: Option<Duration>,
-    sigmask: Option<&libc::sigset_t>,
-) -> io::Result<u32> {
-    const MAX_EXTRA: usize = 31;
-    if extra.len() > MAX_EXTRA {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "too many fds to wait on",
-        ));
-    }
-    if link_fd.is_none() && extra.is_empty() {
-        return Ok(0);
-    }
-    let mut fds = [libc::pollfd {
-        fd: -1,
-        events: 0,
-        revents: 0,
-    }; MAX_EXTRA + 1];
-    fds[0].fd = link_fd.unwrap_or(-1);
-    fds[0].events = libc::POLLIN;
-    for (slot, &fd) in fds[1..].iter_mut().zip(extra) {
-        slot.fd = fd;
-        slot.events = libc::POLLIN;
-    }
-    let timespec = timeout.map(|d| {
-        let micros = d.total_micros();
-        libc::timespec {
-            tv_sec: (micros / 1_000_000) as libc::time_t,
-            tv_nsec: ((micros % 1_000_000) * 1000) as libc::c_long,
-        }
-    });
-    let ts_ptr = timespec
-        .as_ref()
-        .map_or(std::ptr::null(), |ts| ts as *const libc::timespec);
-    let mask_ptr = sigmask.map_or(std::ptr::null(), |m| m as *const libc::sigset_t);
-    // SAFETY: `fds` outlives the call and holds `1 + extra.len()` initialised entries; a
-    // negative fd is ignored by ppoll. The timeout and mask pointers are null or point to
-    // live locals/borrows.
-    let rc = unsafe {
-        libc::ppoll(
-            fds.as_mut_ptr(),
-            (1 + extra.len()) as libc::nfds_t,
-            ts_ptr,
-            mask_ptr,
-        )
-    };
-    if rc < 0 {
-        let err = io::Error::last_os_error();
-        return if err.kind() == io::ErrorKind::Interrupted {
-            Ok(0)
-        } else {
-            Err(err)
-        };
-    }
-    let ready = fds[1..=extra.len()]
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.revents != 0)
-        .fold(0u32, |mask, (i, _)| mask | (1 << i));
-    Ok(ready)
 }

@@ -125,9 +125,20 @@ pub enum Event<'a> {
         /// The peer's reason, possibly empty.
         reason: CloseReason,
     },
-    /// The peer violated the protocol (or the keepalive expired): a Close frame with
-    /// [`ProtocolError::close_code`] is queued and all further input is ignored.
+    /// The peer violated the protocol: a Close frame with [`ProtocolError::close_code`] is
+    /// queued and all further input is ignored.
     Failed(ProtocolError),
+    /// Our keepalive Ping got no answer within [`Keepalive::timeout`]: a local timer ran out,
+    /// not a violation by the peer. As for `Failed`, a Close frame is queued, with
+    /// [`Event::KEEPALIVE_TIMEOUT_CODE`], and all further input is ignored. Only
+    /// [`Connection::handle_timeout`] reports it.
+    TimedOut,
+}
+
+impl Event<'_> {
+    /// The close code sent when the keepalive times out: 1011, the server (or client) ends
+    /// the connection because of a condition it met, here the silence of its peer.
+    pub const KEEPALIVE_TIMEOUT_CODE: CloseCode = CloseCode::INTERNAL;
 }
 
 /// The frame whose payload is being read.
@@ -186,9 +197,14 @@ pub struct Connection<K: MaskKeySource = NoMask> {
     pending_pong: Option<ControlPayload>,
     pending_ping: Option<ControlPayload>,
     pending_close: Option<ControlPayload>,
-    close_queued: bool,
+    /// Where the connection is (RFC 6455 §7): Open, then Closing once a Close is queued, then
+    /// Closed. A `Connection` is made after the handshake, so it starts Open.
+    state: State,
+    /// Our Close frame has left through `poll_transmit`.
     close_sent: bool,
+    /// The peer's Close frame arrived.
     close_received: bool,
+    /// We failed the connection: input is ignored, and it is Closed once our Close is out.
     failed: bool,
     last_received: Instant,
     keepalive_ping_sent: Option<Instant>,
@@ -220,7 +236,7 @@ impl<K: MaskKeySource> Connection<K> {
             pending_pong: None,
             pending_ping: None,
             pending_close: None,
-            close_queued: false,
+            state: State::Open,
             close_sent: false,
             close_received: false,
             failed: false,
@@ -239,14 +255,16 @@ impl<K: MaskKeySource> Connection<K> {
         &self.config
     }
 
-    /// The current state, derived from which Close frames have been queued, sent and received.
+    /// The current state (see the diagram on [`State`]).
     pub fn state(&self) -> State {
-        if !self.close_queued {
-            State::Open
-        } else if self.close_sent && (self.close_received || self.failed) {
-            State::Closed
-        } else {
-            State::Closing
+        self.state
+    }
+
+    /// Closing becomes Closed once both Close frames are through, or ours is out after we
+    /// failed the connection. Called after each of those facts changes.
+    fn advance_closing(&mut self) {
+        if self.state == State::Closing && self.close_sent && (self.close_received || self.failed) {
+            self.state = State::Closed;
         }
     }
 
@@ -515,7 +533,7 @@ impl<K: MaskKeySource> Connection<K> {
         }
         match header.opcode() {
             OpCode::Ping => {
-                if self.config.auto_pong && !self.close_queued {
+                if self.config.auto_pong && self.state == State::Open {
                     self.pending_pong = Some(payload.clone());
                 }
                 Event::Ping(payload)
@@ -528,13 +546,14 @@ impl<K: MaskKeySource> Connection<K> {
                 Err(error) => self.fail(error),
                 Ok(close) => {
                     self.close_received = true;
-                    if !self.close_queued {
+                    if self.state == State::Open {
                         // Echo the code only (§5.5.1); an empty Close is answered with an empty one.
                         self.queue_close(ClosePayload {
                             code: close.code,
                             reason: "",
                         });
                     }
+                    self.advance_closing();
                     let mut reason = CloseReason::new();
                     // Cannot overflow: the reason came out of a 125-byte payload after a 2-byte code.
                     let _ = reason.push_str(close.reason);
@@ -550,18 +569,25 @@ impl<K: MaskKeySource> Connection<K> {
     /// Fails the connection (§7.1.7): queue a Close with the error's code unless one was already
     /// queued, drop pending Ping/Pong, stop reading.
     fn fail(&mut self, error: ProtocolError) -> Event<'static> {
+        self.fail_with(error.close_code());
+        Event::Failed(error)
+    }
+
+    /// Fails the connection with `code`: queues our Close (unless one is queued already) and
+    /// ignores all further input.
+    fn fail_with(&mut self, code: CloseCode) {
         self.failed = true;
         self.frame = None;
         self.message = None;
         self.pending_pong = None;
         self.pending_ping = None;
-        if !self.close_queued {
+        if self.state == State::Open {
             self.queue_close(ClosePayload {
-                code: Some(error.close_code()),
+                code: Some(code),
                 reason: "",
             });
         }
-        Event::Failed(error)
+        self.advance_closing();
     }
 
     fn queue_close(&mut self, close: ClosePayload<'_>) {
@@ -569,7 +595,7 @@ impl<K: MaskKeySource> Connection<K> {
         // Callers pass either an empty reason or one checked against MAX_CLOSE_REASON_LEN.
         let _ = close.emit(&mut payload);
         self.pending_close = Some(payload);
-        self.close_queued = true;
+        self.state = State::Closing;
     }
 
     /// Whether control frames are waiting for [`Connection::poll_transmit`].
@@ -597,6 +623,7 @@ impl<K: MaskKeySource> Connection<K> {
             }
             if opcode == OpCode::Close {
                 self.close_sent = true;
+                self.advance_closing();
             }
         }
         written
@@ -649,7 +676,7 @@ impl<K: MaskKeySource> Connection<K> {
     }
 
     fn check_can_send(&self) -> Result<(), SendError> {
-        if self.close_queued || self.failed {
+        if self.state != State::Open || self.failed {
             Err(SendError::Closed)
         } else {
             Ok(())
@@ -735,7 +762,7 @@ impl<K: MaskKeySource> Connection<K> {
         .emit(&mut payload)
         .map_err(|_| SendError::ControlPayloadTooLong)?;
         self.pending_close = Some(payload);
-        self.close_queued = true;
+        self.state = State::Closing;
         Ok(())
     }
 
@@ -768,16 +795,17 @@ impl<K: MaskKeySource> Connection<K> {
         self.last_received = self.last_received.max(now);
     }
 
-    /// Runs the keepalive timer: queues a Ping once the peer has been idle, and fails the
-    /// connection with [`ProtocolError::KeepaliveTimeout`] (close 1011) when it stayed silent
-    /// after that. Returns the failure event, if any.
+    /// Runs the keepalive timer: queues a Ping once the peer has been idle, and ends the
+    /// connection with [`Event::TimedOut`] (close 1011) when it stayed silent after that.
+    /// Returns that event, if any.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<Event<'static>> {
         let deadline = self.poll_timeout()?;
         if now < deadline {
             return None;
         }
         if self.keepalive_ping_sent.is_some() {
-            return Some(self.fail(ProtocolError::KeepaliveTimeout));
+            self.fail_with(Event::KEEPALIVE_TIMEOUT_CODE);
+            return Some(Event::TimedOut);
         }
         // A Ping the application queued serves as well.
         self.pending_ping.get_or_insert_with(ControlPayload::new);

@@ -44,8 +44,6 @@ pub enum ProtocolError {
     FrameTooBig,
     /// A message's payload is longer than [`crate::Config::max_message_size`].
     MessageTooBig,
-    /// The peer sent nothing within [`crate::Keepalive::timeout`] of our keepalive Ping.
-    KeepaliveTimeout,
 }
 
 impl ProtocolError {
@@ -66,7 +64,6 @@ impl ProtocolError {
             | InvalidCloseCode => CloseCode::PROTOCOL_ERROR,
             InvalidUtf8 | InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
             FrameTooBig | MessageTooBig => CloseCode::TOO_BIG,
-            KeepaliveTimeout => CloseCode::INTERNAL,
         }
     }
 }
@@ -90,7 +87,6 @@ impl fmt::Display for ProtocolError {
             InvalidCloseReason => "close reason is not valid UTF-8",
             FrameTooBig => "frame larger than the configured maximum",
             MessageTooBig => "message larger than the configured maximum",
-            KeepaliveTimeout => "no answer to the keepalive ping",
         };
         write!(f, "{what} (close {})", self.close_code())
     }
@@ -159,7 +155,6 @@ mod tests {
             (InvalidCloseReason, 1007),
             (FrameTooBig, 1009),
             (MessageTooBig, 1009),
-            (KeepaliveTimeout, 1011),
         ];
         for (error, code) in table {
             assert_eq!(error.close_code(), CloseCode(code), "{error:?}");

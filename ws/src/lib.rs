@@ -14,7 +14,9 @@
 //!   - input: [`Connection::handle_read`]`(&mut input, now) -> (consumed, Option<Event>)`,
 //!     where [`Event`] is `Data { kind, payload, first, fin }` (payload unmasked in place in
 //!     `input`), `Ping(payload)`, `Pong(payload)`, `Close { code, reason }` or
-//!     `Failed(ProtocolError)` (close code in [`ProtocolError::close_code`]).
+//!     `Failed(ProtocolError)` (close code in [`ProtocolError::close_code`]);
+//!     [`Connection::handle_timeout`] reports `TimedOut` when the keepalive ran out (a local
+//!     timer, not a peer's violation: close 1011).
 //!   - engine-generated control frames (auto-pong, close echo, keepalive ping, failure close):
 //!     [`Connection::wants_transmit`], [`Connection::poll_transmit`]`(&mut out) -> usize`.
 //!   - application output: [`Connection::send`]`(kind, payload, &mut out) -> Result<usize, _>`
@@ -69,6 +71,7 @@
 //!         }
 //!         Some(Event::Close { code, .. }) => println!("peer closed with {code:?}"),
 //!         Some(Event::Failed(error)) => println!("closing: {error}"),
+//!         Some(Event::TimedOut) => {} // only handle_timeout reports it
 //!         Some(Event::Ping(_) | Event::Pong(_)) => {} // the Pong is queued automatically
 //!         None => break, // everything consumed: read more from the socket
 //!     }

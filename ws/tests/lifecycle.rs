@@ -8,7 +8,7 @@ use harness::{
 };
 use ws::{
     CloseCode, Config, Connection, Duration, Event, Instant, Keepalive, MAX_CONTROL_FRAME_LEN,
-    MessageKind, OpCode, ProtocolError, Role, SendError, State,
+    MessageKind, OpCode, Role, SendError, State,
 };
 
 fn server() -> Connection {
@@ -432,7 +432,7 @@ fn keepalive_fails_with_1011_when_the_peer_stays_silent() {
     drain(&mut conn);
     assert_eq!(
         conn.handle_timeout(Instant::from_millis(15_000)),
-        Some(Event::Failed(ProtocolError::KeepaliveTimeout))
+        Some(Event::TimedOut)
     );
     assert_eq!(drain(&mut conn), [0x88, 0x02, 0x03, 0xf3]);
     assert_eq!(conn.state(), State::Closed);
@@ -453,7 +453,7 @@ fn peer_activity_seen_by_the_transport_counts_as_liveness() {
     assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(19_000)));
     assert_eq!(
         conn.handle_timeout(Instant::from_millis(19_000)),
-        Some(Event::Failed(ProtocolError::KeepaliveTimeout))
+        Some(Event::TimedOut)
     );
 }
 

@@ -1,12 +1,16 @@
 //! Raw TCP sink/source on the userspace stack (`stack::Net` over a TUN), the tunws side of the
-//! TCP bulk figures: the same event loop shape as tunws, without HTTP or WebSocket on top.
+//! TCP bulk figures: the same event loop as tunws (`stack::runner`), without HTTP or WebSocket
+//! on top.
 //! Speaks tcpbulk's protocol: the client's first byte picks sink or source.
 
 use bench::{BULK_SINK, BULK_SOURCE};
 use clap::Parser;
-use stack::{Clock, ConnId, IpCidr, Net, NetConfig, RecvError};
+use stack::runner::{self, Driver};
+use stack::{Clock, ConnId, Duration, Instant, IpCidr, Net, NetConfig, RecvError};
 use std::collections::HashMap;
 use std::io;
+use std::ops::ControlFlow;
+use std::sync::atomic::AtomicBool;
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -105,26 +109,55 @@ fn main() -> io::Result<()> {
         tx_buffer: args.tx_buffer.unwrap_or(defaults.tx_buffer),
         ..defaults
     };
-    let clock = Clock::new();
     let mut net = Net::open(&config)?;
     net.listen(args.port).map_err(io::Error::other)?;
     println!("listening on {}:{}", net.local_addr(), args.port);
-    let mut conns: HashMap<ConnId, Role> = HashMap::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let fill = vec![0xa5u8; 64 * 1024];
-    loop {
-        net.poll(clock.now());
+    let mut bulk = Bulk {
+        conns: HashMap::new(),
+        buf: vec![0u8; 64 * 1024],
+        fill: vec![0xa5u8; 64 * 1024],
+        no_ack_delay: args.no_ack_delay,
+    };
+    // No handler: SIGTERM (how bench.sh stops it) ends the process in the runner's wait.
+    static NEVER: AtomicBool = AtomicBool::new(false);
+    runner::run(&mut net, &Clock::new(), &mut bulk, &NEVER)
+}
+
+/// The sink/source server as a driver of the stack's runner: the same loop as tunws.
+struct Bulk {
+    conns: HashMap<ConnId, Role>,
+    buf: Vec<u8>,
+    fill: Vec<u8>,
+    no_ack_delay: bool,
+}
+
+impl Driver for Bulk {
+    type Output = ();
+
+    fn handle(&mut self, net: &mut Net, _now: Instant) -> ControlFlow<()> {
         while let Some((id, _)) = net.accept() {
-            if args.no_ack_delay {
+            if self.no_ack_delay {
                 let _ = net.set_ack_delay(id, None);
             }
-            conns.insert(id, Role::Unknown);
+            self.conns.insert(id, Role::Unknown);
         }
-        conns.retain(|&id, role| service(&mut net, id, role, &mut buf, &fill));
+        // Every connection is serviced every turn (a handful in a bulk run), so the ready
+        // list is only emptied.
+        while net.poll_ready().is_some() {}
+        let (buf, fill) = (&mut self.buf, &self.fill);
+        self.conns
+            .retain(|&id, role| service(net, id, role, buf, fill));
         while let Some(id) = net.poll_gone() {
-            conns.remove(&id);
+            self.conns.remove(&id);
         }
-        let delay = net.poll_delay(clock.now());
-        net.wait(delay)?;
+        ControlFlow::Continue(())
+    }
+
+    fn poll_delay(&self, _now: Instant) -> Option<Duration> {
+        None
+    }
+
+    fn stop(&mut self, _net: &mut Net, _now: Instant) -> ControlFlow<()> {
+        ControlFlow::Break(())
     }
 }

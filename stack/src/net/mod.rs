@@ -1,6 +1,7 @@
 //! `Net`: the smoltcp interfaces over the device, the listen pool and the connection table.
 //!
-//! The event loop that drives it, once per iteration:
+//! The event loop that drives it ([`crate::runner::run`] is this loop, with signal handling),
+//! once per iteration:
 //!
 //! ```text
 //! let now = clock.now();
@@ -14,7 +15,7 @@
 //! `poll_ready` names only connections that got a packet or changed state, so the loop's
 //! cost follows the busy connections, not the open ones. smoltcp scans every socket of its
 //! set per packet, so the sockets are split over several interfaces by flow hash (see
-//! [`crate::shard`]): a packet costs a scan of one shard, and `poll` runs egress only on the
+//! `shard.rs`): a packet costs a scan of one shard, and `poll` runs egress only on the
 //! shards that had ingress, application calls or a due timer. Sends queued by the
 //! application go out at the next `poll`; `poll_delay` is zero until then.
 //!

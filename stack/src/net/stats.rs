@@ -49,7 +49,7 @@ pub struct NetStats {
     pub port: PortStats,
 }
 
-/// How the sockets are spread over the shards (see [`crate::shard`]), from [`Net::shard_load`].
+/// How the sockets are spread over the shards (see `shard.rs`), from [`Net::shard_load`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShardLoad {
     /// smoltcp interfaces the sockets are spread over.

@@ -1,6 +1,5 @@
-//! Sleeping until the TUN fd is readable or a timeout passes, for loops of one's own; the
-//! ppoll itself lives in [`crate::runner`], whose [`run`](crate::runner::run) also handles
-//! SIGINT/SIGTERM without losing one.
+//! Sleeping until the TUN fd is readable or a timeout passes, for loops of one's own
+//! ([`crate::runner::run`] is the loop that also handles SIGINT/SIGTERM without losing one).
 
 use std::io;
 use std::os::fd::RawFd;
@@ -8,13 +7,13 @@ use std::os::fd::RawFd;
 use smoltcp::time::Duration;
 
 use super::Net;
-use crate::runner;
+use crate::ppoll;
 
 impl Net {
     /// Sleeps until the TUN fd is readable or `timeout` passes (`None`: no timeout), with
     /// microsecond precision. Returns at once for links without an fd (tests drive those).
     /// A handled signal also ends the wait (`Ok`). A loop that stops on a signal should use
-    /// [`runner::run`] instead: checking a flag and then calling this can miss a signal that
+    /// [`crate::runner::run`] instead: checking a flag and then calling this can miss a signal that
     /// lands in between.
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.wait_with(timeout, &[]).map(|_| ())
@@ -23,7 +22,7 @@ impl Net {
     /// Like [`Net::wait`], also waking when one of `extra` (at most 31 fds, e.g. stdin) is
     /// readable. Returns a bit mask: bit `i` set when `extra[i]` is readable (or hung up).
     pub fn wait_with(&mut self, timeout: Option<Duration>, extra: &[RawFd]) -> io::Result<u32> {
-        runner::wait(self.link_fd(), extra, timeout, None)
+        ppoll::wait(self.link_fd(), extra, timeout, None)
     }
 
     /// The link's fd to wait on (`None` for links driven by tests).

@@ -371,7 +371,7 @@ impl Recovery {
             }
         }
         let packet = &buf[start..end];
-        if segment.len() == 0 {
+        if segment.seg_len() == 0 {
             return end;
         }
         let (seq, seg_end) = (segment.seq, segment.end());
@@ -393,7 +393,7 @@ impl Recovery {
                     "{} → {} retransmission seq={seq} len={} (smoltcp's timer)",
                     segment.src,
                     segment.dst,
-                    segment.len()
+                    segment.seg_len()
                 );
             }
             // The resend supersedes the records it covers whole.

@@ -10,10 +10,13 @@ use smoltcp::wire::{IpAddress, IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, T
 /// At most four SACK blocks fit in the 40 bytes of TCP options (RFC 2018 §3).
 pub const MAX_SACK_BLOCKS: usize = 4;
 
-/// TCP option kinds (RFC 9293 §3.2, RFC 2018 §2–3).
+/// TCP option kind: end of the option list (RFC 9293 §3.2).
 pub const OPT_END: u8 = 0;
+/// TCP option kind: no-operation, padding (RFC 9293 §3.2).
 pub const OPT_NOP: u8 = 1;
+/// TCP option kind: SACK permitted, on a SYN (RFC 2018 §2).
 pub const OPT_SACK_PERMITTED: u8 = 4;
+/// TCP option kind: SACK blocks (RFC 2018 §3).
 pub const OPT_SACK: u8 = 5;
 
 /// Offsets in the TCP header (RFC 9293 §3.1).
@@ -39,9 +42,11 @@ pub struct Segment {
     pub ack: Option<u32>,
     /// The raw window field (scaled by the receiver of this segment).
     pub window: u16,
-    /// SYN, FIN and RST flags.
+    /// SYN flag.
     pub syn: bool,
+    /// FIN flag.
     pub fin: bool,
+    /// RST flag.
     pub rst: bool,
     /// Bytes of payload.
     pub payload: usize,
@@ -101,14 +106,14 @@ impl Segment {
         Some(segment)
     }
 
-    /// Sequence space the segment occupies: payload plus one for SYN and one for FIN.
-    pub fn len(&self) -> u32 {
+    /// SEG.LEN: the sequence space the segment occupies, payload plus one for SYN and FIN each.
+    pub fn seg_len(&self) -> u32 {
         self.payload as u32 + u32::from(self.syn) + u32::from(self.fin)
     }
 
     /// SEG.SEQ + SEG.LEN.
     pub fn end(&self) -> u32 {
-        self.seq.wrapping_add(self.len())
+        self.seq.wrapping_add(self.seg_len())
     }
 
     /// The SACK blocks present.
@@ -218,7 +223,10 @@ mod tests {
         }
         let p = packet(7, 50, &options, 10);
         let s = Segment::parse(&p).unwrap();
-        assert_eq!((s.seq, s.ack, s.payload, s.len()), (7, Some(50), 10, 10));
+        assert_eq!(
+            (s.seq, s.ack, s.payload, s.seg_len()),
+            (7, Some(50), 10, 10)
+        );
         assert_eq!(
             s.sack_blocks().collect::<Vec<_>>(),
             [(100, 200), (300, 400)]

@@ -14,7 +14,9 @@ use super::conn::Conn;
 /// An application serving one WebSocket route (for example `/echo` or `/chat`).
 ///
 /// The server calls it on the event loop thread; it must not block. Messages arrive whole
-/// (at most `max_message` bytes); text messages are valid UTF-8, checked by `ws`.
+/// ([`App::on_message`]), or piece by piece for an app that [`App::streams`]
+/// ([`App::on_piece`]); at most `max_message` bytes each; text is valid UTF-8, checked by `ws`
+/// (a streamed piece may end inside a multi-byte character).
 pub trait App {
     /// A WebSocket on this route has opened (the 101 has been queued).
     fn on_open(&mut self, _out: &mut Outbox<'_>, _client: ConnId, _peer: SocketAddr) {}

@@ -2,14 +2,16 @@
 //!
 //! Each accepted connection is a `Conn` (conn.rs): HTTP requests (parsed by `ws::handshake`)
 //! get a [`Page`], a refusal with the status `ws` names, or a 101 that turns the connection
-//! into a WebSocket handled by the [`App`] registered for its path. [`run`] is the event loop.
+//! into a WebSocket handled by the [`App`] registered for its path. [`run`] runs it on
+//! [`crate::runner`]'s loop.
 //!
 //! Policies, with their reasons:
-//! - Handshake timeout ([`ServerConfig::handshake_timeout`], 10 s): a connection must deliver a
+//! - Handshake timeout ([`ServerConfig::handshake_timeout`], default 10 s): a connection must deliver a
 //!   complete request head within it after accept or after the previous response; otherwise
 //!   it is closed quietly (browsers open spare connections that never send anything).
-//! - Keepalive: a WebSocket silent for 30 s gets a Ping; silent 30 s more, it is failed with
-//!   1011 (`ws` decides the code).
+//! - Keepalive ([`ServerConfig::keepalive`], default [`DEFAULT_KEEPALIVE`]): a WebSocket
+//!   silent for 30 s gets a Ping; silent 30 s more, it is failed with 1011 (`ws` decides the
+//!   code).
 //! - Backpressure: a connection is not read while its queued output (what does not fit in its
 //!   TCP send buffer) is above its read pause, so its bytes stay in the stack's receive buffer
 //!   and the TCP window closes. The pause is 0 for apps that take whole messages (they read a
@@ -57,21 +59,33 @@ use http::Site;
 /// How long a shutdown waits for close handshakes and FINs before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
+/// Default keepalive: a WebSocket silent this long is pinged, then failed with 1011 if it
+/// stays silent as long again.
+pub const DEFAULT_KEEPALIVE: Keepalive = Keepalive {
+    idle: Duration::from_secs(30),
+    timeout: Duration::from_secs(30),
+};
+
+/// Default [`ServerConfig::close_timeout`].
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Limits and timeouts of the server. `Default` gives the values documented on each field.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Largest WebSocket message (and frame) accepted; bigger ones are failed with 1009.
-    /// Default 16 MiB + 64 KiB (Autobahn's largest messages are 16 MiB).
+    /// Default [`DEFAULT_MAX_MESSAGE`](crate::DEFAULT_MAX_MESSAGE), 16 MiB + 64 KiB.
     pub max_message: u64,
     /// Allowed `Origin` values for upgrades; a request carrying another Origin gets 403.
     /// Empty (the default) allows every origin.
     pub origins: Vec<String>,
-    /// Time to deliver a complete request head. Default 10 s.
+    /// Time to deliver a complete request head. Default
+    /// [`HANDSHAKE_TIMEOUT`](crate::HANDSHAKE_TIMEOUT), 10 s.
     pub handshake_timeout: Duration,
-    /// WebSocket keepalive. Default: ping after 30 s idle, fail 30 s later.
+    /// WebSocket keepalive. Default [`DEFAULT_KEEPALIVE`]: ping after 30 s idle, fail 30 s
+    /// later.
     pub keepalive: Option<Keepalive>,
     /// Time for the peer to finish the close handshake, and then to acknowledge our FIN.
-    /// Default 5 s.
+    /// Default [`DEFAULT_CLOSE_TIMEOUT`], 5 s.
     pub close_timeout: Duration,
     /// Bound on bytes queued for one connection (see the module doc). Default 1 MiB.
     pub queue_limit: usize,
@@ -86,14 +100,11 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_message: 16 * 1024 * 1024 + 64 * 1024,
+            max_message: crate::DEFAULT_MAX_MESSAGE,
             origins: Vec::new(),
-            handshake_timeout: Duration::from_secs(10),
-            keepalive: Some(Keepalive {
-                idle: Duration::from_secs(30),
-                timeout: Duration::from_secs(30),
-            }),
-            close_timeout: Duration::from_secs(5),
+            handshake_timeout: crate::HANDSHAKE_TIMEOUT,
+            keepalive: Some(DEFAULT_KEEPALIVE),
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
             queue_limit: 1024 * 1024,
             trace: false,
             stats: false,
@@ -322,7 +333,7 @@ impl Server {
                             let route = ws.route;
                             let data = ws.session.take_message();
                             self.with_app(route, id, |app, out| {
-                                app.on_message(out, id, kind, &data)
+                                app.on_message(out, id, kind, data.as_slice())
                             });
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)
@@ -337,7 +348,7 @@ impl Server {
                             let route = ws.route;
                             let data = ws.session.take_message();
                             self.with_app(route, id, |app, out| {
-                                app.on_piece(out, id, kind, &data, first, fin)
+                                app.on_piece(out, id, kind, data.as_slice(), first, fin)
                             });
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)

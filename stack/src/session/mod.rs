@@ -2,17 +2,33 @@
 //! `ws::Connection`, whole messages out, frames into a bounded queue, queue into the socket.
 //! Shared by the server's connections and the client role.
 //!
-//! Input is not copied out of the stack: the engine reads (and unmasks in place) straight from
-//! the TCP receive buffer ([`Net::recv_with`]) and consumes only what it has processed, so
-//! bytes behind a paused connection stay in that buffer and close the TCP window.
+//! Each payload byte is copied once: the engine reads straight from the TCP receive buffer
+//! ([`Net::recv_with`]) and copies the payload into the message buffer (`message.rs`),
+//! unmasking it in the same pass ([`ws::Connection::read_into`]). It consumes only what it has
+//! processed, so bytes behind a paused connection stay in that buffer and close the TCP
+//! window.
 
+mod message;
 mod outqueue;
 
+pub(crate) use message::MessageBuf;
 pub(crate) use outqueue::OutQueue;
 
-use ws::{CloseCode, Connection, Event, Instant, MaskKeySource, MessageKind, NoMask, Role, State};
+use ws::{
+    CloseCode, Connection, Duration, Event, Instant, MaskKeySource, MessageKind, NoMask, Role,
+    State,
+};
 
 use crate::{ConnId, Net, RecvError, SendError};
+
+/// Time to complete the opening handshake, in both roles: the server's wait for a complete
+/// request head (after accept, or after the previous response), the client's for TCP plus
+/// the 101.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default largest WebSocket message (and frame), in both roles: Autobahn's largest cases send
+/// 16 MiB messages; the extra 64 KiB leaves room for them without rounding surprises.
+pub const DEFAULT_MAX_MESSAGE: u64 = 16 * 1024 * 1024 + 64 * 1024;
 
 /// Queued bytes below which control frames join the queue as the engine produces them (a
 /// burst of a few dozen Pongs); above it they wait, coalesced, in the engine.
@@ -70,7 +86,10 @@ pub(crate) struct Session<K: MaskKeySource = NoMask> {
     /// Frames that arrived with the handshake (after the HTTP head), not yet processed.
     early: Vec<u8>,
     out: OutQueue,
-    message: Vec<u8>,
+    /// The message (or, streaming, the piece) being assembled.
+    message: MessageBuf,
+    /// `message` was handed out with the last step: the next payload byte starts a new one.
+    delivered: bool,
     kind: MessageKind,
     /// Why the WebSocket stopped being open, once it has: the peer's close code (1005 if it
     /// sent none), the code we closed or failed with, or 1006 when the TCP connection dropped.
@@ -94,7 +113,8 @@ impl<K: MaskKeySource> Session<K> {
             ws,
             early: early.to_vec(),
             out,
-            message: Vec::new(),
+            message: MessageBuf::default(),
+            delivered: false,
             kind: MessageKind::Text,
             end_code: None,
             trace: None,
@@ -185,21 +205,21 @@ fn trace_in(trace: Option<ConnId>, event: &Event<'_>) {
             log::info!("conn {id} ws in  Close code={code} reason={reason:?}")
         }
         Event::Failed(error) => log::info!("conn {id} ws protocol violation: {error}"),
+        Event::TimedOut => log::info!("conn {id} ws keepalive timed out"),
     }
 }
 
 impl<K: MaskKeySource> Session<K> {
     /// Takes the message announced by the last [`Step::Message`] out (so an app can read it while the server is borrowed);
     /// give it back with [`Session::restore_message`] to keep its allocation.
-    pub(crate) fn take_message(&mut self) -> Vec<u8> {
+    pub(crate) fn take_message(&mut self) -> MessageBuf {
         std::mem::take(&mut self.message)
     }
 
     /// Returns a buffer taken with [`Session::take_message`].
-    pub(crate) fn restore_message(&mut self, mut buf: Vec<u8>) {
-        buf.clear();
-        // Keep everyday capacity, release what a 16 MiB message left behind.
-        buf.shrink_to(64 * 1024);
+    pub(crate) fn restore_message(&mut self, mut buf: MessageBuf) {
+        // Keeps everyday storage, releases what a 16 MiB message grew.
+        buf.recycle();
         self.message = buf;
     }
 
@@ -229,16 +249,17 @@ impl<K: MaskKeySource> Session<K> {
         self.ws.wants_tcp_close() && self.out.is_empty()
     }
 
-    /// The next instant the engine needs [`Session::handle_timeout`] (keepalive ping, pong
-    /// deadline, close handshake deadline).
+    /// The next instant the engine needs [`Session::handle_timeout`]: its keepalive (when to
+    /// ping, when an unanswered ping times out). The close handshake's deadline is the
+    /// caller's (the server's and the client's `close_timeout`), not the engine's.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.ws.poll_timeout()
     }
 
     /// Lets the engine act on its timers, then queues what it produced.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        if let Some(Event::Failed(error)) = self.ws.handle_timeout(now) {
-            self.end_code.get_or_insert(error.close_code());
+        if let Some(Event::TimedOut) = self.ws.handle_timeout(now) {
+            self.end_code.get_or_insert(Event::KEEPALIVE_TIMEOUT_CODE);
         }
         self.collect_transmit();
     }
@@ -348,7 +369,7 @@ impl<K: MaskKeySource> Session<K> {
             }
             if !self.early.is_empty() {
                 let mut early = std::mem::take(&mut self.early);
-                let (used, step) = self.feed(&mut early, now);
+                let (used, step) = self.feed(&early, now);
                 early.drain(..used);
                 self.early = early;
                 if let Some(step) = step {
@@ -399,10 +420,19 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Gives `input` to the engine until it produces a whole message (or a piece, streaming)
     /// or has taken everything. Returns the bytes consumed and what is ready, if anything.
-    fn feed(&mut self, input: &mut [u8], now: Instant) -> (usize, Option<Step>) {
+    ///
+    /// Payload bytes go from `input` (the TCP receive ring) into the message buffer in one
+    /// pass that also unmasks them ([`Connection::read_into`]); `input` is not written.
+    fn feed(&mut self, input: &[u8], now: Instant) -> (usize, Option<Step>) {
         let mut pos = 0;
         while pos < input.len() {
-            let (consumed, event) = self.ws.handle_read(&mut input[pos..], now);
+            if std::mem::take(&mut self.delivered) {
+                self.message.clear();
+            }
+            // Room for every byte left, so a piece is never cut short for lack of space (a
+            // streaming app gets the same pieces as the input holds).
+            let spare = self.message.spare(input.len() - pos);
+            let (consumed, event) = self.ws.read_into(&input[pos..], spare, now);
             pos += consumed;
             let Some(event) = event else {
                 if consumed == 0 {
@@ -419,11 +449,11 @@ impl<K: MaskKeySource> Session<K> {
                     first,
                     fin,
                 } => {
-                    if first || self.streaming {
-                        self.message.clear();
+                    let len = payload.len();
+                    if first {
                         self.kind = kind;
                     }
-                    self.message.extend_from_slice(payload);
+                    self.message.commit(len);
                     if self.streaming {
                         ready = Some(Step::Piece { kind, first, fin });
                     } else if fin {
@@ -437,10 +467,15 @@ impl<K: MaskKeySource> Session<K> {
                 Event::Failed(error) => {
                     self.end_code.get_or_insert(error.close_code());
                 }
+                // Only handle_timeout reports it.
+                Event::TimedOut => {
+                    self.end_code.get_or_insert(Event::KEEPALIVE_TIMEOUT_CODE);
+                }
                 Event::Ping(_) | Event::Pong(_) => {}
             }
             self.collect_transmit();
             if ready.is_some() {
+                self.delivered = true;
                 return (pos, ready);
             }
         }

@@ -111,6 +111,7 @@ pub fn run<M: ws::MaskKeySource>(
                         error.close_code()
                     );
                 }
+                Event::TimedOut => outcome = "keepalive timed out".to_string(),
             }
             flush_control(conn, stream, &mut control)?;
         }
@@ -157,8 +158,8 @@ pub fn run<M: ws::MaskKeySource>(
             Err(e)
                 if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
             {
-                if let Some(Event::Failed(error)) = conn.handle_timeout(clock.now()) {
-                    outcome = format!("we failed the connection: {error}");
+                if let Some(Event::TimedOut) = conn.handle_timeout(clock.now()) {
+                    outcome = "keepalive timed out".to_string();
                 }
                 flush_control(conn, stream, &mut control)?;
                 if conn.state() == State::Closed && !conn.wants_tcp_close() {

@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
                     sent.extend_from_slice(&header);
                     sent.extend_from_slice(&payload);
                 }
-                Event::Close { .. } | Event::Failed(_) => finished = true,
+                Event::Close { .. } | Event::Failed(_) | Event::TimedOut => finished = true,
                 Event::Ping(_) | Event::Pong(_) => {}
             }
             flush(&mut conn, &mut sent);

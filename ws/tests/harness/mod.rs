@@ -59,6 +59,7 @@ pub enum Owned {
     Pong(Vec<u8>),
     Close(Option<CloseCode>, String),
     Failed(ProtocolError),
+    TimedOut,
 }
 
 impl From<Event<'_>> for Owned {
@@ -79,6 +80,7 @@ impl From<Event<'_>> for Owned {
             Event::Pong(p) => Owned::Pong(p.to_vec()),
             Event::Close { code, reason } => Owned::Close(code, reason.as_str().to_owned()),
             Event::Failed(e) => Owned::Failed(e),
+            Event::TimedOut => Owned::TimedOut,
         }
     }
 }
@@ -93,6 +95,7 @@ pub enum Normalised {
     Pong(Vec<u8>),
     Close(Option<CloseCode>, String),
     Failed(ProtocolError),
+    TimedOut,
 }
 
 /// Feeds `bytes` to `conn` cut into pieces of the given sizes (cycled; 0 means "the rest"),
@@ -181,6 +184,7 @@ pub fn normalise(events: &[Owned]) -> Vec<Normalised> {
             Owned::Pong(p) => out.push(Normalised::Pong(p.clone())),
             Owned::Close(c, r) => out.push(Normalised::Close(*c, r.clone())),
             Owned::Failed(e) => out.push(Normalised::Failed(*e)),
+            Owned::TimedOut => out.push(Normalised::TimedOut),
         }
     }
     if let Some((kind, buf)) = open {
