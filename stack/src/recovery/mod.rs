@@ -39,6 +39,7 @@ pub mod receiver;
 pub mod segment;
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use smoltcp::time::{Duration, Instant};
@@ -123,6 +124,9 @@ pub struct RecoveryStats {
     pub dup_acks_absorbed: u64,
     /// Bytes of unacknowledged segments held now.
     pub held_bytes: u64,
+    /// Connections the layer holds state for now (a gauge: back to zero once every
+    /// connection has closed or reset).
+    pub connections: u64,
 }
 
 /// One data segment as sent and not yet acknowledged.
@@ -182,6 +186,10 @@ struct Flow {
     active: Instant,
     /// What arrived out of order, for the SACK blocks of our ACKs.
     received: Received,
+    /// Our FIN was sent: once it is acknowledged we send nothing more, and the layer
+    /// forgets the connection (out-of-order data the peer still sends on a half-closed
+    /// connection brings it back through smoltcp's SACK option).
+    fin_sent: bool,
 }
 
 impl Flow {
@@ -203,6 +211,7 @@ impl Flow {
             backoff: 0,
             active: now,
             received: Received::default(),
+            fin_sent: false,
         }
     }
 
@@ -319,14 +328,12 @@ impl Recovery {
         }
     }
 
-    /// Counters so far.
+    /// Counters so far, and the gauges now.
     pub fn stats(&self) -> RecoveryStats {
-        self.stats
-    }
-
-    /// Connections with state in the layer now.
-    pub fn flows(&self) -> usize {
-        self.flows.len()
+        RecoveryStats {
+            connections: self.flows.len() as u64,
+            ..self.stats
+        }
     }
 
     /// An IP packet smoltcp sends, in `buf[start..end]` (`gso`: the segment size of a
@@ -350,8 +357,20 @@ impl Recovery {
             self.forget(key);
             return end;
         }
-        let flow = self.flows.entry(key).or_insert_with(|| Flow::new(now));
+        // A connection gets state here when it sends data or smoltcp reports out-of-order
+        // data (a SACK option); a bare ACK (a handshake's, or one after our FIN was
+        // acknowledged) does not, so finished connections are not brought back.
+        let flow = match self.flows.entry(key) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                if segment.seg_len() == 0 && segment.sack_blocks().next().is_none() {
+                    return end;
+                }
+                entry.insert(Flow::new(now))
+            }
+        };
         flow.active = now;
+        flow.fin_sent |= segment.fin;
         let mut end = end;
         if let Some(ack) = segment.ack {
             flow.ack_sent = Some((ack, segment.window));
@@ -554,8 +573,12 @@ impl Recovery {
             let at = now + flow.probe_timeout();
             arm(&mut self.timers, key, flow, at, Timer::Probe);
         }
+        let over = flow.fin_sent && flow.records.is_empty();
         if duplicate {
             self.stats.dup_acks_absorbed += 1;
+        }
+        if over {
+            self.forget(key);
         }
         !duplicate
     }

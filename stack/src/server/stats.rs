@@ -17,7 +17,7 @@ pub struct ServerCounts {
 
 /// Renders the counters as one JSON object (field names are documented in docs/SECURITY.md).
 pub fn render(net: &NetStats, server: ServerCounts) -> String {
-    let fields: [(&str, u64); 29] = [
+    let fields: [(&str, u64); 30] = [
         ("sockets", net.sockets as u64),
         ("listeners", net.listeners as u64),
         ("connections", net.connections as u64),
@@ -47,6 +47,7 @@ pub fn render(net: &NetStats, server: ServerCounts) -> String {
         ("recovery_timeouts", net.port.recovery.timeouts),
         ("stack_retransmits", net.port.recovery.stack_retransmits),
         ("dup_acks_absorbed", net.port.recovery.dup_acks_absorbed),
+        ("recovery_connections", net.port.recovery.connections),
     ];
     let mut out = String::with_capacity(512);
     out.push('{');
@@ -104,9 +105,9 @@ mod tests {
         );
         assert!(text.contains(",\"refused_per_source\":3,"), "{text}");
         assert!(text.contains(",\"dropped\":0,"), "{text}");
-        assert!(text.ends_with(",\"dup_acks_absorbed\":0}\n"), "{text}");
+        assert!(text.ends_with(",\"recovery_connections\":0}\n"), "{text}");
         assert!(text.contains(",\"dropped_syns\":2,"), "{text}");
-        assert_eq!(text.matches(':').count(), 29);
+        assert_eq!(text.matches(':').count(), 30);
         assert_eq!(text.lines().count(), 1);
     }
 }
