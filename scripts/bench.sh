@@ -25,10 +25,11 @@
 # Needs root (namespaces, TUN), ip, taskset, python3. Every address used is inside the namespaces.
 # TUNWS_ARGS (environment): extra tunws options for A/B runs, e.g. TUNWS_ARGS='--socket-buffer
 # 262144'; TUNBULK_ARGS: the same for tunbulk in the bulk cells, e.g. TUNBULK_ARGS='--rx-buffer
-# 262144'. The report's command line shows them.
+# 262144'. The report's command line shows them. TUNWS_WATCHER=1: a /trace viewer watches every
+# tunws run (bench/watcher.py), for the cost of the chat page's packet ladder.
 set -euo pipefail
 script=bench.sh
-command_line="${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }${TUNBULK_ARGS:+TUNBULK_ARGS='$TUNBULK_ARGS' }scripts/bench.sh $*"
+command_line="${TUNWS_WATCHER:+TUNWS_WATCHER=$TUNWS_WATCHER }${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }${TUNBULK_ARGS:+TUNBULK_ARGS='$TUNBULK_ARGS' }scripts/bench.sh $*"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rounds=5
@@ -41,7 +42,7 @@ build=1
 out=
 servers=(tunws tungstenite fastwebsockets)
 offload_flag=()
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -167,6 +168,21 @@ start_tunws() {
         --mtu "$1" --max-per-source 0 ${tunws_max_connections:+--max-connections "$tunws_max_connections"} \
         "${offload_flag[@]}" ${TUNWS_ARGS:-}
     tunws_pid=$started
+    if [[ -n ${TUNWS_WATCHER:-} ]]; then start_watcher; fi
+}
+
+# TUNWS_WATCHER=1: one /trace viewer (bench/watcher.py) attached to every tunws started, for
+# the cost of a watching chat page; it leaves when that tunws stops.
+start_watcher() {
+    local log=$out/watcher.log seen=0 i
+    [[ -f $log ]] && seen=$(wc -l <"$log")
+    ip netns exec "$ns_c" taskset -c 1 python3 "$repo/bench/watcher.py" $tunws_net.2:8080 >>"$log" 2>&1 &
+    pids+=("$!")
+    for i in $(seq 50); do
+        tail -n +$((seen + 1)) "$log" | grep -q "^watching" && return 0
+        sleep 0.1
+    done
+    die "the /trace watcher did not start (log: $log)"
 }
 
 declare -A addr=([tunws]=$tunws_net.2:8080 [tungstenite]=$kernel_p:9001 [fastwebsockets]=$kernel_p:9002)

@@ -2,7 +2,7 @@
 # Reruns every cargo-fuzz target for a fixed time each and reports executions, coverage and
 # crashes, one line per target:
 #   ws/fuzz:    frame, connection, handshake   (the no_std engine's parsers)
-#   stack/fuzz: packets                        (IP packets into the stack and the server glue)
+#   stack/fuzz: packets                        (IP packets into the stack, the server glue and the /trace decoders)
 #               vnet                           (virtio-net frames of the offloading TUN, both ways)
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default 180 s per target, every target

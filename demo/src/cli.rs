@@ -48,7 +48,8 @@ Log level: RUST_LOG (default info), e.g. RUST_LOG=debug.";
 /// scripts/demo.sh or by hand; tunws opens the device by name or creates it.
 ///
 /// Endpoints on one port: GET / serves the chat page, /chat broadcasts every text message to
-/// every /chat client, /echo sends every message back to its sender.
+/// every /chat client, /echo sends every message back to its sender, /trace streams the
+/// packets of the page's own connections to its packet ladder (see --trace-web).
 #[derive(Debug, Parser)]
 #[command(name = "tunws", version, args_conflicts_with_subcommands = true, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -201,6 +202,23 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CLOSE_TIMEOUT.as_millis() / 1000,
           value_parser = seconds)]
     pub close_timeout: u64,
+
+    /// The chat page's live packet ladder (/trace): `own` shows each page only the
+    /// connections it opened, `all` shows every page every connection (a teacher's projector),
+    /// `off` removes /trace. Nothing is recorded while no page watches
+    #[arg(long, value_name = "SCOPE", default_value = "own")]
+    pub trace_web: TraceWeb,
+}
+
+/// Who sees what on `/trace` (`--trace-web`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceWeb {
+    /// Each page sees the connections that carry its token.
+    Own,
+    /// Every page sees every connection.
+    All,
+    /// No /trace endpoint.
+    Off,
 }
 
 /// A timeout in whole seconds, 1 s to a day.

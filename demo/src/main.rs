@@ -15,10 +15,14 @@ use stack::server::{Page, Server, ServerConfig};
 use stack::{Net, NetConfig};
 use ws::{Duration, Keepalive};
 
-use cli::{Cidr, Cli, Command, ServerArgs, TunArgs};
+use cli::{Cidr, Cli, Command, ServerArgs, TraceWeb, TunArgs};
+use stack::watch::{Scope, TRACE_PATH, Tap, app::TraceApp};
 
 /// The chat page served on `GET /`, embedded so the binary is self-contained.
 const CHAT_PAGE: &str = include_str!("chat.html");
+/// The packet ladder panel of the chat page (plain JS and CSS, no build step).
+const LADDER_JS: &str = include_str!("ladder.js");
+const LADDER_CSS: &str = include_str!("ladder.css");
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -72,6 +76,12 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     let mut config = net_config(&args.tun, args.max_connections);
     config.addr6 = args.addr6.map(stack_cidr);
     config.max_per_source = args.max_per_source;
+    let tap = match args.trace_web {
+        TraceWeb::Own => Some(Tap::new(Scope::Own)),
+        TraceWeb::All => Some(Tap::new(Scope::All)),
+        TraceWeb::Off => None,
+    };
+    config.watch = tap.clone();
     let mut net = Net::open(&config).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -97,6 +107,19 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
         content_type: "text/html; charset=utf-8",
         body: CHAT_PAGE.as_bytes(),
     });
+    server.page(Page {
+        path: "/ladder.js".into(),
+        content_type: "text/javascript; charset=utf-8",
+        body: LADDER_JS.as_bytes(),
+    });
+    server.page(Page {
+        path: "/ladder.css".into(),
+        content_type: "text/css; charset=utf-8",
+        body: LADDER_CSS.as_bytes(),
+    });
+    if let Some(tap) = tap {
+        server.route(TRACE_PATH, Box::new(TraceApp::new(tap)));
+    }
     server.route("/echo", Box::new(echo::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));
 

@@ -46,6 +46,9 @@ pub struct NetConfig {
     pub offload: bool,
     /// Write every packet in and out to this pcap file (LINKTYPE_RAW).
     pub pcap: Option<PathBuf>,
+    /// Record packets for the `/trace` viewers (the chat page's ladder) into this tap; it
+    /// costs one flag check per packet while nobody watches. See [`crate::watch`].
+    pub watch: Option<crate::watch::Tap>,
     /// Print one line per packet (direction, endpoints, TCP flags, seq/ack, window, length).
     pub trace: bool,
     /// Drop this percentage (0–100) of packets, independently in each direction.
@@ -93,6 +96,7 @@ impl Default for NetConfig {
             mtu: None,
             offload: true,
             pcap: None,
+            watch: None,
             trace: false,
             loss_percent: 0.0,
             loss_seed: 0,

@@ -67,6 +67,7 @@ pub mod runner;
 pub mod server;
 mod session;
 pub(crate) mod shard;
+pub mod watch;
 
 pub use clock::{Clock, Duration, Instant};
 pub use config::NetConfig;

@@ -762,3 +762,91 @@ fn a_slow_reader_of_a_long_echo_is_not_failed_by_the_keepalive() {
         "only the silent peer was failed by the keepalive"
     );
 }
+
+/// A `/trace` viewer that stops reading loses events (counted, then marked `lost` in what it
+/// reads next) while the echo it watches goes on at full speed: a slow viewer never slows the
+/// stack. Scope `all`, so the echo connection (no token) is shown.
+#[test]
+fn a_trace_viewer_that_stops_reading_loses_events_and_never_stalls_the_echo() {
+    use stack::watch::{Scope, Tap, app::TraceApp};
+    let journal = Shared::default();
+    let tap = Tap::new(Scope::All);
+    let server_net = stack::NetConfig {
+        watch: Some(tap.clone()),
+        ..config(SERVER_IP)
+    };
+    let mut pair = Pair::new(server_net, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    let mut server = server_with(ServerConfig::default(), &journal);
+    server.route("/trace", Box::new(TraceApp::new(tap.clone())));
+
+    let mut viewer = Peer::new(
+        &mut pair,
+        "/trace",
+        vec![(MessageKind::Text, b"watch".to_vec())],
+    );
+    let said_hello = |p: &[&mut Peer]| {
+        p[0].app
+            .received
+            .first()
+            .is_some_and(|(_, m)| m.starts_with(br#"[{"type":"hello""#))
+    };
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut viewer],
+        Duration::from_secs(5),
+        |_, p| said_hello(p),
+    );
+    assert!(ok && tap.is_watched(), "the viewer was not subscribed");
+
+    // The viewer stops reading; 10000 echoes (about 5 MB of events) go through regardless.
+    let script: Vec<_> = (0..10_000)
+        .map(|i| {
+            (
+                MessageKind::Text,
+                format!("message {i:04} {}", "x".repeat(80)).into_bytes(),
+            )
+        })
+        .collect();
+    let mut echo = Peer::new(&mut pair, "/echo", script.clone());
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut echo],
+        Duration::from_secs(30),
+        |_, p| p[0].app.received.len() == script.len(),
+    );
+    assert!(
+        ok,
+        "echo stalled behind a viewer that does not read: {} of 10000",
+        echo.app.received.len()
+    );
+    assert_eq!(echo.app.received, script);
+
+    // Once it reads again it learns how many events it lost, then gets new ones.
+    let lost = |p: &[&mut Peer]| {
+        let marker = br#"{"type":"lost","count":"#;
+        p[0].app
+            .received
+            .iter()
+            .any(|(_, m)| m.windows(marker.len()).any(|w| w == marker))
+    };
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut viewer, &mut echo],
+        Duration::from_secs(30),
+        |_, p| lost(p),
+    );
+    assert!(
+        ok,
+        "no lost marker after {} messages",
+        viewer.app.received.len()
+    );
+    let shown: usize = viewer.app.received.iter().map(|(_, m)| m.len()).sum();
+    assert!(
+        shown > 64 * 1024,
+        "the viewer got only {shown} bytes of events"
+    );
+}

@@ -9,36 +9,15 @@ import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { launchOptions, openPage, statusIsOpen } from './page.mjs';
 
-const url = process.env.TUNWS_URL ?? 'http://10.0.0.2:8080/';
 const screenshot = process.env.TUNWS_SCREENSHOT ?? '/tmp/tunws-chat.png';
 // A directory shared with tests/tests/browser.rs: we create `ready` in it when the page is open,
 // and it restarts tunws then.
 const restartDir = process.env.TUNWS_RESTART_DIR;
 
-// Debian's Chromium, never a downloaded browser build.
-const launchOptions = {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-};
-
-const statusIsOpen = () => document.querySelector('#status')?.textContent.trim() === 'open';
 const logHas = (text) => [...document.querySelectorAll('#log .msg')].some((e) => e.textContent.includes(text));
 const pageHas = (text) => document.querySelector('#log').textContent.includes(text);
-
-async function openPage(browser, name) {
-  const page = await (await browser.newContext()).newPage();
-  page.on('console', (m) => console.log(`[${name} console] ${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => console.log(`[${name} page error] ${e.message}`));
-  const response = await page.goto(url, { timeout: 15_000 });
-  assert.equal(response.status(), 200, `GET ${url}`);
-  await page.waitForFunction(statusIsOpen, null, { timeout: 15_000 });
-  return page;
-}
 
 test('a message typed in one browser appears in another', async (t) => {
   const browser = await chromium.launch(launchOptions);

@@ -949,6 +949,43 @@ pub fn settled_stats(baseline: Option<&HashMap<String, u64>>) -> HashMap<String,
     }
 }
 
+/// The packets of a classic pcap file (either byte order), in order. Panics on a file that is
+/// not one; a truncated last record is cut at the end of the file.
+pub fn pcap_packets(file: &[u8]) -> Vec<&[u8]> {
+    assert!(
+        file.len() >= 24,
+        "pcap shorter than its global header ({} bytes)",
+        file.len()
+    );
+    let le = match u32::from_le_bytes(file[..4].try_into().unwrap()) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        other => panic!("not a pcap file (magic {other:#x})"),
+    };
+    let word = |i: usize| {
+        let b: [u8; 4] = file[i..i + 4].try_into().unwrap();
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
+    // LINKTYPE_RAW (101), LINKTYPE_IPV4 (228), LINKTYPE_IPV6 (229), and DLT_RAW's value 12.
+    let linktype = word(20);
+    assert!(
+        matches!(linktype, 101 | 228 | 229 | 12),
+        "link type {linktype} does not hold bare IP packets"
+    );
+    let mut packets = Vec::new();
+    let mut at = 24;
+    while at + 16 <= file.len() {
+        let caplen = word(at + 8) as usize;
+        packets.push(&file[at + 16..(at + 16 + caplen).min(file.len())]);
+        at += 16 + caplen;
+    }
+    packets
+}
+
 /// Calls `probe` every 10 ms until it gives a value, for up to `timeout`, and returns that
 /// value; panics naming `what` if it never does. Tests wait for the condition they need with
 /// this instead of sleeping for a guessed time.

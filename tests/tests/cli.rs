@@ -38,6 +38,7 @@ fn help_lists_every_option_of_the_contract() {
         "--max-connections",
         "--max-message",
         "--origin",
+        "--trace-web",
     ] {
         assert!(
             text.contains(option),
@@ -60,6 +61,7 @@ fn bad_values_are_usage_errors() {
         &["--addr", "10.0.0.2"][..],
         &["--port", "70000"],
         &["--loss", "150"],
+        &["--trace-web", "everyone"],
         &["client", "http://10.0.0.1:9001/"],
     ] {
         let (code, text) = run(args);

@@ -2,7 +2,7 @@
 //! stack (10.0.0.2), ACK from the kernel acknowledging the stack's initial sequence number; and
 //! tshark reads it.
 
-use netns_tests::{Netns, Tunws, http_exchange, require_root};
+use netns_tests::{Netns, Tunws, http_exchange, pcap_packets, require_root};
 use std::time::Duration;
 
 /// One IPv4 TCP segment seen in the capture.
@@ -30,40 +30,10 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
     u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
 }
 
-/// Parses a classic pcap file (either byte order, µs or ns timestamps) whose link type carries
-/// bare IP packets, and returns its IPv4 TCP segments.
+/// The IPv4 TCP segments of a classic pcap file whose link type carries bare IP packets.
 fn tcp_segments(file: &[u8]) -> Vec<Segment> {
-    assert!(
-        file.len() >= 24,
-        "pcap shorter than its global header ({} bytes)",
-        file.len()
-    );
-    let magic = u32::from_le_bytes(file[..4].try_into().unwrap());
-    let le = match magic {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
-        other => panic!("not a pcap file (magic {other:#x})"),
-    };
-    let word = |i: usize| {
-        let b: [u8; 4] = file[i..i + 4].try_into().unwrap();
-        if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
-    // LINKTYPE_RAW (101), LINKTYPE_IPV4 (228), LINKTYPE_IPV6 (229), and DLT_RAW's value 12.
-    let linktype = word(20);
-    assert!(
-        matches!(linktype, 101 | 228 | 229 | 12),
-        "link type {linktype} does not hold bare IP packets"
-    );
     let mut segments = Vec::new();
-    let mut at = 24;
-    while at + 16 <= file.len() {
-        let caplen = word(at + 8) as usize;
-        let packet = &file[at + 16..(at + 16 + caplen).min(file.len())];
-        at += 16 + caplen;
+    for packet in pcap_packets(file) {
         if packet.len() < 20 || packet[0] >> 4 != 4 || packet[9] != 6 {
             continue;
         }

@@ -14,6 +14,9 @@
 //! An input whose first byte is 0xA5 also runs the impairment stage (loss, reorder,
 //! duplicate, delay, jitter) on the wire side of the stack.
 //!
+//! A `/trace` viewer (scope all, no socket of its own) watches throughout, so every packet in
+//! and out also goes through the trace decoders (TCP, HTTP heads, WebSocket frames).
+//!
 //! Checked: no panic anywhere; never more connections than the cap; and after five quiet
 //! minutes every connection is gone from the stack, the per-source table and the server
 //! (timeouts reclaim whatever the input left half-open, mid-request or mid-frame).
@@ -30,6 +33,7 @@ use smoltcp::wire::{
 use stack::device::Link;
 use stack::device::memory::{self, MemoryLink};
 use stack::server::{App, Outbox, Page, Server, ServerConfig};
+use stack::watch::{Scope, Tap, app::TraceApp};
 use stack::{ConnId, Duration, Instant, Net, NetConfig};
 use ws::MessageKind;
 
@@ -37,6 +41,8 @@ const MTU: usize = 1500;
 const PORT: u16 = 8080;
 const MAX_CONNECTIONS: usize = 12;
 const MAX_PER_SOURCE: usize = 6;
+/// The trace viewer that watches every run (it has no socket; its events are drained).
+const VIEWER: ConnId = ConnId(u64::MAX);
 const STACK_V4: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
 const STACK_V6: Ipv6Address = Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
 /// Peer addresses: two on the IPv4 prefix, one IPv6, one off-link IPv4.
@@ -73,6 +79,7 @@ struct PeerState {
 }
 
 struct Harness {
+    tap: Tap,
     net: Net,
     server: Server,
     wire: MemoryLink,
@@ -106,7 +113,11 @@ impl<'a> Input<'a> {
 impl Harness {
     fn new(impaired: bool) -> Harness {
         let (stack_end, wire) = memory::pair(MTU);
+        let tap = Tap::new(Scope::All);
+        let nobody = std::net::SocketAddr::from(([192, 0, 2, 200], 1));
+        tap.subscribe(VIEWER, nobody, None).expect("subscribe");
         let mut config = NetConfig {
+            watch: Some(tap.clone()),
             addr: IpCidr::Ipv4(Ipv4Cidr::new(STACK_V4, 24)),
             addr6: Some(IpCidr::Ipv6(Ipv6Cidr::new(STACK_V6, 64))),
             max_connections: MAX_CONNECTIONS,
@@ -136,7 +147,9 @@ impl Harness {
             body: b"<p>hi</p>",
         });
         server.route("/echo", Box::new(Echo));
+        server.route("/trace", Box::new(TraceApp::new(tap.clone())));
         Harness {
+            tap,
             net,
             server,
             wire,
@@ -155,6 +168,7 @@ impl Harness {
         while let Ok(Some(len)) = self.wire.recv(&mut self.packet) {
             note_output(&mut self.peers, &self.packet[..len]);
         }
+        while self.tap.take_batch(VIEWER, 16 * 1024).is_some() {}
         assert!(self.net.stats().connections <= MAX_CONNECTIONS);
     }
 

@@ -343,6 +343,9 @@ impl<L: Link> phy::Device for Port<L> {
                             Admit::Held => continue,
                             Admit::Dropped => {
                                 self.stats.dropped += 1;
+                                let packet = &self.rx_buf[self.header.min(len)..len];
+                                self.chain
+                                    .on_wire_drop(Direction::Ingress, packet, timestamp);
                                 continue;
                             }
                         }
@@ -551,7 +554,10 @@ impl<L: Link> Outgoing<'_, L> {
                     Admit::Now => Verdict::Pass,
                     // Sent by `Port::release_due` when its time comes.
                     Admit::Held => return,
-                    Admit::Dropped => Verdict::Drop,
+                    Admit::Dropped => {
+                        self.chain.on_wire_drop(Direction::Egress, packet, self.now);
+                        Verdict::Drop
+                    }
                 },
             },
             Verdict::Drop => Verdict::Drop,

@@ -10,6 +10,8 @@
 //!
 //! A layer answers each packet with a [`Verdict`]: pass or drop.
 
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod impair;
 pub mod pcap;
 pub mod trace;
@@ -44,6 +46,10 @@ pub trait Layer: Send {
     /// Looks at (and judges) one whole IP packet. `now` is the stack's clock.
     fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict;
 
+    /// Sees a packet the impairment stage dropped: on the way in before any layer saw it, on
+    /// the way out after every layer passed it. Only observers care; the default ignores it.
+    fn on_wire_drop(&mut self, _direction: Direction, _packet: &[u8], _now: Instant) {}
+
     /// Pushes buffered output (pcap records) to its destination.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -62,10 +68,13 @@ impl Chain {
         Chain::default()
     }
 
-    /// Builds `[trace, pcap]` from the configuration, each only when switched on. The
+    /// Builds `[watch, trace, pcap]` from the configuration, each only when switched on. The
     /// impairment is not a layer: see [`impair::ImpairConfig::from_net`].
     pub fn from_config(config: &NetConfig) -> io::Result<Chain> {
         let mut chain = Chain::new();
+        if let Some(tap) = &config.watch {
+            chain.push(Box::new(crate::watch::layer::Watch::new(tap.clone())));
+        }
         if config.trace {
             chain.push(Box::new(trace::Trace::stderr()));
         }
@@ -108,6 +117,13 @@ impl Chain {
             Verdict::Drop
         } else {
             Verdict::Pass
+        }
+    }
+
+    /// Tells every layer that the impairment dropped `packet`.
+    pub fn on_wire_drop(&mut self, direction: Direction, packet: &[u8], now: Instant) {
+        for layer in &mut self.layers {
+            layer.on_wire_drop(direction, packet, now);
         }
     }
 

@@ -160,8 +160,8 @@ fn describe_tcp(line: &mut String, src: IpAddr, dst: IpAddr, segment: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::{IpAddress, Ipv4Address, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber};
+    use crate::middleware::fixture::ipv4_tcp;
+    use smoltcp::wire::{Ipv4Address, TcpControl, TcpRepr, TcpSeqNumber};
 
     fn syn_packet() -> Vec<u8> {
         let src = Ipv4Address::new(10, 0, 0, 1);
@@ -180,25 +180,7 @@ mod tests {
             timestamp: None,
             payload: &[],
         };
-        let ip = Ipv4Repr {
-            src_addr: src,
-            dst_addr: dst,
-            next_header: IpProtocol::Tcp,
-            payload_len: tcp.buffer_len(),
-            hop_limit: 64,
-        };
-        let mut buf = vec![0u8; ip.buffer_len() + tcp.buffer_len()];
-        let caps = ChecksumCapabilities::default();
-        let mut ip_packet = Ipv4Packet::new_unchecked(&mut buf[..]);
-        ip.emit(&mut ip_packet, &caps);
-        let mut tcp_packet = TcpPacket::new_unchecked(ip_packet.payload_mut());
-        tcp.emit(
-            &mut tcp_packet,
-            &IpAddress::Ipv4(src),
-            &IpAddress::Ipv4(dst),
-            &caps,
-        );
-        buf
+        ipv4_tcp(src, dst, &tcp)
     }
 
     #[test]

@@ -65,6 +65,15 @@ pub trait App {
     /// (the code sent), or the TCP connection dropped (1006). Called exactly once per
     /// `on_open`; sends to `client` fail from now on.
     fn on_close(&mut self, _out: &mut Outbox<'_>, _client: ConnId, _code: CloseCode) {}
+
+    /// Called once per server turn, for apps whose messages come from outside the loop (the
+    /// `/trace` viewers' events). The default does nothing.
+    fn poll(&mut self, _out: &mut Outbox<'_>) {}
+
+    /// Whether [`App::poll`] has something to send now: the loop then does not sleep.
+    fn wants_poll(&self) -> bool {
+        false
+    }
 }
 
 /// Why [`Outbox::send`] did not queue a message. Never silent: the app learns it here, and
@@ -149,6 +158,12 @@ impl Outbox<'_> {
         let result = conn.send_piece(kind, data, first, fin, limit);
         self.touched.push(client);
         result
+    }
+
+    /// Bytes queued for `client` and not yet in its TCP send buffer; `None` when it is not an
+    /// open WebSocket.
+    pub fn queued(&self, client: ConnId) -> Option<usize> {
+        self.conns.get(&client).and_then(Conn::queued)
     }
 
     /// Starts the close handshake with `client` (no effect if it is not open).

@@ -262,6 +262,14 @@ impl Conn {
             })
     }
 
+    /// Bytes queued and not yet in the TCP send buffer, if this is an open WebSocket.
+    pub(crate) fn queued(&self) -> Option<usize> {
+        match &self.phase {
+            Phase::Ws(ws) if ws.open => Some(ws.session.queued()),
+            _ => None,
+        }
+    }
+
     /// Starts the close handshake if this is an open WebSocket.
     pub(crate) fn close_ws(&mut self, code: CloseCode, reason: &str) {
         if let Phase::Ws(ws) = &mut self.phase {

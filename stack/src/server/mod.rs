@@ -181,10 +181,27 @@ impl Server {
     }
 
     /// How long until a connection needs [`Server::handle`] without any I/O (`None`: no timer).
+    /// Zero while an app has output waiting ([`App::wants_poll`]).
     pub fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {
+        if self.apps.iter().any(|app| app.wants_poll()) {
+            return Some(crate::Duration::ZERO);
+        }
         self.timers
             .first()
             .map(|(at, _)| delay_until(*at, ws_instant(now)))
+    }
+
+    /// Gives every app its [`App::poll`].
+    fn poll_apps(&mut self) {
+        for app in &mut self.apps {
+            let mut out = Outbox {
+                conns: &mut self.conns,
+                touched: &mut self.touched,
+                queue_limit: self.config.queue_limit,
+                current: None,
+            };
+            app.poll(&mut out);
+        }
     }
 
     /// One turn of the server after `net.poll(now)`: accept, free gone connections, service
@@ -220,6 +237,7 @@ impl Server {
             self.expire(net, id, now);
             ids.push(id);
         }
+        self.poll_apps();
         ids.append(&mut self.touched);
         loop {
             for &id in &ids {
