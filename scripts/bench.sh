@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
 #                    [--only echo,connect,bulk,scale,loss] [--servers tunws,tungstenite,fastwebsockets]
-#                    [--scale 10,1000,10000] [--loss 1,2,5] [--no-build] [--no-offload]
+#                    [--scale 10,1000,10000] [--loss 1,2,5] [--bulk-loss P] [--no-build] [--no-offload]
 #
 # Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
 # tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
@@ -18,6 +18,7 @@
 #            packets dropped each way (nftables, P in --loss) on the TUN and on the veth, whose
 #            GSO is held to one MTU so a verdict is one segment on the kernel path too; reported as
 #            the time per 4 MiB (256 messages) and its ratio to each kernel-TCP peer
+#   --bulk-loss P: the bulk cells run with P % loss each way (same rules, on tunbulk's TUN too)
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
 # --no-offload: tunws and tunbulk exchange MTU-sized packets with the kernel (no TSO/GSO over the
@@ -38,11 +39,12 @@ warmup=1
 scale_ns=(10 1000 10000)
 sections=echo,connect,bulk,scale
 loss_rates=(1 2 5)
+bulk_loss=0
 build=1
 out=
 servers=(tunws tungstenite fastwebsockets)
 offload_flag=()
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -54,6 +56,7 @@ while [[ $# -gt 0 ]]; do
         --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
         --scale) IFS=, read -r -a scale_ns <<<"$2"; shift ;;
         --loss) IFS=, read -r -a loss_rates <<<"$2"; shift ;;
+        --bulk-loss) bulk_loss=$2; shift ;;
         --no-build) build=0 ;;
         --no-offload) offload_flag=(--no-offload) ;;
         -h|--help) usage; exit 0 ;;
@@ -281,17 +284,24 @@ set_loss() {
     in_c nft add chain inet twloss in '{ type filter hook input priority 0; }'
     in_c nft add chain inet twloss out '{ type filter hook output priority 0; }'
     local dev
-    for dev in "$tun_ws" "$veth_c"; do
+    for dev in "$tun_ws" "$tun_bulk" "$veth_c"; do
         in_c nft add rule inet twloss in iifname "$dev" $rule
         in_c nft add rule inet twloss out oifname "$dev" $rule
     done
 }
 
+# One MTU-sized segment per skb on the veth ($1: the MTU), as on the TUN without offload: a
+# loss verdict on the kernel path then drops one segment, not a 64 KiB GSO super-packet.
+# Without an argument the defaults come back.
+hold_gso() {
+    local size=${1:-65536} segs=65535
+    [[ -n ${1:-} ]] && segs=1
+    in_c ip link set "$veth_c" gso_max_size "$size" gso_max_segs "$segs"
+    in_p ip link set "$veth_p" gso_max_size "$size" gso_max_segs "$segs"
+}
+
 if want loss; then
-    # One MTU-sized segment per skb on the veth, as on the TUN without offload: a verdict on the
-    # kernel path then drops one segment, not a 64 KiB GSO super-packet.
-    in_c ip link set "$veth_c" gso_max_size 1500 gso_max_segs 1
-    in_p ip link set "$veth_p" gso_max_size 1500 gso_max_segs 1
+    hold_gso 1500
     for server in "${servers[@]}"; do start_named "$server"; done
     for p in "${loss_rates[@]}"; do
         set_loss "$p"
@@ -305,8 +315,7 @@ if want loss; then
     done
     set_loss 0
     for server in "${servers[@]}"; do stop_server "${pid[$server]}"; done
-    in_c ip link set "$veth_c" gso_max_size 65536 gso_max_segs 65535
-    in_p ip link set "$veth_p" gso_max_size 65536 gso_max_segs 65535
+    hold_gso
 fi
 
 if want bulk; then
@@ -318,6 +327,10 @@ if want bulk; then
         in_c ip link set "$veth_c" mtu $mtu
         in_p ip link set "$veth_p" mtu $mtu
         in_c ip link set "$tun_bulk" mtu $mtu
+        if [[ $bulk_loss != 0 ]]; then
+            hold_gso $mtu
+            set_loss "$bulk_loss"
+        fi
         tunbulk_pid=
         if [[ -x $bin/tunbulk ]]; then
             start_server tunbulk "$ns_c" "$bin/tunbulk" --tun "$tun_bulk" --addr $bulk_net.2/24 --mtu $mtu \
@@ -338,6 +351,10 @@ if want bulk; then
         done
         [[ -n $tunbulk_pid ]] && stop_server "$tunbulk_pid"
     done
+    if [[ $bulk_loss != 0 ]]; then
+        set_loss 0
+        hold_gso
+    fi
 fi
 
 {
