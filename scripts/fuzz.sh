@@ -4,6 +4,7 @@
 #   ws/fuzz:    frame, connection, handshake   (the no_std engine's parsers)
 #   stack/fuzz: packets                        (IP packets into the stack, the server glue and the /trace decoders)
 #               vnet                           (virtio-net frames of the offloading TUN, both ways)
+#   sio/fuzz:   sio_codec                      (Engine.IO and Socket.IO packets, polling payloads)
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default 180 s per target, every target
 #   scripts/fuzz.sh 10                        smoke pass (what scripts/test.sh runs)
@@ -17,14 +18,14 @@ set -euo pipefail
 script=fuzz.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 seconds=${1:-180}
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || die "SECONDS must be a positive whole number, not '$seconds' (usage: $0 [SECONDS] [TARGET...])"
 shift $(($# > 0 ? 1 : 0))
 
 # target → directory of its cargo-fuzz package
-declare -A dir_of=([frame]=ws/fuzz [connection]=ws/fuzz [handshake]=ws/fuzz [packets]=stack/fuzz [vnet]=stack/fuzz)
-all=(frame connection handshake packets vnet)
+declare -A dir_of=([frame]=ws/fuzz [connection]=ws/fuzz [handshake]=ws/fuzz [packets]=stack/fuzz [vnet]=stack/fuzz [sio_codec]=sio/fuzz)
+all=(frame connection handshake packets vnet sio_codec)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
 for t in "${targets[@]}"; do

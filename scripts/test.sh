@@ -4,9 +4,10 @@
 #      which create network namespaces and TUN devices and so run as root; the browser test
 #      drives Debian's Chromium through playwright-core),
 #   2. the doc tests,
-#   3. the bare-metal build of ws (thumbv7em-none-eabihf, no_std),
+#   3. the bare-metal builds of ws and sio (thumbv7em-none-eabihf, no_std),
 #   4. scripts/autobahn.sh (the Autobahn|Testsuite), when it is present,
-#   5. a short pass of every fuzz target (scripts/fuzz.sh 10), when it is present.
+#   5. a short pass of every fuzz target (scripts/fuzz.sh 10), when it is present,
+#   6. the course labs (scripts/labs.sh), as root and as the user nobody.
 #
 #   sudo ./scripts/test.sh
 #
@@ -17,13 +18,14 @@ set -euo pipefail
 script=test.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 require_root "$@"
 cd "$repo"
 started=$SECONDS
 
 # ---- what the tests need --------------------------------------------------------------------
-apt_packages=(iproute2 iputils-ping nftables curl chromium chromium-driver tshark jq gcc libc6-dev)
+apt_packages=(iproute2 iputils-ping nftables curl chromium chromium-driver tshark jq gcc libc6-dev
+    netcat-openbsd xxd python3)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -38,7 +40,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
         { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } ||
         die "apt-get install ${missing[*]} failed"
 fi
-require_tools ip nft curl ping jq cargo rustup node npm
+require_tools ip nft curl ping jq cargo rustup node npm nc xxd python3 unshare
+# The labs run as a user without sudo too (scripts/labs.sh --as nobody), who must be able to open
+# /dev/net/tun: distributions make it 0666 (udev), minimal images and containers may not.
+chmod 0666 /dev/net/tun || note "cannot make /dev/net/tun 0666: the labs as nobody will fail"
 as_user rustup target list --installed | grep -qx thumbv7em-none-eabihf ||
     as_user rustup target add thumbv7em-none-eabihf || die "rustup target add thumbv7em-none-eabihf failed"
 # playwright-core only: the browser is Debian's /usr/bin/chromium, never a downloaded build.
@@ -46,6 +51,21 @@ locked=$(jq -r '.packages["node_modules/playwright-core"].version' tests/browser
 installed=$(jq -r .version tests/browser/node_modules/playwright-core/package.json 2>/dev/null || echo none)
 if [[ $installed != "$locked" ]]; then
     (cd tests/browser && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/browser failed"
+fi
+# socket.io-client (and ws) for tests/tests/socketio.rs, pinned by tests/socketio/package-lock.json.
+locked=$(jq -r '.packages["node_modules/socket.io-client"].version' tests/socketio/package-lock.json)
+installed=$(jq -r .version tests/socketio/node_modules/socket.io-client/package.json 2>/dev/null || echo none)
+if [[ $installed != "$locked" ]]; then
+    (cd tests/socketio && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/socketio failed"
+fi
+# python-socketio's client for tests/tests/socketio.rs, pinned by tests/socketio/requirements.txt,
+# in a virtualenv of its own (tests/socketio/.venv); reinstalled when the pins change.
+venv=tests/socketio/.venv
+if ! cmp -s tests/socketio/requirements.txt "$venv/installed-requirements.txt"; then
+    { as_user python3 -m venv "$venv" &&
+        as_user "$venv/bin/pip" install -q --disable-pip-version-check -r tests/socketio/requirements.txt &&
+        cp tests/socketio/requirements.txt "$venv/installed-requirements.txt"; } ||
+        die "pip install -r tests/socketio/requirements.txt into $venv failed"
 fi
 
 # ---- steps ----------------------------------------------------------------------------------
@@ -109,11 +129,17 @@ step "cargo test --workspace (as root)" workspace_tests
 step "doc tests" as_user cargo test --workspace --doc
 step "ws for thumbv7em-none-eabihf (no_std)" \
     as_user cargo build -p ws --no-default-features --target thumbv7em-none-eabihf
+step "sio for thumbv7em-none-eabihf (no_std + alloc)" \
+    as_user cargo build -p sio --target thumbv7em-none-eabihf
 if [[ -x scripts/autobahn.sh ]]; then
     step "Autobahn|Testsuite (scripts/autobahn.sh)" scripts/autobahn.sh
 fi
 if [[ -x scripts/fuzz.sh ]]; then
     step "fuzzing smoke pass (scripts/fuzz.sh 10)" scripts/fuzz.sh 10
+fi
+if [[ -x scripts/labs.sh ]]; then
+    step "course labs as root (scripts/labs.sh)" scripts/labs.sh
+    step "course labs as nobody (scripts/labs.sh --as nobody)" scripts/labs.sh --as nobody
 fi
 
 echo

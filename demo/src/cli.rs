@@ -17,6 +17,8 @@ Examples:
   sudo scripts/demo.sh                  create tun0 (kernel side 10.0.0.1) and run tunws
   tunws --trace --pcap /tmp/tunws.pcap  watch the TCP and WebSocket handshakes
   tunws client ws://10.0.0.1:9001/      the client role, stdin lines out, text lines in
+  tunws sim                             the handshake and a chat in memory: no TUN, no root
+  tunws ladder trace.log                the ladder diagram of a --trace log (2>trace.log)
 
 Impairment (labs): --loss, --reorder, --duplicate, --delay and --jitter act on every packet in
 both directions, chosen by a PRNG seeded with --loss-seed, so a run repeats exactly. With offload
@@ -69,6 +71,48 @@ pub enum Command {
     /// text message; with --echo, sends every received message back instead. Exits 0 after a
     /// clean close.
     Client(ClientArgs),
+
+    /// The handshake and a short chat entirely in memory: no TUN, no root.
+    ///
+    /// A client stack (10.0.0.1) and the tunws server stack (10.0.0.2) wired back to back on a
+    /// virtual clock: the client connects to /chat, sends each message and waits for the
+    /// broadcast of it, then closes with 1000. Prints the server's --trace lines (times are
+    /// virtual seconds) and then a ladder diagram of the exchange. Same options, same output,
+    /// byte for byte.
+    Sim(SimArgs),
+
+    /// Draws the ladder diagram of a --trace log (from tunws or tunws sim), read from FILE or
+    /// standard input.
+    Ladder(LadderArgs),
+}
+
+/// `tunws sim` options.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Drop this share of packets on the wire, each direction, chosen by --loss-seed; each
+    /// loss is printed as a `lost` line and drawn as an arrow that ends in X
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0, value_parser = parse_percent)]
+    pub loss: f64,
+
+    /// Seed of the loss choices: same seed, same run
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub loss_seed: u64,
+
+    /// One-way delay of the link in milliseconds (the round trip is twice this)
+    #[arg(long, value_name = "MS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(..=60_000))]
+    pub delay: u32,
+
+    /// A chat message to send (repeatable, in order); default: "hello" and "how are you?"
+    #[arg(long = "message", value_name = "TEXT")]
+    pub messages: Vec<String>,
+}
+
+/// `tunws ladder` options.
+#[derive(Debug, Args)]
+pub struct LadderArgs {
+    /// The trace log (tunws --trace 2>FILE); standard input when absent
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// Options shared by the server and the client: the TUN device and the stack's address.
@@ -208,6 +252,18 @@ pub struct ServerArgs {
     /// `off` removes /trace. Nothing is recorded while no page watches
     #[arg(long, value_name = "SCOPE", default_value = "own")]
     pub trace_web: TraceWeb,
+
+    /// Serve this file as /socket.io/socket.io.js (the Socket.IO browser client, e.g.
+    /// node_modules/socket.io-client/dist/socket.io.min.js from `npm install socket.io-client`)
+    #[arg(long, value_name = "PATH")]
+    pub socketio_client: Option<PathBuf>,
+
+    /// Protocol test mode: /socket.io/ behaves as the server of the official Engine.IO v4 /
+    /// Socket.IO v5 test suites (namespaces / and /custom, `auth`, `message` -> `message-back`,
+    /// `message-with-ack`; pingInterval 300 ms, pingTimeout 200 ms, connectTimeout 1 s)
+    /// instead of serving the chat
+    #[arg(long)]
+    pub socketio_test: bool,
 }
 
 /// Who sees what on `/trace` (`--trace-web`).

@@ -5,13 +5,17 @@ mod chat;
 mod cli;
 mod client;
 mod echo;
+mod ladder;
 mod signals;
+mod socketio_chat;
+mod socketio_suite;
+mod sim;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use stack::server::{Page, Server, ServerConfig};
+use stack::server::{EngineEcho, Page, Server, ServerConfig, SocketIo};
 use stack::{Net, NetConfig};
 use ws::{Duration, Keepalive};
 
@@ -24,24 +28,57 @@ const CHAT_PAGE: &str = include_str!("chat.html");
 const LADDER_JS: &str = include_str!("ladder.js");
 const LADDER_CSS: &str = include_str!("ladder.css");
 
+/// The page's transport switch and Socket.IO mode (`/chat-socketio.js`), kept apart from the
+/// page's own script.
+const CHAT_SOCKETIO_JS: &str = include_str!("chat-socketio.js");
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    if let Err(e) = signals::install() {
-        log::error!("cannot install the SIGINT/SIGTERM handler: {e}");
-        return ExitCode::FAILURE;
-    }
-    let result = match cli.command {
-        Some(Command::Client(args)) => client::run(&args),
-        None => serve(&cli.server),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            log::error!("{e}");
-            ExitCode::FAILURE
+    match cli.command {
+        // Neither needs a TUN, signals or env_logger; sim installs a log of its own (virtual
+        // time), so their errors go to stderr directly.
+        Some(Command::Sim(args)) => report(sim::run(&args), |e| eprintln!("tunws: {e}")),
+        Some(Command::Ladder(args)) => report(draw_ladder(&args), |e| eprintln!("tunws: {e}")),
+        online => {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+                .init();
+            if let Err(e) = signals::install() {
+                log::error!("cannot install the SIGINT/SIGTERM handler: {e}");
+                return ExitCode::FAILURE;
+            }
+            let result = match online {
+                Some(Command::Client(args)) => client::run(&args),
+                _ => serve(&cli.server),
+            };
+            report(result, |e| log::error!("{e}"))
         }
     }
+}
+
+/// The exit code of a run, its error written by `log`.
+fn report(result: io::Result<ExitCode>, log: impl FnOnce(&io::Error)) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        log(&e);
+        ExitCode::FAILURE
+    })
+}
+
+/// `tunws ladder [FILE]`: the diagram of a trace log.
+fn draw_ladder(args: &cli::LadderArgs) -> io::Result<ExitCode> {
+    let bytes = match &args.file {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+        None => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut io::stdin(), &mut bytes)?;
+            bytes
+        }
+    };
+    // A log may hold anything (a request line is logged as received): draw what parses.
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    io::stdout().write_all(ladder::render(&lines).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn stack_cidr(cidr: Cidr) -> stack::IpCidr {
@@ -70,6 +107,23 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         tx_buffer: tun.socket_buffer,
         ..NetConfig::default()
     }
+}
+
+/// The Engine.IO mounts: `/socket.io/` serves the chat, or in the protocol test mode the
+/// official suites' servers on `/socket.io/` and `/engine.io/`.
+fn mount_engine_io(server: &mut Server, args: &ServerArgs) -> io::Result<()> {
+    if args.socketio_test {
+        let mut io = SocketIo::new(socketio_suite::config(), Box::new(socketio_suite::SuiteApp))?;
+        io.add_namespace("/custom");
+        server.mount("/socket.io/", Box::new(io));
+        let echo = EngineEcho::new(socketio_suite::config().engine)?;
+        server.mount("/engine.io/", Box::new(echo));
+    } else {
+        let chat = socketio_chat::SocketIoChat::default();
+        let io = SocketIo::new(sio::socket::Config::default(), Box::new(chat))?;
+        server.mount("/socket.io/", Box::new(io));
+    }
+    Ok(())
 }
 
 fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
@@ -120,8 +174,28 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     if let Some(tap) = tap {
         server.route(TRACE_PATH, Box::new(TraceApp::new(tap)));
     }
+    server.page(Page {
+        path: "/chat-socketio.js".into(),
+        content_type: "application/javascript; charset=utf-8",
+        body: CHAT_SOCKETIO_JS.as_bytes(),
+    });
     server.route("/echo", Box::new(echo::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));
+    mount_engine_io(&mut server, args)?;
+    if let Some(path) = &args.socketio_client {
+        let body = std::fs::read(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("--socketio-client {}: {e}", path.display()),
+            )
+        })?;
+        server.page(Page {
+            path: "/socket.io/socket.io.js".into(),
+            content_type: "application/javascript; charset=utf-8",
+            // Read once, served until the process ends.
+            body: Box::leak(body.into_boxed_slice()),
+        });
+    }
 
     net.listen(args.port).map_err(|e| {
         io::Error::new(

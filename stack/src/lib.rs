@@ -25,6 +25,8 @@
 //!  session/mod.rs       a WebSocket: socket bytes → ws::Connection (frames parsed in ws's
 //!                       frame.rs and connection.rs), messages out; frames → session/outqueue.rs
 //!  server/app.rs        App::on_message: where the application sees a message
+//!  server/mount.rs      or, on an Engine.IO path (/socket.io/): polling requests and WebSocket
+//!                       messages to sio's sans-IO server (server/socket_io.rs, engine_echo.rs)
 //! ```
 //!
 //! The way out is the mirror: the app's `Outbox` queues frames in the session's output queue,
@@ -36,7 +38,7 @@
 //! call (ppoll with a signal mask), for the runner and for `net/wait.rs` (loops of one's own);
 //! `net/stats.rs` and `server/stats.rs` answer `GET /stats`; [`config`] and [`clock`] hold the
 //! settings and the time; `entropy.rs` is the one call for OS randomness (ISNs, the client's
-//! ChaCha20 masking keys); [`id`] names connections.
+//! ChaCha20 masking keys, Engine.IO session ids); [`id`] names connections.
 //!
 //! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
 //! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use common::*;
 use stack::client::{Client, ClientApp, ClientConfig, Sender};
-use stack::server::{App, Outbox, Page, Server, ServerConfig};
+use stack::server::{App, EngineEcho, Outbox, Page, Server, ServerConfig};
 use stack::{ConnId, Duration, Net, RecvError};
 use ws::{CloseCode, Keepalive, MessageKind};
 
@@ -848,5 +848,168 @@ fn a_trace_viewer_that_stops_reading_loses_events_and_never_stalls_the_echo() {
     assert!(
         shown > 64 * 1024,
         "the viewer got only {shown} bytes of events"
+    );
+}
+
+// ---- Engine.IO mounts (server/mount.rs): one session over several connections ----
+
+/// A server with the bare Engine.IO echo on `/engine.io/`: heartbeat 300 ms / 200 ms,
+/// `maxPayload` 1000 bytes.
+fn engine_io_server() -> Server {
+    let journal = Shared::default();
+    let mut server = server_with(ServerConfig::default(), &journal);
+    let config = sio::engine::Config {
+        ping_interval: ws::Duration::from_millis(300),
+        ping_timeout: ws::Duration::from_millis(200),
+        max_payload: 1000,
+    };
+    server.mount("/engine.io/", Box::new(EngineEcho::new(config).unwrap()));
+    server
+}
+
+/// Whether `bytes` hold a whole HTTP response (head and the `Content-Length` body).
+fn whole_response(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    body.len() >= length
+}
+
+/// Sends `request` on `id` and returns the whole response.
+fn exchange(pair: &mut Pair, server: &mut Server, id: ConnId, request: &[u8]) -> String {
+    assert_eq!(pair.client.send(id, request).unwrap(), request.len());
+    let (got, _) = raw_read(pair, server, id, Duration::from_secs(2), whole_response);
+    String::from_utf8(got).unwrap()
+}
+
+/// Opens a polling session with a handshake on `id`; its sid.
+fn open_session(pair: &mut Pair, server: &mut Server, id: ConnId) -> String {
+    let open = exchange(
+        pair,
+        server,
+        id,
+        engine_io_request("GET", None, "").as_bytes(),
+    );
+    assert!(open.starts_with("HTTP/1.1 200 OK\r\n"), "{open}");
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next());
+    sid.unwrap_or_else(|| panic!("no sid in {open}"))
+        .to_string()
+}
+
+fn engine_io_request(method: &str, sid: Option<&str>, body: &str) -> String {
+    let sid = sid.map_or(String::new(), |s| format!("&sid={s}"));
+    format!(
+        "{method} /engine.io/?EIO=4&transport=polling{sid} HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn engine_io_polling_session_spans_connections_and_keeps_them_alive() {
+    let mut pair = Pair::listening();
+    let mut server = engine_io_server();
+    let a = raw_connect(&mut pair, &mut server);
+    let b = raw_connect(&mut pair, &mut server);
+    let sid = open_session(&mut pair, &mut server, a);
+
+    // A poll on b is held: nothing to send yet.
+    let poll = engine_io_request("GET", Some(&sid), "");
+    assert_eq!(pair.client.send(b, poll.as_bytes()).unwrap(), poll.len());
+    let (held, closed) = raw_read(&mut pair, &mut server, b, Duration::from_millis(100), |g| {
+        !g.is_empty()
+    });
+    assert!(
+        held.is_empty() && !closed,
+        "{}",
+        String::from_utf8_lossy(&held)
+    );
+
+    // A POST on a (kept alive), its body in two segments: "ok", and the held poll gets the echo.
+    let post = engine_io_request("POST", Some(&sid), "4hello");
+    let (first, second) = post.split_at(post.len() - 3);
+    pair.client.send(a, first.as_bytes()).unwrap();
+    let (nothing, _) = raw_read(&mut pair, &mut server, a, Duration::from_millis(50), |g| {
+        !g.is_empty()
+    });
+    assert!(nothing.is_empty(), "answered before the whole body came");
+    let ok = exchange(&mut pair, &mut server, a, second.as_bytes());
+    assert!(
+        ok.starts_with("HTTP/1.1 200 OK\r\n") && ok.ends_with("\r\n\r\nok"),
+        "{ok}"
+    );
+    let (echo, _) = raw_read(
+        &mut pair,
+        &mut server,
+        b,
+        Duration::from_secs(1),
+        whole_response,
+    );
+    let echo = String::from_utf8(echo).unwrap();
+    assert!(
+        echo.starts_with("HTTP/1.1 200 OK\r\n") && echo.ends_with("\r\n\r\n4hello"),
+        "{echo}"
+    );
+    assert!(echo.contains("Connection: keep-alive"), "{echo}");
+
+    // The next poll on b is held until the ping (300 ms after the handshake).
+    let ping = exchange(&mut pair, &mut server, b, poll.as_bytes());
+    assert!(ping.ends_with("\r\n\r\n2"), "{ping}");
+
+    // A poll held on a whose client goes away ends the session: the next poll on b is refused.
+    pair.client.send(a, poll.as_bytes()).unwrap();
+    let _ = raw_read(&mut pair, &mut server, a, Duration::from_millis(50), |g| {
+        !g.is_empty()
+    });
+    pair.client.close(a);
+    let _ = raw_read(
+        &mut pair,
+        &mut server,
+        a,
+        Duration::from_millis(200),
+        |_| false,
+    );
+    let refused = exchange(&mut pair, &mut server, b, poll.as_bytes());
+    assert!(refused.starts_with("HTTP/1.1 400 "), "{refused}");
+    assert!(
+        refused.ends_with(r#"{"code":1,"message":"Session ID unknown"}"#),
+        "{refused}"
+    );
+}
+
+#[test]
+fn engine_io_body_over_max_payload_is_413_and_ends_the_session() {
+    let mut pair = Pair::listening();
+    let mut server = engine_io_server();
+    let a = raw_connect(&mut pair, &mut server);
+    let sid = open_session(&mut pair, &mut server, a);
+    let big = format!("4{}", "x".repeat(1000));
+    let b = raw_connect(&mut pair, &mut server);
+    let post = engine_io_request("POST", Some(&sid), &big);
+    pair.client.send(b, post.as_bytes()).unwrap();
+    let (answer, closed) = raw_read(&mut pair, &mut server, b, Duration::from_secs(2), |_| false);
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
+        "{answer}"
+    );
+    assert!(closed, "the connection with the unread body is closed");
+    let refused = exchange(
+        &mut pair,
+        &mut server,
+        a,
+        engine_io_request("GET", Some(&sid), "").as_bytes(),
+    );
+    assert!(
+        refused.ends_with(r#"{"code":1,"message":"Session ID unknown"}"#),
+        "{refused}"
     );
 }

@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -560,6 +560,27 @@ impl Tunws {
     pub fn output(&self) -> String {
         format!("{}{}", self.proc.stdout(), self.proc.stderr())
     }
+
+    /// Stops tunws with SIGINT (it must exit 0 within 10 s) and starts it again in `ns` with
+    /// `args`: the restart a client must survive by reconnecting.
+    pub fn restart(&mut self, ns: &Netns, args: &[&str]) {
+        self.proc.signal(libc::SIGINT);
+        let status = self.proc.wait_timeout(Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "tunws did not exit 0 on SIGINT: {status:?}"
+        );
+        *self = Tunws::start(ns, args);
+    }
+}
+
+/// Waits until `path` exists while `client` runs, at most until `deadline`; whether it does
+/// (a test client creates it to ask the test for something, such as a restart of tunws).
+pub fn wait_for_file(path: &Path, client: &mut Proc, deadline: Instant) -> bool {
+    while !path.exists() && client.is_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    path.exists()
 }
 
 /// Spawns the tunws binary with `args` inside `ns` without waiting for anything (for the client

@@ -2,7 +2,7 @@
 //! Debian's /usr/bin/chromium), run with `node --test` inside the namespace where tunws answers:
 //! two browsers chat, then tunws is restarted under a page, which must reconnect by itself.
 
-use netns_tests::{Netns, Proc, Tunws, require_root};
+use netns_tests::{Netns, Proc, Tunws, require_root, wait_for_file};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -37,18 +37,9 @@ fn chat_page_in_browsers() {
     // When the page of the restart test is open, stop tunws (SIGINT: close 1001) and start a
     // new one on the same device.
     let deadline = Instant::now() + NODE_TIMEOUT;
-    while !ready.exists() && node.is_running() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let restarted = ready.exists();
+    let restarted = wait_for_file(&ready, &mut node, deadline);
     if restarted {
-        tunws.proc().signal(libc::SIGINT);
-        let status = tunws.proc().wait_timeout(Duration::from_secs(10));
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "tunws did not exit 0 on SIGINT: {status:?}"
-        );
-        tunws = Tunws::start(&ns, &[]);
+        tunws.restart(&ns, &[]);
     }
 
     let status = node.wait_timeout(deadline.saturating_duration_since(Instant::now()));

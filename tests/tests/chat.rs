@@ -83,3 +83,42 @@ fn chat_messages_over_64_kib_are_closed_with_1009() {
         assert_eq!(code, Some(CloseCode::Size));
     });
 }
+
+/// Presence is opt-in: a client that says `{"type":"hello","name":...}` gets
+/// `{"type":"presence",...}` messages; a plain-text client sees only the chat.
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn presence_goes_to_clients_that_said_hello_only() {
+    require_root!();
+    let ns = Netns::new("chat-presence");
+    let _tunws = Tunws::start(&ns, &[]);
+    ns.run(|| {
+        let text = |ws: &mut netns_tests::Client| match read_data(ws) {
+            Message::Text(t) => t.to_string(),
+            other => panic!("expected text, got {other:?}"),
+        };
+        let mut plain = ws_connect("/chat");
+        let mut bee = ws_connect("/chat");
+        let mut cee = ws_connect("/chat");
+        bee.send(Message::text(r#"{"type":"hello","name":"bee"}"#))
+            .expect("send");
+        let joined = r#"{"count":3,"event":"joined","name":"bee","type":"presence"}"#;
+        assert_eq!(text(&mut bee), joined);
+        cee.send(Message::text(r#"{"type":"hello","name":"cee"}"#))
+            .expect("send");
+        let joined = r#"{"count":3,"event":"joined","name":"cee","type":"presence"}"#;
+        assert_eq!(text(&mut bee), joined);
+        assert_eq!(text(&mut cee), joined);
+        // Plain chat still reaches everyone; the plain client's first message is this one.
+        plain.send(Message::text("just text")).expect("send");
+        for ws in [&mut plain, &mut bee, &mut cee] {
+            assert_eq!(text(ws), "just text");
+        }
+        cee.close(None).expect("close");
+        while cee.read().is_ok() {}
+        let left = r#"{"count":2,"event":"left","name":"cee","type":"presence"}"#;
+        assert_eq!(text(&mut bee), left);
+        plain.send(Message::text("still plain")).expect("send");
+        assert_eq!(text(&mut plain), "still plain");
+    });
+}

@@ -774,6 +774,7 @@ fn statuses_have_rfc_9110_reasons() {
         (HttpStatus::Forbidden, 403, "Forbidden"),
         (HttpStatus::NotFound, 404, "Not Found"),
         (HttpStatus::MethodNotAllowed, 405, "Method Not Allowed"),
+        (HttpStatus::ContentTooLarge, 413, "Content Too Large"),
         (HttpStatus::UpgradeRequired, 426, "Upgrade Required"),
         (
             HttpStatus::RequestHeaderFieldsTooLarge,
@@ -855,6 +856,7 @@ fn error_responses_carry_status_body_and_close() {
         HttpStatus::Forbidden,
         HttpStatus::NotFound,
         HttpStatus::MethodNotAllowed,
+        HttpStatus::ContentTooLarge,
         HttpStatus::UpgradeRequired,
         HttpStatus::RequestHeaderFieldsTooLarge,
         HttpStatus::NotImplemented,

@@ -269,6 +269,12 @@ impl Net {
         self.device.link().mtu()
     }
 
+    /// The middleware every packet passes (`[trace, pcap]` from the configuration), for a
+    /// program that traces into a sink of its own (`tunws sim` prints the lines it collects).
+    pub fn middleware_mut(&mut self) -> &mut Chain {
+        self.device.chain_mut()
+    }
+
     /// Flushes the middleware (pcap records). Also happens when `Net` is dropped.
     pub fn flush(&mut self) -> io::Result<()> {
         self.device.chain_mut().flush()

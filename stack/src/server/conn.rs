@@ -15,7 +15,7 @@ use crate::net;
 use crate::{ConnId, Net, RecvError};
 
 use super::app::{OVERLOADED, SendError};
-use super::http::{self, Decision, Site};
+use super::http::{self, Decision, EngineIoHead, Site};
 use crate::session::{OutQueue, Session};
 
 /// Request head bytes kept before answering 431: `ws`'s own head limit plus one byte, so
@@ -51,6 +51,11 @@ pub(crate) struct HttpConn {
     pub(super) deadline: Instant,
     /// Close once `out` is flushed (error answered, `Connection: close`, or peer's FIN).
     close_after: bool,
+    /// An Engine.IO poll is held open on this connection: nothing more is parsed until the
+    /// mount answers it, and the handshake deadline does not apply.
+    pub(super) held: bool,
+    /// Bytes an Engine.IO request with a body needs in `buf` (head and body), 0 otherwise.
+    want: usize,
 }
 
 /// What the HTTP phase stopped at.
@@ -63,6 +68,9 @@ pub(crate) enum HttpStep {
     Upgrade { route: usize },
     /// `GET /stats`: the server answers with [`HttpConn::answer`], then steps again.
     Stats { keep_alive: bool, head_only: bool },
+    /// A whole request on an Engine.IO mount's path is at the front of the buffer (its body
+    /// too, unless it is over `max_body`): the mount answers it (`server/mount.rs`).
+    EngineIo(EngineIoHead),
     /// The peer reset the connection.
     Reset,
 }
@@ -75,6 +83,8 @@ impl HttpConn {
             out: OutQueue::new(),
             deadline,
             close_after: false,
+            held: false,
+            want: 0,
         }
     }
 
@@ -86,6 +96,7 @@ impl HttpConn {
         site: &Site<'_>,
         next_deadline: Instant,
         trace: bool,
+        max_body: usize,
     ) -> HttpStep {
         let mut chunk = [0u8; MAX_HEAD];
         loop {
@@ -101,7 +112,7 @@ impl HttpConn {
             if self.close_after {
                 return HttpStep::Close;
             }
-            if !self.buf.is_empty() {
+            if !self.buf.is_empty() && !self.held {
                 let decision = http::decide(&self.buf, site, &mut self.out);
                 if trace && decision != Decision::Partial {
                     trace_request(id, &self.buf, decision);
@@ -139,6 +150,14 @@ impl HttpConn {
                             head_only,
                         };
                     }
+                    Decision::EngineIo(head) => {
+                        let body = usize::try_from(head.body_len).unwrap_or(usize::MAX);
+                        if body > max_body || self.buf.len() - head.head_len >= body {
+                            self.want = 0;
+                            return HttpStep::EngineIo(head);
+                        }
+                        self.want = head.head_len + body;
+                    }
                     Decision::Partial if self.buf.len() >= MAX_HEAD => {
                         // ws reports an over-long head itself; this guards our buffer bound.
                         self.buf.clear();
@@ -149,9 +168,19 @@ impl HttpConn {
                     Decision::Partial => {}
                 }
             }
-            let room = MAX_HEAD - self.buf.len();
+            let room = MAX_HEAD
+                .max(self.want)
+                .saturating_sub(self.buf.len())
+                .min(chunk.len());
+            if room == 0 {
+                // Only a held poll's connection gets here (a full head is answered or refused
+                // above): its client pipelined more than a head; it waits for the answer.
+                return HttpStep::Idle;
+            }
             match net.recv(id, &mut chunk[..room]) {
                 Ok(0) => return HttpStep::Idle,
+                // A held poll's client gave up: there is nobody to answer.
+                Err(RecvError::Closed) if self.held => return HttpStep::Close,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 // The peer finished sending: answer what it asked, then close.
                 Err(RecvError::Closed) => self.close_after = true,
@@ -176,6 +205,51 @@ impl HttpConn {
         }
     }
 
+    /// Queues a response with any status (an Engine.IO answer); `keep_alive` false closes the
+    /// connection after it. The next request has until `next_deadline`.
+    pub(crate) fn answer_with(
+        &mut self,
+        status: ws::HttpStatus,
+        content_type: &str,
+        body: &[u8],
+        keep_alive: bool,
+        next_deadline: Instant,
+    ) {
+        self.held = false;
+        self.deadline = next_deadline;
+        if let Err(status) =
+            http::respond_with(status, content_type, body, keep_alive, false, &mut self.out)
+        {
+            http::refuse(status, &mut self.out);
+            self.close_after = true;
+        }
+        self.close_after |= !keep_alive;
+    }
+
+    /// Queues the 101 for a WebSocket handshake on a mount's path that the mount accepted;
+    /// `false` if it could not be written (the connection is then refused with 400).
+    pub(crate) fn accept_upgrade(&mut self, key: &str) -> bool {
+        match http::accept(key, &mut self.out) {
+            Ok(()) => true,
+            Err(status) => {
+                http::refuse(status, &mut self.out);
+                self.close_after = true;
+                false
+            }
+        }
+    }
+
+    /// The first `len` bytes of the buffer (a whole request), removed.
+    pub(crate) fn take(&mut self, len: usize) -> Vec<u8> {
+        let len = len.min(self.buf.len());
+        self.buf.drain(..len).collect()
+    }
+
+    /// Keeps this connection open, unanswered, for a held poll.
+    pub(crate) fn hold(&mut self) {
+        self.held = true;
+    }
+
     /// Turns this connection into a WebSocket: the 101 queued so far and the bytes after the
     /// request head go to the session.
     pub(crate) fn into_session(self, ws: ws::Connection) -> Session {
@@ -197,15 +271,25 @@ fn trace_request(id: ConnId, buf: &[u8], decision: Decision) {
         Decision::Refused(status) => format!("{} {}, closing", status.code(), status.reason()),
         Decision::Upgrade { .. } => "101 Switching Protocols: now WebSocket".to_string(),
         Decision::Stats { keep_alive, .. } => format!("200 OK stats (keep-alive: {keep_alive})"),
+        Decision::EngineIo(_) => "to the Engine.IO mount".to_string(),
         Decision::Partial => return,
     };
     log::info!("conn {id} http {line:?} -> {answer}");
 }
 
+/// Who a WebSocket's messages go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// The [`super::App`] registered at this index.
+    App(usize),
+    /// The Engine.IO mount at this index (the session id is in the mount's table).
+    EngineIo(usize),
+}
+
 /// The WebSocket phase.
 pub(crate) struct WsConn {
     pub(super) session: Session,
-    pub(super) route: usize,
+    pub(super) route: Route,
     /// The app has been told `on_open` and not yet `on_close`.
     pub(super) open: bool,
     /// Give up on the close handshake (close TCP anyway) at this instant.
@@ -225,7 +309,7 @@ impl Conn {
     /// The next instant this connection needs attention without any I/O.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match &self.phase {
-            Phase::Http(http) => Some(http.deadline),
+            Phase::Http(http) => (!http.held).then_some(http.deadline),
             Phase::Ws(ws) => match (ws.session.poll_timeout(), ws.close_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),

@@ -36,6 +36,9 @@ pub(crate) struct Site<'a> {
     pub origins: &'a [String],
     /// Answer plain `GET /stats` with [`Decision::Stats`] (the server fills in the body).
     pub stats: bool,
+    /// The paths of the Engine.IO mounts (`/socket.io/`, `/engine.io/`): their requests get
+    /// [`Decision::EngineIo`] and the mount answers them.
+    pub engine_io: &'a [String],
 }
 
 /// The server's answer to the bytes received so far.
@@ -58,6 +61,24 @@ pub(crate) enum Decision {
         keep_alive: bool,
         head_only: bool,
     },
+    /// A request on an Engine.IO mount's path. Nothing is queued; the mount answers (see
+    /// `server/mount.rs`).
+    EngineIo(EngineIoHead),
+}
+
+/// What the server knows of a request on an Engine.IO mount's path before the mount reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EngineIoHead {
+    /// Which mount (index in the server's mount list).
+    pub mount: usize,
+    /// Bytes of the request head.
+    pub head_len: usize,
+    /// Bytes of the body (`Content-Length`, 0 without).
+    pub body_len: u64,
+    /// A valid WebSocket handshake (its 101 is not queued yet: the mount may still refuse it).
+    pub upgrade: bool,
+    /// Keep the connection open after the answer.
+    pub keep_alive: bool,
 }
 
 /// Decides what to answer to `buf` (all bytes received since the previous request) and queues
@@ -66,11 +87,12 @@ pub(crate) fn decide(buf: &[u8], site: &Site<'_>, out: &mut OutQueue) -> Decisio
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let decision = match handshake::parse_request(buf, &mut headers) {
         Ok(Status::Partial) => return Decision::Partial,
-        Ok(Status::Complete(request)) if wants_websocket(&request, site) => {
-            upgrade(&request, site, out)
-        }
-        // Other upgrades (curl's `Upgrade: h2c`, say) may be ignored (RFC 9110 §7.8).
-        Ok(Status::Complete(request)) => plain(&request, site, out),
+        Ok(Status::Complete(request)) => match mount_of(&request, site) {
+            Some(mount) => engine_io(mount, &request, site),
+            None if wants_websocket(&request, site) => upgrade(&request, site, out),
+            // Other upgrades (curl's `Upgrade: h2c`, say) may be ignored (RFC 9110 §7.8).
+            None => plain(&request, site, out),
+        },
         Err(error) => Err(error.status()),
     };
     decision.unwrap_or_else(|status| refuse(status, out))
@@ -139,16 +161,29 @@ pub(crate) fn respond(
     head_only: bool,
     out: &mut OutQueue,
 ) -> Result<(), HttpStatus> {
-    let mut head = [0u8; MAX_RESPONSE_HEAD];
-    let n = handshake::write_response_head(
+    respond_with(
         HttpStatus::Ok,
         content_type,
-        body.len(),
+        body,
         keep_alive,
-        &mut head,
+        head_only,
+        out,
     )
-    // Our head buffer is too small for our own answer: our fault, not the client's.
-    .map_err(|_| HttpStatus::InternalServerError)?;
+}
+
+/// Queues a response with `status` and `body` (only its length for `HEAD`).
+pub(crate) fn respond_with(
+    status: HttpStatus,
+    content_type: &str,
+    body: &[u8],
+    keep_alive: bool,
+    head_only: bool,
+    out: &mut OutQueue,
+) -> Result<(), HttpStatus> {
+    let mut head = [0u8; MAX_RESPONSE_HEAD];
+    let n = handshake::write_response_head(status, content_type, body.len(), keep_alive, &mut head)
+        // Our head buffer is too small for our own answer: our fault, not the client's.
+        .map_err(|_| HttpStatus::InternalServerError)?;
     let body: &[u8] = if head_only { b"" } else { body };
     out.push(&[&head[..n], body]);
     Ok(())
@@ -166,24 +201,78 @@ fn upgrade(
         .iter()
         .position(|r| *r == path)
         .ok_or(HttpStatus::NotFound)?;
-    // Browsers always send Origin; non-browser clients may omit it and are not subject to
-    // the same-origin policy this check enforces.
-    if let Some(origin) = upgrade.origin() {
-        if !site.origins.is_empty() && !site.origins.iter().any(|o| o == origin) {
-            return Err(HttpStatus::Forbidden);
-        }
-    }
-    let mut head = [0u8; MAX_RESPONSE_HEAD];
-    // No subprotocol is offered by our apps, so none is selected.
-    // The key is validated and no subprotocol is written: only a head buffer too small for
-    // our own answer fails here, which is our fault, not the client's.
-    let n = handshake::write_accept_response(upgrade.key(), None, &mut head)
-        .map_err(|_| HttpStatus::InternalServerError)?;
-    out.push(&[&head[..n]]);
+    check_origin(upgrade.origin(), site)?;
+    accept(upgrade.key(), out)?;
     Ok(Decision::Upgrade {
         route,
         head_len: request.head_len(),
     })
+}
+
+/// Browsers always send Origin; non-browser clients may omit it and are not subject to the
+/// same-origin policy this check enforces.
+fn check_origin(origin: Option<&str>, site: &Site<'_>) -> Result<(), HttpStatus> {
+    match origin {
+        Some(origin) if !site.origins.is_empty() && !site.origins.iter().any(|o| o == origin) => {
+            Err(HttpStatus::Forbidden)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Queues the 101 for a validated handshake with this `Sec-WebSocket-Key`.
+pub(crate) fn accept(key: &str, out: &mut OutQueue) -> Result<(), HttpStatus> {
+    let mut head = [0u8; MAX_RESPONSE_HEAD];
+    // No subprotocol is offered by our apps, so none is selected. The key is validated and no
+    // subprotocol is written: only a head buffer too small for our own answer fails here,
+    // which is our fault, not the client's.
+    let n = handshake::write_accept_response(key, None, &mut head)
+        .map_err(|_| HttpStatus::InternalServerError)?;
+    out.push(&[&head[..n]]);
+    Ok(())
+}
+
+/// The Engine.IO mount whose path `request` is on.
+fn mount_of(request: &handshake::Request<'_, '_>, site: &Site<'_>) -> Option<usize> {
+    let path = route_path(request.path());
+    site.engine_io.iter().position(|p| p == path)
+}
+
+/// A request on an Engine.IO mount's path: a WebSocket handshake is validated like any other
+/// (its errors get `ws`'s statuses); a plain request must have a readable body length.
+/// Keep-alive follows the HTTP version and `Connection` only, since the body will be read.
+fn engine_io(
+    mount: usize,
+    request: &handshake::Request<'_, '_>,
+    site: &Site<'_>,
+) -> Result<Decision, HttpStatus> {
+    let head_len = request.head_len();
+    if request.upgrade_requested() {
+        let upgrade = handshake::validate_upgrade(request).map_err(RequestError::status)?;
+        check_origin(upgrade.origin(), site)?;
+        return Ok(Decision::EngineIo(EngineIoHead {
+            mount,
+            head_len,
+            body_len: 0,
+            upgrade: true,
+            keep_alive: false,
+        }));
+    }
+    let body_len = request
+        .content_length()
+        .map_err(RequestError::status)?
+        .unwrap_or(0);
+    let closes = request.header("Connection").is_some_and(|v| {
+        v.split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    });
+    Ok(Decision::EngineIo(EngineIoHead {
+        mount,
+        head_len,
+        body_len,
+        upgrade: false,
+        keep_alive: request.minor_version() >= 1 && !closes,
+    }))
 }
 
 #[cfg(test)]
@@ -208,6 +297,7 @@ mod tests {
             routes: &routes,
             origins,
             stats,
+            engine_io: &[],
         });
     }
 

@@ -35,7 +35,10 @@
 
 mod app;
 mod conn;
+mod engine_echo;
 mod http;
+mod mount;
+mod socket_io;
 pub mod stats;
 
 use std::collections::{BTreeSet, HashMap};
@@ -49,11 +52,14 @@ use crate::runner::{self, Driver};
 use crate::{Clock, ConnId, Net, RecvError};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
+pub use engine_echo::EngineEcho;
 pub use http::Page;
+pub use mount::Endpoint;
+pub use socket_io::{Io, SessionIds, SocketIo, SocketIoApp};
 
 use crate::clock::{delay_until, ws_instant};
 use crate::session::{Step, TcpEnd};
-use conn::{Conn, HttpStep, Phase, WsConn};
+use conn::{Conn, HttpStep, Phase, Route, WsConn};
 use http::Site;
 
 /// How long a shutdown waits for close handshakes and FINs before exiting anyway.
@@ -127,6 +133,9 @@ pub struct Server {
     /// Reused list of ids to service.
     scratch: Vec<ConnId>,
     shutting_down: bool,
+    /// Engine.IO / Socket.IO endpoints and their paths (mount.rs).
+    mounts: Vec<mount::Mount>,
+    mount_paths: Vec<String>,
 }
 
 impl Server {
@@ -142,6 +151,8 @@ impl Server {
             touched: Vec::new(),
             scratch: Vec::new(),
             shutting_down: false,
+            mounts: Vec::new(),
+            mount_paths: Vec::new(),
         }
     }
 
@@ -186,9 +197,12 @@ impl Server {
         if self.apps.iter().any(|app| app.wants_poll()) {
             return Some(crate::Duration::ZERO);
         }
-        self.timers
-            .first()
-            .map(|(at, _)| delay_until(*at, ws_instant(now)))
+        let connections = self.timers.first().map(|(at, _)| *at);
+        [connections, self.mount_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| delay_until(at, ws_instant(now)))
     }
 
     /// Gives every app its [`App::poll`].
@@ -238,11 +252,13 @@ impl Server {
             ids.push(id);
         }
         self.poll_apps();
+        self.mount_timers(now);
         ids.append(&mut self.touched);
         loop {
             for &id in &ids {
                 self.service(net, id, now);
             }
+            self.mount_flush(now);
             // Apps may have sent to other connections while we serviced these.
             if self.touched.is_empty() {
                 break;
@@ -309,13 +325,16 @@ impl Server {
                         routes: &self.route_paths,
                         origins: &self.config.origins,
                         stats: self.config.stats,
+                        engine_io: &self.mount_paths,
                     };
+                    let max_body = mount::max_body(&self.mounts);
                     match http.step(
                         net,
                         id,
                         &site,
                         now + self.config.handshake_timeout,
                         self.config.trace,
+                        max_body,
                     ) {
                         HttpStep::Idle => break,
                         HttpStep::Close => {
@@ -326,7 +345,10 @@ impl Server {
                             self.forget(net, id);
                             return;
                         }
-                        HttpStep::Upgrade { route } => self.upgrade(net, id, route, now),
+                        HttpStep::Upgrade { route } => {
+                            self.upgrade(net, id, Route::App(route), now)
+                        }
+                        HttpStep::EngineIo(head) => self.mount_request(net, id, head, now),
                         HttpStep::Stats {
                             keep_alive,
                             head_only,
@@ -350,9 +372,14 @@ impl Server {
                         if ws.open && ws.session.end_code().is_none() {
                             let route = ws.route;
                             let data = ws.session.take_message();
-                            self.with_app(route, id, |app, out| {
-                                app.on_message(out, id, kind, data.as_slice())
-                            });
+                            match route {
+                                Route::App(route) => self.with_app(route, id, |app, out| {
+                                    app.on_message(out, id, kind, data.as_slice())
+                                }),
+                                Route::EngineIo(mount) => {
+                                    self.mount_message(mount, id, kind, data.as_slice(), now)
+                                }
+                            }
                             if let Some(Phase::Ws(ws)) =
                                 self.conns.get_mut(&id).map(|c| &mut c.phase)
                             {
@@ -362,8 +389,10 @@ impl Server {
                         self.check_ws_end(id, now);
                     }
                     Step::Piece { kind, first, fin } => {
-                        if ws.open && ws.session.end_code().is_none() {
-                            let route = ws.route;
+                        // Only apps stream; the Socket.IO mount takes whole messages.
+                        if let (true, None, Route::App(route)) =
+                            (ws.open, ws.session.end_code(), ws.route)
+                        {
                             let data = ws.session.take_message();
                             self.with_app(route, id, |app, out| {
                                 app.on_piece(out, id, kind, data.as_slice(), first, fin)
@@ -419,7 +448,7 @@ impl Server {
     }
 
     /// Switches `id` to WebSocket on `route` after its 101 was queued.
-    fn upgrade(&mut self, net: &mut Net, id: ConnId, route: usize, now: Instant) {
+    fn upgrade(&mut self, net: &mut Net, id: ConnId, route: Route, now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -428,9 +457,11 @@ impl Server {
         else {
             return;
         };
-        let max_message = self.apps[route]
-            .max_message()
-            .map_or(self.config.max_message, |m| m.min(self.config.max_message));
+        let limit = match route {
+            Route::App(route) => self.apps[route].max_message(),
+            Route::EngineIo(mount) => self.mounts.get(mount).map(|m| m.max_payload() as u64),
+        };
+        let max_message = limit.map_or(self.config.max_message, |m| m.min(self.config.max_message));
         let config = ws::Config {
             max_frame_size: max_message,
             max_message_size: max_message,
@@ -441,7 +472,7 @@ impl Server {
         if self.config.trace {
             session.trace_as(id);
         }
-        if self.apps[route].streams() {
+        if matches!(route, Route::App(route) if self.apps[route].streams()) {
             session.stream_pieces();
             // It answers as it reads: room for one whole message (see set_read_pause).
             session.set_read_pause(usize::try_from(max_message).unwrap_or(usize::MAX));
@@ -458,7 +489,9 @@ impl Server {
             log::debug!("connection {id}: set_nodelay: {e}");
         }
         log::info!("client {id} connected from {peer}");
-        self.with_app(route, id, |app, out| app.on_open(out, id, peer));
+        if let Route::App(route) = route {
+            self.with_app(route, id, |app, out| app.on_open(out, id, peer));
+        }
         if self.shutting_down {
             if let Some(conn) = self.conns.get_mut(&id) {
                 conn.close_ws(CloseCode::GOING_AWAY, "server shutting down");
@@ -481,11 +514,15 @@ impl Server {
         ws.close_deadline = Some(now + self.config.close_timeout);
         let route = ws.route;
         log::info!("client {id} left ({code})");
-        self.with_app(route, id, |app, out| app.on_close(out, id, code));
+        match route {
+            Route::App(route) => self.with_app(route, id, |app, out| app.on_close(out, id, code)),
+            Route::EngineIo(mount) => self.mount_ws_ended(mount, id, code, now),
+        }
     }
 
     /// Queues our FIN (after everything queued in the socket) and waits for the socket to go.
     fn start_tcp_close(&mut self, net: &mut Net, id: ConnId, now: Instant) {
+        self.mount_conn_gone(id, now);
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
             self.check_ws_end(id, now);
@@ -507,6 +544,8 @@ impl Server {
     /// reads them or releases it, so forgetting it only here would leak the socket.
     fn forget(&mut self, net: &mut Net, id: ConnId) {
         net.abort(id);
+        // Any instant will do for an aborted poll: it closes its session at once.
+        self.mount_conn_gone(id, Instant::from_micros(0));
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
             // Any instant will do: the connection is removed right after.

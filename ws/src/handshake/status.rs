@@ -15,6 +15,9 @@ pub enum HttpStatus {
     NotFound = 404,
     /// 405: a WebSocket handshake must use GET; the answer carries `Allow: GET`.
     MethodNotAllowed = 405,
+    /// 413: a request body over the server's limit (an Engine.IO polling POST over
+    /// `maxPayload`).
+    ContentTooLarge = 413,
     /// 426: unsupported `Sec-WebSocket-Version`; the answer carries `Sec-WebSocket-Version: 13`.
     UpgradeRequired = 426,
     /// 431: the head exceeds the header storage or the size limit.
@@ -41,6 +44,7 @@ impl HttpStatus {
             HttpStatus::Forbidden => "Forbidden",
             HttpStatus::NotFound => "Not Found",
             HttpStatus::MethodNotAllowed => "Method Not Allowed",
+            HttpStatus::ContentTooLarge => "Content Too Large",
             HttpStatus::UpgradeRequired => "Upgrade Required",
             HttpStatus::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
             HttpStatus::InternalServerError => "Internal Server Error",
