@@ -7,9 +7,9 @@ mod client;
 mod echo;
 mod ladder;
 mod signals;
+mod sim;
 mod socketio_chat;
 mod socketio_suite;
-mod sim;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

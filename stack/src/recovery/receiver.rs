@@ -185,22 +185,9 @@ mod tests {
     /// IPv4 10.0.0.2:8080 → 10.0.0.1:5000, ACK 100, smoltcp's one-block SACK option, `payload`.
     fn ack_with_one_block(payload: &[u8]) -> Vec<u8> {
         let options = [OPT_NOP, OPT_NOP, OPT_SACK, 10, 0, 0, 0, 200, 0, 0, 1, 44];
-        let tcp_len = 20 + options.len() + payload.len();
-        let mut p = vec![0u8; 20 + tcp_len];
-        let total = p.len() as u16;
-        p[0] = 0x45;
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p[8] = 64;
-        p[9] = 6;
-        p[12..16].copy_from_slice(&[10, 0, 0, 2]);
-        p[16..20].copy_from_slice(&[10, 0, 0, 1]);
-        p[20..22].copy_from_slice(&8080u16.to_be_bytes());
-        p[22..24].copy_from_slice(&5000u16.to_be_bytes());
-        p[28..32].copy_from_slice(&100u32.to_be_bytes());
-        p[32] = (((20 + options.len()) / 4) as u8) << 4;
-        p[33] = 0x10;
-        p[40..40 + options.len()].copy_from_slice(&options);
-        p[40 + options.len()..].copy_from_slice(payload);
+        let mut p = super::super::segment::tests::packet(0, 100, &options, payload.len());
+        let at = p.len() - payload.len();
+        p[at..].copy_from_slice(payload);
         p
     }
 

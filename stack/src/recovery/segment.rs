@@ -189,11 +189,11 @@ pub fn seq_le(a: u32, b: u32) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// IPv4 10.0.0.2:8080 → 10.0.0.1:5000, ACK, with `options` and `payload` bytes.
-    fn packet(seq: u32, ack: u32, options: &[u8], payload: usize) -> Vec<u8> {
+    /// IPv4 10.0.0.2:8080 → 10.0.0.1:5000, ACK, with `options` and `payload` bytes (zero).
+    pub(crate) fn packet(seq: u32, ack: u32, options: &[u8], payload: usize) -> Vec<u8> {
         let tcp_len = 20 + options.len() + payload;
         let mut p = vec![0u8; 20 + tcp_len];
         p[0] = 0x45;
