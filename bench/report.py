@@ -119,6 +119,26 @@ def echo_tables(med, lines):
     lines += ["", "CPU util is CPU-seconds per second of the measured window (1.00 = one core busy).", ""]
 
 
+def loss_table(med, lines):
+    cells = sorted({(int(lbl.split("loss=")[1].split()[0]), lbl)
+                    for (sec, lbl, _) in med if sec == "loss"})
+    if not cells:
+        return
+    lines += ["## Under loss: 16 KiB echo at C=1, P % of packets dropped each way (median)", "",
+              "Time per 4 MiB = 256 messages ÷ msgs/s; the issue-9 target is tunws ≤ 3× the kernel-TCP peers' time.", "",
+              "| loss | tunws s/4 MiB | tokio-tungstenite | fastwebsockets | tunws ÷ t-t | tunws ÷ fws | p99 / max µs tunws | p99 / max µs t-t |",
+              "|---:|---:|---:|---:|---:|---:|---|---|"]
+    for p, lbl in cells:
+        t = {sv: (None if not get(med, "loss", lbl, sv, "msgs_per_s") else 256 / get(med, "loss", lbl, sv, "msgs_per_s"))
+             for sv in SERVERS}
+        tail = {sv: f"{fmt(get(med, 'loss', lbl, sv, 'p99_us'))} / {fmt(get(med, 'loss', lbl, sv, 'max_us'))}"
+                for sv in SERVERS}
+        lines.append(f"| {p} % | {fmt(t['tunws'])} | {fmt(t['tungstenite'])} | {fmt(t['fastwebsockets'])} | "
+                     f"{fmt_ratio(ratio(t['tunws'], t['tungstenite']))} | {fmt_ratio(ratio(t['tunws'], t['fastwebsockets']))} | "
+                     f"{tail['tunws']} | {tail['tungstenite']} |")
+    lines.append("")
+
+
 def connect_table(med, lines):
     labels = sorted({lbl for (sec, lbl, _) in med if sec == "connect"})
     if not labels:
@@ -241,6 +261,7 @@ def loadgen_report(args):
     targets(med, lines)
     echo_tables(med, lines)
     connect_table(med, lines)
+    loss_table(med, lines)
     bulk_table(med, lines)
     scale_table(med, lines)
     failures(med, lines)

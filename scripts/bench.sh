@@ -2,8 +2,8 @@
 # Side-by-side benchmarks: tunws (userspace TCP over a TUN) against kernel-TCP peers, one run.
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
-#                    [--only echo,connect,bulk,scale] [--servers tunws,tungstenite,fastwebsockets]
-#                    [--scale 10,1000,10000] [--no-build] [--no-offload]
+#                    [--only echo,connect,bulk,scale,loss] [--servers tunws,tungstenite,fastwebsockets]
+#                    [--scale 10,1000,10000] [--loss 1,2,5] [--bulk-loss P] [--no-build] [--no-offload]
 #
 # Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
 # tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
@@ -14,6 +14,11 @@
 #   bulk     raw TCP both directions, kernel <-> tunbulk (the stack without WebSocket) vs
 #            kernel <-> kernel over veth, at MTU 1500 and 65000
 #   scale    N idle WebSockets (10, 1000, 10000) + echo latency of one more; server RSS per idle one
+#   loss     (only when asked for: --only ...,loss) echo of 16 KiB messages at C=1 with P % of the
+#            packets dropped each way (nftables, P in --loss) on the TUN and on the veth, whose
+#            GSO is held to one MTU so a verdict is one segment on the kernel path too; reported as
+#            the time per 4 MiB (256 messages) and its ratio to each kernel-TCP peer
+#   --bulk-loss P: the bulk cells run with P % loss each way (same rules, on tunbulk's TUN too)
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
 # --no-offload: tunws and tunbulk exchange MTU-sized packets with the kernel (no TSO/GSO over the
@@ -33,11 +38,13 @@ duration=3
 warmup=1
 scale_ns=(10 1000 10000)
 sections=echo,connect,bulk,scale
+loss_rates=(1 2 5)
+bulk_loss=0
 build=1
 out=
 servers=(tunws tungstenite fastwebsockets)
 offload_flag=()
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -48,6 +55,8 @@ while [[ $# -gt 0 ]]; do
         --only) sections=$2; shift ;;
         --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
         --scale) IFS=, read -r -a scale_ns <<<"$2"; shift ;;
+        --loss) IFS=, read -r -a loss_rates <<<"$2"; shift ;;
+        --bulk-loss) bulk_loss=$2; shift ;;
         --no-build) build=0 ;;
         --no-offload) offload_flag=(--no-offload) ;;
         -h|--help) usage; exit 0 ;;
@@ -265,6 +274,50 @@ if want echo || want connect || want scale; then
     for server in "${servers[@]}"; do stop_server "${pid[$server]}"; done
 fi
 
+# Drops $1 % of the packets in and out of the TUN and the veth of the load generator's namespace
+# (nftables numgen; netem is not in every kernel); 0 removes the rules.
+set_loss() {
+    in_c nft delete table inet twloss 2>/dev/null || true
+    [[ $1 -gt 0 ]] || return 0
+    local rule="numgen random mod 100 < $1 counter drop"
+    in_c nft add table inet twloss
+    in_c nft add chain inet twloss in '{ type filter hook input priority 0; }'
+    in_c nft add chain inet twloss out '{ type filter hook output priority 0; }'
+    local dev
+    for dev in "$tun_ws" "$tun_bulk" "$veth_c"; do
+        in_c nft add rule inet twloss in iifname "$dev" $rule
+        in_c nft add rule inet twloss out oifname "$dev" $rule
+    done
+}
+
+# One MTU-sized segment per skb on the veth ($1: the MTU), as on the TUN without offload: a
+# loss verdict on the kernel path then drops one segment, not a 64 KiB GSO super-packet.
+# Without an argument the defaults come back.
+hold_gso() {
+    local size=${1:-65536} segs=65535
+    [[ -n ${1:-} ]] && segs=1
+    in_c ip link set "$veth_c" gso_max_size "$size" gso_max_segs "$segs"
+    in_p ip link set "$veth_p" gso_max_size "$size" gso_max_segs "$segs"
+}
+
+if want loss; then
+    hold_gso 1500
+    for server in "${servers[@]}"; do start_named "$server"; done
+    for p in "${loss_rates[@]}"; do
+        set_loss "$p"
+        for ((r = 1; r <= rounds; r++)); do
+            note "round $r/$rounds: 16 KiB echo with $p % loss each way"
+            for server in $(rotated "$r"); do
+                record loss "$server" "$r" loadgen "$server" --mode echo -c 1 -s 16384 \
+                    --label "loss=$p echo c=1 s=16384"
+            done
+        done
+    done
+    set_loss 0
+    for server in "${servers[@]}"; do stop_server "${pid[$server]}"; done
+    hold_gso
+fi
+
 if want bulk; then
     if [[ ! -x $bin/tunbulk ]]; then
         note "bulk: $bin/tunbulk missing, TCP bulk through tunws skipped"
@@ -274,6 +327,10 @@ if want bulk; then
         in_c ip link set "$veth_c" mtu $mtu
         in_p ip link set "$veth_p" mtu $mtu
         in_c ip link set "$tun_bulk" mtu $mtu
+        if [[ $bulk_loss != 0 ]]; then
+            hold_gso $mtu
+            set_loss "$bulk_loss"
+        fi
         tunbulk_pid=
         if [[ -x $bin/tunbulk ]]; then
             start_server tunbulk "$ns_c" "$bin/tunbulk" --tun "$tun_bulk" --addr $bulk_net.2/24 --mtu $mtu \
@@ -294,6 +351,10 @@ if want bulk; then
         done
         [[ -n $tunbulk_pid ]] && stop_server "$tunbulk_pid"
     done
+    if [[ $bulk_loss != 0 ]]; then
+        set_loss 0
+        hold_gso
+    fi
 fi
 
 {

@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use stack::CongestionControl;
 
 // The defaults are the library's, written once there (each with its reason).
 use stack::config::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, DEFAULT_SOCKET_BUFFER};
@@ -31,6 +32,14 @@ connections are closed); a WebSocket silent for --keepalive seconds is pinged an
 1011 if still silent --keepalive-timeout seconds later; the close handshake, and then the
 peer's acknowledgement of our FIN, each get --close-timeout.
 Fixed limit: a /chat client whose outgoing queue would pass 1 MiB is closed with 1008.
+
+Admission: at --max-connections, a SYN is dropped unanswered while half-open connections hold
+sockets (the client retries, after 1 s on Linux, and gets the socket of the oldest half-open
+one older than 200 ms); it is refused with RST only when no connection is half-open.
+Exposing tunws beyond the host (forwarding or routing to the TUN): set --max-per-source (e.g.
+64) so one address cannot take every connection, keep --max-connections to what the machine
+can carry, leave --stats off, and rate-limit new connections in a firewall in front of it;
+tunws has no TLS (put a TLS-terminating proxy in front).
 Log level: RUST_LOG (default info), e.g. RUST_LOG=debug.";
 
 /// tunws: a WebSocket chat and echo server on a userspace TCP/IP stack over a TUN device.
@@ -134,6 +143,16 @@ pub struct TunArgs {
     #[arg(long)]
     pub no_offload: bool,
 
+    /// TCP congestion control: cubic (as Linux), reno, or none (only the peer's window limits
+    /// what is in flight; sends faster into a lossy path and loses more)
+    #[arg(long, value_name = "ALGORITHM", default_value = "cubic", value_parser = parse_congestion)]
+    pub congestion: CongestionControl,
+
+    /// Leave loss recovery to smoltcp alone (1 s minimum retransmission timeout, no SACK
+    /// repair, no tail-loss probes): for A/B comparisons
+    #[arg(long)]
+    pub no_recovery: bool,
+
     /// Write every packet in and out to this pcap file (open it in Wireshark or tshark)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
@@ -187,7 +206,8 @@ pub struct ServerArgs {
     pub max_connections: usize,
 
     /// Maximum number of connections from one IP address; its further SYNs are answered with
-    /// RST (0: no limit)
+    /// RST (0, the default: no limit, since every client on the TUN's host shares one address).
+    /// Set it (e.g. 64) when peers beyond the host can reach tunws
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PER_SOURCE)]
     pub max_per_source: usize,
 
@@ -324,6 +344,15 @@ fn parse_cidr(s: &str) -> Result<Cidr, String> {
     Ok(Cidr { addr, prefix })
 }
 
+fn parse_congestion(s: &str) -> Result<CongestionControl, String> {
+    match s {
+        "cubic" => Ok(CongestionControl::Cubic),
+        "reno" => Ok(CongestionControl::Reno),
+        "none" => Ok(CongestionControl::None),
+        _ => Err(format!("`{s}` is not cubic, reno or none")),
+    }
+}
+
 fn parse_percent(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
@@ -404,6 +433,8 @@ mod tests {
         );
         assert_eq!(s.tun.socket_buffer, DEFAULT_SOCKET_BUFFER);
         assert!(!s.tun.no_offload);
+        assert_eq!(s.tun.congestion, CongestionControl::Cubic);
+        assert!(!s.tun.no_recovery);
     }
 
     #[test]
@@ -457,6 +488,9 @@ mod tests {
             "--socket-buffer",
             "262144",
             "--no-offload",
+            "--congestion",
+            "reno",
+            "--no-recovery",
         ])
         .unwrap();
         let s = cli.server;
@@ -484,6 +518,8 @@ mod tests {
         );
         assert_eq!(s.tun.socket_buffer, 262_144);
         assert!(s.tun.no_offload);
+        assert_eq!(s.tun.congestion, CongestionControl::Reno);
+        assert!(s.tun.no_recovery);
     }
 
     #[test]
@@ -492,6 +528,7 @@ mod tests {
             &["tunws", "--addr", "10.0.0.2"][..],
             &["tunws", "--addr", "10.0.0.2/33"],
             &["tunws", "--loss", "101"],
+            &["tunws", "--congestion", "bbr"],
             &["tunws", "--reorder", "-1"],
             &["tunws", "--duplicate", "100.5"],
             &["tunws", "--delay", "60001"],

@@ -93,6 +93,8 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         addr: stack_cidr(tun.addr),
         mtu: tun.mtu.map(usize::from),
         offload: !tun.no_offload,
+        congestion: tun.congestion,
+        recovery: !tun.no_recovery,
         pcap: tun.pcap.clone(),
         trace: tun.trace,
         loss_percent: tun.loss,
@@ -213,5 +215,16 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
     }
 
     stack::server::run(&mut net, &mut server, &signals::STOP)?;
+    let r = net.stats().port.recovery;
+    log::info!(
+        "retransmissions: {} SACK repairs, {} fast, {} tail probes, {} recovery timeouts, {} by \
+         smoltcp's timer; {} duplicate ACKs absorbed",
+        r.sack_repairs,
+        r.fast_retransmits,
+        r.tail_probes,
+        r.timeouts,
+        r.stack_retransmits,
+        r.dup_acks_absorbed
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -70,8 +70,8 @@ fn sim_prints_the_golden_exchange() {
 #[test]
 fn sim_with_seeded_loss_prints_the_golden_retransmissions() {
     let out = check_golden("sim-loss.txt", &["sim", "--loss", "20", "--loss-seed", "3"]);
-    // The wire says what it lost; the lost SYN costs smoltcp's 1 s minimum RTO, so the
-    // handshake starts a second late; the ladder draws the loss.
+    // The wire says what it lost; the lost SYN costs smoltcp's 1 s minimum RTO (the handshake
+    // is smoltcp's alone), so the handshake starts a second late; the ladder draws the loss.
     assert!(
         out.starts_with("lost     0.000000 in  10.0.0.1:49154 → 10.0.0.2:8080 TCP [SYN]"),
         "{out}"
@@ -82,6 +82,12 @@ fn sim_with_seeded_loss_prints_the_golden_retransmissions() {
     );
     assert!(
         out.contains("|--[SYN] seq=0 mss=1460 wscale=1---------------X |"),
+        "{out}"
+    );
+    // A lost last segment of data is the recovery layer's: a tail probe after two round trips
+    // and the delayed-ACK allowance (60 ms here), not smoltcp's 1 s.
+    assert!(
+        out.contains("retransmission seq=1914976079 len=7 (tail probe)"),
         "{out}"
     );
     assert!(out.contains("closed with 1000"), "{out}");

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use smoltcp::socket::tcp::CongestionControl;
 use smoltcp::time::Duration;
 use smoltcp::wire::{IpAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 
@@ -11,10 +12,10 @@ use smoltcp::wire::{IpAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 /// stays cheap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
-/// Default [`NetConfig::max_per_source`]: a quarter of the default pool, so one address cannot
-/// take it all, and above the 200-connect burst one host must manage (on a TUN every
-/// kernel-side client shares one address).
-pub const DEFAULT_MAX_PER_SOURCE: usize = 256;
+/// Default [`NetConfig::max_per_source`]: no cap. Every client on the TUN's host reaches the
+/// stack from the same address (the kernel side), so a cap would limit the local case users
+/// run; it is for deployments that peers beyond the host can reach (see `tunws --help`).
+pub const DEFAULT_MAX_PER_SOURCE: usize = 0;
 
 /// Default receive and send buffer per TCP socket ([`NetConfig::rx_buffer`], `tx_buffer`).
 pub const DEFAULT_SOCKET_BUFFER: usize = 64 * 1024;
@@ -68,12 +69,22 @@ pub struct NetConfig {
     /// SYNs beyond it find no listener and get a RST from smoltcp.
     pub max_connections: usize,
     /// Cap on connections (half-open and established) from one remote IP address; the SYN
-    /// that would exceed it gets a RST. 0 means no cap. Default [`DEFAULT_MAX_PER_SOURCE`].
+    /// that would exceed it gets a RST. 0 means no cap, the default
+    /// ([`DEFAULT_MAX_PER_SOURCE`]): on a TUN every client on the host shares one address (the
+    /// kernel side), so any cap would limit exactly the local load tests and labs tunws
+    /// serves. Set it when peers beyond the host (forwarded or routed to the TUN) can reach
+    /// the stack.
     pub max_per_source: usize,
     /// Receive buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub rx_buffer: usize,
     /// Send buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub tx_buffer: usize,
+    /// Congestion control of every TCP connection (smoltcp's Cubic, Reno, or none: then only
+    /// the peer's window limits what is in flight).
+    pub congestion: CongestionControl,
+    /// Run the loss-recovery layer ([`crate::recovery`]): SACK repair, RACK, tail-loss
+    /// probes around smoltcp's own retransmission timer.
+    pub recovery: bool,
 }
 
 impl Default for NetConfig {
@@ -97,6 +108,8 @@ impl Default for NetConfig {
             max_per_source: DEFAULT_MAX_PER_SOURCE,
             rx_buffer: DEFAULT_SOCKET_BUFFER,
             tx_buffer: DEFAULT_SOCKET_BUFFER,
+            congestion: CongestionControl::Cubic,
+            recovery: true,
         }
     }
 }

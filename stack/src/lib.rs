@@ -8,6 +8,8 @@
 //!  device/tun.rs        TunLink: the fd, opened with our own ioctls (TUNSETIFF, IFF_VNET_HDR)
 //!  device/vnet.rs       virtio-net header checked and stripped, partial checksum completed
 //!  device/mod.rs        Port: middleware both ways, the impairment stage, TCP 4-tuple read once
+//!    recovery/            loss recovery around smoltcp: segments kept until acknowledged,
+//!                         SACK/RACK repair, tail-loss probes, full SACK blocks in our ACKs
 //!    middleware/trace.rs, middleware/pcap.rs    observe every packet (--trace, --pcap)
 //!    middleware/impair.rs                       loss, delay, reorder, duplicates (--loss ...)
 //!  net/engine.rs        Net::poll: each packet routed to its shard's smoltcp interface
@@ -40,15 +42,14 @@
 //!
 //! Not implemented in the network half: IPv4/IPv6 routing beyond the on-link prefixes (no
 //! default route, so `connect` reaches only on-link peers); IP fragmentation and IPv6
-//! extension headers on the TCP path; congestion control (smoltcp's is off); more than one
+//! extension headers on the TCP path; more than one
 //! listening port per `Net`. smoltcp matches every segment against every socket of its
 //! interface; sharding keeps that to ~64 sockets up to 16 384 connections, beyond which
 //! per-packet cost grows again (the shard count stops at 256); IP fragments of a TCP segment
 //! are not routed to its shard (smoltcp is built without reassembly anyway). smoltcp has no
-//! SACK-based recovery: after a loss it resends from the first unacknowledged byte on its
-//! retransmission timer (1 s minimum, doubling), so heavy combined loss and reordering (e.g.
-//! `--loss 2 --reorder 10`) can slow a bulk transfer to a crawl; its receive side keeps up to
-//! 32 out-of-order ranges (the `assembler-max-segment-count-32` feature; 4 by default).
+//! SACK-based recovery and a 1 s minimum retransmission timeout; [`recovery`] repairs losses
+//! from the device path instead (SACK, RACK, tail-loss probes). smoltcp's receive side keeps
+//! up to 32 out-of-order ranges (the `assembler-max-segment-count-32` feature; 4 by default).
 
 #![warn(missing_docs)]
 
@@ -62,6 +63,7 @@ pub mod middleware;
 pub mod net;
 pub(crate) mod pool;
 mod ppoll;
+pub mod recovery;
 pub(crate) mod rings;
 pub mod runner;
 pub mod server;
@@ -76,5 +78,6 @@ pub use net::{
     ConnectError, ListenError, Net, NetStats, RecvError, SendError, ShardLoad, UnknownConn,
 };
 pub use session::{DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
+pub use smoltcp::socket::tcp::CongestionControl;
 pub use smoltcp::socket::tcp::State as TcpState;
 pub use smoltcp::wire::IpCidr;

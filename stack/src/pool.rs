@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::io;
 
 use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::socket::tcp::CongestionControl;
 use smoltcp::socket::{Socket, tcp};
 use smoltcp::time::Duration;
 
@@ -71,12 +72,15 @@ pub struct Pool {
     slots: HashMap<SocketHandle, Slot>,
     /// Timeout a listener carries into SYN-RECEIVED (the admission policy's).
     syn_timeout: Duration,
+    /// Congestion control of every connection a listener takes.
+    congestion: CongestionControl,
 }
 
 impl Pool {
     /// An empty pool aiming at `spare` listeners whose half-open connections time out after
-    /// `syn_timeout`; nothing listens until [`Pool::set_port`].
-    pub fn new(spare: usize, syn_timeout: Duration) -> Self {
+    /// `syn_timeout` and whose connections use `congestion`; nothing listens until
+    /// [`Pool::set_port`].
+    pub fn new(spare: usize, syn_timeout: Duration, congestion: CongestionControl) -> Self {
         Pool {
             port: None,
             listeners: Vec::new(),
@@ -84,6 +88,7 @@ impl Pool {
             spare: spare.max(1),
             slots: HashMap::new(),
             syn_timeout,
+            congestion,
         }
     }
 
@@ -268,6 +273,8 @@ impl Pool {
         let socket = sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(self.syn_timeout));
         socket.set_nagle_enabled(true);
+        // A fresh controller: smoltcp's reset on listen keeps the previous connection's.
+        socket.set_congestion_control(self.congestion);
         match socket.listen(port) {
             Ok(()) => {
                 self.listeners.push(handle);

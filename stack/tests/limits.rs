@@ -283,3 +283,36 @@ fn bytes_of_a_reset_connection_nobody_read_are_not_counted_as_buffered() {
     assert!(s.free > 0, "some sockets wait in the free list: {s:?}");
     assert_eq!((s.rx_buffered, s.tx_buffered), (0, 0), "{s:?}");
 }
+
+#[test]
+fn a_client_connecting_right_after_a_flood_fills_the_cap_is_not_refused_but_served_within_3_s() {
+    let mut server_config = config(SERVER_IP);
+    server_config.max_connections = 8;
+    let mut pair = Pair::new(server_config, config(CLIENT_IP));
+    pair.server.listen(PORT).unwrap();
+    // The flood takes every socket; all of it is younger than the half-open grace.
+    pair.flood(20);
+    pair.run_for(Duration::from_millis(20));
+    let s = pair.server.stats();
+    assert_eq!((s.handshaking, s.listeners), (8, 0), "{s:?}");
+
+    // A real client at once: its SYN finds no listener, and is dropped rather than refused
+    // (a RST would fail its connect); its retransmission finds a socket the flood gave back.
+    let start = pair.now;
+    let real = pair.client.connect(Pair::server_addr()).unwrap();
+    let mut refused = false;
+    let ok = pair.run_until(Duration::from_secs(3), |p| {
+        refused |= std::iter::from_fn(|| p.client.poll_gone()).any(|id| id == real);
+        while p.server.accept().is_some() {}
+        refused || p.client.is_established(real)
+    });
+    assert!(!refused, "the real client was refused");
+    assert!(ok, "not established within 3 s");
+    let s = pair.server.stats();
+    assert!(s.dropped_syns >= 1, "{s:?}");
+    assert!(s.evicted_half_open >= 1, "{s:?}");
+    println!(
+        "established {} ms after connect",
+        (pair.now - start).total_millis()
+    );
+}

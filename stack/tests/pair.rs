@@ -85,6 +85,12 @@ fn fin_close_reports_gone_and_pool_returns_to_baseline() {
         ok,
         "close did not finish (server gone {server_gone}, client gone {client_gone})"
     );
+    // The loss-recovery layer forgot the connection on both sides: closed both ways, all
+    // acknowledged.
+    for side in [pair.server.stats(), pair.client.stats()] {
+        let r = side.port.recovery;
+        assert_eq!((r.connections, r.held_bytes), (0, 0), "{r:?}");
+    }
     assert_eq!(
         pair.server.recv(sid, &mut [0u8; 1]),
         Err(RecvError::Unknown)

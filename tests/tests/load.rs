@@ -698,3 +698,104 @@ fn a_spoofed_syn_flood_does_not_stop_the_service() {
         "RSS grew from {rss_before} KiB to {rss_peak} KiB during the SYN flood"
     );
 }
+
+/// Issue 9: 3,000 spoofed SYNs as fast as a raw socket sends them fill every socket tunws has
+/// (`--max-connections` 1024) with half-open connections younger than their grace; a real
+/// client connecting right after must not be refused (once: RST, ECONNREFUSED). Its SYN is
+/// dropped instead, and its retransmission (1 s later) gets a socket the flood gives back.
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn a_client_right_after_a_burst_of_3000_spoofed_syns_is_served_within_3_s() {
+    require_root!();
+    const SYNS: u32 = 3000;
+    let ns = Netns::new("synburst");
+    let mut tunws = Tunws::start(&ns, &["--stats"]);
+    let (flood_took, connect_took) = ns.run(|| {
+        let raw = RawSender::new();
+        let start = Instant::now();
+        for i in 0..SYNS {
+            let src = Ipv4Addr::new(10, 0, 0, 100 + (i % 150) as u8);
+            raw.send(&tcp_packet(src, 1024 + (i / 150) as u16, i * 7919, SYN));
+        }
+        let flood_took = start.elapsed();
+        let start = Instant::now();
+        let stream = TcpStream::connect_timeout(&tunws_endpoint(), Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("connect right after the flood: {e}"));
+        let connect_took = start.elapsed();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let (mut ws, _) = tungstenite::client::client("ws://10.0.0.2:8080/echo", stream)
+            .expect("handshake after the flood");
+        ws.send(Message::text("after the flood")).expect("send");
+        assert_eq!(read_data(&mut ws), Message::text("after the flood"));
+        (flood_took, connect_took)
+    });
+    let stats = ns.run(|| settled_stats(None));
+    println!(
+        "{SYNS} spoofed SYNs sent in {flood_took:.1?}; a real client connected {connect_took:.2?} \
+         after, then echoed; dropped_syns {}, evicted_half_open {}",
+        stats["dropped_syns"], stats["evicted_half_open"]
+    );
+    assert!(
+        tunws.proc().is_running(),
+        "tunws exited:\n{}",
+        tunws.output()
+    );
+    assert!(
+        connect_took < Duration::from_secs(3),
+        "the connect took {connect_took:?}"
+    );
+}
+
+/// Issue 9: with default flags, 1,000 WebSocket clients from the TUN's host (one source
+/// address, 10.0.0.1) are all connected at once and each echoes.
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn a_thousand_websocket_clients_from_one_host_all_connect_and_echo_with_default_flags() {
+    require_root!();
+    const CLIENTS: usize = 1000;
+    let ns = Netns::new("thousand");
+    let mut tunws = Tunws::start(&ns, &[]);
+    raise_fd_limit();
+    let served = ns.run(|| {
+        let mut clients: Vec<Client> = (0..CLIENTS)
+            .map(|i| {
+                let stream = TcpStream::connect_timeout(&tunws_endpoint(), IO_TIMEOUT)
+                    .unwrap_or_else(|e| panic!("client {i}: connect: {e}"));
+                stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                match tungstenite::client::client("ws://10.0.0.2:8080/echo", stream) {
+                    Ok((ws, _)) => ws,
+                    Err(e) => panic!("client {i}: handshake: {e}"),
+                }
+            })
+            .collect();
+        // Every one is still open: each echoes now.
+        for (i, ws) in clients.iter_mut().enumerate() {
+            let text = format!("client {i}");
+            ws.send(Message::text(text.as_str()))
+                .unwrap_or_else(|e| panic!("client {i}: send: {e}"));
+            assert_eq!(read_data(ws), Message::text(text), "client {i}");
+        }
+        clients.len()
+    });
+    assert_eq!(served, CLIENTS);
+    assert!(
+        tunws.proc().is_running(),
+        "tunws exited:\n{}",
+        tunws.output()
+    );
+}
+
+/// Raises this process's open-file limit to its hard limit: a thousand sockets and the test
+/// harness's own files pass the usual soft limit of 1024.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct passed; no other memory.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+}

@@ -74,3 +74,44 @@ fn socket_buffer_flag_sets_the_advertised_window() {
         assert_eq!(offered, Some(wscale), "--socket-buffer {buffer}: {syn_ack}");
     }
 }
+
+/// Under loss, `--trace` names why each segment went out again (issue 9): a SACK repair or a
+/// tail probe of the recovery layer, not only smoltcp's timer.
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn trace_labels_each_retransmission_with_its_reason() {
+    require_root!();
+    let ns = Netns::new("tracertx");
+    let tunws = Tunws::start(
+        &ns,
+        &[
+            "--trace",
+            "--no-offload",
+            "--loss",
+            "10",
+            "--loss-seed",
+            "3",
+        ],
+    );
+    ns.run(|| {
+        let mut ws = ws_connect("/echo");
+        ws.get_mut()
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let payload: Vec<u8> = (0..256 * 1024).map(|i: u32| (i % 253) as u8).collect();
+        ws.send(Message::binary(payload.clone())).expect("send");
+        assert_eq!(read_data(&mut ws), Message::binary(payload));
+    });
+    let output = tunws.output();
+    let labelled: Vec<&str> = output
+        .lines()
+        .filter(|line| line.contains("retransmission seq="))
+        .collect();
+    assert!(
+        labelled
+            .iter()
+            .any(|line| line.contains("(SACK repair)") || line.contains("(tail probe)")),
+        "no retransmission labelled by the recovery layer:\n{}",
+        labelled.join("\n")
+    );
+}

@@ -43,6 +43,10 @@ struct Args {
     /// MTU-sized packets only: no virtio-net header, no TSO/checksum offload over the TUN.
     #[arg(long)]
     no_offload: bool,
+    /// smoltcp's own loss recovery only (no recovery layer) and no congestion control: the
+    /// stack as before issue 9, for A/B runs.
+    #[arg(long)]
+    no_recovery: bool,
 }
 
 fn parse_cidr(s: &str) -> Result<IpCidr, String> {
@@ -107,6 +111,12 @@ fn main() -> io::Result<()> {
         offload: !args.no_offload,
         rx_buffer: args.rx_buffer.unwrap_or(defaults.rx_buffer),
         tx_buffer: args.tx_buffer.unwrap_or(defaults.tx_buffer),
+        recovery: !args.no_recovery,
+        congestion: if args.no_recovery {
+            stack::CongestionControl::None
+        } else {
+            defaults.congestion
+        },
         ..defaults
     };
     let mut net = Net::open(&config)?;

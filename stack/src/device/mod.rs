@@ -26,6 +26,7 @@ use smoltcp::wire::{IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket};
 
 use crate::middleware::impair::{Admit, Impair, ImpairStats};
 use crate::middleware::{Chain, Direction, Verdict};
+use crate::recovery::{Recovery, RecoveryStats};
 
 /// A source and sink of raw IP packets.
 pub trait Link: Send {
@@ -92,6 +93,8 @@ pub struct PortStats {
     /// Frames dropped for a malformed virtio-net header or super-packet, or a bad TCP checksum
     /// (offload only: smoltcp checks TCP checksums itself otherwise).
     pub malformed: u64,
+    /// What the loss-recovery layer did (all zero without one).
+    pub recovery: RecoveryStats,
 }
 
 /// smoltcp device over a [`Link`], with the middleware chain around it.
@@ -106,6 +109,10 @@ pub struct Port<L: Link> {
     stats: PortStats,
     /// Loss, reorder, duplicate, delay on the wire side; `None` when switched off.
     impair: Option<Impair>,
+    /// Loss recovery for what smoltcp sends ([`crate::recovery`]); `None` when switched off.
+    recovery: Option<Recovery>,
+    /// The last `receive` found the link empty: every packet that arrived has been read.
+    drained: bool,
 }
 
 impl<L: Link> Port<L> {
@@ -127,7 +134,16 @@ impl<L: Link> Port<L> {
             header,
             stats: PortStats::default(),
             impair: None,
+            recovery: None,
+            drained: true,
         }
+    }
+
+    /// Adds the loss-recovery layer: it sees every TCP segment both ways (on the stack side
+    /// of the chain) and resends lost ones through it.
+    pub fn with_recovery(mut self, recovery: Recovery) -> Self {
+        self.recovery = Some(recovery);
+        self
     }
 
     /// Adds the impairment stage on the wire side of the chain.
@@ -137,12 +153,43 @@ impl<L: Link> Port<L> {
     }
 
     /// Sends the held outgoing packets that are due at `now` (held incoming ones are handed
-    /// to smoltcp by `receive`). Returns how many went out.
+    /// to smoltcp by `receive`), and the loss-recovery layer's retransmissions. Returns how
+    /// many went out.
     pub fn release_due(&mut self, now: Instant) -> usize {
-        let Some(impair) = &mut self.impair else {
-            return 0;
-        };
         let mut released = 0;
+        if let Some(recovery) = &mut self.recovery {
+            let (link, chain, impair, buf, stats) = (
+                &mut self.link,
+                &mut self.chain,
+                &mut self.impair,
+                &mut self.tx_buf,
+                &mut self.stats,
+            );
+            let header = self.header;
+            // A timer only fires once every packet that arrived before it was read: under
+            // load the ACK it waits for may be sitting in the link, and a probe sent then
+            // would be spurious (and add to the load).
+            let timers = self.drained;
+            released += recovery.poll_transmit(now, timers, |packet, segment| {
+                let end = header + packet.len();
+                if buf.len() < end {
+                    buf.resize(end, 0);
+                }
+                buf[header..end].copy_from_slice(packet);
+                let out = Outgoing {
+                    link,
+                    chain,
+                    impair: impair.as_mut(),
+                    stats,
+                    header,
+                    now,
+                };
+                out.send(&mut buf[..end], segment);
+            });
+        }
+        let Some(impair) = &mut self.impair else {
+            return released;
+        };
         while let Some(result) = impair.pop_due(Direction::Egress, now, |p| self.link.send(p)) {
             released += 1;
             match result {
@@ -156,9 +203,12 @@ impl<L: Link> Port<L> {
         released
     }
 
-    /// When the next held packet (either direction) is due; `None` when none is held.
+    /// When the next held packet (either direction) or recovery timer is due; `None` when
+    /// neither waits.
     pub fn next_release(&self) -> Option<Instant> {
-        self.impair.as_ref().and_then(Impair::next_due)
+        let held = self.impair.as_ref().and_then(Impair::next_due);
+        let timer = self.recovery.as_ref().and_then(Recovery::poll_at);
+        held.into_iter().chain(timer).min()
     }
 
     /// Packets held by the impairment now (both directions).
@@ -180,6 +230,11 @@ impl<L: Link> Port<L> {
     pub fn stats(&self) -> PortStats {
         PortStats {
             impair: self.impair.as_ref().map(Impair::stats).unwrap_or_default(),
+            recovery: self
+                .recovery
+                .as_ref()
+                .map(Recovery::stats)
+                .unwrap_or_default(),
             ..self.stats
         }
     }
@@ -268,8 +323,14 @@ impl<L: Link> phy::Device for Port<L> {
                 Some(len) => len,
                 None => {
                     let len = match self.link.recv(&mut self.rx_buf) {
-                        Ok(Some(len)) => len,
-                        Ok(None) => return None,
+                        Ok(Some(len)) => {
+                            self.drained = false;
+                            len
+                        }
+                        Ok(None) => {
+                            self.drained = true;
+                            return None;
+                        }
                         Err(err) => {
                             self.stats.errors += 1;
                             log_link_error("read", &err, self.stats.errors);
@@ -309,9 +370,19 @@ impl<L: Link> phy::Device for Port<L> {
                 &self.rx_buf[self.header..len],
                 timestamp,
             ) {
-                Verdict::Pass => break len,
-                Verdict::Drop => self.stats.dropped += 1,
+                Verdict::Pass => {}
+                Verdict::Drop => {
+                    self.stats.dropped += 1;
+                    continue;
+                }
             }
+            // A duplicate ACK the recovery layer acts on stops here (counted there).
+            if let Some(recovery) = &mut self.recovery {
+                if !recovery.on_ingress(&self.rx_buf[self.header..len], timestamp) {
+                    continue;
+                }
+            }
+            break len;
         };
         self.stats.rx_packets += 1;
         let packet = &self.rx_buf[self.header..len];
@@ -323,7 +394,9 @@ impl<L: Link> phy::Device for Port<L> {
             link: &mut self.link,
             chain: &mut self.chain,
             impair: self.impair.as_mut(),
+            recovery: self.recovery.as_mut(),
             buf: &mut self.tx_buf,
+            mtu: self.mtu,
             header: self.header,
             segment: None,
             stats: &mut self.stats,
@@ -337,7 +410,9 @@ impl<L: Link> phy::Device for Port<L> {
             link: &mut self.link,
             chain: &mut self.chain,
             impair: self.impair.as_mut(),
+            recovery: self.recovery.as_mut(),
             buf: &mut self.tx_buf,
+            mtu: self.mtu,
             header: self.header,
             segment: None,
             stats: &mut self.stats,
@@ -396,7 +471,10 @@ pub struct PortTx<'a, L: Link> {
     link: &'a mut L,
     chain: &'a mut Chain,
     impair: Option<&'a mut Impair>,
+    recovery: Option<&'a mut Recovery>,
     buf: &'a mut Vec<u8>,
+    /// The link MTU: the recovery layer may not grow a packet beyond it.
+    mtu: usize,
     /// Bytes reserved before the packet for the virtio-net header (0 without offload).
     header: usize,
     /// Payload bytes per segment when smoltcp hands over a super-packet (via `set_meta`).
@@ -417,18 +495,57 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
             self.buf.resize(end, 0);
         }
         let result = f(&mut self.buf[self.header..end]);
+        let mut end = end;
+        if let Some(recovery) = self.recovery {
+            end = recovery.on_egress(self.buf, self.header, end, self.segment, self.mtu, self.now);
+        }
+        let out = Outgoing {
+            link: self.link,
+            chain: self.chain,
+            impair: self.impair,
+            stats: self.stats,
+            header: self.header,
+            now: self.now,
+        };
+        out.send(&mut self.buf[..end], self.segment);
+        result
+    }
+
+    fn set_meta(&mut self, meta: PacketMeta) {
+        self.segment = meta
+            .segmentation_offload_size
+            .map(|size| usize::from(size.get()));
+    }
+}
+
+/// The way out shared by smoltcp's packets and the recovery layer's retransmissions: the
+/// virtio-net header (with offload), the chain, the impairment, the link.
+struct Outgoing<'a, L: Link> {
+    link: &'a mut L,
+    chain: &'a mut Chain,
+    impair: Option<&'a mut Impair>,
+    stats: &'a mut PortStats,
+    /// Bytes reserved before the packet for the virtio-net header (0 without offload).
+    header: usize,
+    now: Instant,
+}
+
+impl<L: Link> Outgoing<'_, L> {
+    /// Sends `frame` (header room, then the IP packet); `segment`: the payload bytes per
+    /// segment of a super-packet.
+    fn send(self, frame: &mut [u8], segment: Option<usize>) {
         if self.header > 0 {
-            match vnet::prepare_egress(&mut self.buf[..end], self.segment) {
+            match vnet::prepare_egress(frame, segment) {
                 Ok(vnet::Egress::SuperPacket) => self.stats.gso_tx += 1,
                 Ok(vnet::Egress::Plain | vnet::Egress::Segment) => {}
                 Err(err) => {
                     self.stats.malformed += 1;
                     log_malformed(Direction::Egress, err, self.stats.malformed);
-                    return result;
+                    return;
                 }
             }
         }
-        let frame = &self.buf[..end];
+        let frame = &*frame;
         let packet = &frame[self.header..];
         let verdict = match self.chain.handle(Direction::Egress, packet, self.now) {
             Verdict::Pass => match self.impair {
@@ -436,7 +553,7 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
                 Some(impair) => match impair.admit(Direction::Egress, frame, self.now) {
                     Admit::Now => Verdict::Pass,
                     // Sent by `Port::release_due` when its time comes.
-                    Admit::Held => return result,
+                    Admit::Held => return,
                     Admit::Dropped => {
                         self.chain.on_wire_drop(Direction::Egress, packet, self.now);
                         Verdict::Drop
@@ -455,13 +572,6 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
             },
             Verdict::Drop => self.stats.dropped += 1,
         }
-        result
-    }
-
-    fn set_meta(&mut self, meta: PacketMeta) {
-        self.segment = meta
-            .segmentation_offload_size
-            .map(|size| usize::from(size.get()));
     }
 }
 

@@ -195,15 +195,24 @@ impl Net {
 /// the device, hence the fields one by one): when it is a SYN that opens a new
 /// connection on the listening `port`, clear the way for it (a TIME-WAIT socket of its
 /// 4-tuple) and make sure the shard has a listener to take it.
+///
+/// Returns false when the SYN must be dropped unanswered: no listener is left (the cap is
+/// reached) while `half_open` connections hold sockets. smoltcp would answer it with a RST,
+/// refusing a client for whom a half-open connection (a flood's, most likely) makes room
+/// once its grace has passed; dropped, the SYN is retransmitted (after 1 s on Linux) and
+/// finds a listener then. With no half-open connection the cap is all established ones,
+/// and the RST refuses the client at once.
+#[allow(clippy::too_many_arguments)] // the fields of `Net` the borrowed packet leaves free
 pub(super) fn prepare_for_syn(
     shards: &mut [Shard],
     census: &mut Census,
     tuples: &HashMap<(IpEndpoint, IpEndpoint), ConnId>,
     connections: usize,
+    half_open: usize,
     index: usize,
     flow: Option<TcpFlow>,
     port: Option<u16>,
-) {
+) -> bool {
     // A new connection needs a listener in its shard; a retransmitted SYN of one we
     // already have does not.
     let opens = flow.is_some_and(|f| {
@@ -219,7 +228,9 @@ pub(super) fn prepare_for_syn(
                 .recycle_silently(&mut shard.sockets, handle, census, connections);
         }
         ensure_listener(shards, census, connections, index);
+        return shards[index].pool.listeners() > 0 || half_open == 0;
     }
+    true
 }
 
 /// Makes sure shard `index` has a listener for the SYN about to reach it, if the cap has room

@@ -38,15 +38,20 @@ impl Net {
             };
             let flow = rx.flow();
             let index = flow.map_or(0, |f| self.flows.shard_of(f.src, f.dst));
-            prepare_for_syn(
+            if !prepare_for_syn(
                 &mut self.shards,
                 &mut self.census,
                 &self.tuples,
                 self.conns.len(),
+                self.half_open,
                 index,
                 flow,
                 port,
-            );
+            ) {
+                self.dropped_syns += 1;
+                activity = true;
+                continue;
+            }
             let shard = &mut self.shards[index];
             let mut staged = Staged::new(rx, tx, &self.caps);
             match shard

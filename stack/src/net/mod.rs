@@ -48,6 +48,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use smoltcp::iface::{Config, Interface, SocketHandle};
 use smoltcp::phy::{Device, DeviceCapabilities};
+use smoltcp::socket::tcp::CongestionControl;
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
@@ -59,6 +60,7 @@ use crate::id::{ConnId, IdMap};
 use crate::middleware::Chain;
 use crate::middleware::impair::{Impair, ImpairConfig};
 use crate::pool::{Census, Pool};
+use crate::recovery::Recovery;
 use crate::shard::{FlowHasher, Shard, mix, shard_count};
 
 pub use admission::{
@@ -117,12 +119,16 @@ pub struct Net {
     max_per_source: usize,
     refused_per_source: u64,
     evicted_half_open: u64,
+    dropped_syns: u64,
     /// Cap on half-open (SYN-RECEIVED) connections, see [`half_open_budget`].
     max_half_open: usize,
     /// Connections in the shards' `pending` lists (half-open, or not yet examined).
     half_open: usize,
     /// The `now` of the current (or last) poll.
     now: Instant,
+    /// Congestion control of the connections `connect` opens (the pools set it for accepted
+    /// ones).
+    congestion: CongestionControl,
 }
 
 impl Net {
@@ -160,6 +166,9 @@ impl Net {
         if impair.is_active() {
             device = device.with_impair(Impair::new(&impair));
         }
+        if config.recovery {
+            device = device.with_recovery(Recovery::new(config.trace));
+        }
         // A send buffer of one segment is stop-and-wait (at MTU 65000, 64 KiB holds one): keep
         // room for at least four full segments in each direction whatever the configuration.
         let min_buffer = 4 * device.capabilities().max_transmission_unit;
@@ -186,7 +195,10 @@ impl Net {
                         }
                     }
                 });
-                Shard::new(iface, Pool::new(spare, SYN_RECEIVED_TIMEOUT))
+                Shard::new(
+                    iface,
+                    Pool::new(spare, SYN_RECEIVED_TIMEOUT, config.congestion),
+                )
             })
             .collect();
         Ok(Net {
@@ -211,12 +223,14 @@ impl Net {
             max_per_source: config.max_per_source,
             refused_per_source: 0,
             evicted_half_open: 0,
+            dropped_syns: 0,
             max_half_open: half_open_budget(max_connections),
             half_open: 0,
             now,
             taken: Vec::new(),
             scratch: Vec::new(),
             log_states: config.trace,
+            congestion: config.congestion,
         })
     }
 

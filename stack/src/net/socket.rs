@@ -214,6 +214,7 @@ impl Net {
         let socket = shard.sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(SOCKET_TIMEOUT));
         socket.set_nagle_enabled(true);
+        socket.set_congestion_control(self.congestion);
         if let Err(err) = socket.connect(shard.iface.context(), remote, local) {
             log::warn!("connect to {remote} failed: {err}");
             let connections = self.conns.len();

@@ -36,6 +36,9 @@ pub struct NetStats {
     /// Half-open (SYN-RECEIVED) connections dropped to make room for a new SYN, at the cap
     /// or beyond the half-open budget.
     pub evicted_half_open: u64,
+    /// SYNs dropped unanswered (no RST) at the cap while half-open connections held the
+    /// sockets: their senders retry and get a socket once the oldest half-open one is evicted.
+    pub dropped_syns: u64,
     /// Sockets released by the application, waiting out TIME-WAIT or a pending RST.
     pub draining: usize,
     /// Closed sockets kept for reuse.
@@ -104,6 +107,7 @@ impl Net {
             held_packets: self.device.held(),
             refused_per_source: self.refused_per_source,
             evicted_half_open: self.evicted_half_open,
+            dropped_syns: self.dropped_syns,
             draining: self.shards.iter().map(|s| s.draining.len()).sum(),
             free: self.census.free,
             duplicates: self.duplicates,

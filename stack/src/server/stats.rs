@@ -17,7 +17,7 @@ pub struct ServerCounts {
 
 /// Renders the counters as one JSON object (field names are documented in docs/SECURITY.md).
 pub fn render(net: &NetStats, server: ServerCounts) -> String {
-    let fields: [(&str, u64); 22] = [
+    let fields: [(&str, u64); 30] = [
         ("sockets", net.sockets as u64),
         ("listeners", net.listeners as u64),
         ("connections", net.connections as u64),
@@ -33,6 +33,7 @@ pub fn render(net: &NetStats, server: ServerCounts) -> String {
         ("websockets", server.websockets as u64),
         ("refused_per_source", net.refused_per_source),
         ("evicted_half_open", net.evicted_half_open),
+        ("dropped_syns", net.dropped_syns),
         ("duplicates", net.duplicates),
         ("gso_rx", net.port.gso_rx),
         ("gso_tx", net.port.gso_tx),
@@ -40,6 +41,13 @@ pub fn render(net: &NetStats, server: ServerCounts) -> String {
         ("rx_packets", net.port.rx_packets),
         ("tx_packets", net.port.tx_packets),
         ("dropped", net.port.dropped),
+        ("sack_repairs", net.port.recovery.sack_repairs),
+        ("fast_retransmits", net.port.recovery.fast_retransmits),
+        ("tail_probes", net.port.recovery.tail_probes),
+        ("recovery_timeouts", net.port.recovery.timeouts),
+        ("stack_retransmits", net.port.recovery.stack_retransmits),
+        ("dup_acks_absorbed", net.port.recovery.dup_acks_absorbed),
+        ("recovery_connections", net.port.recovery.connections),
     ];
     let mut out = String::with_capacity(512);
     out.push('{');
@@ -73,6 +81,7 @@ mod tests {
             held_packets: 0,
             refused_per_source: 3,
             evicted_half_open: 0,
+            dropped_syns: 2,
             draining: 0,
             free: 0,
             duplicates: 0,
@@ -95,8 +104,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(",\"refused_per_source\":3,"), "{text}");
-        assert!(text.ends_with(",\"dropped\":0}\n"), "{text}");
-        assert_eq!(text.matches(':').count(), 22);
+        assert!(text.contains(",\"dropped\":0,"), "{text}");
+        assert!(text.ends_with(",\"recovery_connections\":0}\n"), "{text}");
+        assert!(text.contains(",\"dropped_syns\":2,"), "{text}");
+        assert_eq!(text.matches(':').count(), 30);
         assert_eq!(text.lines().count(), 1);
     }
 }

@@ -67,6 +67,8 @@ pub struct Pair {
     pub now: Instant,
     /// Rule applied to packets the server sends.
     pub server_rule: Arc<Mutex<Option<DropRule>>>,
+    /// Rule applied to packets the client sends.
+    pub client_rule: Arc<Mutex<Option<DropRule>>>,
 }
 
 impl Pair {
@@ -78,13 +80,19 @@ impl Pair {
             inner: a,
             rule: server_rule.clone(),
         };
+        let client_rule = Arc::new(Mutex::new(None));
+        let client_link = Filtered {
+            inner: b,
+            rule: client_rule.clone(),
+        };
         let server = Net::with_link_seeded(Box::new(server_link), &server_config, now, 1).unwrap();
-        let client = Net::with_link_seeded(Box::new(b), &client_config, now, 2).unwrap();
+        let client = Net::with_link_seeded(Box::new(client_link), &client_config, now, 2).unwrap();
         Pair {
             server,
             client,
             now,
             server_rule,
+            client_rule,
         }
     }
 
@@ -100,12 +108,20 @@ impl Pair {
     }
 
     /// Opens `count` client connections whose server SYN-ACKs the wire loses, like peers with
-    /// spoofed sources: they stay half-open on the server until it gives up on them.
+    /// spoofed sources: they stay half-open on the server until it gives up on them. As from
+    /// a spoofing flooder, each sends its SYN once (the wire loses its retransmissions).
     pub fn flood(&mut self, count: usize) {
         let ports = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let lost = ports.clone();
         *self.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
             tcp_of(packet).is_some_and(|t| lost.lock().unwrap().contains(&t.dst_port()))
+        }));
+        let flooders = ports.clone();
+        let mut sent = std::collections::HashSet::new();
+        *self.client_rule.lock().unwrap() = Some(Box::new(move |packet| {
+            tcp_of(packet).is_some_and(|t| {
+                flooders.lock().unwrap().contains(&t.src_port()) && !sent.insert(t.src_port())
+            })
         }));
         for _ in 0..count {
             let id = self.client.connect(Pair::server_addr()).unwrap();

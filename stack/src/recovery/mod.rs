@@ -1,0 +1,783 @@
+//! Loss recovery around smoltcp, in the device path: SACK-based repair (RFC 2018, RFC 6675's
+//! "repair what the scoreboard says is lost"), RACK loss detection and tail-loss probes
+//! (RFC 8985), sans-IO.
+//!
+//! smoltcp alone resends only from its retransmission timer (1 s minimum, doubling) or, after
+//! three duplicate ACKs, the oldest segment; it reads SACK blocks but does not use them. So a
+//! window with several holes, or a lost last segment, costs whole seconds. This layer sees
+//! every segment both ways (the [`crate::device::Port`] calls it) and does what smoltcp does
+//! not, without touching smoltcp's state:
+//!
+//! - Egress: each data segment (payload or FIN) smoltcp sends is kept, as sent, until the
+//!   peer acknowledges it: a [`Record`] with its send time.
+//! - Ingress ACKs: the cumulative ACK frees records; SACK blocks mark records delivered. RACK
+//!   (RFC 8985 §6.2): a record sent before some record that was delivered, and older than the
+//!   delivered one's round trip plus a reordering window, is lost — time-based, so reordering
+//!   within the window and duplicated packets cause no retransmission. A lost record is resent
+//!   once (again only if RACK finds the resend lost too). Peers that never send SACK get
+//!   classic fast retransmit (three duplicate ACKs) and NewReno's partial-ACK rule instead.
+//! - Timers: the probe timeout (PTO, 2 × smoothed RTT, RFC 8985 §7) resends the last record so
+//!   the peer's answer (a SACK for it) reveals any tail loss within about two round trips; if
+//!   that is unanswered too, the timeout resends every record not SACKed, with exponential
+//!   backoff, long before smoltcp's 1 s timer.
+//! - Duplicate ACKs the layer has acted on are not passed to smoltcp, so its own fast
+//!   retransmit does not resend the same segment a second time.
+//!
+//! A retransmission is the recorded packet with the current acknowledgment number and window
+//! written in (so it acknowledges what arrived since), never other bytes: the stream cannot
+//! change. smoltcp's own retransmissions replace the records they cover.
+//!
+//! The receiving direction ([`receiver`]): out-of-order data seen arriving is reported as full
+//! SACK information (RFC 2018 §4) in the ACKs smoltcp sends, where smoltcp puts at most one
+//! block.
+//!
+//! Not done: pacing of repairs (a whole lost window goes out at once, as smoltcp's go-back-N
+//! would); DSACK; SACK blocks in segments that would outgrow the MTU with them (full-size data
+//! segments and super-packets keep smoltcp's options).
+
+pub mod receiver;
+pub mod segment;
+
+use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::IpEndpoint;
+
+use receiver::{Received, write_sack};
+use segment::{Segment, refresh_ack, seq_le, seq_lt};
+
+/// A connection as (our endpoint, the peer's endpoint).
+type FlowKey = (IpEndpoint, IpEndpoint);
+
+/// Smallest probe timeout: below it timers fire on scheduling noise (RFC 8985 §7.2 allows a
+/// floor; Linux uses 10 ms too).
+const MIN_PTO: Duration = Duration::from_millis(10);
+
+/// Added to the probe timeout when a single segment is in flight: the peer may wait this long
+/// to acknowledge it (a delayed ACK; Linux's usual one is 40 ms), and probing earlier would
+/// resend a segment that is not lost.
+const DELAYED_ACK_ALLOWANCE: Duration = Duration::from_millis(50);
+
+/// Round-trip time assumed before the first measurement.
+const INITIAL_RTT: Duration = Duration::from_millis(100);
+
+/// Smallest reordering window: packets overtaken by less than this are not taken for lost
+/// (RFC 8985 §6.2 uses min_RTT / 4, which is microseconds over a TUN).
+const MIN_REORDER_WINDOW: Duration = Duration::from_millis(2);
+
+/// Duplicate ACKs that signal a loss when the peer sends no SACK blocks (RFC 5681 §3.2).
+const DUP_THRESH: u32 = 3;
+
+/// Consecutive timeouts without progress after which the layer stops and leaves the
+/// connection to smoltcp's own timer (which times the connection out eventually).
+const MAX_BACKOFF: u32 = 6;
+
+/// A flow with nothing in flight and no packet for this long is forgotten.
+const IDLE_FLOW: Duration = Duration::from_secs(120);
+
+/// Bytes of packet buffers kept for reuse, so recording a segment does not allocate in steady
+/// state: a thousand connections with a 4 KiB message in flight each fit.
+const SPARE_BYTES: usize = 8 << 20;
+
+/// Why a segment was sent again; the `--trace` label and the `/stats` counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// RACK, from the peer's SACK blocks, found it lost (RFC 8985 §6.2, RFC 6675).
+    SackRepair,
+    /// Three duplicate ACKs without SACK, or a partial ACK in that recovery (RFC 6582).
+    Fast,
+    /// Tail-loss probe: nothing acknowledged for a probe timeout (RFC 8985 §7).
+    TailProbe,
+    /// The layer's retransmission timeout, after an unanswered probe.
+    Timeout,
+}
+
+impl Reason {
+    /// The label `--trace` prints.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::SackRepair => "SACK repair",
+            Reason::Fast => "fast retransmit",
+            Reason::TailProbe => "tail probe",
+            Reason::Timeout => "RTO (recovery layer)",
+        }
+    }
+}
+
+/// What the layer did, for `/stats` and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryStats {
+    /// Segments resent because RACK/SACK found them lost.
+    pub sack_repairs: u64,
+    /// Segments resent after three duplicate ACKs or a partial ACK (peers without SACK).
+    pub fast_retransmits: u64,
+    /// Tail-loss probes sent.
+    pub tail_probes: u64,
+    /// Segments resent by the layer's own timeout.
+    pub timeouts: u64,
+    /// Segments smoltcp itself sent again (its 1 s retransmission timer or its fast
+    /// retransmit): what the layer did not repair in time.
+    pub stack_retransmits: u64,
+    /// Duplicate ACKs kept from smoltcp because the layer handles the loss they signal.
+    pub dup_acks_absorbed: u64,
+    /// Bytes of unacknowledged segments held now.
+    pub held_bytes: u64,
+    /// Connections the layer holds state for now (a gauge: back to zero once every
+    /// connection has closed or reset).
+    pub connections: u64,
+}
+
+/// One data segment as sent and not yet acknowledged.
+struct Record {
+    seq: u32,
+    end: u32,
+    /// When it was (last) sent.
+    sent: Instant,
+    retransmitted: bool,
+    sacked: bool,
+    /// Marked lost, waiting in [`Recovery::pending`] to be resent for this reason.
+    repair: Option<Reason>,
+    /// The IP packet as smoltcp built it.
+    packet: Vec<u8>,
+    /// Its parsed headers, to refresh the ACK on resend.
+    segment: Segment,
+    /// Segment size the kernel cuts it to when it is a super-packet (offload).
+    gso: Option<usize>,
+}
+
+/// What the single timer of a flow is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// Tail-loss probe.
+    Probe,
+    /// Retransmission timeout after an unanswered probe.
+    Timeout,
+    /// A record RACK may declare lost once its reordering window has passed.
+    Reorder,
+}
+
+/// The sender-side state of one connection.
+struct Flow {
+    records: VecDeque<Record>,
+    /// Oldest unacknowledged sequence number (SND.UNA) and the highest sent (SND.MAX).
+    snd_una: u32,
+    snd_max: u32,
+    /// The newest acknowledgment number and window we sent (copied into resends).
+    ack_sent: Option<(u32, u16)>,
+    /// The peer's last window field, to tell duplicate ACKs from window updates.
+    window_rcvd: Option<u16>,
+    dup_acks: u32,
+    /// The peer has sent SACK blocks on this connection.
+    sack_seen: bool,
+    /// NewReno recovery point (peers without SACK): partial ACKs below it resend at once.
+    recover: Option<u32>,
+    srtt: Option<Duration>,
+    min_rtt: Option<Duration>,
+    /// RACK.xmit_ts, RACK.end_seq, RACK.rtt (RFC 8985 §6.1): the most recently sent record
+    /// known delivered.
+    rack: Option<(Instant, u32, Duration)>,
+    timer: Option<(Instant, Timer)>,
+    /// Earliest deadline of this flow in the timer heap, to avoid pushing duplicates.
+    queued: Option<Instant>,
+    backoff: u32,
+    /// Last packet in either direction.
+    active: Instant,
+    /// What arrived out of order, for the SACK blocks of our ACKs.
+    received: Received,
+    /// Our FIN was sent: once it is acknowledged we send nothing more, and the layer
+    /// forgets the connection (out-of-order data the peer still sends on a half-closed
+    /// connection brings it back through smoltcp's SACK option).
+    fin_sent: bool,
+}
+
+impl Flow {
+    fn new(now: Instant) -> Flow {
+        Flow {
+            records: VecDeque::new(),
+            snd_una: 0,
+            snd_max: 0,
+            ack_sent: None,
+            window_rcvd: None,
+            dup_acks: 0,
+            sack_seen: false,
+            recover: None,
+            srtt: None,
+            min_rtt: None,
+            rack: None,
+            timer: None,
+            queued: None,
+            backoff: 0,
+            active: now,
+            received: Received::default(),
+            fin_sent: false,
+        }
+    }
+
+    /// PTO (RFC 8985 §7.2): two smoothed round trips, plus the peer's delayed-ACK allowance
+    /// when one segment is all that is in flight.
+    fn probe_timeout(&self) -> Duration {
+        let srtt = self.srtt.unwrap_or(INITIAL_RTT);
+        let mut pto = (srtt * 2).max(MIN_PTO);
+        let single = self.records.len() == 1
+            && self.records[0]
+                .gso
+                .is_none_or(|size| self.records[0].segment.payload <= size);
+        if single {
+            pto += DELAYED_ACK_ALLOWANCE;
+        }
+        pto
+    }
+
+    /// The reordering window: a quarter of the minimum RTT, with a floor.
+    fn reorder_window(&self) -> Duration {
+        (self.min_rtt.unwrap_or(Duration::ZERO) / 4).max(MIN_REORDER_WINDOW)
+    }
+
+    /// RFC 8985 §6.2 step 2: `record` was delivered; keep the most recently sent one.
+    fn note_delivered(&mut self, sent: Instant, end: u32, retransmitted: bool, now: Instant) {
+        let rtt = now - sent;
+        // An ACK quicker than any round trip was for the original, not the resend.
+        if retransmitted && self.min_rtt.is_some_and(|min| rtt < min) {
+            return;
+        }
+        let newer = self
+            .rack
+            .is_none_or(|(at, rack_end, _)| sent > at || (sent == at && seq_lt(rack_end, end)));
+        if newer {
+            self.rack = Some((sent, end, rtt));
+        }
+    }
+
+    fn sample_rtt(&mut self, rtt: Duration) {
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        self.srtt = Some(match self.srtt {
+            None => rtt,
+            Some(srtt) => (srtt * 7 + rtt) / 8,
+        });
+    }
+
+    /// RACK loss detection (RFC 8985 §6.2 step 5): marks lost records for repair, returns
+    /// whether any was, and the earliest time a not-yet-lost record may become lost.
+    fn detect_lost(&mut self, now: Instant) -> (bool, Option<Instant>) {
+        let Some((rack_sent, rack_end, rack_rtt)) = self.rack else {
+            return (false, None);
+        };
+        let window = self.reorder_window();
+        let (mut marked, mut wake) = (false, None::<Instant>);
+        for record in &mut self.records {
+            if record.sacked || record.repair.is_some() {
+                continue;
+            }
+            let before = record.sent < rack_sent
+                || (record.sent == rack_sent && seq_lt(record.end, rack_end));
+            if !before {
+                continue;
+            }
+            let deadline = record.sent + rack_rtt + window;
+            if now >= deadline {
+                record.repair = Some(Reason::SackRepair);
+                marked = true;
+            } else {
+                wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
+            }
+        }
+        (marked, wake)
+    }
+
+    /// Marks the first unacknowledged, un-SACKed record for repair.
+    fn mark_first(&mut self, reason: Reason) -> bool {
+        match self.records.iter_mut().find(|r| !r.sacked) {
+            Some(record) if record.repair.is_none() => {
+                record.repair = Some(reason);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The loss-recovery layer: every flow's records and timers. See the module documentation.
+pub struct Recovery {
+    flows: HashMap<FlowKey, Flow>,
+    /// Flow deadlines, earliest first; entries may be stale (checked when they come due).
+    timers: BinaryHeap<Reverse<(Instant, FlowKey)>>,
+    /// Flows with records marked for repair.
+    pending: Vec<FlowKey>,
+    spare: Spare,
+    /// Reused buffer for the packet being resent.
+    scratch: Vec<u8>,
+    stats: RecoveryStats,
+    trace: bool,
+    last_sweep: Instant,
+}
+
+impl Recovery {
+    /// An empty layer; `trace` prints a line per retransmission, labelled with its reason.
+    pub fn new(trace: bool) -> Recovery {
+        Recovery {
+            flows: HashMap::new(),
+            timers: BinaryHeap::new(),
+            pending: Vec::new(),
+            spare: Spare::default(),
+            scratch: Vec::new(),
+            stats: RecoveryStats::default(),
+            trace,
+            last_sweep: Instant::ZERO,
+        }
+    }
+
+    /// Counters so far, and the gauges now.
+    pub fn stats(&self) -> RecoveryStats {
+        RecoveryStats {
+            connections: self.flows.len() as u64,
+            ..self.stats
+        }
+    }
+
+    /// An IP packet smoltcp sends, in `buf[start..end]` (`gso`: the segment size of a
+    /// super-packet). Its ACK gets every SACK block that fits, if the result stays within
+    /// `mtu` bytes; data segments are recorded; a SYN or RST ends what was known of the
+    /// connection. Returns the packet's (new) end in `buf`.
+    pub fn on_egress(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: usize,
+        end: usize,
+        gso: Option<usize>,
+        mtu: usize,
+        now: Instant,
+    ) -> usize {
+        let Some(mut segment) = Segment::parse(&buf[start..end]) else {
+            return end;
+        };
+        let key = (segment.src, segment.dst);
+        if segment.rst || segment.syn {
+            self.forget(key);
+            return end;
+        }
+        // A connection gets state here when it sends data or smoltcp reports out-of-order
+        // data (a SACK option); a bare ACK (a handshake's, or one after our FIN was
+        // acknowledged) does not, so finished connections are not brought back.
+        let flow = match self.flows.entry(key) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                if segment.seg_len() == 0 && segment.sack_blocks().next().is_none() {
+                    return end;
+                }
+                entry.insert(Flow::new(now))
+            }
+        };
+        flow.active = now;
+        flow.fin_sent |= segment.fin;
+        let mut end = end;
+        if let Some(ack) = segment.ack {
+            flow.ack_sent = Some((ack, segment.window));
+            let received = &mut flow.received;
+            received.sack_ok |= segment.sack_blocks().next().is_some();
+            received.on_ack(ack);
+            // Room for the largest SACK option, within the MTU, and not a super-packet.
+            let fits = gso.is_none() && end - start + 36 <= mtu;
+            if received.sack_ok && !received.blocks().is_empty() && fits {
+                if let Some(new_end) = write_sack(buf, start, end, &segment, received.blocks()) {
+                    end = new_end;
+                    match Segment::parse(&buf[start..end]) {
+                        Some(rewritten) => segment = rewritten,
+                        None => return end,
+                    }
+                }
+            }
+        }
+        let packet = &buf[start..end];
+        if segment.seg_len() == 0 {
+            return end;
+        }
+        let (seq, seg_end) = (segment.seq, segment.end());
+        if flow.records.is_empty() && flow.snd_una == flow.snd_max {
+            // Nothing in flight: this segment starts the sequence space we track.
+            if flow.snd_max == 0 || seq_lt(flow.snd_max, seq) || seq == flow.snd_max {
+                flow.snd_una = seq;
+                flow.snd_max = seq;
+            }
+        }
+        if seq_le(seg_end, flow.snd_una) {
+            return end;
+        }
+        let resend = seq_lt(seq, flow.snd_max);
+        if resend {
+            self.stats.stack_retransmits += 1;
+            if self.trace {
+                log::info!(
+                    "{} → {} retransmission seq={seq} len={} (smoltcp's timer)",
+                    segment.src,
+                    segment.dst,
+                    segment.seg_len()
+                );
+            }
+            // The resend supersedes the records it covers whole.
+            let held = &mut self.stats.held_bytes;
+            let spare = &mut self.spare;
+            flow.records.retain_mut(|r| {
+                let covered = seq_le(seq, r.seq) && seq_le(r.end, seg_end);
+                if covered {
+                    *held -= r.packet.len() as u64;
+                    recycle(spare, std::mem::take(&mut r.packet));
+                }
+                !covered
+            });
+        }
+        let mut copy = self.spare.take();
+        copy.clear();
+        copy.extend_from_slice(packet);
+        self.stats.held_bytes += copy.len() as u64;
+        let at = flow.records.partition_point(|r| seq_lt(r.seq, seq));
+        flow.records.insert(
+            at,
+            Record {
+                seq,
+                end: seg_end,
+                sent: now,
+                retransmitted: resend,
+                sacked: false,
+                repair: None,
+                packet: copy,
+                segment,
+                gso,
+            },
+        );
+        if seq_lt(flow.snd_max, seg_end) {
+            flow.snd_max = seg_end;
+        }
+        // New data re-arms the probe (RFC 8985 §7.2); a pending timeout or reorder check
+        // stays.
+        if !matches!(
+            flow.timer,
+            Some((_, Timer::Timeout)) | Some((_, Timer::Reorder))
+        ) {
+            let at = now + flow.probe_timeout();
+            arm(&mut self.timers, key, flow, at, Timer::Probe);
+        }
+        end
+    }
+
+    /// An IP packet from the peer, before smoltcp sees it. Returns false for a duplicate ACK
+    /// the layer acts on, which smoltcp should not see (see the module documentation).
+    pub fn on_ingress(&mut self, packet: &[u8], now: Instant) -> bool {
+        let Some(segment) = Segment::parse(packet) else {
+            return true;
+        };
+        let key = (segment.dst, segment.src);
+        if segment.rst {
+            self.forget(key);
+            return true;
+        }
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return true;
+        };
+        flow.active = now;
+        if segment.payload > 0 && !segment.syn {
+            let acked = flow.ack_sent.map(|(ack, _)| ack);
+            flow.received.on_data(segment.seq, segment.end(), acked);
+        }
+        let Some(ack) = segment.ack.filter(|_| !segment.syn) else {
+            return true;
+        };
+        let window_same = flow.window_rcvd == Some(segment.window);
+        flow.window_rcvd = Some(segment.window);
+        // An ACK beyond what we sent is smoltcp's to judge; below SND.UNA, old news.
+        if seq_lt(flow.snd_max, ack) {
+            return true;
+        }
+        let advanced = seq_lt(flow.snd_una, ack);
+        let duplicate = !advanced
+            && ack == flow.snd_una
+            && segment.payload == 0
+            && !segment.fin
+            && window_same
+            && !flow.records.is_empty();
+        let mut rtt = None;
+        if advanced {
+            flow.snd_una = ack;
+            flow.dup_acks = 0;
+            flow.backoff = 0;
+            while let Some(record) = flow.records.front() {
+                if !seq_le(record.end, ack) {
+                    break;
+                }
+                let Some(record) = flow.records.pop_front() else {
+                    break;
+                };
+                if !record.retransmitted {
+                    rtt = Some(now - record.sent);
+                }
+                flow.note_delivered(record.sent, record.end, record.retransmitted, now);
+                self.stats.held_bytes -= record.packet.len() as u64;
+                recycle(&mut self.spare, record.packet);
+            }
+            if let Some(rtt) = rtt {
+                flow.sample_rtt(rtt);
+            }
+        }
+        let mut sacked = false;
+        for (left, right) in segment.sack_blocks() {
+            // Only blocks inside what is in flight mean anything (RFC 2018 §4; a DSACK
+            // block below SND.UNA reports a duplicate, not a delivery).
+            if !seq_lt(left, right) || !seq_le(right, flow.snd_max) || seq_le(right, ack) {
+                continue;
+            }
+            flow.sack_seen = true;
+            let mut delivered = Vec::new();
+            for record in flow.records.iter_mut() {
+                if !record.sacked && seq_le(left, record.seq) && seq_le(record.end, right) {
+                    record.sacked = true;
+                    record.repair = None;
+                    delivered.push((record.sent, record.end, record.retransmitted));
+                }
+            }
+            for (sent, end, retransmitted) in delivered {
+                flow.note_delivered(sent, end, retransmitted, now);
+                sacked = true;
+            }
+        }
+        let mut repair = false;
+        let mut wake = None;
+        if advanced || sacked {
+            (repair, wake) = flow.detect_lost(now);
+        }
+        if !flow.sack_seen {
+            if duplicate {
+                flow.dup_acks += 1;
+                if flow.dup_acks == DUP_THRESH && flow.recover.is_none() {
+                    flow.recover = Some(flow.snd_max);
+                    repair |= flow.mark_first(Reason::Fast);
+                }
+            } else if advanced {
+                match flow.recover {
+                    // NewReno (RFC 6582 §3.2): a partial ACK means the next hole is lost too.
+                    Some(recover) if seq_lt(ack, recover) => {
+                        repair |= flow.mark_first(Reason::Fast);
+                    }
+                    _ => flow.recover = None,
+                }
+            }
+        }
+        if repair && !self.pending.contains(&key) {
+            self.pending.push(key);
+        }
+        if flow.records.is_empty() {
+            flow.timer = None;
+        } else if let Some(at) = wake {
+            arm(&mut self.timers, key, flow, at, Timer::Reorder);
+        } else if advanced || sacked {
+            let at = now + flow.probe_timeout();
+            arm(&mut self.timers, key, flow, at, Timer::Probe);
+        }
+        let over = flow.fin_sent && flow.records.is_empty();
+        if duplicate {
+            self.stats.dup_acks_absorbed += 1;
+        }
+        if over {
+            self.forget(key);
+        }
+        !duplicate
+    }
+
+    /// When [`Recovery::poll_transmit`] next has work (`None`: no timer running). May be
+    /// early (a stale deadline); never late.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if !self.pending.is_empty() {
+            return Some(Instant::ZERO);
+        }
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Runs the timers due at `now` (when `timers`; the caller says no while packets it has
+    /// not read yet may hold the ACKs they wait for) and hands every retransmission to `send`
+    /// (the packet and its super-packet segment size). Returns how many were sent.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        timers: bool,
+        mut send: impl FnMut(&[u8], Option<usize>),
+    ) -> usize {
+        while let Some(&Reverse((at, key))) = self.timers.peek() {
+            if at > now || !timers {
+                break;
+            }
+            self.timers.pop();
+            let Some(flow) = self.flows.get_mut(&key) else {
+                continue;
+            };
+            if flow.queued == Some(at) {
+                flow.queued = None;
+            }
+            let Some((due, timer)) = flow.timer else {
+                continue;
+            };
+            if due > now {
+                // Re-queue the real deadline if this entry was an earlier, stale one.
+                if flow.queued.is_none_or(|q| q > due) {
+                    flow.queued = Some(due);
+                    self.timers.push(Reverse((due, key)));
+                }
+                continue;
+            }
+            flow.timer = None;
+            if flow.records.is_empty() {
+                continue;
+            }
+            let marked = match timer {
+                Timer::Reorder => {
+                    let (marked, wake) = flow.detect_lost(now);
+                    let at = wake.unwrap_or(now + flow.probe_timeout());
+                    let kind = if wake.is_some() {
+                        Timer::Reorder
+                    } else {
+                        Timer::Probe
+                    };
+                    arm(&mut self.timers, key, flow, at, kind);
+                    marked
+                }
+                Timer::Probe => {
+                    // RFC 8985 §7.3: no new data to send (that is smoltcp's), so the last
+                    // segment not known delivered goes again.
+                    let marked = match flow.records.iter_mut().rev().find(|r| !r.sacked) {
+                        Some(record) if record.repair.is_none() => {
+                            record.repair = Some(Reason::TailProbe);
+                            true
+                        }
+                        _ => false,
+                    };
+                    let at = now + flow.probe_timeout() * 2;
+                    arm(&mut self.timers, key, flow, at, Timer::Timeout);
+                    marked
+                }
+                Timer::Timeout => {
+                    // Everything not SACKed is presumed lost (RFC 6675 §5.1), with backoff.
+                    let mut marked = false;
+                    for record in flow.records.iter_mut().filter(|r| !r.sacked) {
+                        if record.repair.is_none() {
+                            record.repair = Some(Reason::Timeout);
+                            marked = true;
+                        }
+                    }
+                    flow.backoff += 1;
+                    if flow.backoff < MAX_BACKOFF {
+                        let at = now + flow.probe_timeout() * (2 << flow.backoff);
+                        arm(&mut self.timers, key, flow, at, Timer::Timeout);
+                    }
+                    marked
+                }
+            };
+            if marked && !self.pending.contains(&key) {
+                self.pending.push(key);
+            }
+        }
+        let mut sent = 0;
+        for key in std::mem::take(&mut self.pending) {
+            let Some(flow) = self.flows.get_mut(&key) else {
+                continue;
+            };
+            let ack_sent = flow.ack_sent;
+            for record in flow.records.iter_mut() {
+                let Some(reason) = record.repair.take() else {
+                    continue;
+                };
+                if record.sacked {
+                    continue;
+                }
+                self.scratch.clear();
+                self.scratch.extend_from_slice(&record.packet);
+                if let Some((ack, window)) = ack_sent {
+                    refresh_ack(&mut self.scratch, &record.segment, ack, window);
+                }
+                send(&self.scratch, record.gso);
+                record.sent = now;
+                record.retransmitted = true;
+                sent += 1;
+                let counter = match reason {
+                    Reason::SackRepair => &mut self.stats.sack_repairs,
+                    Reason::Fast => &mut self.stats.fast_retransmits,
+                    Reason::TailProbe => &mut self.stats.tail_probes,
+                    Reason::Timeout => &mut self.stats.timeouts,
+                };
+                *counter += 1;
+                if self.trace {
+                    log::info!(
+                        "{} → {} retransmission seq={} len={} ({})",
+                        key.0,
+                        key.1,
+                        record.seq,
+                        record.end.wrapping_sub(record.seq),
+                        reason.label()
+                    );
+                }
+            }
+        }
+        if now >= self.last_sweep + IDLE_FLOW {
+            self.last_sweep = now;
+            let stale: Vec<FlowKey> = self
+                .flows
+                .iter()
+                .filter(|(_, f)| now >= f.active + IDLE_FLOW)
+                .map(|(k, _)| *k)
+                .collect();
+            for key in stale {
+                self.forget(key);
+            }
+        }
+        sent
+    }
+
+    /// Drops a connection's records (RST, a new SYN for the tuple, or idleness).
+    fn forget(&mut self, key: FlowKey) {
+        if let Some(flow) = self.flows.remove(&key) {
+            for record in flow.records {
+                self.stats.held_bytes -= record.packet.len() as u64;
+                recycle(&mut self.spare, record.packet);
+            }
+        }
+    }
+}
+
+/// Sets a flow's timer and makes sure the heap wakes the layer for it.
+fn arm(
+    timers: &mut BinaryHeap<Reverse<(Instant, FlowKey)>>,
+    key: FlowKey,
+    flow: &mut Flow,
+    at: Instant,
+    timer: Timer,
+) {
+    flow.timer = Some((at, timer));
+    if flow.queued.is_none_or(|q| q > at) {
+        flow.queued = Some(at);
+        timers.push(Reverse((at, key)));
+    }
+}
+
+/// Packet buffers kept for reuse, up to [`SPARE_BYTES`] of capacity.
+#[derive(Default)]
+struct Spare {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Spare {
+    /// A buffer to fill (empty; with capacity when one was kept).
+    fn take(&mut self) -> Vec<u8> {
+        let buffer = self.buffers.pop().unwrap_or_default();
+        self.bytes -= buffer.capacity();
+        buffer
+    }
+}
+
+/// Keeps a packet buffer for reuse while the budget allows.
+fn recycle(spare: &mut Spare, mut buffer: Vec<u8>) {
+    let capacity = buffer.capacity();
+    if capacity > 0 && spare.bytes + capacity <= SPARE_BYTES {
+        buffer.clear();
+        spare.bytes += capacity;
+        spare.buffers.push(buffer);
+    }
+}
