@@ -35,18 +35,23 @@
 //! would); DSACK; SACK blocks in segments that would outgrow the MTU with them (full-size data
 //! segments and super-packets keep smoltcp's options).
 
+mod flow;
 pub mod receiver;
 pub mod segment;
+mod stats;
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
-use receiver::{Received, write_sack};
+use receiver::write_sack;
 use segment::{Segment, refresh_ack, seq_le, seq_lt};
+
+use flow::{Flow, Record, Timer};
+pub use stats::{Reason, RecoveryStats};
 
 /// A connection as (our endpoint, the peer's endpoint).
 type FlowKey = (IpEndpoint, IpEndpoint);
@@ -80,223 +85,6 @@ const IDLE_FLOW: Duration = Duration::from_secs(120);
 /// Bytes of packet buffers kept for reuse, so recording a segment does not allocate in steady
 /// state: a thousand connections with a 4 KiB message in flight each fit.
 const SPARE_BYTES: usize = 8 << 20;
-
-/// Why a segment was sent again; the `--trace` label and the `/stats` counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// RACK, from the peer's SACK blocks, found it lost (RFC 8985 §6.2, RFC 6675).
-    SackRepair,
-    /// Three duplicate ACKs without SACK, or a partial ACK in that recovery (RFC 6582).
-    Fast,
-    /// Tail-loss probe: nothing acknowledged for a probe timeout (RFC 8985 §7).
-    TailProbe,
-    /// The layer's retransmission timeout, after an unanswered probe.
-    Timeout,
-}
-
-impl Reason {
-    /// The label `--trace` prints.
-    pub fn label(self) -> &'static str {
-        match self {
-            Reason::SackRepair => "SACK repair",
-            Reason::Fast => "fast retransmit",
-            Reason::TailProbe => "tail probe",
-            Reason::Timeout => "RTO (recovery layer)",
-        }
-    }
-}
-
-/// What the layer did, for `/stats` and tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RecoveryStats {
-    /// Segments resent because RACK/SACK found them lost.
-    pub sack_repairs: u64,
-    /// Segments resent after three duplicate ACKs or a partial ACK (peers without SACK).
-    pub fast_retransmits: u64,
-    /// Tail-loss probes sent.
-    pub tail_probes: u64,
-    /// Segments resent by the layer's own timeout.
-    pub timeouts: u64,
-    /// Segments smoltcp itself sent again (its 1 s retransmission timer or its fast
-    /// retransmit): what the layer did not repair in time.
-    pub stack_retransmits: u64,
-    /// Duplicate ACKs kept from smoltcp because the layer handles the loss they signal.
-    pub dup_acks_absorbed: u64,
-    /// Bytes of unacknowledged segments held now.
-    pub held_bytes: u64,
-    /// Connections the layer holds state for now (a gauge: back to zero once every
-    /// connection has closed or reset).
-    pub connections: u64,
-}
-
-/// One data segment as sent and not yet acknowledged.
-struct Record {
-    seq: u32,
-    end: u32,
-    /// When it was (last) sent.
-    sent: Instant,
-    retransmitted: bool,
-    sacked: bool,
-    /// Marked lost, waiting in [`Recovery::pending`] to be resent for this reason.
-    repair: Option<Reason>,
-    /// The IP packet as smoltcp built it.
-    packet: Vec<u8>,
-    /// Its parsed headers, to refresh the ACK on resend.
-    segment: Segment,
-    /// Segment size the kernel cuts it to when it is a super-packet (offload).
-    gso: Option<usize>,
-}
-
-/// What the single timer of a flow is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    /// Tail-loss probe.
-    Probe,
-    /// Retransmission timeout after an unanswered probe.
-    Timeout,
-    /// A record RACK may declare lost once its reordering window has passed.
-    Reorder,
-}
-
-/// The sender-side state of one connection.
-struct Flow {
-    records: VecDeque<Record>,
-    /// Oldest unacknowledged sequence number (SND.UNA) and the highest sent (SND.MAX).
-    snd_una: u32,
-    snd_max: u32,
-    /// The newest acknowledgment number and window we sent (copied into resends).
-    ack_sent: Option<(u32, u16)>,
-    /// The peer's last window field, to tell duplicate ACKs from window updates.
-    window_rcvd: Option<u16>,
-    dup_acks: u32,
-    /// The peer has sent SACK blocks on this connection.
-    sack_seen: bool,
-    /// NewReno recovery point (peers without SACK): partial ACKs below it resend at once.
-    recover: Option<u32>,
-    srtt: Option<Duration>,
-    min_rtt: Option<Duration>,
-    /// RACK.xmit_ts, RACK.end_seq, RACK.rtt (RFC 8985 §6.1): the most recently sent record
-    /// known delivered.
-    rack: Option<(Instant, u32, Duration)>,
-    timer: Option<(Instant, Timer)>,
-    /// Earliest deadline of this flow in the timer heap, to avoid pushing duplicates.
-    queued: Option<Instant>,
-    backoff: u32,
-    /// Last packet in either direction.
-    active: Instant,
-    /// What arrived out of order, for the SACK blocks of our ACKs.
-    received: Received,
-    /// Our FIN was sent: once it is acknowledged we send nothing more, and the layer
-    /// forgets the connection (out-of-order data the peer still sends on a half-closed
-    /// connection brings it back through smoltcp's SACK option).
-    fin_sent: bool,
-}
-
-impl Flow {
-    fn new(now: Instant) -> Flow {
-        Flow {
-            records: VecDeque::new(),
-            snd_una: 0,
-            snd_max: 0,
-            ack_sent: None,
-            window_rcvd: None,
-            dup_acks: 0,
-            sack_seen: false,
-            recover: None,
-            srtt: None,
-            min_rtt: None,
-            rack: None,
-            timer: None,
-            queued: None,
-            backoff: 0,
-            active: now,
-            received: Received::default(),
-            fin_sent: false,
-        }
-    }
-
-    /// PTO (RFC 8985 §7.2): two smoothed round trips, plus the peer's delayed-ACK allowance
-    /// when one segment is all that is in flight.
-    fn probe_timeout(&self) -> Duration {
-        let srtt = self.srtt.unwrap_or(INITIAL_RTT);
-        let mut pto = (srtt * 2).max(MIN_PTO);
-        let single = self.records.len() == 1
-            && self.records[0]
-                .gso
-                .is_none_or(|size| self.records[0].segment.payload <= size);
-        if single {
-            pto += DELAYED_ACK_ALLOWANCE;
-        }
-        pto
-    }
-
-    /// The reordering window: a quarter of the minimum RTT, with a floor.
-    fn reorder_window(&self) -> Duration {
-        (self.min_rtt.unwrap_or(Duration::ZERO) / 4).max(MIN_REORDER_WINDOW)
-    }
-
-    /// RFC 8985 §6.2 step 2: `record` was delivered; keep the most recently sent one.
-    fn note_delivered(&mut self, sent: Instant, end: u32, retransmitted: bool, now: Instant) {
-        let rtt = now - sent;
-        // An ACK quicker than any round trip was for the original, not the resend.
-        if retransmitted && self.min_rtt.is_some_and(|min| rtt < min) {
-            return;
-        }
-        let newer = self
-            .rack
-            .is_none_or(|(at, rack_end, _)| sent > at || (sent == at && seq_lt(rack_end, end)));
-        if newer {
-            self.rack = Some((sent, end, rtt));
-        }
-    }
-
-    fn sample_rtt(&mut self, rtt: Duration) {
-        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
-        self.srtt = Some(match self.srtt {
-            None => rtt,
-            Some(srtt) => (srtt * 7 + rtt) / 8,
-        });
-    }
-
-    /// RACK loss detection (RFC 8985 §6.2 step 5): marks lost records for repair, returns
-    /// whether any was, and the earliest time a not-yet-lost record may become lost.
-    fn detect_lost(&mut self, now: Instant) -> (bool, Option<Instant>) {
-        let Some((rack_sent, rack_end, rack_rtt)) = self.rack else {
-            return (false, None);
-        };
-        let window = self.reorder_window();
-        let (mut marked, mut wake) = (false, None::<Instant>);
-        for record in &mut self.records {
-            if record.sacked || record.repair.is_some() {
-                continue;
-            }
-            let before = record.sent < rack_sent
-                || (record.sent == rack_sent && seq_lt(record.end, rack_end));
-            if !before {
-                continue;
-            }
-            let deadline = record.sent + rack_rtt + window;
-            if now >= deadline {
-                record.repair = Some(Reason::SackRepair);
-                marked = true;
-            } else {
-                wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
-            }
-        }
-        (marked, wake)
-    }
-
-    /// Marks the first unacknowledged, un-SACKed record for repair.
-    fn mark_first(&mut self, reason: Reason) -> bool {
-        match self.records.iter_mut().find(|r| !r.sacked) {
-            Some(record) if record.repair.is_none() => {
-                record.repair = Some(reason);
-                true
-            }
-            _ => false,
-        }
-    }
-}
 
 /// The loss-recovery layer: every flow's records and timers. See the module documentation.
 pub struct Recovery {

@@ -184,17 +184,6 @@ impl Server {
             .count()
     }
 
-    /// The `GET /stats` body: the stack's counters and the server's, as one line of JSON.
-    pub fn stats_json(&self, net: &Net) -> String {
-        stats::render(
-            &net.stats(),
-            stats::ServerCounts {
-                connections: self.connections(),
-                websockets: self.websockets(),
-            },
-        )
-    }
-
     /// How long until a connection needs [`Server::handle`] without any I/O (`None`: no timer).
     /// Zero while an app has output waiting ([`App::wants_poll`]).
     pub fn poll_delay(&self, now: crate::Instant) -> Option<crate::Duration> {

@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::NetStats;
+use super::Server;
+use crate::{Net, NetStats};
 
 /// What the server itself tracks, next to the stack's [`NetStats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,19 @@ pub fn render(net: &NetStats, server: ServerCounts) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+impl Server {
+    /// The `GET /stats` body: the stack's counters and the server's, as one line of JSON.
+    pub fn stats_json(&self, net: &Net) -> String {
+        render(
+            &net.stats(),
+            ServerCounts {
+                connections: self.connections(),
+                websockets: self.websockets(),
+            },
+        )
+    }
 }
 
 #[cfg(test)]
