@@ -352,22 +352,12 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
 
     /// Answers a client's event that asked for an ack.
     pub fn ack(&mut self, socket: &str, id: u64, emit: Emit) {
-        let Some(state) = self.sockets.get(socket) else {
-            return;
-        };
         let body = Body::Ack {
             id,
             data: emit.data,
             attachments: emit.attachments,
         };
-        let (sid, packet) = (
-            state.sid.clone(),
-            Packet {
-                nsp: state.nsp.clone(),
-                body,
-            },
-        );
-        self.send_packet(&sid, &packet);
+        self.send_body(socket, body);
     }
 
     /// Sends an event to the sockets of namespace `nsp` that `options` selects
@@ -600,13 +590,18 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
     }
 
     fn send_to_socket(&mut self, socket: &str, id: Option<u64>, emit: Emit) {
-        let Some(state) = self.sockets.get(socket) else {
-            return;
-        };
         let body = Body::Event {
             id,
             data: emit.data,
             attachments: emit.attachments,
+        };
+        self.send_body(socket, body);
+    }
+
+    /// Sends `body` in the namespace of `socket` (nothing if that socket is gone).
+    fn send_body(&mut self, socket: &str, body: Body) {
+        let Some(state) = self.sockets.get(socket) else {
+            return;
         };
         let (sid, packet) = (
             state.sid.clone(),

@@ -9,7 +9,7 @@
 //! not, without touching smoltcp's state:
 //!
 //! - Egress: each data segment (payload or FIN) smoltcp sends is kept, as sent, until the
-//!   peer acknowledges it: a [`Record`] with its send time.
+//!   peer acknowledges it: a `Record` with its send time.
 //! - Ingress ACKs: the cumulative ACK frees records; SACK blocks mark records delivered. RACK
 //!   (RFC 8985 §6.2): a record sent before some record that was delivered, and older than the
 //!   delivered one's round trip plus a reordering window, is lost — time-based, so reordering
