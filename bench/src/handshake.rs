@@ -103,7 +103,10 @@ pub async fn client(
     path: &str,
     nonce: [u8; 16],
 ) -> io::Result<()> {
-    if client_keeping_rest(stream, host, path, nonce).await?.is_empty() {
+    if client_keeping_rest(stream, host, path, nonce)
+        .await?
+        .is_empty()
+    {
         Ok(())
     } else {
         Err(invalid("bytes after the handshake head"))

@@ -69,7 +69,10 @@ impl FrameReader {
             127 if bytes.len() >= 10 => {
                 let mut n = [0u8; 8];
                 n.copy_from_slice(&bytes[2..10]);
-                (10, usize::try_from(u64::from_be_bytes(n)).unwrap_or(usize::MAX))
+                (
+                    10,
+                    usize::try_from(u64::from_be_bytes(n)).unwrap_or(usize::MAX),
+                )
             }
             126 | 127 => return Ok(None),
             n => (2, n as usize),

@@ -3,7 +3,10 @@
 //! the application keeps sending ends with "transport error" once the queue would pass the
 //! bound; up to the bound nothing is lost, and draining the queue makes room again.
 
-use sio::engine::{CloseReason, Config, Encoded, Event, PollAnswer, Session, Transport};
+use sio::engine::{
+    CloseReason, Config, Encoded, Event, HttpAnswer, Method, PollAnswer, RequestError, Server,
+    Session, Transport,
+};
 use ws::{Duration, Instant};
 
 /// A bound small enough to reach with a few packets.
@@ -20,7 +23,12 @@ fn config() -> Config {
 
 /// A polling session whose open packet was taken (the queue is empty).
 fn polling_session() -> Session {
-    let mut session = Session::new("s".into(), Transport::Polling, config(), Instant::from_millis(0));
+    let mut session = Session::new(
+        "s".into(),
+        Transport::Polling,
+        config(),
+        Instant::from_millis(0),
+    );
     assert_eq!(session.poll_event(), Some(Event::Open));
     assert!(matches!(session.handle_poll(), Ok(PollAnswer::Respond(_))));
     assert_eq!(session.queued_bytes(), 0);
@@ -83,7 +91,12 @@ fn a_held_get_gets_the_close_packet_when_the_bound_is_passed() {
 
 #[test]
 fn websocket_queue_counts_what_the_transport_has_not_taken() {
-    let mut session = Session::new("s".into(), Transport::WebSocket, config(), Instant::from_millis(0));
+    let mut session = Session::new(
+        "s".into(),
+        Transport::WebSocket,
+        config(),
+        Instant::from_millis(0),
+    );
     assert_eq!(session.poll_event(), Some(Event::Open));
     assert!(session.poll_ws_transmit().is_some());
     for i in 0..BOUND / 10 {
@@ -102,5 +115,38 @@ fn websocket_queue_counts_what_the_transport_has_not_taken() {
     assert_eq!(
         session.poll_event(),
         Some(Event::Closed(CloseReason::TransportError))
+    );
+}
+
+#[test]
+fn the_server_reports_and_forgets_a_session_its_bound_closed() {
+    let mut server = Server::new(config());
+    let mut ids = || "s1".to_string();
+    let query = "EIO=4&transport=polling&sid=s1";
+    assert!(matches!(
+        server.handle_http(
+            Method::Get,
+            "EIO=4&transport=polling",
+            b"",
+            &mut ids,
+            Instant::from_millis(0)
+        ),
+        HttpAnswer::Respond { status: 200, .. }
+    ));
+    assert_eq!(server.poll_event(), Some(("s1".into(), Event::Open)));
+    assert_eq!(server.poll_event(), None);
+    // The application broadcasts; the client never polls.
+    for i in 0..=BOUND / 10 {
+        server.send("s1", packet(i));
+    }
+    assert_eq!(
+        server.poll_event(),
+        Some(("s1".into(), Event::Closed(CloseReason::TransportError)))
+    );
+    assert_eq!(server.poll_event(), None);
+    assert!(server.is_empty());
+    assert_eq!(
+        server.handle_http(Method::Get, query, b"", &mut ids, Instant::from_millis(1)),
+        HttpAnswer::refused(RequestError::UnknownSid)
     );
 }

@@ -315,7 +315,12 @@ async fn ack_loop(
         packet.push_str("42");
         packet.push_str(&id.to_string());
         packet.push_str("[\"ping\"]");
-        client.writer.lock().await.send_text(packet.as_bytes()).await?;
+        client
+            .writer
+            .lock()
+            .await
+            .send_text(packet.as_bytes())
+            .await?;
         loop {
             match next_packet(client, counters).await? {
                 Some(got) if got == id => break,
@@ -353,9 +358,7 @@ async fn broadcaster(
             }
             sent += 1;
         }
-        counters
-            .threshold
-            .set(base + (sent - window + 1) * clients);
+        counters.threshold.set(base + (sent - window + 1) * clients);
         let left = win.end.saturating_duration_since(Instant::now());
         let _ = tokio::time::timeout(left, counters.progress.notified()).await;
     }
@@ -481,12 +484,10 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
             .num("msgs", msgs as f64)
             .num("msgs_per_s", msgs as f64 / secs);
         if let Some(cpu) = procstat::elapsed_between(server0, server1) {
-            json = json
-                .num("server_cpu_util", cpu.as_secs_f64() / secs)
-                .num(
-                    "server_cpu_us_per_msg",
-                    cpu.as_secs_f64() * 1e6 / msgs.max(1) as f64,
-                );
+            json = json.num("server_cpu_util", cpu.as_secs_f64() / secs).num(
+                "server_cpu_us_per_msg",
+                cpu.as_secs_f64() * 1e6 / msgs.max(1) as f64,
+            );
         }
         if let Some(own) = procstat::elapsed_between(own0, own1) {
             // Near 1.0 means the figure is bounded by the generator, not the server.
@@ -530,7 +531,10 @@ mod tests {
         assert_eq!(classify("2"), Packet::Ping);
         assert_eq!(classify("4317[]"), Packet::Ack(17));
         assert_eq!(classify("431[null]"), Packet::Ack(1));
-        assert_eq!(classify("42[\"chat message\",\"x\",\"anonymous\"]"), Packet::Chat);
+        assert_eq!(
+            classify("42[\"chat message\",\"x\",\"anonymous\"]"),
+            Packet::Chat
+        );
         assert_eq!(
             classify("42[\"user joined\",{\"name\":\"a\",\"count\":2}]"),
             Packet::Presence
