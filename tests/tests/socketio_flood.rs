@@ -213,18 +213,13 @@ fn polling_floods_get_precise_answers_and_disturb_no_one() {
             assert_eq!(active.post(packet.as_bytes()), (200, "ok".into()), "{i}");
             let (status, body) = active.get();
             assert_eq!(status, 200, "message {i}");
-            // Its message, whole, and perhaps the presence of a silent session that ended.
-            let mut packets = body.split('\x1e');
-            assert!(
-                packets.next() == Some(&expected),
-                "message {i}: {} bytes",
-                body.len()
-            );
-            for other in packets {
-                assert!(
-                    other.starts_with(r#"42["user left""#),
-                    "message {i}: {other}"
-                );
+            // Its message, whole, and perhaps (before or after it) the presence of a silent
+            // session that ended.
+            let (mine, others): (Vec<&str>, Vec<&str>) =
+                body.split('\x1e').partition(|p| *p == expected);
+            assert_eq!(mine.len(), 1, "message {i}: {} bytes", body.len());
+            for other in others {
+                assert!(other.starts_with(r#"42["user left""#), "message {i}: {other}");
             }
         }
         assert_eq!(silent.get(), (400, UNKNOWN_SID.into()));
@@ -239,8 +234,8 @@ fn polling_floods_get_precise_answers_and_disturb_no_one() {
     assert!(!log.contains("panicked"), "{log}");
     // Both silent sessions (polling and WebSocket) ended for their queue bound.
     assert_eq!(log.matches("left: transport error").count(), 2, "{log}");
-    // 300 held connections with their buffers and ~1.2 MB of queued chat: tens of MiB at
-    // most, not the growth of an unbounded queue.
-    assert!(rss < 48 * 1024, "tunws RSS grew by {rss} KiB");
+    // 300 held connections with their buffers and two silent sessions' bounded queues
+    // (measured: ~4.5 MiB).
+    assert!(rss < 24 * 1024, "tunws RSS grew by {rss} KiB");
     println!("tunws RSS growth over the floods: {rss} KiB");
 }
