@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use smoltcp::time::Instant;
 
 use crate::config::NetConfig;
+use crate::packet::Headers;
 
 /// Which way a packet is going.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +44,26 @@ pub enum Verdict {
 
 /// One middleware layer.
 pub trait Layer: Send {
-    /// Looks at (and judges) one whole IP packet. `now` is the stack's clock.
-    fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict;
+    /// Looks at (and judges) one whole IP packet, whose headers the port read once into
+    /// `headers` ([`crate::packet`]). `now` is the stack's clock.
+    fn handle(
+        &mut self,
+        direction: Direction,
+        packet: &[u8],
+        headers: &Headers,
+        now: Instant,
+    ) -> Verdict;
 
     /// Sees a packet the impairment stage dropped: on the way in before any layer saw it, on
     /// the way out after every layer passed it. Only observers care; the default ignores it.
-    fn on_wire_drop(&mut self, _direction: Direction, _packet: &[u8], _now: Instant) {}
+    fn on_wire_drop(
+        &mut self,
+        _direction: Direction,
+        _packet: &[u8],
+        _headers: &Headers,
+        _now: Instant,
+    ) {
+    }
 
     /// Pushes buffered output (pcap records) to its destination.
     fn flush(&mut self) -> io::Result<()> {
@@ -102,9 +117,16 @@ impl Chain {
         self.layers.is_empty()
     }
 
-    /// Runs the packet through the layers in its direction's order; the first drop wins.
-    pub fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict {
-        let run = |layer: &mut Box<dyn Layer>| layer.handle(direction, packet, now);
+    /// Runs the packet (read as `headers`) through the layers in its direction's order; the
+    /// first drop wins.
+    pub fn handle(
+        &mut self,
+        direction: Direction,
+        packet: &[u8],
+        headers: &Headers,
+        now: Instant,
+    ) -> Verdict {
+        let run = |layer: &mut Box<dyn Layer>| layer.handle(direction, packet, headers, now);
         let dropped = match direction {
             Direction::Egress => self.layers.iter_mut().any(|l| run(l) == Verdict::Drop),
             Direction::Ingress => self
@@ -120,10 +142,16 @@ impl Chain {
         }
     }
 
-    /// Tells every layer that the impairment dropped `packet`.
-    pub fn on_wire_drop(&mut self, direction: Direction, packet: &[u8], now: Instant) {
+    /// Tells every layer that the impairment dropped `packet` (read as `headers`).
+    pub fn on_wire_drop(
+        &mut self,
+        direction: Direction,
+        packet: &[u8],
+        headers: &Headers,
+        now: Instant,
+    ) {
         for layer in &mut self.layers {
-            layer.on_wire_drop(direction, packet, now);
+            layer.on_wire_drop(direction, packet, headers, now);
         }
     }
 
