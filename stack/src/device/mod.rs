@@ -25,7 +25,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::IpEndpoint;
 
 use crate::middleware::impair::{Admit, Impair, ImpairStats};
-use crate::middleware::{Chain, Direction, Verdict};
+use crate::middleware::{Chain, Direction};
 use crate::packet::{Headers, Segment};
 use crate::recovery::{Recovery, RecoveryStats};
 
@@ -81,7 +81,7 @@ pub struct PortStats {
     pub rx_packets: u64,
     /// Packets smoltcp produced and the link accepted.
     pub tx_packets: u64,
-    /// Packets a middleware layer or the impairment dropped (both directions).
+    /// Packets the impairment dropped (both directions).
     pub dropped: u64,
     /// Link read/write errors other than "would block" (logged, then ignored).
     pub errors: u64,
@@ -368,18 +368,12 @@ impl<L: Link> phy::Device for Port<L> {
                     }
                 }
             }
-            match self.chain.handle(
+            self.chain.handle(
                 Direction::Ingress,
                 &self.rx_buf[self.header..len],
                 &headers,
                 timestamp,
-            ) {
-                Verdict::Pass => {}
-                Verdict::Drop => {
-                    self.stats.dropped += 1;
-                    continue;
-                }
-            }
+            );
             // A duplicate ACK the recovery layer acts on stops here (counted there).
             if let Some(recovery) = &mut self.recovery {
                 if !recovery.on_ingress(&headers, timestamp) {
@@ -560,34 +554,27 @@ impl<L: Link> Outgoing<'_, L> {
         }
         let frame = &*frame;
         let packet = &frame[self.header..];
-        let verdict = match self
-            .chain
-            .handle(Direction::Egress, packet, headers, self.now)
-        {
-            Verdict::Pass => match self.impair {
-                None => Verdict::Pass,
-                Some(impair) => match impair.admit(Direction::Egress, frame, self.now) {
-                    Admit::Now => Verdict::Pass,
-                    // Sent by `Port::release_due` when its time comes.
-                    Admit::Held => return,
-                    Admit::Dropped => {
-                        self.chain
-                            .on_wire_drop(Direction::Egress, packet, headers, self.now);
-                        Verdict::Drop
-                    }
-                },
-            },
-            Verdict::Drop => Verdict::Drop,
-        };
-        match verdict {
-            Verdict::Pass => match self.link.send(frame) {
-                Ok(()) => self.stats.tx_packets += 1,
-                Err(err) => {
-                    self.stats.errors += 1;
-                    log_link_error("write", &err, self.stats.errors);
+        self.chain
+            .handle(Direction::Egress, packet, headers, self.now);
+        if let Some(impair) = self.impair {
+            match impair.admit(Direction::Egress, frame, self.now) {
+                Admit::Now => {}
+                // Sent by `Port::release_due` when its time comes.
+                Admit::Held => return,
+                Admit::Dropped => {
+                    self.chain
+                        .on_wire_drop(Direction::Egress, packet, headers, self.now);
+                    self.stats.dropped += 1;
+                    return;
                 }
-            },
-            Verdict::Drop => self.stats.dropped += 1,
+            }
+        }
+        match self.link.send(frame) {
+            Ok(()) => self.stats.tx_packets += 1,
+            Err(err) => {
+                self.stats.errors += 1;
+                log_link_error("write", &err, self.stats.errors);
+            }
         }
     }
 }
@@ -595,19 +582,10 @@ impl<L: Link> Outgoing<'_, L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::Layer;
     use crate::middleware::impair::ImpairConfig;
     use smoltcp::time::Duration;
     use smoltcp::wire::TcpPacket;
 
-    /// A layer that drops everything, to check the chain's verdicts reach the link.
-    struct DropAll;
-
-    impl Layer for DropAll {
-        fn handle(&mut self, _: Direction, _: &[u8], _: &Headers, _: Instant) -> Verdict {
-            Verdict::Drop
-        }
-    }
     use smoltcp::phy::{Device, RxToken, TxToken};
 
     /// A minimal IPv4+TCP header pair: 10.0.0.1:1234 → 10.0.0.2:80, SYN.
@@ -652,30 +630,6 @@ mod tests {
                 ..PortStats::default()
             }
         );
-    }
-
-    #[test]
-    fn a_dropping_layer_stops_packets_in_both_directions() {
-        let (a, mut b) = memory::pair(1500);
-        let mut chain = Chain::new();
-        chain.push(Box::new(DropAll));
-        let mut port = Port::new(a, chain);
-        b.send(&tcp_packet()).unwrap();
-        b.send(&tcp_packet()).unwrap();
-        assert!(
-            port.receive(Instant::ZERO).is_none(),
-            "both dropped, nothing left"
-        );
-        assert_eq!(b.queued(), 0);
-        let tx = port.transmit(Instant::ZERO).unwrap();
-        let r = tx.consume(3, |buf| {
-            buf.copy_from_slice(b"abc");
-            7
-        });
-        assert_eq!(r, 7, "smoltcp still gets its closure result");
-        assert_eq!(b.recv(&mut [0u8; 16]).unwrap(), None);
-        assert_eq!(port.stats().dropped, 3);
-        assert_eq!(port.stats().rx_packets + port.stats().tx_packets, 0);
     }
 
     /// A memory link that claims offload: frames carry a virtio-net header.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use smoltcp::time::Instant;
 
-use super::{Direction, Layer, Verdict};
+use super::{Direction, Layer};
 use crate::packet::Headers;
 
 /// pcap magic for microsecond timestamps; readers detect the byte order from it.
@@ -88,15 +88,8 @@ impl<W: Write + Send> Pcap<W> {
 }
 
 impl<W: Write + Send> Layer for Pcap<W> {
-    fn handle(
-        &mut self,
-        _direction: Direction,
-        packet: &[u8],
-        _headers: &Headers,
-        now: Instant,
-    ) -> Verdict {
+    fn handle(&mut self, _direction: Direction, packet: &[u8], _headers: &Headers, now: Instant) {
         self.capture(packet, now);
-        Verdict::Pass
     }
 
     fn flush(&mut self) -> io::Result<()> {

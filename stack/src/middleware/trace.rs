@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use smoltcp::time::Instant;
 use smoltcp::wire::IpProtocol;
 
-use super::{Direction, Layer, Verdict};
+use super::{Direction, Layer};
 use crate::packet::{Headers, IpHeader, Segment};
 
 /// Writes one line per packet to a sink (stderr by default).
@@ -42,13 +42,7 @@ impl Trace {
 }
 
 impl Layer for Trace {
-    fn handle(
-        &mut self,
-        direction: Direction,
-        packet: &[u8],
-        headers: &Headers,
-        now: Instant,
-    ) -> Verdict {
+    fn handle(&mut self, direction: Direction, packet: &[u8], headers: &Headers, now: Instant) {
         self.line.clear();
         describe_headers(&mut self.line, direction, packet.len(), headers, now);
         self.line.push('\n');
@@ -56,7 +50,6 @@ impl Layer for Trace {
         if let Err(err) = self.out.write_all(self.line.as_bytes()) {
             log::debug!("trace: write failed: {err}");
         }
-        Verdict::Pass
     }
 
     fn flush(&mut self) -> io::Result<()> {
