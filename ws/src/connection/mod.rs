@@ -72,25 +72,30 @@ impl Default for Config {
     }
 }
 
-/// The connection states of RFC 6455 §4–§7.
+/// The states of a WebSocket connection after its opening handshake (RFC 6455 §4–§7).
 ///
 /// ```text
-///             opening handshake (crate::handshake)
-///   CONNECTING ──────────────────────────────────▶ OPEN
-///                                                   │
-///          close() / peer's Close received / failure │ a Close frame is queued
-///                                                   ▼
-///                                                CLOSING
-///                                                   │ our Close flushed by poll_transmit, and
-///                                                   │ the peer's Close received (or we failed)
-///                                                   ▼
-///                                                CLOSED ── server: wants_tcp_close()
+///   (CONNECTING: the opening handshake, crate::handshake; no Connection exists yet)
+///        │ server: 101 written (§4.2.2)   client: the server's 101 validated (§4.1)
+///        ▼
+///      OPEN ── Connection::server / Connection::new
+///        │ close() / peer's Close received / failure: a Close frame is queued
+///        ▼
+///     CLOSING
+///        │ our Close flushed by poll_transmit, and the peer's Close received (or we failed)
+///        ▼
+///     CLOSED ── server: wants_tcp_close()
 /// ```
+///
+/// RFC 6455's fourth state, CONNECTING, is the opening handshake itself: §4.1 and §4.2.2 say
+/// the connection is OPEN once the 101 has been validated (client) or sent (server), and a
+/// [`Connection`] is made exactly then, so no `Connection` is ever in it and this enum has no
+/// variant for it. The handshake is the job of [`crate::handshake`]: on the server from the
+/// request head to the 101 ([`crate::handshake::parse_request`],
+/// [`crate::handshake::write_accept_response`]), on the client from the request to the validated
+/// answer ([`crate::handshake::write_client_request`], [`crate::handshake::parse_response`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
-    /// The opening handshake is in progress. A [`Connection`] is only created after it
-    /// succeeded, so it never reports this state; callers use it for their own bookkeeping.
-    Connecting,
     /// Messages flow both ways.
     Open,
     /// A Close frame has been queued or sent, or received and not yet answered.
