@@ -35,6 +35,33 @@
 //! `Net::send_with` writes them into the socket's ring, the next `Net::poll` runs smoltcp's
 //! egress into `Port` (middleware, impairment, virtio-net header) and `TunLink` writes them.
 //!
+//! # Which connection needs attention this turn
+//!
+//! One chain, each link with one owner, so a turn touches only what changed:
+//!
+//! ```text
+//!  packet routed to shard i / shard i's timer due / socket API call on a connection of i
+//!    │ Net::mark_dirty            net/engine.rs   Net::dirty: shards to poll (Shard::dirty dedups)
+//!    ▼
+//!  connection with a packet, a state change or a timer of its shard
+//!    │ Net::touch                 net/table.rs    Net::touched: to examine after the poll
+//!    ▼                                            (Conn::touched dedups)
+//!  what the role must hear: accepted / ready / gone
+//!    │ Net::check_pending         net/engine.rs   Net::accepted (SYN-RECEIVED → announced)
+//!    │ Net::examine_touched       net/table.rs    Net::ready (Conn::ready dedups), Net::gone
+//!    ▼
+//!  the role's turn: Net::accept, Net::poll_ready, Net::poll_gone
+//!                                 server/mod.rs   plus the server's own work list: connections
+//!                                 client.rs       it accepted, whose timer expired, or that an
+//!                                                 app or an Engine.IO mount gave output
+//! ```
+//!
+//! The network's news (the first three links) has one ledger, in `Net`. The server's work
+//! list (`Server::touched`) is not part of it: it holds work the server made for itself,
+//! which `Net` never sees (an app's message to another connection is queued in the server's
+//! session, not in a socket). Folding it into `Net::ready` would need the apps' [`server::Outbox`]
+//! to hold the `Net`; left as it is.
+//!
 //! The rest: `net/mod.rs` builds [`Net`]; `net/supply.rs` finds closed sockets for new
 //! listeners and connections and moves them between shards; `ppoll.rs` is the one blocking
 //! call (ppoll with a signal mask), for the runner and for `net/wait.rs` (loops of one's own);
