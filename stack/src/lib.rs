@@ -37,30 +37,25 @@
 //!
 //! # Which connection needs attention this turn
 //!
-//! One chain, each link with one owner, so a turn touches only what changed:
+//! One ledger, in `Net`, fed link by link, each link deduplicated by a flag on the shard or
+//! the connection, so a turn touches only what changed:
 //!
 //! ```text
 //!  packet routed to shard i / shard i's timer due / socket API call on a connection of i
-//!    │ Net::mark_dirty            net/engine.rs   Net::dirty: shards to poll (Shard::dirty dedups)
+//!    │ Net::mark_dirty            net/engine.rs   Net::dirty: shards to poll (Shard::dirty)
 //!    ▼
 //!  connection with a packet, a state change or a timer of its shard
 //!    │ Net::touch                 net/table.rs    Net::touched: to examine after the poll
-//!    ▼                                            (Conn::touched dedups)
-//!  what the role must hear: accepted / ready / gone
+//!    ▼                                            (Conn::touched)
+//!  what the role must hear
 //!    │ Net::check_pending         net/engine.rs   Net::accepted (SYN-RECEIVED → announced)
-//!    │ Net::examine_touched       net/table.rs    Net::ready (Conn::ready dedups), Net::gone
-//!    ▼
-//!  the role's turn: Net::accept, Net::poll_ready, Net::poll_gone
-//!                                 server/mod.rs   plus the server's own work list: connections
-//!                                 client.rs       it accepted, whose timer expired, or that an
-//!                                                 app or an Engine.IO mount gave output
+//!    │ Net::examine_touched       net/table.rs    Net::ready (Conn::ready), Net::gone
+//!    │ Net::wake                  net/socket.rs   Net::ready, for the role's own reasons:
+//!    ▼                                            accepted, role timer expired, output from
+//!                                                 an app (server::Outbox) or a mount
+//!  the role's turn: Net::accept, Net::poll_ready until empty, Net::poll_gone
+//!                                 server/mod.rs (client.rs: one connection, drains the list)
 //! ```
-//!
-//! The network's news (the first three links) has one ledger, in `Net`. The server's work
-//! list (`Server::touched`) is not part of it: it holds work the server made for itself,
-//! which `Net` never sees (an app's message to another connection is queued in the server's
-//! session, not in a socket). Folding it into `Net::ready` would need the apps' [`server::Outbox`]
-//! to hold the `Net`; left as it is.
 //!
 //! The rest: `net/mod.rs` builds [`Net`]; `net/supply.rs` finds closed sockets for new
 //! listeners and connections and moves them between shards; `ppoll.rs` is the one blocking
