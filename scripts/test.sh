@@ -25,7 +25,7 @@ started=$SECONDS
 
 # ---- what the tests need --------------------------------------------------------------------
 apt_packages=(iproute2 iputils-ping nftables curl chromium chromium-driver tshark jq gcc libc6-dev
-    netcat-openbsd xxd python3)
+    netcat-openbsd xxd python3 python3-matplotlib)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -47,17 +47,10 @@ chmod 0666 /dev/net/tun || note "cannot make /dev/net/tun 0666: the labs as nobo
 as_user rustup target list --installed | grep -qx thumbv7em-none-eabihf ||
     as_user rustup target add thumbv7em-none-eabihf || die "rustup target add thumbv7em-none-eabihf failed"
 # playwright-core only: the browser is Debian's /usr/bin/chromium, never a downloaded build.
-locked=$(jq -r '.packages["node_modules/playwright-core"].version' tests/browser/package-lock.json)
-installed=$(jq -r .version tests/browser/node_modules/playwright-core/package.json 2>/dev/null || echo none)
-if [[ $installed != "$locked" ]]; then
-    (cd tests/browser && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/browser failed"
-fi
-# socket.io-client (and ws) for tests/tests/socketio.rs, pinned by tests/socketio/package-lock.json.
-locked=$(jq -r '.packages["node_modules/socket.io-client"].version' tests/socketio/package-lock.json)
-installed=$(jq -r .version tests/socketio/node_modules/socket.io-client/package.json 2>/dev/null || echo none)
-if [[ $installed != "$locked" ]]; then
-    (cd tests/socketio && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/socketio failed"
-fi
+npm_ci_pinned tests/browser playwright-core
+# socket.io-client (and ws) for tests/tests/socketio.rs and lab 5, pinned by
+# tests/socketio/package-lock.json.
+npm_ci_pinned tests/socketio socket.io-client
 # python-socketio's client for tests/tests/socketio.rs, pinned by tests/socketio/requirements.txt,
 # in a virtualenv of its own (tests/socketio/.venv); reinstalled when the pins change.
 venv=tests/socketio/.venv
