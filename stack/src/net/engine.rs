@@ -88,7 +88,8 @@ impl Net {
             // Releasing sockets may have made room for listeners.
             self.top_up(index);
             let shard = &mut self.shards[index];
-            self.deadlines[index] = shard.iface.poll_at(now, &shard.sockets);
+            let smoltcp = shard.iface.poll_at(now, &shard.sockets);
+            self.deadlines[index] = smoltcp.into_iter().chain(shard.time_wait.next_expiry()).min();
             shard.dirty = false;
         }
         if !dirty.is_empty() {
@@ -136,6 +137,15 @@ impl Net {
             }
             let shard = &mut self.shards[index];
             let mut staged = Staged::new(rx, tx, &self.caps);
+            if flow.is_some_and(|f| shard.time_wait.contains(f.dst, f.src)) {
+                // A packet of a connection in TIME-WAIT (a retransmitted FIN, say): only its
+                // socket's set sees it, and its answer leaves through the packet's token.
+                shard
+                    .iface
+                    .poll_ingress_single(now, &mut staged, &mut shard.time_wait.sockets);
+                activity = true;
+                continue;
+            }
             match shard
                 .iface
                 .poll_ingress_single(now, &mut staged, &mut shard.sockets)
@@ -198,6 +208,9 @@ impl Net {
         if let Some(flow) = flow {
             if let Some(&id) = self.tuples.get(&(flow.dst, flow.src)) {
                 self.touch(id, true);
+            } else if !self.shards[index].draining.is_empty() {
+                // Maybe a draining socket's: it may have reached TIME-WAIT, to be set aside.
+                self.shards[index].draining_added = true;
             }
         }
         let mut taken = std::mem::take(&mut self.taken);
@@ -290,8 +303,9 @@ impl Net {
         }
     }
 
-    /// Recycles shard `index`'s draining sockets that are fully closed (RST sent). TIME-WAIT
-    /// ones wait for their timer, or are reaped early when the cap needs their room.
+    /// Recycles shard `index`'s draining sockets that are fully closed (RST sent), moves the
+    /// ones in TIME-WAIT to the shard's [`crate::time_wait::TimeWaitSet`] and recycles those
+    /// whose wait is over (they are reaped earlier when the cap needs their room).
     pub(super) fn recycle_draining(&mut self, index: usize) -> bool {
         let connections = self.conns.len();
         let shard = &mut self.shards[index];
@@ -309,6 +323,14 @@ impl Net {
             } else {
                 i += 1;
             }
+        }
+        shard.set_aside_time_wait(self.now);
+        while let Some((socket, slot)) = shard.time_wait.take_expired(self.now) {
+            let handle = shard.pool.adopt(&mut shard.sockets, socket, slot);
+            shard
+                .pool
+                .release(&mut shard.sockets, handle, &mut self.census, connections);
+            recycled = true;
         }
         recycled
     }
