@@ -22,7 +22,9 @@
 #   counts   (only when asked for) system calls and packets per message for each server, at
 #            C=1 32 B, C=10 32 B, C=100 4 KiB and connect: `perf stat` counts the server's system
 #            calls (tracepoints) and the interface counters (the TUN for tunws, the peers' veth)
-#            count packets each way over the measured window less 0.5 s (needs perf)
+#            count packets each way over the measured window less 0.5 s (needs perf); with
+#            PROFILE=1 in the environment also a CPU profile of each server over the same window
+#            (`perf record -F 999 -g`, DIR/perf-SERVER-CELL-rROUND.data)
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
 # --no-offload: tunws and tunbulk exchange MTU-sized packets with the kernel (no TSO/GSO over the
@@ -49,7 +51,7 @@ build=1
 out=
 servers=(tunws tungstenite fastwebsockets)
 offload_flag=()
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -304,13 +306,19 @@ iface_packets() {
 # One loadgen run of $server with the counts taken in its measured window; appends the loadgen
 # line with syscalls/packets per message to results.jsonl (section "counts").
 counted() {
-    local server=$1 round=$2 lg line in0 out0 in1 out1
+    local server=$1 round=$2 lg line in0 out0 in1 out1 profiler=
     shift 2
     loadgen "$server" "$@" >"$out/counts-loadgen.json" 2>>"$out/loadgen.err" &
     lg=$!
     sleep "$(python3 -c "print($warmup + 0.3)")"
     read -r in0 out0 < <(iface_packets "$server")
+    if [[ -n ${PROFILE:-} ]]; then
+        perf record -q -F 999 -g -p "${pid[$server]}" -o "$out/perf-$server-${mode}-c$c-s$s-r$round.data" \
+            -- sleep "$count_window" 2>>"$out/perf-record.log" &
+        profiler=$!
+    fi
     perf stat -x, -e "$count_events" -p "${pid[$server]}" -o "$out/counts-perf.csv" -- sleep "$count_window"
+    [[ -z $profiler ]] || wait "$profiler" || true
     read -r in1 out1 < <(iface_packets "$server")
     wait "$lg" || note "run failed: counts $server round $round: $* (see $out/loadgen.err)"
     line=$(cat "$out/counts-loadgen.json")

@@ -94,6 +94,7 @@ pub mod runner;
 pub mod server;
 mod session;
 pub(crate) mod shard;
+pub(crate) mod time_wait;
 pub mod watch;
 
 pub use clock::{Clock, Duration, Instant};
