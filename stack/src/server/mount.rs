@@ -323,19 +323,24 @@ impl Server {
     /// started. Connections that got output are woken ([`Net::wake`]).
     pub(super) fn mount_flush(&mut self, net: &mut Net, now: Instant) {
         let next_deadline = now + self.config.handshake_timeout;
+        let queue_limit = self.config.queue_limit;
         for mount in &mut self.mounts {
             mount.endpoint.run_app(now);
-            flush(mount, &mut self.conns, net, next_deadline);
+            flush(mount, &mut self.conns, net, next_deadline, queue_limit);
         }
     }
 }
 
-/// Carries out what `mount` owes its connections (see [`Server::mount_flush`]).
+/// Carries out what `mount` owes its connections (see [`Server::mount_flush`]). A session's
+/// WebSocket holds at most `queue_limit` bytes not yet taken by TCP, as a `/chat` connection:
+/// a packet beyond it closes the WebSocket with 1008 (the session ends with "transport
+/// error"); polling output is bounded by the session itself (`Config::max_buffered`).
 fn flush(
     mount: &mut Mount,
     conns: &mut HashMap<ConnId, Conn>,
     net: &mut Net,
     next_deadline: Instant,
+    queue_limit: usize,
 ) {
     {
         let mut answered = Vec::new();
@@ -368,9 +373,7 @@ fn flush(
                     Encoded::Text(text) => (MessageKind::Text, text.as_bytes()),
                     Encoded::Binary(bytes) => (MessageKind::Binary, bytes.as_slice()),
                 };
-                // The session bounds what it queues (heartbeat closes a client that stops
-                // reading); the connection's own bound does not apply.
-                if let Err(e) = conn.send_piece(kind, data, true, true, usize::MAX) {
+                if let Err(e) = conn.send_piece(kind, data, true, true, queue_limit) {
                     log::debug!("engine.io session {sid}: packet not sent: {e}");
                 }
                 sent = true;
