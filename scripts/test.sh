@@ -25,7 +25,7 @@ started=$SECONDS
 
 # ---- what the tests need --------------------------------------------------------------------
 apt_packages=(iproute2 iputils-ping nftables curl chromium chromium-driver tshark jq gcc libc6-dev
-    netcat-openbsd xxd python3)
+    netcat-openbsd xxd python3 python3-matplotlib)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -68,7 +68,7 @@ venv_pinned() {
 }
 # playwright-core only: the browser is Debian's /usr/bin/chromium, never a downloaded build.
 npm_ci_pinned tests/browser playwright-core
-# socket.io-client (and ws) and python-socketio's client for tests/tests/socketio.rs.
+# socket.io-client (and ws) and python-socketio's client for tests/tests/socketio.rs and lab 5.
 npm_ci_pinned tests/socketio socket.io-client
 venv_pinned tests/socketio
 # Node's ws and Python websockets for tests/tests/interop.rs (permessage-deflate interop).
