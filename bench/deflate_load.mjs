@@ -7,7 +7,8 @@
 //     C connections in a closed loop: each sends an S-byte chat-like text message (words of a
 //     small vocabulary in a new random order each time, as in ws/benches/deflate.rs) and waits
 //     for its echo, checked byte for byte. Reports msgs/s, the server's CPU per message (its
-//     utime+stime over the measured window) and the bytes read from the sockets per message.
+//     utime+stime over the measured window), the bytes read from the sockets per message and
+//     the share of a core the load generator used (near 1: the client was the limit).
 //   node bench/deflate_load.mjs memory --url URL --server-pid PID [--deflate] -n N -s S
 //     Opens N connections (the server's RSS before and after: per idle connection), then sends
 //     one S-byte message on each and waits for every echo (RSS again: per connection that has
@@ -63,7 +64,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function open() {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(args.url, {
-      perMessageDeflate: args.deflate ? { threshold: 0 } : false,
+      // threshold 0: every message compressed; ws runs at most concurrencyLimit (10 by default)
+      // zlib jobs at once in the whole process, which would throttle C=100 by itself.
+      perMessageDeflate: args.deflate ? { threshold: 0, concurrencyLimit: Math.max(10, args.c) } : false,
       handshakeTimeout: 20000,
     });
     let pending = null;
@@ -90,9 +93,13 @@ async function echo() {
   const conns = await openMany(args.c);
   const start = performance.now() + args.warmup * 1000;
   const end = start + args.duration * 1000;
-  let msgs = 0, mismatches = 0, cpu0 = null, bytes0 = 0;
+  let msgs = 0, mismatches = 0, cpu0 = null, bytes0 = 0, own0 = null;
   const bytes = () => conns.reduce((sum, c) => sum + c.bytesRead(), 0);
-  setTimeout(() => { cpu0 = cpuMicros(args.serverPid); bytes0 = bytes(); }, args.warmup * 1000);
+  setTimeout(() => {
+    cpu0 = cpuMicros(args.serverPid);
+    bytes0 = bytes();
+    own0 = process.cpuUsage();
+  }, args.warmup * 1000);
   await Promise.all(conns.map(async (c) => {
     while (performance.now() < end) {
       const msg = chat(args.s);
@@ -102,12 +109,15 @@ async function echo() {
     }
   }));
   const cpu = cpuMicros(args.serverPid) - cpu0;
+  const own = process.cpuUsage(own0);
   const wire = bytes() - bytes0;
   for (const c of conns) c.ws.terminate();
   return {
     mode: 'echo', deflate: args.deflate, negotiated: conns.every((c) => c.negotiated),
     connections: args.c, size: args.s, msgs_per_s: msgs / args.duration,
     server_cpu_us_per_msg: cpu / msgs, wire_bytes_per_msg: wire / msgs, mismatches,
+    // Share of a core the load generator itself used: near 1, it was the bottleneck.
+    client_cpu_share: (own.user + own.system) / (args.duration * 1e6),
   };
 }
 

@@ -46,6 +46,9 @@ mkdir -p "$out"
 results=$out/results.jsonl
 : >"$results"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# Read now: HEAD may move during the run.
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ $build -eq 1 ]] || commit="$commit (--no-build: the tunws binary as found)"
 
 ns=tw-bdfl-$$
 pids=()
@@ -73,7 +76,8 @@ start() {
     local v=$1 log=$out/tunws-$1.log i
     [[ -n ${pid[$v]:-} ]] && { kill "${pid[$v]}" 2>/dev/null || true; wait "${pid[$v]}" 2>/dev/null || true; }
     : >"$log"
-    in_ns taskset -c 0 "$tunws" --tun "twd$v$$" --addr "${net[$v]}.2/24" --port 8080 \
+    # Not through in_ns: a backgrounded shell function is a subshell, and $! would not be tunws.
+    ip netns exec "$ns" taskset -c 0 "$tunws" --tun "twd$v$$" --addr "${net[$v]}.2/24" --port 8080 \
         --max-connections 1100 ${flag[$v]} >"$log" 2>&1 &
     pid[$v]=$!
     pids+=("${pid[$v]}")
@@ -117,7 +121,7 @@ done
 
 {
     echo "command: scripts/bench-deflate.sh $* (rounds=$rounds duration=${duration}s)"
-    echo "commit: $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "commit: $commit"
     echo "load average at start $load_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/machine.txt"
 python3 - "$results" <<'PY' | tee "$out/report.md"
@@ -125,6 +129,7 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert all(r["negotiated"] == (r["variant"] == "on") for r in rows), "negotiation not as intended"
 assert all(r.get("mismatches", 0) == 0 for r in rows), "an echo differed"
+assert all(r["server_cpu_us_per_msg"] > 0 for r in rows if r["mode"] == "echo"), "no server CPU read"
 med = statistics.median
 def pairs(mode, key, field):
     by = {}
@@ -145,6 +150,7 @@ if echo:
         print(f"| {c} | {s} B | msgs/s " + cell("echo", k, "msgs_per_s", lambda v: f"{v:,.0f}"))
         print(f"| {c} | {s} B | server CPU µs/msg " + cell("echo", k, "server_cpu_us_per_msg", lambda v: f"{v:.1f}"))
         print(f"| {c} | {s} B | bytes read by the client per msg " + cell("echo", k, "wire_bytes_per_msg", lambda v: f"{v:,.0f}"))
+        print(f"| {c} | {s} B | load generator's CPU, share of its core " + cell("echo", k, "client_cpu_share", lambda v: f"{v:.2f}"))
 if any(r["mode"] == "memory" for r in rows):
     print("\n| 1,000 connections | off | on (--deflate) | on ÷ off |\n|---|---:|---:|---:|")
     for field, label in (("idle_kib_per_conn", "RSS per idle connection, KiB"),
