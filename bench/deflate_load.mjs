@@ -9,6 +9,10 @@
 //     for its echo, checked byte for byte. Reports msgs/s, the server's CPU per message (its
 //     utime+stime over the measured window), the bytes read from the sockets per message and
 //     the share of a core the load generator used (near 1: the client was the limit).
+//     With --rate R the connections together send R msgs/s (each paced to R/C) instead of as
+//     fast as they can: server CPU per message is then compared at one message rate (at
+//     different rates a server batches differently, and its CPU per message differs for that
+//     alone).
 //   node bench/deflate_load.mjs memory --url URL --server-pid PID [--deflate] -n N -s S
 //     Opens N connections (the server's RSS before and after: per idle connection), then sends
 //     one S-byte message on each and waits for every echo (RSS again: per connection that has
@@ -20,7 +24,7 @@ const require = createRequire(new URL('../tests/interop/package.json', import.me
 const WebSocket = require('ws');
 
 const [mode, ...rest] = process.argv.slice(2);
-const args = { c: 100, s: 4096, n: 1000, duration: 3, warmup: 1, deflate: false };
+const args = { c: 100, s: 4096, n: 1000, duration: 3, warmup: 1, deflate: false, rate: 0 };
 for (let i = 0; i < rest.length; i++) {
   const key = rest[i].replace(/^-+/, '').replace(/-(.)/g, (_, c) => c.toUpperCase());
   if (key === 'deflate') args.deflate = true;
@@ -100,8 +104,16 @@ async function echo() {
     bytes0 = bytes();
     own0 = process.cpuUsage();
   }, args.warmup * 1000);
-  await Promise.all(conns.map(async (c) => {
+  // With --rate: each connection's sends are due every `interval` ms, spread over the first one.
+  const interval = args.rate > 0 ? (1000 * args.c) / args.rate : 0;
+  await Promise.all(conns.map(async (c, i) => {
+    let due = performance.now() + (interval * i) / args.c;
     while (performance.now() < end) {
+      if (interval > 0) {
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        due += interval;
+      }
       const msg = chat(args.s);
       const back = await c.echo(msg);
       if (back.toString() !== msg) mismatches++;
@@ -114,7 +126,7 @@ async function echo() {
   for (const c of conns) c.ws.terminate();
   return {
     mode: 'echo', deflate: args.deflate, negotiated: conns.every((c) => c.negotiated),
-    connections: args.c, size: args.s, msgs_per_s: msgs / args.duration,
+    connections: args.c, size: args.s, rate: args.rate, msgs_per_s: msgs / args.duration,
     server_cpu_us_per_msg: cpu / msgs, wire_bytes_per_msg: wire / msgs, mismatches,
     // Share of a core the load generator itself used: near 1, it was the bottleneck.
     client_cpu_share: (own.user + own.system) / (args.duration * 1e6),
