@@ -7,7 +7,9 @@
 //!    │ read(): one IP packet, or with offload a virtio-net header + a TCP super-packet
 //!  device/tun.rs        TunLink: the fd, opened with our own ioctls (TUNSETIFF, IFF_VNET_HDR)
 //!  device/vnet.rs       virtio-net header checked and stripped, partial checksum completed
-//!  device/mod.rs        Port: middleware both ways, the impairment stage, TCP 4-tuple read once
+//!  device/mod.rs        Port: middleware both ways, the impairment stage; each packet's
+//!                       headers read once (packet.rs: IP + TCP header, options, payload range)
+//!                       and handed to vnet.rs, the middleware, recovery/ and shard routing
 //!    recovery/            loss recovery around smoltcp: segments kept until acknowledged,
 //!                         SACK/RACK repair, tail-loss probes, full SACK blocks in our ACKs
 //!    middleware/trace.rs, middleware/pcap.rs    observe every packet (--trace, --pcap)
@@ -61,6 +63,7 @@ mod entropy;
 pub mod id;
 pub mod middleware;
 pub mod net;
+pub mod packet;
 pub(crate) mod pool;
 mod ppoll;
 pub mod recovery;
