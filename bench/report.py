@@ -81,6 +81,12 @@ def get(med, section, label, server, metric):
     return med.get((section, label, server), {}).get(metric)
 
 
+def best_peer(values):
+    """The highest figure of the kernel-TCP peers in `values` (server -> figure), if any."""
+    peers = [values.get(sv) for sv in SERVERS[1:] if values.get(sv) is not None]
+    return max(peers) if peers else None
+
+
 def echo_tables(med, lines):
     cells = sorted({(int(m.get("connections", 0)), int(m.get("size", 0)), lbl)
                     for (sec, lbl, _), m in med.items() if sec == "echo" and "size" in m},
@@ -88,13 +94,14 @@ def echo_tables(med, lines):
     if not cells:
         return
     lines += ["## WebSocket echo: msgs/s (median)", "",
-              "| C | S | tunws | tokio-tungstenite | fastwebsockets | tunws ÷ t-t | tunws ÷ fws | MiB/s tunws | TUN drops/run |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| C | S | tunws | tokio-tungstenite | fastwebsockets | tunws ÷ t-t | tunws ÷ fws | tunws ÷ best peer | MiB/s tunws | TUN drops/run |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c, s, lbl in cells:
         v = {sv: get(med, "echo", lbl, sv, "msgs_per_s") for sv in SERVERS}
         lines.append(f"| {c} | {size_name(s)} | {fmt(v['tunws'])} | {fmt(v['tungstenite'])} | "
                      f"{fmt(v['fastwebsockets'])} | {fmt_ratio(ratio(v['tunws'], v['tungstenite']))} | "
                      f"{fmt_ratio(ratio(v['tunws'], v['fastwebsockets']))} | "
+                     f"{fmt_ratio(ratio(v['tunws'], best_peer(v)))} | "
                      f"{fmt(get(med, 'echo', lbl, 'tunws', 'mib_per_s'))} | "
                      f"{fmt(get(med, 'echo', lbl, 'tunws', 'tun_tx_dropped'), 0)} |")
     lines += ["", "TUN drops/run: packets the kernel dropped because tunws had not read the TUN queue "
@@ -144,8 +151,8 @@ def connect_table(med, lines):
     if not labels:
         return
     lines += ["## Connections/s (connect + upgrade + one 32 B echo + close; median)", "",
-              "| workers | tunws | tokio-tungstenite | fastwebsockets | tunws ÷ t-t | tunws ÷ fws | p50 / p99 µs tunws | p50 / p99 µs t-t |",
-              "|---:|---:|---:|---:|---:|---:|---|---|"]
+              "| workers | tunws | tokio-tungstenite | fastwebsockets | tunws ÷ t-t | tunws ÷ fws | tunws ÷ best peer | p50 / p99 µs tunws | p50 / p99 µs t-t | server CPU µs/conn (tunws / t-t / fws) | server CPU util | loadgen CPU util |",
+              "|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|"]
     for lbl in labels:
         v = {sv: get(med, "connect", lbl, sv, "msgs_per_s") for sv in SERVERS}
         c = next((m.get("connections") for (sec, l2, _), m in med.items() if l2 == lbl and m.get("connections")), None)
@@ -153,7 +160,33 @@ def connect_table(med, lines):
                for sv in SERVERS}
         lines.append(f"| {fmt(c)} | {fmt(v['tunws'])} | {fmt(v['tungstenite'])} | {fmt(v['fastwebsockets'])} | "
                      f"{fmt_ratio(ratio(v['tunws'], v['tungstenite']))} | "
-                     f"{fmt_ratio(ratio(v['tunws'], v['fastwebsockets']))} | {lat['tunws']} | {lat['tungstenite']} |")
+                     f"{fmt_ratio(ratio(v['tunws'], v['fastwebsockets']))} | {fmt_ratio(ratio(v['tunws'], best_peer(v)))} | "
+                     f"{lat['tunws']} | {lat['tungstenite']} | "
+                     + " | ".join(" / ".join(fmt(get(med, "connect", lbl, sv, k)) for sv in SERVERS)
+                                  for k in ("server_cpu_us_per_msg", "server_cpu_util", "loadgen_cpu_util")) + " |")
+    lines.append("")
+
+
+def counts_table(med, lines):
+    labels = sorted({lbl for (sec, lbl, _) in med if sec == "counts"},
+                    key=lambda l: (l.startswith("connect"), int(l.split("c=")[1].split()[0]), l))
+    if not labels:
+        return
+    lines += ["## System calls and packets per message (per connection for connect; median)", "",
+              "Counted on the server process: system calls by tracepoint (`perf stat -p`), packets by the "
+              "interface counters (the TUN for tunws, the peer's veth end for the others), over the "
+              "measured window.", "",
+              "| cell | server | syscalls | reads | writes | waits | context switches | packets in | packets out | msgs/s | server CPU util | loadgen CPU util |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for lbl in labels:
+        for sv in SERVERS:
+            g = lambda k: get(med, "counts", lbl, sv, k)
+            if g("msgs_per_s") is None:
+                continue
+            lines.append(f"| {lbl} | {SHORT[sv]} | " + " | ".join(
+                fmt(g(k), 2) for k in ("syscalls_per_msg", "reads_per_msg", "writes_per_msg", "waits_per_msg",
+                                       "context_switches_per_msg", "packets_in_per_msg", "packets_out_per_msg"))
+                + f" | {fmt(g('msgs_per_s'))} | {fmt(g('server_cpu_util'))} | {fmt(g('loadgen_cpu_util'))} |")
     lines.append("")
 
 
@@ -313,6 +346,7 @@ def loadgen_report(args):
     echo_tables(med, lines)
     connect_table(med, lines)
     loss_table(med, lines)
+    counts_table(med, lines)
     bulk_table(med, lines)
     scale_table(med, lines)
     sio_tables(med, lines)

@@ -2,7 +2,7 @@
 # Side-by-side benchmarks: tunws (userspace TCP over a TUN) against kernel-TCP peers, one run.
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
-#                    [--only echo,connect,bulk,scale,loss,sio] [--servers tunws,tungstenite,fastwebsockets]
+#                    [--only echo,connect,bulk,scale,loss,counts,sio] [--servers tunws,tungstenite,fastwebsockets]
 #                    [--scale 10,1000,10000] [--loss 1,2,5] [--bulk-loss P] [--no-build] [--no-offload]
 #                    [--sio-servers tunws,node,socketioxide] [--sio-clients N]
 #
@@ -20,6 +20,12 @@
 #            GSO is held to one MTU so a verdict is one segment on the kernel path too; reported as
 #            the time per 4 MiB (256 messages) and its ratio to each kernel-TCP peer
 #   --bulk-loss P: the bulk cells run with P % loss each way (same rules, on tunbulk's TUN too)
+#   counts   (only when asked for) system calls and packets per message for each server, at
+#            C=1 32 B, C=10 32 B, C=100 4 KiB and connect: `perf stat` counts the server's system
+#            calls (tracepoints) and the interface counters (the TUN for tunws, the peers' veth)
+#            count packets each way over the measured window less 0.5 s (needs perf); with
+#            PROFILE=1 in the environment also a CPU profile of each server over the same window
+#            (`perf record -F 999 -g`, DIR/perf-SERVER-CELL-rROUND.data)
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
 # --no-offload: tunws and tunbulk exchange MTU-sized packets with the kernel (no TSO/GSO over the
@@ -27,11 +33,12 @@
 # Needs root (namespaces, TUN), ip, taskset, python3. Every address used is inside the namespaces.
 # TUNWS_ARGS (environment): extra tunws options for A/B runs, e.g. TUNWS_ARGS='--socket-buffer
 # 262144'; TUNBULK_ARGS: the same for tunbulk in the bulk cells, e.g. TUNBULK_ARGS='--rx-buffer
-# 262144'. The report's command line shows them. TUNWS_WATCHER=1: a /trace viewer watches every
+# 262144'. TUNWS_BIN: the tunws binary to run instead of the built one (A/B runs of two builds
+# with --no-build). The report's command line shows them. TUNWS_WATCHER=1: a /trace viewer watches every
 # tunws run (bench/watcher.py), for the cost of the chat page's packet ladder.
 set -euo pipefail
 script=bench.sh
-command_line="${TUNWS_WATCHER:+TUNWS_WATCHER=$TUNWS_WATCHER }${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }${TUNBULK_ARGS:+TUNBULK_ARGS='$TUNBULK_ARGS' }scripts/bench.sh $*"
+command_line="${TUNWS_BIN:+TUNWS_BIN=$TUNWS_BIN }${TUNWS_WATCHER:+TUNWS_WATCHER=$TUNWS_WATCHER }${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }${TUNBULK_ARGS:+TUNBULK_ARGS='$TUNBULK_ARGS' }scripts/bench.sh $*"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rounds=5
@@ -86,10 +93,12 @@ if [[ $build -eq 1 ]]; then
     as_user cargo build --release -p demo -p bench
 fi
 bin=$(target_dir)/release
-for b in loadgen peer-tungstenite peer-fastwebsockets tcpbulk $(serving tunws && echo tunws) \
-    $(want sio && echo sioload peer-socketioxide tunws); do
+for b in loadgen peer-tungstenite peer-fastwebsockets tcpbulk $(serving tunws && [[ -z ${TUNWS_BIN:-} ]] && echo tunws) \
+    $(want sio && echo sioload peer-socketioxide $([[ -z ${TUNWS_BIN:-} ]] && echo tunws)); do
     [[ -x $bin/$b ]] || die "$bin/$b missing: run without --no-build"
 done
+tunws_bin=${TUNWS_BIN:-$bin/tunws}
+[[ -x $tunws_bin ]] || ! serving tunws || die "TUNWS_BIN=$tunws_bin is not an executable"
 # Node's socket.io for the sio cells, as pinned by bench/socketio-node/package-lock.json.
 node_dir=$repo/bench/socketio-node
 if want sio && [[ " ${sio_servers[*]} " == *" node "* ]]; then
@@ -184,7 +193,7 @@ stop_server() {
 # sockets smoltcp keeps and scans, so a larger cap than needed would slow the other cells.
 tunws_max_connections=
 start_tunws() {
-    start_server tunws "$ns_c" "$bin/tunws" --tun "$tun_ws" --addr $tunws_net.2/24 --port 8080 \
+    start_server tunws "$ns_c" "$tunws_bin" --tun "$tun_ws" --addr $tunws_net.2/24 --port 8080 \
         --mtu "$1" --max-per-source 0 ${tunws_max_connections:+--max-connections "$tunws_max_connections"} \
         "${offload_flag[@]}" ${TUNWS_ARGS:-}
     tunws_pid=$started
@@ -294,6 +303,89 @@ if want echo || want connect || want scale; then
             done
         done
     fi
+    for server in "${servers[@]}"; do stop_server "${pid[$server]}"; done
+fi
+
+# System calls and packets per message (--only counts). The server's system calls are counted
+# by tracepoint (perf stat, cheap enough not to change the loop's shape) and its packets by the
+# interface counters, over a window inside the loadgen's measured one; both are divided by the
+# messages the loadgen echoed per second.
+count_window=$(python3 -c "print(max(0.5, $duration - 0.5))")
+count_events=raw_syscalls:sys_enter,context-switches
+for call in read readv recvfrom recvmsg write writev sendto sendmsg ppoll poll epoll_wait epoll_pwait epoll_pwait2 io_uring_enter; do
+    count_events+=,syscalls:sys_enter_$call
+done
+
+# "in out": packets into and out of the server so far (a TUN's tx is what the kernel hands
+# tunws; the peers' veth end counts its own receive and transmit).
+iface_packets() {
+    if [[ $1 == tunws ]]; then
+        in_c cat "/sys/class/net/$tun_ws/statistics/tx_packets" "/sys/class/net/$tun_ws/statistics/rx_packets"
+    else
+        in_p cat "/sys/class/net/$veth_p/statistics/rx_packets" "/sys/class/net/$veth_p/statistics/tx_packets"
+    fi | paste -sd' '
+}
+
+# One loadgen run of $server with the counts taken in its measured window; appends the loadgen
+# line with syscalls/packets per message to results.jsonl (section "counts").
+counted() {
+    local server=$1 round=$2 lg line in0 out0 in1 out1 profiler=
+    shift 2
+    loadgen "$server" "$@" >"$out/counts-loadgen.json" 2>>"$out/loadgen.err" &
+    lg=$!
+    sleep "$(python3 -c "print($warmup + 0.3)")"
+    read -r in0 out0 < <(iface_packets "$server")
+    if [[ -n ${PROFILE:-} ]]; then
+        perf record -q -F 999 -g -p "${pid[$server]}" -o "$out/perf-$server-${mode}-c$c-s$s-r$round.data" \
+            -- sleep "$count_window" 2>>"$out/perf-record.log" &
+        profiler=$!
+    fi
+    perf stat -x, -e "$count_events" -p "${pid[$server]}" -o "$out/counts-perf.csv" -- sleep "$count_window"
+    [[ -z $profiler ]] || wait "$profiler" || true
+    read -r in1 out1 < <(iface_packets "$server")
+    wait "$lg" || note "run failed: counts $server round $round: $* (see $out/loadgen.err)"
+    line=$(cat "$out/counts-loadgen.json")
+    [[ -n $line ]] || line='{"failed":true}'
+    python3 - "$line" "$server" "$round" "$count_window" $((in1 - in0)) $((out1 - out0)) "$out/counts-perf.csv" >>"$results" <<'PY'
+import json, sys
+line, server, rnd, window, pin, pout, csv = sys.argv[1:]
+d = json.loads(line)
+d.update(section="counts", server=server, round=int(rnd))
+counts = {}
+for row in open(csv):
+    f = row.strip().split(",")
+    if len(f) > 2 and f[0].replace(".", "").isdigit():
+        counts[f[2]] = float(f[0])
+groups = {
+    "syscalls": ["raw_syscalls:sys_enter"],
+    "reads": [f"syscalls:sys_enter_{c}" for c in ("read", "readv", "recvfrom", "recvmsg")],
+    "writes": [f"syscalls:sys_enter_{c}" for c in ("write", "writev", "sendto", "sendmsg")],
+    "waits": [f"syscalls:sys_enter_{c}" for c in ("ppoll", "poll", "epoll_wait", "epoll_pwait", "epoll_pwait2", "io_uring_enter")],
+    "context_switches": ["context-switches"],
+}
+rate = d.get("msgs_per_s") or 0
+if rate and not d.get("failed"):
+    msgs = rate * float(window)
+    for name, events in groups.items():
+        d[f"{name}_per_msg"] = sum(counts.get(e, 0) for e in events) / msgs
+    d["packets_in_per_msg"] = int(pin) / msgs
+    d["packets_out_per_msg"] = int(pout) / msgs
+print(json.dumps(d))
+PY
+}
+
+if want counts; then
+    require_tools perf
+    for server in "${servers[@]}"; do start_named "$server"; done
+    for ((r = 1; r <= rounds; r++)); do
+        note "round $r/$rounds: system calls and packets per message"
+        for cell in "echo 1 32" "echo 10 32" "echo 100 4096" "connect 10 32"; do
+            read -r mode c s <<<"$cell"
+            for server in $(rotated "$r"); do
+                counted "$server" "$r" --mode "$mode" -c "$c" -s "$s" --label "$mode c=$c s=$s"
+            done
+        done
+    done
     for server in "${servers[@]}"; do stop_server "${pid[$server]}"; done
 fi
 

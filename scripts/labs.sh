@@ -17,7 +17,9 @@
 # As root each lab gets a namespace `labs-<pid>-<n>` (deleted afterwards, also on failure); as
 # any other user it runs in a user + network namespace (`unshare -rn`), where you are root of
 # that namespace only and may create the TUN device without sudo. `tunws` is on the labs' PATH
-# (TUNWS=/path/to/tunws to choose the binary, else target/debug/tunws built by cargo).
+# (TUNWS=/path/to/tunws to choose the binary, else target/debug/tunws built by cargo); $LABS
+# names docs/labs/ (a lab's own scripts live in docs/labs/NN-name/); NODE_PATH holds the pinned
+# socket.io-client of tests/socketio (npm ci when a lab asks for it and it is missing).
 # Exits non-zero at the first step that fails, naming it and showing what it printed.
 set -euo pipefail
 script=labs.sh
@@ -76,7 +78,7 @@ if [[ ${1:-} == --inside ]]; then
 fi
 
 # ---- outside: choose the labs, prepare, run each in its namespace ---------------------------
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 userns=false
 verbose=false
 as_user_name=""
@@ -107,6 +109,17 @@ else
     tunws=$(target_dir)/debug/tunws
 fi
 
+# The official Socket.IO client, for the labs that use it (lab 5), pinned by
+# tests/socketio/package-lock.json: labs run offline in their namespace, so it is installed
+# here, before, and reached through NODE_PATH (the labs' scripts `require` it).
+node_modules=$repo/tests/socketio/node_modules
+lab_texts=("${files[@]}")
+[[ ${#lab_texts[@]} -gt 0 ]] || lab_texts=("$repo"/docs/labs/[0-9][0-9]-*.md)
+if grep -q 'socket\.io-client' "${lab_texts[@]}"; then
+    require_tools node npm jq
+    npm_ci_pinned "$repo/tests/socketio" socket.io-client
+fi
+
 # --as USER: the same run as another user, from a copy of the labs, this script and tunws that
 # the user can read wherever the repository lives (a checkout under /root is closed to others).
 if [[ -n $as_user_name ]]; then
@@ -114,9 +127,16 @@ if [[ -n $as_user_name ]]; then
     id "$as_user_name" >/dev/null 2>&1 || die "no user $as_user_name"
     stage=$(mktemp -d -t labs-as-XXXXXX)
     trap 'rm -rf "$stage"' EXIT
-    mkdir -p "$stage/scripts" "$stage/docs/labs" "$stage/lab-files"
+    mkdir -p "$stage/scripts" "$stage/docs/labs" "$stage/lab-files" "$stage/tests/socketio"
     cp "$repo/scripts/labs.sh" "$repo/scripts/lib.sh" "$stage/scripts/"
     cp "$tunws" "$stage/tunws"
+    # The labs' own scripts (docs/labs/NN-name/) and the Socket.IO client, when installed.
+    for dir in "$repo"/docs/labs/*/; do
+        if [[ -d $dir ]]; then cp -r "$dir" "$stage/docs/labs/"; fi
+    done
+    if [[ -d $node_modules ]]; then
+        cp -r "$node_modules" "$repo"/tests/socketio/package*.json "$stage/tests/socketio/"
+    fi
     staged=()
     if [[ ${#files[@]} -gt 0 ]]; then
         for file in "${files[@]}"; do cp "$file" "$stage/lab-files/"; staged+=(--file "$stage/lab-files/${file##*/}"); done
@@ -125,7 +145,7 @@ if [[ -n $as_user_name ]]; then
     fi
     chmod -R a+rX "$stage"
     rc=0
-    (cd "$stage" && runuser -u "$as_user_name" -- env TUNWS="$stage/tunws" PATH="$PATH" \
+    (cd "$stage" && runuser -u "$as_user_name" -- env -u LABS -u NODE_PATH TUNWS="$stage/tunws" PATH="$PATH" \
         bash "$stage/scripts/labs.sh" "${pass_on[@]}" "${staged[@]}") || rc=$?
     exit $rc
 fi
@@ -143,6 +163,10 @@ if $userns; then
     [[ -r /dev/net/tun && -w /dev/net/tun ]] ||
         die "/dev/net/tun is not open to you ($(stat -c %A /dev/net/tun 2>/dev/null || echo missing)): distributions make it 0666 (udev); an administrator can run  chmod 0666 /dev/net/tun"
 fi
+
+# What the labs' shells get besides tunws on PATH (see the header).
+export LABS=${LABS:-$repo/docs/labs}
+if [[ -d $node_modules ]]; then export NODE_PATH=$node_modules${NODE_PATH:+:$NODE_PATH}; fi
 
 top=$(mktemp -d -t labs-XXXXXX)
 namespaces=()

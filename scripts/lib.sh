@@ -72,3 +72,13 @@ tun_up() {
     # many connections overflows it and each drop costs a retransmission (docs/BENCHMARKS.md).
     ip link set "$dev" txqueuelen 10000 up
 }
+
+# Installs the npm packages of directory $1 from its package-lock.json (`npm ci`, as the invoking
+# user) unless package $2 is installed there at the locked version already.
+npm_ci_pinned() {
+    local dir=$1 package=$2 locked installed
+    locked=$(jq -r ".packages[\"node_modules/$package\"].version" "$dir/package-lock.json")
+    installed=$(jq -r .version "$dir/node_modules/$package/package.json" 2>/dev/null || echo none)
+    [[ $installed == "$locked" ]] && return
+    (cd "$dir" && as_user npm ci --no-audit --no-fund) || die "npm ci in $dir failed"
+}

@@ -25,7 +25,7 @@ started=$SECONDS
 
 # ---- what the tests need --------------------------------------------------------------------
 apt_packages=(iproute2 iputils-ping nftables curl chromium chromium-driver tshark jq gcc libc6-dev
-    netcat-openbsd xxd python3)
+    netcat-openbsd xxd python3 python3-matplotlib)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -46,27 +46,24 @@ require_tools ip nft curl ping jq cargo rustup node npm nc xxd python3 unshare
 chmod 0666 /dev/net/tun || note "cannot make /dev/net/tun 0666: the labs as nobody will fail"
 as_user rustup target list --installed | grep -qx thumbv7em-none-eabihf ||
     as_user rustup target add thumbv7em-none-eabihf || die "rustup target add thumbv7em-none-eabihf failed"
+# Makes DIR/.venv with the pinned packages of DIR/requirements.txt, again when the pins change.
+venv_pinned() {
+    local dir=$1 venv=$1/.venv
+    if ! cmp -s "$dir/requirements.txt" "$venv/installed-requirements.txt"; then
+        { as_user python3 -m venv "$venv" &&
+            as_user "$venv/bin/pip" install -q --disable-pip-version-check -r "$dir/requirements.txt" &&
+            cp "$dir/requirements.txt" "$venv/installed-requirements.txt"; } ||
+            die "pip install -r $dir/requirements.txt into $venv failed"
+    fi
+}
 # playwright-core only: the browser is Debian's /usr/bin/chromium, never a downloaded build.
-locked=$(jq -r '.packages["node_modules/playwright-core"].version' tests/browser/package-lock.json)
-installed=$(jq -r .version tests/browser/node_modules/playwright-core/package.json 2>/dev/null || echo none)
-if [[ $installed != "$locked" ]]; then
-    (cd tests/browser && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/browser failed"
-fi
-# socket.io-client (and ws) for tests/tests/socketio.rs, pinned by tests/socketio/package-lock.json.
-locked=$(jq -r '.packages["node_modules/socket.io-client"].version' tests/socketio/package-lock.json)
-installed=$(jq -r .version tests/socketio/node_modules/socket.io-client/package.json 2>/dev/null || echo none)
-if [[ $installed != "$locked" ]]; then
-    (cd tests/socketio && as_user npm ci --no-audit --no-fund) || die "npm ci in tests/socketio failed"
-fi
-# python-socketio's client for tests/tests/socketio.rs, pinned by tests/socketio/requirements.txt,
-# in a virtualenv of its own (tests/socketio/.venv); reinstalled when the pins change.
-venv=tests/socketio/.venv
-if ! cmp -s tests/socketio/requirements.txt "$venv/installed-requirements.txt"; then
-    { as_user python3 -m venv "$venv" &&
-        as_user "$venv/bin/pip" install -q --disable-pip-version-check -r tests/socketio/requirements.txt &&
-        cp tests/socketio/requirements.txt "$venv/installed-requirements.txt"; } ||
-        die "pip install -r tests/socketio/requirements.txt into $venv failed"
-fi
+npm_ci_pinned tests/browser playwright-core
+# socket.io-client (and ws) and python-socketio's client for tests/tests/socketio.rs and lab 5.
+npm_ci_pinned tests/socketio socket.io-client
+venv_pinned tests/socketio
+# Node's ws and Python websockets for tests/tests/interop.rs (permessage-deflate interop).
+npm_ci_pinned tests/interop ws
+venv_pinned tests/interop
 
 # ---- steps ----------------------------------------------------------------------------------
 passed=0

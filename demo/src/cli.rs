@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use sio::engine;
 use stack::CongestionControl;
 
 // The defaults are the library's, written once there (each with its reason).
@@ -130,7 +131,8 @@ pub struct TunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1280..))]
     pub mtu: Option<u16>,
 
-    /// Receive and send buffer of each TCP socket, in bytes (each; at least four MTUs). Only
+    /// Receive and send buffer of each TCP socket, in bytes (each; at least four MTUs, and
+    /// with offload a receive buffer of at least four 64 KiB super-packets, 256 KiB). Only
     /// the pages a connection has written are resident, so this costs address space, not memory,
     /// until the connection moves that much data; it bounds the TCP window
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SOCKET_BUFFER,
@@ -257,6 +259,19 @@ pub struct ServerArgs {
     /// node_modules/socket.io-client/dist/socket.io.min.js from `npm install socket.io-client`)
     #[arg(long, value_name = "PATH")]
     pub socketio_client: Option<PathBuf>,
+
+    /// Socket.IO heartbeat of the /socket.io/ chat: milliseconds between the server's pings
+    /// (pingInterval in the Engine.IO open packet; the default is the reference server's).
+    /// Short values let a lab watch the heartbeat
+    #[arg(long, value_name = "MS", default_value_t = engine::Config::default().ping_interval.as_millis(),
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub socketio_ping_interval: u64,
+
+    /// Milliseconds a Socket.IO client of the chat has to answer a ping with a pong
+    /// (pingTimeout); a client silent for pingInterval + pingTimeout is dropped ("ping timeout")
+    #[arg(long, value_name = "MS", default_value_t = engine::Config::default().ping_timeout.as_millis(),
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub socketio_ping_timeout: u64,
 
     /// Protocol test mode: /socket.io/ behaves as the server of the official Engine.IO v4 /
     /// Socket.IO v5 test suites (namespaces / and /custom, `auth`, `message` -> `message-back`,
@@ -435,6 +450,11 @@ mod tests {
         assert!(!s.tun.no_offload);
         assert_eq!(s.tun.congestion, CongestionControl::Cubic);
         assert!(!s.tun.no_recovery);
+        // The reference Socket.IO server's heartbeat.
+        assert_eq!(
+            (s.socketio_ping_interval, s.socketio_ping_timeout),
+            (25_000, 20_000)
+        );
     }
 
     #[test]
@@ -491,6 +511,10 @@ mod tests {
             "--congestion",
             "reno",
             "--no-recovery",
+            "--socketio-ping-interval",
+            "1000",
+            "--socketio-ping-timeout",
+            "500",
         ])
         .unwrap();
         let s = cli.server;
@@ -520,6 +544,10 @@ mod tests {
         assert!(s.tun.no_offload);
         assert_eq!(s.tun.congestion, CongestionControl::Reno);
         assert!(s.tun.no_recovery);
+        assert_eq!(
+            (s.socketio_ping_interval, s.socketio_ping_timeout),
+            (1000, 500)
+        );
     }
 
     #[test]
@@ -541,6 +569,8 @@ mod tests {
             &["tunws", "--keepalive", "-1"],
             &["tunws", "--socket-buffer", "4095"],
             &["tunws", "--socket-buffer", "16777217"],
+            &["tunws", "--socketio-ping-interval", "99"],
+            &["tunws", "--socketio-ping-timeout", "1.5"],
             &["tunws", "client", "http://10.0.0.1:80/"],
             &["tunws", "client", "ws://example.com:80/"],
         ] {

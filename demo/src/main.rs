@@ -121,7 +121,10 @@ fn mount_engine_io(server: &mut Server, args: &ServerArgs) -> io::Result<()> {
         server.mount("/engine.io/", Box::new(echo));
     } else {
         let chat = socketio_chat::SocketIoChat::default();
-        let io = SocketIo::new(sio::socket::Config::default(), Box::new(chat))?;
+        let mut config = sio::socket::Config::default();
+        config.engine.ping_interval = Duration::from_millis(args.socketio_ping_interval);
+        config.engine.ping_timeout = Duration::from_millis(args.socketio_ping_timeout);
+        let io = SocketIo::new(config, Box::new(chat))?;
         server.mount("/socket.io/", Box::new(io));
     }
     Ok(())

@@ -7,7 +7,9 @@
 //!    │ read(): one IP packet, or with offload a virtio-net header + a TCP super-packet
 //!  device/tun.rs        TunLink: the fd, opened with our own ioctls (TUNSETIFF, IFF_VNET_HDR)
 //!  device/vnet.rs       virtio-net header checked and stripped, partial checksum completed
-//!  device/mod.rs        Port: middleware both ways, the impairment stage, TCP 4-tuple read once
+//!  device/mod.rs        Port: middleware both ways, the impairment stage; each packet's
+//!                       headers read once (packet.rs: IP + TCP header, options, payload range)
+//!                       and handed to vnet.rs, the middleware, recovery/ and shard routing
 //!    recovery/            loss recovery around smoltcp: segments kept until acknowledged,
 //!                         SACK/RACK repair, tail-loss probes, full SACK blocks in our ACKs
 //!    middleware/trace.rs, middleware/pcap.rs    observe every packet (--trace, --pcap)
@@ -32,6 +34,28 @@
 //! The way out is the mirror: the app's `Outbox` queues frames in the session's output queue,
 //! `Net::send_with` writes them into the socket's ring, the next `Net::poll` runs smoltcp's
 //! egress into `Port` (middleware, impairment, virtio-net header) and `TunLink` writes them.
+//!
+//! # Which connection needs attention this turn
+//!
+//! One ledger, in `Net`, fed link by link, each link deduplicated by a flag on the shard or
+//! the connection, so a turn touches only what changed:
+//!
+//! ```text
+//!  packet routed to shard i / shard i's timer due / socket API call on a connection of i
+//!    │ Net::mark_dirty            net/engine.rs   Net::dirty: shards to poll (Shard::dirty)
+//!    ▼
+//!  connection with a packet, a state change or a timer of its shard
+//!    │ Net::touch                 net/table.rs    Net::touched: to examine after the poll
+//!    ▼                                            (Conn::touched)
+//!  what the role must hear
+//!    │ Net::check_pending         net/engine.rs   Net::accepted (SYN-RECEIVED → announced)
+//!    │ Net::examine_touched       net/table.rs    Net::ready (Conn::ready), Net::gone
+//!    │ Net::wake                  net/socket.rs   Net::ready, for the role's own reasons:
+//!    ▼                                            accepted, role timer expired, output from
+//!                                                 an app (server::Outbox) or a mount
+//!  the role's turn: Net::accept, Net::poll_ready until empty, Net::poll_gone
+//!                                 server/mod.rs (client.rs: one connection, drains the list)
+//! ```
 //!
 //! The rest: `net/mod.rs` builds [`Net`]; `net/supply.rs` finds closed sockets for new
 //! listeners and connections and moves them between shards; `ppoll.rs` is the one blocking
@@ -61,6 +85,7 @@ mod entropy;
 pub mod id;
 pub mod middleware;
 pub mod net;
+pub mod packet;
 pub(crate) mod pool;
 mod ppoll;
 pub mod recovery;
@@ -69,6 +94,7 @@ pub mod runner;
 pub mod server;
 mod session;
 pub(crate) mod shard;
+pub(crate) mod time_wait;
 pub mod watch;
 
 pub use clock::{Clock, Duration, Instant};

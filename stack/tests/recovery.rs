@@ -322,7 +322,7 @@ fn our_acks_report_every_hole_with_full_sack_blocks() {
     let most_blocks = Arc::new(Mutex::new(0));
     let most = most_blocks.clone();
     *pair.server_rule.lock().unwrap() = Some(Box::new(move |packet| {
-        if let Some(segment) = stack::recovery::segment::Segment::parse(packet) {
+        if let Some(segment) = stack::packet::Segment::parse(packet) {
             let mut most = most.lock().unwrap();
             *most = (*most).max(segment.sack_blocks().count());
         }

@@ -23,7 +23,7 @@
 //!     (one whole frame); streaming: [`Connection::send_frame_header`]`(opcode, fin, len)`
 //!     then [`Connection::mask_payload`]`(&mut piece)`; [`Connection::ping`],
 //!     [`Connection::close`]`(code, reason)` queue control frames.
-//!   - lifecycle: [`Connection::state`] ([`State`]: Connecting, Open, Closing, Closed),
+//!   - lifecycle: [`Connection::state`] ([`State`]: Open, Closing, Closed; CONNECTING is the handshake),
 //!     [`Connection::wants_tcp_close`], keepalive via [`Connection::poll_timeout`] /
 //!     [`Connection::handle_timeout`]`(now)`.
 //! - Building blocks: [`frame`] ([`FrameHeader`] parse/emit over a [`HeaderView`]), [`mask`]

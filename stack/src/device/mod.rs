@@ -22,10 +22,11 @@ use std::os::fd::RawFd;
 
 use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium, PacketMeta};
 use smoltcp::time::Instant;
-use smoltcp::wire::{IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket};
+use smoltcp::wire::IpEndpoint;
 
 use crate::middleware::impair::{Admit, Impair, ImpairStats};
-use crate::middleware::{Chain, Direction, Verdict};
+use crate::middleware::{Chain, Direction};
+use crate::packet::{Headers, Segment};
 use crate::recovery::{Recovery, RecoveryStats};
 
 /// A source and sink of raw IP packets.
@@ -67,7 +68,7 @@ impl<L: Link + ?Sized> Link for Box<L> {
 /// Largest packet the kernel hands over with offload: an IPv6 packet with the largest payload
 /// its 16-bit length field describes (IPv4 super-packets are smaller). The TUN's GSO limit is
 /// 64 KiB, so nothing larger comes; a larger one would be cut short and fail smoltcp's checks.
-const MAX_INGRESS_PACKET: usize = 40 + 65_535;
+pub const MAX_INGRESS_PACKET: usize = 40 + 65_535;
 
 /// Largest packet smoltcp may build for the kernel to segment: the largest IPv4 packet, whose
 /// total-length field must stay exact (the kernel checks it against the frame).
@@ -80,7 +81,7 @@ pub struct PortStats {
     pub rx_packets: u64,
     /// Packets smoltcp produced and the link accepted.
     pub tx_packets: u64,
-    /// Packets a middleware layer or the impairment dropped (both directions).
+    /// Packets the impairment dropped (both directions).
     pub dropped: u64,
     /// Link read/write errors other than "would block" (logged, then ignored).
     pub errors: u64,
@@ -170,7 +171,7 @@ impl<L: Link> Port<L> {
             // load the ACK it waits for may be sitting in the link, and a probe sent then
             // would be spurious (and add to the load).
             let timers = self.drained;
-            released += recovery.poll_transmit(now, timers, |packet, segment| {
+            released += recovery.poll_transmit(now, timers, |packet, headers, segment| {
                 let end = header + packet.len();
                 if buf.len() < end {
                     buf.resize(end, 0);
@@ -184,7 +185,7 @@ impl<L: Link> Port<L> {
                     header,
                     now,
                 };
-                out.send(&mut buf[..end], segment);
+                out.send(&mut buf[..end], headers, segment);
             });
         }
         let Some(impair) = &mut self.impair else {
@@ -267,32 +268,15 @@ pub struct TcpFlow {
     pub syn: bool,
 }
 
-/// The [`TcpFlow`] of a TCP packet; `None` for anything else or garbage. IPv6 extension
-/// headers are not followed (smoltcp's TCP path does not need them either).
-fn tcp_flow(packet: &[u8]) -> Option<TcpFlow> {
-    let (src, dst, segment) = match packet.first()? >> 4 {
-        4 => {
-            let ip = Ipv4Packet::new_checked(packet).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
-                return None;
-            }
-            (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+impl TcpFlow {
+    /// The flow of a segment read by [`crate::packet`].
+    pub fn of(segment: &Segment) -> TcpFlow {
+        TcpFlow {
+            src: segment.src,
+            dst: segment.dst,
+            syn: segment.opens(),
         }
-        6 => {
-            let ip = Ipv6Packet::new_checked(packet).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
-                return None;
-            }
-            (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
-        }
-        _ => return None,
-    };
-    let tcp = TcpPacket::new_checked(segment).ok()?;
-    Some(TcpFlow {
-        src: IpEndpoint::new(src, tcp.src_port()),
-        dst: IpEndpoint::new(dst, tcp.dst_port()),
-        syn: tcp.syn() && !tcp.ack(),
-    })
+    }
 }
 
 impl<L: Link> phy::Device for Port<L> {
@@ -308,7 +292,7 @@ impl<L: Link> phy::Device for Port<L> {
     fn receive(&mut self, timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         // Drop decisions happen here, before smoltcp sees the packet, so a dropped packet costs
         // one read and nothing else; keep reading until one passes or the link is empty.
-        let len = loop {
+        let (len, flow) = loop {
             // A held packet that is due arrived before anything still in the link.
             let released = self.impair.as_mut().and_then(|impair| {
                 let rx_buf = &mut self.rx_buf;
@@ -343,9 +327,16 @@ impl<L: Link> phy::Device for Port<L> {
                             Admit::Held => continue,
                             Admit::Dropped => {
                                 self.stats.dropped += 1;
-                                let packet = &self.rx_buf[self.header.min(len)..len];
-                                self.chain
-                                    .on_wire_drop(Direction::Ingress, packet, timestamp);
+                                if !self.chain.is_empty() {
+                                    let packet = &self.rx_buf[self.header.min(len)..len];
+                                    let headers = Headers::parse(packet);
+                                    self.chain.on_wire_drop(
+                                        Direction::Ingress,
+                                        packet,
+                                        &headers,
+                                        timestamp,
+                                    );
+                                }
                                 continue;
                             }
                         }
@@ -353,10 +344,22 @@ impl<L: Link> phy::Device for Port<L> {
                     len
                 }
             };
+            // The one read of this packet's headers; everything below uses it. The checksum
+            // completion below changes no field it holds.
+            let Some(packet) = self.rx_buf.get(self.header..len) else {
+                self.stats.malformed += 1;
+                log_malformed(
+                    Direction::Ingress,
+                    vnet::Malformed::Short,
+                    self.stats.malformed,
+                );
+                continue;
+            };
+            let headers = Headers::parse(packet);
             // After the impairment, which copies frames as they came from the wire: completing
             // a checksum twice would corrupt it.
             if self.header > 0 {
-                match vnet::accept_ingress(&mut self.rx_buf[..len]) {
+                match vnet::accept_ingress(&mut self.rx_buf[..len], &headers) {
                     Ok(ingress) => self.stats.gso_rx += u64::from(ingress.gso),
                     Err(err) => {
                         self.stats.malformed += 1;
@@ -365,30 +368,24 @@ impl<L: Link> phy::Device for Port<L> {
                     }
                 }
             }
-            match self.chain.handle(
+            self.chain.handle(
                 Direction::Ingress,
                 &self.rx_buf[self.header..len],
+                &headers,
                 timestamp,
-            ) {
-                Verdict::Pass => {}
-                Verdict::Drop => {
-                    self.stats.dropped += 1;
-                    continue;
-                }
-            }
+            );
             // A duplicate ACK the recovery layer acts on stops here (counted there).
             if let Some(recovery) = &mut self.recovery {
-                if !recovery.on_ingress(&self.rx_buf[self.header..len], timestamp) {
+                if !recovery.on_ingress(&headers, timestamp) {
                     continue;
                 }
             }
-            break len;
+            break (len, headers.tcp().map(TcpFlow::of));
         };
         self.stats.rx_packets += 1;
-        let packet = &self.rx_buf[self.header..len];
         let rx = PortRx {
-            packet,
-            flow: tcp_flow(packet),
+            packet: &self.rx_buf[self.header..len],
+            flow,
         };
         let tx = PortTx {
             link: &mut self.link,
@@ -495,9 +492,19 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
             self.buf.resize(end, 0);
         }
         let result = f(&mut self.buf[self.header..end]);
+        // The one read of this packet's headers (again only if recovery rewrites it).
+        let mut headers = Headers::parse(&self.buf[self.header..end]);
         let mut end = end;
         if let Some(recovery) = self.recovery {
-            end = recovery.on_egress(self.buf, self.header, end, self.segment, self.mtu, self.now);
+            end = recovery.on_egress(
+                self.buf,
+                self.header,
+                end,
+                &mut headers,
+                self.segment,
+                self.mtu,
+                self.now,
+            );
         }
         let out = Outgoing {
             link: self.link,
@@ -507,7 +514,7 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
             header: self.header,
             now: self.now,
         };
-        out.send(&mut self.buf[..end], self.segment);
+        out.send(&mut self.buf[..end], &headers, self.segment);
         result
     }
 
@@ -531,11 +538,11 @@ struct Outgoing<'a, L: Link> {
 }
 
 impl<L: Link> Outgoing<'_, L> {
-    /// Sends `frame` (header room, then the IP packet); `segment`: the payload bytes per
-    /// segment of a super-packet.
-    fn send(self, frame: &mut [u8], segment: Option<usize>) {
+    /// Sends `frame` (header room, then the IP packet, read as `headers`); `segment`: the
+    /// payload bytes per segment of a super-packet.
+    fn send(self, frame: &mut [u8], headers: &Headers, segment: Option<usize>) {
         if self.header > 0 {
-            match vnet::prepare_egress(frame, segment) {
+            match vnet::prepare_egress(frame, headers, segment) {
                 Ok(vnet::Egress::SuperPacket) => self.stats.gso_tx += 1,
                 Ok(vnet::Egress::Plain | vnet::Egress::Segment) => {}
                 Err(err) => {
@@ -547,30 +554,27 @@ impl<L: Link> Outgoing<'_, L> {
         }
         let frame = &*frame;
         let packet = &frame[self.header..];
-        let verdict = match self.chain.handle(Direction::Egress, packet, self.now) {
-            Verdict::Pass => match self.impair {
-                None => Verdict::Pass,
-                Some(impair) => match impair.admit(Direction::Egress, frame, self.now) {
-                    Admit::Now => Verdict::Pass,
-                    // Sent by `Port::release_due` when its time comes.
-                    Admit::Held => return,
-                    Admit::Dropped => {
-                        self.chain.on_wire_drop(Direction::Egress, packet, self.now);
-                        Verdict::Drop
-                    }
-                },
-            },
-            Verdict::Drop => Verdict::Drop,
-        };
-        match verdict {
-            Verdict::Pass => match self.link.send(frame) {
-                Ok(()) => self.stats.tx_packets += 1,
-                Err(err) => {
-                    self.stats.errors += 1;
-                    log_link_error("write", &err, self.stats.errors);
+        self.chain
+            .handle(Direction::Egress, packet, headers, self.now);
+        if let Some(impair) = self.impair {
+            match impair.admit(Direction::Egress, frame, self.now) {
+                Admit::Now => {}
+                // Sent by `Port::release_due` when its time comes.
+                Admit::Held => return,
+                Admit::Dropped => {
+                    self.chain
+                        .on_wire_drop(Direction::Egress, packet, headers, self.now);
+                    self.stats.dropped += 1;
+                    return;
                 }
-            },
-            Verdict::Drop => self.stats.dropped += 1,
+            }
+        }
+        match self.link.send(frame) {
+            Ok(()) => self.stats.tx_packets += 1,
+            Err(err) => {
+                self.stats.errors += 1;
+                log_link_error("write", &err, self.stats.errors);
+            }
         }
     }
 }
@@ -578,18 +582,10 @@ impl<L: Link> Outgoing<'_, L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::Layer;
     use crate::middleware::impair::ImpairConfig;
     use smoltcp::time::Duration;
+    use smoltcp::wire::TcpPacket;
 
-    /// A layer that drops everything, to check the chain's verdicts reach the link.
-    struct DropAll;
-
-    impl Layer for DropAll {
-        fn handle(&mut self, _: Direction, _: &[u8], _: Instant) -> Verdict {
-            Verdict::Drop
-        }
-    }
     use smoltcp::phy::{Device, RxToken, TxToken};
 
     /// A minimal IPv4+TCP header pair: 10.0.0.1:1234 → 10.0.0.2:80, SYN.
@@ -634,30 +630,6 @@ mod tests {
                 ..PortStats::default()
             }
         );
-    }
-
-    #[test]
-    fn a_dropping_layer_stops_packets_in_both_directions() {
-        let (a, mut b) = memory::pair(1500);
-        let mut chain = Chain::new();
-        chain.push(Box::new(DropAll));
-        let mut port = Port::new(a, chain);
-        b.send(&tcp_packet()).unwrap();
-        b.send(&tcp_packet()).unwrap();
-        assert!(
-            port.receive(Instant::ZERO).is_none(),
-            "both dropped, nothing left"
-        );
-        assert_eq!(b.queued(), 0);
-        let tx = port.transmit(Instant::ZERO).unwrap();
-        let r = tx.consume(3, |buf| {
-            buf.copy_from_slice(b"abc");
-            7
-        });
-        assert_eq!(r, 7, "smoltcp still gets its closure result");
-        assert_eq!(b.recv(&mut [0u8; 16]).unwrap(), None);
-        assert_eq!(port.stats().dropped, 3);
-        assert_eq!(port.stats().rx_packets + port.stats().tx_packets, 0);
     }
 
     /// A memory link that claims offload: frames carry a virtio-net header.
@@ -784,14 +756,17 @@ mod tests {
 
     #[test]
     fn non_tcp_and_garbage_have_no_flow() {
-        assert_eq!(tcp_flow(&[]), None);
-        assert_eq!(tcp_flow(&[0x45, 0, 0]), None);
+        let (a, mut b) = memory::pair(1500);
+        let mut port = Port::new(a, Chain::new());
         let mut udp = tcp_packet();
         udp[9] = 17;
-        assert_eq!(tcp_flow(&udp), None);
         let mut short = tcp_packet();
         short.truncate(30);
-        assert_eq!(tcp_flow(&short), None);
+        for packet in [&[0x45u8, 0, 0][..], &udp, &short] {
+            b.send(packet).unwrap();
+            let (rx, _tx) = port.receive(Instant::ZERO).expect("handed to smoltcp");
+            assert_eq!(rx.flow(), None, "{packet:?}");
+        }
     }
 
     #[test]

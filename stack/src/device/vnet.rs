@@ -18,9 +18,9 @@
 
 use std::fmt;
 
-use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv6Address, Ipv6Packet, TcpPacket, checksum,
-};
+use smoltcp::wire::{IpProtocol, TcpPacket, checksum};
+
+use crate::packet::{Headers, Segment};
 
 /// Bytes of header before each packet: the plain `virtio_net_hdr`. The TUN is told this size
 /// explicitly (TUNSETVNETHDRSZ) because the size is a property of the device, and a persistent
@@ -145,7 +145,8 @@ pub enum TcpChecksum {
     NotTcp,
 }
 
-/// Checks a frame read from the TUN (header + packet), completes a partial checksum in place
+/// Checks a frame read from the TUN (header + packet, whose headers were read as `headers`:
+/// [`Headers::parse`] of `frame[HEADER_LEN..]`), completes a partial checksum in place
 /// and verifies the TCP checksum when the kernel neither left it partial nor vouched for it.
 /// On success the packet is `frame[HEADER_LEN..]`, a plain IP packet with full checksums whose
 /// TCP checksum needs no further check (smoltcp runs with TCP checksums off under offload:
@@ -153,10 +154,10 @@ pub enum TcpChecksum {
 ///
 /// A super-packet is accepted whole: the stack is its final destination, so it needs no
 /// segmenting, only a receive path that takes packets larger than the MTU (smoltcp's does).
-pub fn accept_ingress(frame: &mut [u8]) -> Result<Ingress, Malformed> {
+pub fn accept_ingress(frame: &mut [u8], headers: &Headers) -> Result<Ingress, Malformed> {
     let header = Header::parse(frame).ok_or(Malformed::Short)?;
     let packet = &mut frame[HEADER_LEN..];
-    let tcp = tcp_segment(packet);
+    let tcp = headers.tcp();
     let gso = match header.gso_type & !GSO_ECN {
         GSO_NONE => false,
         GSO_TCPV4 | GSO_TCPV6 => {
@@ -165,7 +166,7 @@ pub fn accept_ingress(frame: &mut [u8]) -> Result<Ingress, Malformed> {
             } else {
                 6
             };
-            if tcp.is_none_or(|t| t.version != version) {
+            if tcp.is_none_or(|t| t.ip.version != version) {
                 return Err(Malformed::GsoNotTcp);
             }
             true
@@ -184,8 +185,8 @@ pub fn accept_ingress(frame: &mut [u8]) -> Result<Ingress, Malformed> {
                 // The completed checksum is the TCP one, over exactly the TCP segment (the sum
                 // ran to the end of the frame).
                 Some(t)
-                    if (start, offset, t.end)
-                        == (t.start, usize::from(TCP_CHECKSUM_OFFSET), packet.len()) =>
+                    if (start, offset, t.tcp_end)
+                        == (t.tcp_at, usize::from(TCP_CHECKSUM_OFFSET), packet.len()) =>
                 {
                     TcpChecksum::Completed
                 }
@@ -200,9 +201,11 @@ pub fn accept_ingress(frame: &mut [u8]) -> Result<Ingress, Malformed> {
 }
 
 /// Verifies the TCP checksum of the segment `tcp` of `packet`.
-fn verify(packet: &[u8], tcp: TcpSpan) -> Result<TcpChecksum, Malformed> {
-    let (src, dst) = addresses(packet, tcp.version).ok_or(Malformed::BadHeaders)?;
-    if TcpPacket::new_unchecked(&packet[tcp.start..tcp.end]).verify_checksum(&src, &dst) {
+fn verify(packet: &[u8], tcp: &Segment) -> Result<TcpChecksum, Malformed> {
+    let tcp_bytes = packet
+        .get(tcp.tcp_at..tcp.tcp_end)
+        .ok_or(Malformed::BadHeaders)?;
+    if TcpPacket::new_unchecked(tcp_bytes).verify_checksum(&tcp.src.addr, &tcp.dst.addr) {
         Ok(TcpChecksum::Verified)
     } else {
         Err(Malformed::BadChecksum)
@@ -222,50 +225,6 @@ fn complete_checksum(packet: &mut [u8], start: usize, offset: usize) -> Result<(
     Ok(())
 }
 
-/// Where the TCP segment of a packet lies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TcpSpan {
-    /// IP version, 4 or 6.
-    version: u8,
-    /// Offset of the TCP header.
-    start: usize,
-    /// End of the segment: the end of the IP payload by its length field.
-    end: usize,
-}
-
-/// The TCP segment of `packet`, when it is IPv4 or IPv6 carrying TCP directly (no IPv6
-/// extension headers: smoltcp neither sends nor needs them for TCP), not an IPv4 fragment, with
-/// lengths that fit the buffer and a TCP header that fits the segment.
-fn tcp_segment(packet: &[u8]) -> Option<TcpSpan> {
-    let span = match packet.first()? >> 4 {
-        4 => {
-            let ip = Ipv4Packet::new_checked(packet).ok()?;
-            if ip.next_header() != IpProtocol::Tcp || ip.more_frags() || ip.frag_offset() != 0 {
-                return None;
-            }
-            TcpSpan {
-                version: 4,
-                start: usize::from(ip.header_len()),
-                end: usize::from(ip.total_len()),
-            }
-        }
-        6 => {
-            let ip = Ipv6Packet::new_checked(packet).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
-                return None;
-            }
-            TcpSpan {
-                version: 6,
-                start: ip.header_len(),
-                end: ip.header_len() + usize::from(ip.payload_len()),
-            }
-        }
-        _ => return None,
-    };
-    TcpPacket::new_checked(packet.get(span.start..span.end)?).ok()?;
-    Some(span)
-}
-
 /// What [`prepare_egress`] made of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Egress {
@@ -279,37 +238,40 @@ pub enum Egress {
 }
 
 /// Fills the header of a frame about to be written (`frame[..HEADER_LEN]`) for the packet
-/// behind it, which smoltcp built with TCP checksums switched off (segmentation offload needs
-/// them off).
+/// behind it (read as `headers`), which smoltcp built with TCP checksums switched off
+/// (segmentation offload needs them off).
 ///
 /// `segment_size` is smoltcp's request to cut the TCP payload into segments of that many
 /// bytes (its effective MSS towards the peer). Then the header asks the kernel for TSO and a
 /// partial checksum (the pseudo-header sum goes into the TCP checksum field, the way the
 /// kernel's own stack hands TSO packets to a device). Without it, a TCP packet gets its full
 /// checksum here, so captures and the kernel see an ordinary packet.
-pub fn prepare_egress(frame: &mut [u8], segment_size: Option<usize>) -> Result<Egress, Malformed> {
+pub fn prepare_egress(
+    frame: &mut [u8],
+    headers: &Headers,
+    segment_size: Option<usize>,
+) -> Result<Egress, Malformed> {
     if frame.len() < HEADER_LEN {
         return Err(Malformed::Short);
     }
     let (head, packet) = frame.split_at_mut(HEADER_LEN);
     let head: &mut [u8; HEADER_LEN] = head.try_into().map_err(|_| Malformed::Short)?;
     let mut header = Header::default();
-    let Some(TcpSpan {
-        version,
-        start: tcp_at,
-        end: tcp_end,
-    }) = tcp_segment(packet)
-    else {
+    let Some(segment) = headers.tcp() else {
         header.emit(head);
         return match segment_size {
             None => Ok(Egress::Plain),
             Some(_) => Err(Malformed::GsoNotTcp),
         };
     };
-    let (src, dst) = addresses(packet, version).ok_or(Malformed::BadHeaders)?;
+    let (version, tcp_at, tcp_end) = (segment.ip.version, segment.tcp_at, segment.tcp_end);
+    let (src, dst) = (segment.src.addr, segment.dst.addr);
     let tcp_len = tcp_end - tcp_at;
     let tcp_len_u32 = u32::try_from(tcp_len).map_err(|_| Malformed::BadHeaders)?;
-    let mut tcp = TcpPacket::new_unchecked(&mut packet[tcp_at..tcp_end]);
+    let tcp_bytes = packet
+        .get_mut(tcp_at..tcp_end)
+        .ok_or(Malformed::BadHeaders)?;
+    let mut tcp = TcpPacket::new_unchecked(tcp_bytes);
     let result = match segment_size {
         None => {
             tcp.fill_checksum(&src, &dst);
@@ -320,11 +282,10 @@ pub fn prepare_egress(frame: &mut [u8], segment_size: Option<usize>) -> Result<E
                 .ok()
                 .filter(|&s| s > 0)
                 .ok_or(Malformed::BadSegmentSize)?;
-            let headers = tcp_at + usize::from(tcp.header_len());
             header = Header {
                 flags: F_NEEDS_CSUM,
                 gso_type: if version == 4 { GSO_TCPV4 } else { GSO_TCPV6 },
-                hdr_len: u16::try_from(headers).map_err(|_| Malformed::BadHeaders)?,
+                hdr_len: u16::try_from(segment.payload_at).map_err(|_| Malformed::BadHeaders)?,
                 gso_size,
                 csum_start: u16::try_from(tcp_at).map_err(|_| Malformed::BadHeaders)?,
                 csum_offset: TCP_CHECKSUM_OFFSET,
@@ -342,27 +303,31 @@ pub fn prepare_egress(frame: &mut [u8], segment_size: Option<usize>) -> Result<E
     Ok(result)
 }
 
-/// Source and destination address of an IP packet already checked by [`tcp_segment`].
-fn addresses(packet: &[u8], version: u8) -> Option<(IpAddress, IpAddress)> {
-    Some(match version {
-        4 => {
-            let ip = Ipv4Packet::new_checked(packet).ok()?;
-            let (s, d): (Ipv4Address, Ipv4Address) = (ip.src_addr(), ip.dst_addr());
-            (s.into(), d.into())
-        }
-        _ => {
-            let ip = Ipv6Packet::new_checked(packet).ok()?;
-            let (s, d): (Ipv6Address, Ipv6Address) = (ip.src_addr(), ip.dst_addr());
-            (s.into(), d.into())
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::{Ipv4Repr, Ipv6Repr, TcpControl, TcpRepr, TcpSeqNumber};
+    use smoltcp::wire::{
+        IpAddress, Ipv4Address, Ipv4Packet, Ipv4Repr, Ipv6Address, Ipv6Packet, Ipv6Repr,
+        TcpControl, TcpRepr, TcpSeqNumber,
+    };
+
+    /// The headers of the packet in `frame`, as the port reads them.
+    fn headers_of(frame: &[u8]) -> Headers {
+        frame
+            .get(HEADER_LEN..)
+            .map_or(Headers::Unreadable, Headers::parse)
+    }
+
+    fn accept_ingress(frame: &mut [u8]) -> Result<Ingress, Malformed> {
+        let headers = headers_of(frame);
+        super::accept_ingress(frame, &headers)
+    }
+
+    fn prepare_egress(frame: &mut [u8], segment_size: Option<usize>) -> Result<Egress, Malformed> {
+        let headers = headers_of(frame);
+        super::prepare_egress(frame, &headers, segment_size)
+    }
 
     const V4_SRC: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
     const V4_DST: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);

@@ -8,10 +8,10 @@
 //! (a packet lost on the way in never reaches them; one held on the way in reaches them when
 //! it is released; one lost on the way out was still sent by the stack, and is shown).
 //!
-//! A layer answers each packet with a [`Verdict`]: pass or drop.
+//! Layers observe: none changes or stops a packet. Dropping, delaying, reordering and
+//! duplicating is the impairment's job alone, on the wire side, where a dropped packet is
+//! reported to the layers through [`Layer::on_wire_drop`].
 
-#[cfg(test)]
-pub(crate) mod fixture;
 pub mod impair;
 pub mod pcap;
 pub mod trace;
@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use smoltcp::time::Instant;
 
 use crate::config::NetConfig;
+use crate::packet::Headers;
 
 /// Which way a packet is going.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,23 +33,22 @@ pub enum Direction {
     Egress,
 }
 
-/// What a layer wants done with a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Hand it on to the next layer.
-    Pass,
-    /// Discard it; later layers do not see it.
-    Drop,
-}
-
 /// One middleware layer.
 pub trait Layer: Send {
-    /// Looks at (and judges) one whole IP packet. `now` is the stack's clock.
-    fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict;
+    /// Looks at one whole IP packet, whose headers the port read once into `headers`
+    /// ([`crate::packet`]). `now` is the stack's clock.
+    fn handle(&mut self, direction: Direction, packet: &[u8], headers: &Headers, now: Instant);
 
     /// Sees a packet the impairment stage dropped: on the way in before any layer saw it, on
     /// the way out after every layer passed it. Only observers care; the default ignores it.
-    fn on_wire_drop(&mut self, _direction: Direction, _packet: &[u8], _now: Instant) {}
+    fn on_wire_drop(
+        &mut self,
+        _direction: Direction,
+        _packet: &[u8],
+        _headers: &Headers,
+        _now: Instant,
+    ) {
+    }
 
     /// Pushes buffered output (pcap records) to its destination.
     fn flush(&mut self) -> io::Result<()> {
@@ -102,28 +102,25 @@ impl Chain {
         self.layers.is_empty()
     }
 
-    /// Runs the packet through the layers in its direction's order; the first drop wins.
-    pub fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict {
-        let run = |layer: &mut Box<dyn Layer>| layer.handle(direction, packet, now);
-        let dropped = match direction {
-            Direction::Egress => self.layers.iter_mut().any(|l| run(l) == Verdict::Drop),
-            Direction::Ingress => self
-                .layers
-                .iter_mut()
-                .rev()
-                .any(|l| run(l) == Verdict::Drop),
-        };
-        if dropped {
-            Verdict::Drop
-        } else {
-            Verdict::Pass
+    /// Shows the packet (read as `headers`) to the layers in its direction's order.
+    pub fn handle(&mut self, direction: Direction, packet: &[u8], headers: &Headers, now: Instant) {
+        let mut run = |layer: &mut Box<dyn Layer>| layer.handle(direction, packet, headers, now);
+        match direction {
+            Direction::Egress => self.layers.iter_mut().for_each(&mut run),
+            Direction::Ingress => self.layers.iter_mut().rev().for_each(&mut run),
         }
     }
 
-    /// Tells every layer that the impairment dropped `packet`.
-    pub fn on_wire_drop(&mut self, direction: Direction, packet: &[u8], now: Instant) {
+    /// Tells every layer that the impairment dropped `packet` (read as `headers`).
+    pub fn on_wire_drop(
+        &mut self,
+        direction: Direction,
+        packet: &[u8],
+        headers: &Headers,
+        now: Instant,
+    ) {
         for layer in &mut self.layers {
-            layer.on_wire_drop(direction, packet, now);
+            layer.on_wire_drop(direction, packet, headers, now);
         }
     }
 

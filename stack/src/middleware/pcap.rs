@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use smoltcp::time::Instant;
 
-use super::{Direction, Layer, Verdict};
+use super::{Direction, Layer};
+use crate::packet::Headers;
 
 /// pcap magic for microsecond timestamps; readers detect the byte order from it.
 const MAGIC_MICROS: u32 = 0xa1b2_c3d4;
@@ -59,6 +60,17 @@ impl<W: Write + Send> Pcap<W> {
         &self.out
     }
 
+    /// Writes one record for `packet` at `now`; after a write error the capture stops (the
+    /// error is logged once and reported by `flush`).
+    pub fn capture(&mut self, packet: &[u8], now: Instant) {
+        if self.failed.is_none() {
+            if let Err(err) = self.record(packet, now) {
+                log::error!("pcap: write failed, capture stops here: {err}");
+                self.failed = Some(err);
+            }
+        }
+    }
+
     fn record(&mut self, packet: &[u8], now: Instant) -> io::Result<()> {
         let micros = u64::try_from(now.total_micros()).unwrap_or(0);
         let at = self.base + Duration::from_micros(micros);
@@ -76,14 +88,8 @@ impl<W: Write + Send> Pcap<W> {
 }
 
 impl<W: Write + Send> Layer for Pcap<W> {
-    fn handle(&mut self, _direction: Direction, packet: &[u8], now: Instant) -> Verdict {
-        if self.failed.is_none() {
-            if let Err(err) = self.record(packet, now) {
-                log::error!("pcap: write failed, capture stops here: {err}");
-                self.failed = Some(err);
-            }
-        }
-        Verdict::Pass
+    fn handle(&mut self, _direction: Direction, packet: &[u8], _headers: &Headers, now: Instant) {
+        self.capture(packet, now);
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -113,7 +119,13 @@ mod tests {
         let packet = [
             0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
         ];
-        pcap.handle(Direction::Ingress, &packet, Instant::from_micros(2_500_001));
+        let headers = Headers::parse(&packet);
+        pcap.handle(
+            Direction::Ingress,
+            &packet,
+            &headers,
+            Instant::from_micros(2_500_001),
+        );
         let bytes = pcap.get_ref().clone();
         assert_eq!(bytes.len(), 24 + 16 + packet.len());
         assert_eq!(&bytes[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);

@@ -11,12 +11,13 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use smoltcp::time::Instant;
-use smoltcp::wire::{IpProtocol, Ipv4Packet, Ipv6Packet, TcpOption, TcpPacket};
+use smoltcp::wire::IpProtocol;
 
-use super::{Direction, Layer, Verdict};
+use super::{Direction, Layer};
+use crate::packet::{Headers, IpHeader, Segment};
 
 /// Writes one line per packet to a sink (stderr by default).
 pub struct Trace {
@@ -41,15 +42,14 @@ impl Trace {
 }
 
 impl Layer for Trace {
-    fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict {
+    fn handle(&mut self, direction: Direction, packet: &[u8], headers: &Headers, now: Instant) {
         self.line.clear();
-        describe(&mut self.line, direction, packet, now);
+        describe_headers(&mut self.line, direction, packet.len(), headers, now);
         self.line.push('\n');
         // One write per line so lines from other threads do not interleave mid-line.
         if let Err(err) = self.out.write_all(self.line.as_bytes()) {
             log::debug!("trace: write failed: {err}");
         }
-        Verdict::Pass
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -57,8 +57,20 @@ impl Layer for Trace {
     }
 }
 
-/// Formats one packet into `line` (without newline).
+/// Formats one packet into `line` (without newline), reading its headers.
 pub fn describe(line: &mut String, direction: Direction, packet: &[u8], now: Instant) {
+    describe_headers(line, direction, packet.len(), &Headers::parse(packet), now);
+}
+
+/// Formats one packet of `len` bytes, already read as `headers`, into `line` (without
+/// newline).
+pub fn describe_headers(
+    line: &mut String,
+    direction: Direction,
+    len: usize,
+    headers: &Headers,
+    now: Instant,
+) {
     let dir = match direction {
         Direction::Ingress => "in ",
         Direction::Egress => "out",
@@ -71,57 +83,42 @@ pub fn describe(line: &mut String, direction: Direction, packet: &[u8], now: Ins
         micros / 1_000_000,
         micros % 1_000_000
     );
-    let parsed = match packet.first().map(|b| b >> 4) {
-        Some(4) => Ipv4Packet::new_checked(packet).ok().map(|ip| {
-            (
-                IpAddr::from(ip.src_addr()),
-                IpAddr::from(ip.dst_addr()),
-                ip.next_header(),
-                ip.payload(),
-            )
-        }),
-        Some(6) => Ipv6Packet::new_checked(packet).ok().map(|ip| {
-            (
-                IpAddr::from(ip.src_addr()),
-                IpAddr::from(ip.dst_addr()),
-                ip.next_header(),
-                ip.payload(),
-            )
-        }),
-        _ => None,
-    };
-    let Some((src, dst, protocol, payload)) = parsed else {
-        let _ = write!(line, "malformed IP packet, {} bytes", packet.len());
-        return;
-    };
-    match protocol {
-        IpProtocol::Tcp => describe_tcp(line, src, dst, payload),
-        other => {
-            let _ = write!(line, "{src} → {dst} {other} len={}", payload.len());
+    match headers {
+        Headers::Tcp(segment) => describe_tcp(line, segment),
+        Headers::Ip(ip) => describe_ip(line, ip),
+        Headers::Unreadable => {
+            let _ = write!(line, "malformed IP packet, {len} bytes");
         }
     }
 }
 
-fn describe_tcp(line: &mut String, src: IpAddr, dst: IpAddr, segment: &[u8]) {
-    let Ok(tcp) = TcpPacket::new_checked(segment) else {
-        let _ = write!(line, "{src} → {dst} TCP malformed, {} bytes", segment.len());
-        return;
+/// An IP packet that is not a whole TCP segment.
+fn describe_ip(line: &mut String, ip: &IpHeader) {
+    let (src, dst) = (ip.src, ip.dst);
+    let len = ip.payload_len();
+    let _ = match ip.protocol {
+        IpProtocol::Tcp if ip.fragment => write!(line, "{src} → {dst} TCP fragment, {len} bytes"),
+        IpProtocol::Tcp => write!(line, "{src} → {dst} TCP malformed, {len} bytes"),
+        other => write!(line, "{src} → {dst} {other} len={len}"),
     };
+}
+
+fn describe_tcp(line: &mut String, tcp: &Segment) {
     let _ = write!(
         line,
         "{} → {} TCP [",
-        std::net::SocketAddr::new(src, tcp.src_port()),
-        std::net::SocketAddr::new(dst, tcp.dst_port())
+        SocketAddr::from(tcp.src),
+        SocketAddr::from(tcp.dst)
     );
     let flags = [
-        (tcp.syn(), "SYN"),
-        (tcp.fin(), "FIN"),
-        (tcp.rst(), "RST"),
-        (tcp.psh(), "PSH"),
-        (tcp.ack(), "ACK"),
-        (tcp.urg(), "URG"),
-        (tcp.ece(), "ECE"),
-        (tcp.cwr(), "CWR"),
+        (tcp.syn, "SYN"),
+        (tcp.fin, "FIN"),
+        (tcp.rst, "RST"),
+        (tcp.psh, "PSH"),
+        (tcp.ack.is_some(), "ACK"),
+        (tcp.urg, "URG"),
+        (tcp.ece, "ECE"),
+        (tcp.cwr, "CWR"),
     ];
     let mut first = true;
     for (_, name) in flags.iter().filter(|(set, _)| *set) {
@@ -131,36 +128,23 @@ fn describe_tcp(line: &mut String, src: IpAddr, dst: IpAddr, segment: &[u8]) {
         line.push_str(name);
         first = false;
     }
-    let _ = write!(line, "] seq={}", tcp.seq_number().0 as u32);
-    if tcp.ack() {
-        let _ = write!(line, " ack={}", tcp.ack_number().0 as u32);
+    let _ = write!(line, "] seq={}", tcp.seq);
+    if let Some(ack) = tcp.ack {
+        let _ = write!(line, " ack={ack}");
     }
-    let _ = write!(
-        line,
-        " win={} len={}",
-        tcp.window_len(),
-        tcp.payload().len()
-    );
-    let mut options = tcp.options();
-    while let Ok((rest, option)) = TcpOption::parse(options) {
-        match option {
-            TcpOption::EndOfList => break,
-            TcpOption::MaxSegmentSize(mss) => {
-                let _ = write!(line, " mss={mss}");
-            }
-            TcpOption::WindowScale(shift) => {
-                let _ = write!(line, " wscale={shift}");
-            }
-            _ => {}
-        }
-        options = rest;
+    let _ = write!(line, " win={} len={}", tcp.window, tcp.payload_len);
+    if let Some(mss) = tcp.options.mss {
+        let _ = write!(line, " mss={mss}");
+    }
+    if let Some(shift) = tcp.options.wscale {
+        let _ = write!(line, " wscale={shift}");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::fixture::ipv4_tcp;
+    use crate::packet::emit_tcp;
     use smoltcp::wire::{Ipv4Address, TcpControl, TcpRepr, TcpSeqNumber};
 
     fn syn_packet() -> Vec<u8> {
@@ -180,7 +164,10 @@ mod tests {
             timestamp: None,
             payload: &[],
         };
-        ipv4_tcp(src, dst, &tcp)
+        let mut packet = vec![0u8; 120 + tcp.payload.len()];
+        let len = emit_tcp(src.into(), dst.into(), &tcp, &mut packet).expect("fits");
+        packet.truncate(len);
+        packet
     }
 
     #[test]

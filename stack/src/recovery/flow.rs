@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use smoltcp::time::{Duration, Instant};
 
 use super::receiver::Received;
-use super::segment::{Segment, seq_lt};
 use super::{DELAYED_ACK_ALLOWANCE, INITIAL_RTT, MIN_PTO, MIN_REORDER_WINDOW, Reason};
+use crate::packet::{Segment, seq_lt};
 
 /// One data segment as sent and not yet acknowledged.
 pub(super) struct Record {
@@ -103,7 +103,7 @@ impl Flow {
         let single = self.records.len() == 1
             && self.records[0]
                 .gso
-                .is_none_or(|size| self.records[0].segment.payload <= size);
+                .is_none_or(|size| self.records[0].segment.payload_len <= size);
         if single {
             pto += DELAYED_ACK_ALLOWANCE;
         }

@@ -37,7 +37,6 @@
 
 mod flow;
 pub mod receiver;
-pub mod segment;
 mod stats;
 
 use std::cmp::Reverse;
@@ -47,8 +46,8 @@ use std::collections::{BinaryHeap, HashMap};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
+use crate::packet::{Headers, refresh_ack, seq_le, seq_lt};
 use receiver::write_sack;
-use segment::{Segment, refresh_ack, seq_le, seq_lt};
 
 use flow::{Flow, Record, Timer};
 pub use stats::{Reason, RecoveryStats};
@@ -124,20 +123,22 @@ impl Recovery {
         }
     }
 
-    /// An IP packet smoltcp sends, in `buf[start..end]` (`gso`: the segment size of a
-    /// super-packet). Its ACK gets every SACK block that fits, if the result stays within
-    /// `mtu` bytes; data segments are recorded; a SYN or RST ends what was known of the
-    /// connection. Returns the packet's (new) end in `buf`.
+    /// An IP packet smoltcp sends, in `buf[start..end]`, read as `headers` (`gso`: the
+    /// segment size of a super-packet). Its ACK gets every SACK block that fits, if the result
+    /// stays within `mtu` bytes (then `headers` are read again from the rewritten packet);
+    /// data segments are recorded; a SYN or RST ends what was known of the connection.
+    /// Returns the packet's (new) end in `buf`.
     pub fn on_egress(
         &mut self,
         buf: &mut Vec<u8>,
         start: usize,
         end: usize,
+        headers: &mut Headers,
         gso: Option<usize>,
         mtu: usize,
         now: Instant,
     ) -> usize {
-        let Some(mut segment) = Segment::parse(&buf[start..end]) else {
+        let Headers::Tcp(mut segment) = *headers else {
             return end;
         };
         let key = (segment.src, segment.dst);
@@ -170,9 +171,10 @@ impl Recovery {
             if received.sack_ok && !received.blocks().is_empty() && fits {
                 if let Some(new_end) = write_sack(buf, start, end, &segment, received.blocks()) {
                     end = new_end;
-                    match Segment::parse(&buf[start..end]) {
-                        Some(rewritten) => segment = rewritten,
-                        None => return end,
+                    *headers = Headers::parse(&buf[start..end]);
+                    match headers {
+                        Headers::Tcp(rewritten) => segment = *rewritten,
+                        _ => return end,
                     }
                 }
             }
@@ -249,10 +251,11 @@ impl Recovery {
         end
     }
 
-    /// An IP packet from the peer, before smoltcp sees it. Returns false for a duplicate ACK
-    /// the layer acts on, which smoltcp should not see (see the module documentation).
-    pub fn on_ingress(&mut self, packet: &[u8], now: Instant) -> bool {
-        let Some(segment) = Segment::parse(packet) else {
+    /// An IP packet from the peer, read as `headers`, before smoltcp sees it. Returns false
+    /// for a duplicate ACK the layer acts on, which smoltcp should not see (see the module
+    /// documentation).
+    pub fn on_ingress(&mut self, headers: &Headers, now: Instant) -> bool {
+        let Some(segment) = headers.tcp() else {
             return true;
         };
         let key = (segment.dst, segment.src);
@@ -264,7 +267,7 @@ impl Recovery {
             return true;
         };
         flow.active = now;
-        if segment.payload > 0 && !segment.syn {
+        if segment.payload_len > 0 && !segment.syn {
             let acked = flow.ack_sent.map(|(ack, _)| ack);
             flow.received.on_data(segment.seq, segment.end(), acked);
         }
@@ -280,7 +283,7 @@ impl Recovery {
         let advanced = seq_lt(flow.snd_una, ack);
         let duplicate = !advanced
             && ack == flow.snd_una
-            && segment.payload == 0
+            && segment.payload_len == 0
             && !segment.fin
             && window_same
             && !flow.records.is_empty();
@@ -382,12 +385,13 @@ impl Recovery {
 
     /// Runs the timers due at `now` (when `timers`; the caller says no while packets it has
     /// not read yet may hold the ACKs they wait for) and hands every retransmission to `send`
-    /// (the packet and its super-packet segment size). Returns how many were sent.
+    /// (the packet, its headers and its super-packet segment size). Returns how many were
+    /// sent.
     pub fn poll_transmit(
         &mut self,
         now: Instant,
         timers: bool,
-        mut send: impl FnMut(&[u8], Option<usize>),
+        mut send: impl FnMut(&[u8], &Headers, Option<usize>),
     ) -> usize {
         while let Some(&Reverse((at, key))) = self.timers.peek() {
             if at > now || !timers {
@@ -478,9 +482,9 @@ impl Recovery {
                 self.scratch.clear();
                 self.scratch.extend_from_slice(&record.packet);
                 if let Some((ack, window)) = ack_sent {
-                    refresh_ack(&mut self.scratch, &record.segment, ack, window);
+                    refresh_ack(&mut self.scratch, &mut record.segment, ack, window);
                 }
-                send(&self.scratch, record.gso);
+                send(&self.scratch, &Headers::Tcp(record.segment), record.gso);
                 record.sent = now;
                 record.retransmitted = true;
                 sent += 1;

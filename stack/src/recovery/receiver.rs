@@ -7,7 +7,7 @@
 //! to as many blocks as fit (three or four): the one holding the most recently arrived segment
 //! first, then the others from the most recent down, as RFC 2018 §4 asks.
 
-use super::segment::{OPT_NOP, OPT_SACK, Segment, options as tcp_options, seq_le, seq_lt};
+use crate::packet::{OPT_NOP, OPT_SACK, Segment, options as tcp_options, seq_le, seq_lt};
 
 /// Out-of-order ranges remembered per connection; RFC 2018 §4 reports the most recent ones,
 /// and smoltcp's assembler holds at most 32 anyway.
@@ -85,7 +85,7 @@ pub fn write_sack(
     if tcp_end != end || blocks.is_empty() {
         return None;
     }
-    let old_len = usize::from(buf[tcp_at + 12] >> 4) * 4;
+    let old_len = segment.header_len;
     let mut options = [0u8; MAX_OPTIONS];
     let mut kept = 0;
     for item in tcp_options(&buf[tcp_at + 20..tcp_at + old_len]) {
@@ -146,8 +146,8 @@ fn set_ip_length(packet: &mut [u8]) -> Option<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::segment::OPT_END;
     use super::*;
+    use crate::packet::OPT_END;
     use smoltcp::wire::{IpAddress, Ipv4Address, Ipv4Packet, TcpPacket};
 
     fn received() -> Received {
@@ -185,7 +185,7 @@ mod tests {
     /// IPv4 10.0.0.2:8080 → 10.0.0.1:5000, ACK 100, smoltcp's one-block SACK option, `payload`.
     fn ack_with_one_block(payload: &[u8]) -> Vec<u8> {
         let options = [OPT_NOP, OPT_NOP, OPT_SACK, 10, 0, 0, 0, 200, 0, 0, 1, 44];
-        let mut p = super::super::segment::tests::packet(0, 100, &options, payload.len());
+        let mut p = crate::packet::tests::packet(0, 100, &options, payload.len());
         let at = p.len() - payload.len();
         p[at..].copy_from_slice(payload);
         p
@@ -212,7 +212,7 @@ mod tests {
             parsed.sack_blocks().collect::<Vec<_>>(),
             blocks[..4].to_vec()
         );
-        assert_eq!(parsed.payload, 4);
+        assert_eq!(parsed.payload_len, 4);
         assert_eq!(&packet[packet.len() - 4..], b"data");
         let ip = Ipv4Packet::new_checked(packet).unwrap();
         assert!(ip.verify_checksum());

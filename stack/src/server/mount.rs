@@ -20,7 +20,7 @@ use sio::engine::{
 use ws::handshake::{self, EMPTY_HEADER};
 use ws::{CloseCode, HttpStatus, Instant, MessageKind};
 
-use crate::ConnId;
+use crate::{ConnId, Net};
 
 use super::Server;
 use super::conn::{Conn, HttpConn, Phase, Route};
@@ -344,19 +344,13 @@ impl Server {
 
     /// For every mount: hands the application its events, then carries out what is owed to
     /// the connections: held polls answered, WebSocket packets queued, WebSocket closes
-    /// started. Connections that got output are marked touched.
-    pub(super) fn mount_flush(&mut self, now: Instant) {
+    /// started. Connections that got output are woken ([`Net::wake`]).
+    pub(super) fn mount_flush(&mut self, net: &mut Net, now: Instant) {
         let next_deadline = now + self.config.handshake_timeout;
         let queue_limit = self.config.queue_limit;
         for mount in &mut self.mounts {
             mount.endpoint.run_app(now);
-            flush(
-                mount,
-                &mut self.conns,
-                &mut self.touched,
-                next_deadline,
-                queue_limit,
-            );
+            flush(mount, &mut self.conns, net, next_deadline, queue_limit);
         }
     }
 }
@@ -369,7 +363,7 @@ impl Server {
 fn flush(
     mount: &mut Mount,
     conns: &mut HashMap<ConnId, Conn>,
-    touched: &mut Vec<ConnId>,
+    net: &mut Net,
     next_deadline: Instant,
     queue_limit: usize,
 ) {
@@ -387,7 +381,7 @@ fn flush(
                     keep_alive,
                     next_deadline,
                 );
-                touched.push(conn_id);
+                net.wake(conn_id);
             }
         }
         let Some(ws_conns) = mount.ws_of.get(&sid) else {
@@ -413,7 +407,7 @@ fn flush(
                 sent = true;
             }
             if sent {
-                touched.push(conn_id);
+                net.wake(conn_id);
             }
         }
     }

@@ -2,10 +2,12 @@
 //! every field written here is listed there. Events are rendered once, when they happen, and
 //! the same text goes to every viewer allowed to see them.
 
+use std::net::SocketAddr;
+
 use super::flow::TcpState;
 use super::json::{Object, hex};
-use super::segment::Segment;
 use super::stream::{Frame, Head};
+use crate::packet::Segment;
 
 /// Which way a packet went, as the ladder draws it: `in` from the peer (left) to tunws
 /// (right), `out` back.
@@ -60,9 +62,10 @@ pub(crate) fn tcp(
     dropped: bool,
 ) -> String {
     let mut obj = start("tcp", stamp);
-    obj.str("src", &seg.src.to_string())
-        .str("dst", &seg.dst.to_string())
-        .strs("flags", seg.flag_names())
+    // As std writes endpoints: an IPv6 address in brackets.
+    obj.str("src", &SocketAddr::from(seg.src).to_string())
+        .str("dst", &SocketAddr::from(seg.dst).to_string())
+        .strs("flags", flag_names(seg))
         .num("seq", seg.seq.wrapping_sub(base))
         .num("seq_abs", seg.seq);
     if let Some(ack) = seg.ack {
@@ -109,9 +112,25 @@ pub(crate) fn tcp(
         .num("id", seg.ip.ident)
         .bool("df", seg.ip.dont_frag);
     obj.raw("ip", &ip.end())
-        .num("tcp_hlen", seg.tcp_header_len as u64)
+        .num("tcp_hlen", seg.header_len as u64)
         .str("hdr", &hex(&packet[..seg.payload_at.min(MAX_HEADER_HEX)]));
     obj.end()
+}
+
+/// The flags set, in the order the header carries them, as Wireshark names them.
+fn flag_names(seg: &Segment) -> impl Iterator<Item = &'static str> {
+    [
+        (seg.syn, "SYN"),
+        (seg.ack.is_some(), "ACK"),
+        (seg.fin, "FIN"),
+        (seg.rst, "RST"),
+        (seg.psh, "PSH"),
+        (seg.urg, "URG"),
+        (seg.ece, "ECE"),
+        (seg.cwr, "CWR"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
 }
 
 /// tunws's TCP state changed (inferred from the segments).

@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 
 use super::event::{self, Dir, Stamp};
-use super::segment::Segment;
 use super::stream::{Decoded, Stream, Writer};
+use crate::packet::Segment;
 
 /// tunws's TCP state, inferred from the segments it sends and receives (RFC 9293 §3.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,10 +134,10 @@ impl Flow {
         } else {
             seg.seq
         });
-        let end = seg.seq.wrapping_add(seg.seq_len());
-        let retransmission = seg.seq_len() > 0
+        let end = seg.seq.wrapping_add(seg.seg_len());
+        let retransmission = seg.seg_len() > 0
             && self.high[side].is_some_and(|high| high.wrapping_sub(seg.seq) as i32 > 0);
-        if seg.seq_len() > 0 && self.high[side].is_none_or(|high| end.wrapping_sub(high) as i32 > 0)
+        if seg.seg_len() > 0 && self.high[side].is_none_or(|high| end.wrapping_sub(high) as i32 > 0)
         {
             self.high[side] = Some(end);
         }
@@ -225,7 +225,7 @@ impl Flow {
         let ours = side == 1;
         let acks_our_fin = !ours && seg.ack.is_some() && seg.ack == self.our_fin_end;
         if ours && seg.fin {
-            self.our_fin_end = Some(seg.seq.wrapping_add(seg.seq_len()));
+            self.our_fin_end = Some(seg.seq.wrapping_add(seg.seg_len()));
         }
         let next = if seg.rst {
             Closed
@@ -265,7 +265,7 @@ impl Flow {
 /// The endpoints of a packet as (remote, local): the flow key.
 pub(crate) fn key(dir: Dir, seg: &Segment) -> (SocketAddr, SocketAddr) {
     match dir {
-        Dir::In => (seg.src, seg.dst),
-        Dir::Out => (seg.dst, seg.src),
+        Dir::In => (seg.src.into(), seg.dst.into()),
+        Dir::Out => (seg.dst.into(), seg.src.into()),
     }
 }

@@ -4,7 +4,8 @@
 use smoltcp::time::Instant;
 
 use super::Tap;
-use crate::middleware::{Direction, Layer, Verdict};
+use crate::middleware::{Direction, Layer};
+use crate::packet::Headers;
 
 /// Records packets into its tap while someone watches; passes everything.
 pub struct Watch {
@@ -19,17 +20,22 @@ impl Watch {
 }
 
 impl Layer for Watch {
-    fn handle(&mut self, direction: Direction, packet: &[u8], now: Instant) -> Verdict {
+    fn handle(&mut self, direction: Direction, packet: &[u8], headers: &Headers, now: Instant) {
         // The whole cost while nobody watches: one flag.
         if self.tap.is_watched() {
-            self.tap.record(direction, packet, now, false);
+            self.tap.record(direction, packet, headers, now, false);
         }
-        Verdict::Pass
     }
 
-    fn on_wire_drop(&mut self, direction: Direction, packet: &[u8], now: Instant) {
+    fn on_wire_drop(
+        &mut self,
+        direction: Direction,
+        packet: &[u8],
+        headers: &Headers,
+        now: Instant,
+    ) {
         if self.tap.is_watched() {
-            self.tap.record(direction, packet, now, true);
+            self.tap.record(direction, packet, headers, now, true);
         }
     }
 }

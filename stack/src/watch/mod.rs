@@ -34,7 +34,6 @@ mod flow;
 mod json;
 pub mod layer;
 mod record;
-mod segment;
 mod stream;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -47,8 +46,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use smoltcp::time::Instant;
 
 use crate::ConnId;
+use crate::middleware::Direction;
 use crate::middleware::pcap::Pcap;
-use crate::middleware::{Direction, Layer as _};
+use crate::packet::Headers;
 
 use event::Stamp;
 use flow::Flow;
@@ -292,12 +292,14 @@ impl Tap {
         self.shared.hub.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records one packet. `wire_drop`: the impairment dropped it (on the way in before the
-    /// stack saw it; on the way out after the stack sent it and this was called for it).
+    /// Records one packet, read as `headers`. `wire_drop`: the impairment dropped it (on the
+    /// way in before the stack saw it; on the way out after the stack sent it and this was
+    /// called for it).
     pub(crate) fn record(
         &self,
         direction: Direction,
         packet: &[u8],
+        headers: &Headers,
         now: Instant,
         wire_drop: bool,
     ) {
@@ -306,8 +308,28 @@ impl Tap {
         }
         let scope = self.shared.scope;
         let mut hub = self.hub();
-        hub.record(scope, direction, packet, now.total_micros(), wire_drop);
+        hub.record(
+            scope,
+            direction,
+            packet,
+            headers,
+            now.total_micros(),
+            wire_drop,
+        );
         self.settle(&mut hub);
+    }
+
+    /// [`Tap::record`] for tests that hold bytes only.
+    #[cfg(test)]
+    pub(crate) fn record_bytes(
+        &self,
+        direction: Direction,
+        packet: &[u8],
+        now: Instant,
+        wire_drop: bool,
+    ) {
+        let headers = Headers::parse(packet);
+        self.record(direction, packet, &headers, now, wire_drop);
     }
 
     /// Stops recording and frees everything once no viewer is left (attached or lingering).
@@ -482,7 +504,7 @@ impl Tap {
         };
         for k in &kept {
             // The direction is not part of a pcap record.
-            pcap.handle(Direction::Ingress, &k.bytes, Instant::from_micros(k.t));
+            pcap.capture(&k.bytes, Instant::from_micros(k.t));
         }
         pcap.get_ref().clone()
     }

@@ -8,11 +8,11 @@ use crate::middleware::Direction;
 
 use super::event::{self, Dir, Stamp};
 use super::flow::{self, Flow};
-use super::segment::Segment;
 use super::{
     Backlog, ENDED_LINGER_US, Hub, IDLE_US, Kept, MAX_BACKLOG_EVENTS, MAX_FLOWS, MAX_PENDING_BYTES,
     Owner, Scope, TRACE_PATH, Tracked, deliver, is_valid_token, take_backlog, token_in,
 };
+use crate::packet::Headers;
 
 impl Hub {
     pub(super) fn record(
@@ -20,6 +20,7 @@ impl Hub {
         scope: Scope,
         direction: Direction,
         packet: &[u8],
+        headers: &Headers,
         t: i64,
         wire_drop: bool,
     ) {
@@ -29,19 +30,19 @@ impl Hub {
         };
         if dir == Dir::Out {
             if wire_drop {
-                return self.dropped_out(scope, packet);
+                return self.dropped_out(scope, headers);
             }
             // A drop reported next refers to this packet, shown or not.
             self.last_out = None;
         }
-        let Some(seg) = Segment::parse(packet) else {
+        let Some(seg) = headers.tcp() else {
             return;
         };
         self.now = t;
         if t - self.last_sweep > 1_000_000 {
             self.sweep(t);
         }
-        let key = flow::key(dir, &seg);
+        let key = flow::key(dir, seg);
         if !self.flows.contains_key(&key) {
             if self.flows.len() >= MAX_FLOWS {
                 return;
@@ -56,7 +57,7 @@ impl Hub {
             self.flows.insert(
                 key,
                 Tracked {
-                    flow: Flow::new(id, dir, &seg),
+                    flow: Flow::new(id, dir, seg),
                     owner,
                 },
             );
@@ -84,7 +85,7 @@ impl Hub {
         events.clear();
         let findings = tracked.flow.on_packet(
             stamp,
-            &seg,
+            seg,
             packet,
             wire_drop,
             &mut events,
@@ -177,14 +178,14 @@ impl Hub {
     }
 
     /// The impairment dropped the packet the stack just sent (the last one recorded).
-    fn dropped_out(&mut self, scope: Scope, packet: &[u8]) {
+    fn dropped_out(&mut self, scope: Scope, headers: &Headers) {
         let Some((key, stamp)) = self.last_out.take() else {
             return;
         };
-        let Some(seg) = Segment::parse(packet) else {
+        let Some(seg) = headers.tcp() else {
             return;
         };
-        if flow::key(Dir::Out, &seg) != key {
+        if flow::key(Dir::Out, seg) != key {
             return;
         }
         let Some(tracked) = self.flows.get_mut(&key) else {

@@ -2,7 +2,7 @@
 //! token scoping, the lost marker and the pcap export.
 
 use super::*;
-use crate::middleware::fixture::ipv4_tcp;
+use crate::packet::emit_tcp;
 use smoltcp::wire::{Ipv4Address, TcpControl, TcpRepr, TcpSeqNumber};
 
 const TOKEN_A: &str = "AAAAAAAAAAAAAAAAAAAAAA";
@@ -39,7 +39,10 @@ fn packet(
         timestamp: None,
         payload,
     };
-    ipv4_tcp(src, dst, &tcp)
+    let mut packet = vec![0u8; 120 + tcp.payload.len()];
+    let len = emit_tcp(src.into(), dst.into(), &tcp, &mut packet).expect("fits");
+    packet.truncate(len);
+    packet
 }
 
 /// A page's WebSocket connection from `port`: handshake, upgrade with `?t=token`, one masked
@@ -98,7 +101,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 
 fn play(tap: &Tap, packets: &[(Direction, Vec<u8>)]) {
     for (i, (dir, bytes)) in packets.iter().enumerate() {
-        tap.record(*dir, bytes, Instant::from_micros(1_000 * i as i64), false);
+        tap.record_bytes(*dir, bytes, Instant::from_micros(1_000 * i as i64), false);
     }
 }
 
@@ -285,15 +288,15 @@ fn retransmissions_and_impairment_drops_are_labelled() {
     play(&tap, &packets);
     let echo = &packets[6].1;
     // The echo is dropped on the way out, then sent again.
-    tap.record(Direction::Egress, echo, Instant::from_micros(9_000), true);
-    tap.record(
+    tap.record_bytes(Direction::Egress, echo, Instant::from_micros(9_000), true);
+    tap.record_bytes(
         Direction::Egress,
         echo,
         Instant::from_micros(1_009_000),
         false,
     );
     // An incoming packet lost on the wire.
-    tap.record(
+    tap.record_bytes(
         Direction::Ingress,
         &packets[5].1,
         Instant::from_micros(1_010_000),
@@ -417,7 +420,7 @@ fn a_lingering_viewer_expires_and_the_last_one_gone_stops_recording() {
     tap.unsubscribe(ConnId(1), peer(40000));
     assert!(tap.is_watched(), "it lingers");
     let late = websocket_exchange(50000, TOKEN_A);
-    tap.record(
+    tap.record_bytes(
         Direction::Ingress,
         &late[0].1,
         Instant::from_micros(LINGER_US + 2_000_000),
@@ -467,10 +470,10 @@ fn mangled_packets_never_panic_the_decoders() {
             if mangled.len() > 23 && *dir == Direction::Ingress {
                 mangled[20..22].copy_from_slice(&(10_000 + round).to_be_bytes());
             }
-            tap.record(*dir, &mangled, Instant::from_micros(t), next() % 7 == 0);
+            tap.record_bytes(*dir, &mangled, Instant::from_micros(t), next() % 7 == 0);
         }
         let noise: Vec<u8> = (0..(next() % 200)).map(|_| next() as u8).collect();
-        tap.record(Direction::Ingress, &noise, Instant::from_micros(t), false);
+        tap.record_bytes(Direction::Ingress, &noise, Instant::from_micros(t), false);
         let _ = tap.take_batch(ConnId(1), usize::MAX);
     }
     assert!(tap.is_watched());
@@ -488,14 +491,14 @@ fn held_back_and_out_of_order_bytes_are_bounded_over_all_connections() {
     for port in 10_000..12_000u16 {
         let c = CLIENT_ISN + 1;
         t += 10;
-        tap.record(
+        tap.record_bytes(
             In,
             &packet(In, port, TcpControl::Syn, CLIENT_ISN, None, b""),
             Instant::from_micros(t),
             false,
         );
         // A head that never ends (pending: no request yet), then bytes after a gap (held).
-        tap.record(
+        tap.record_bytes(
             In,
             &packet(In, port, TcpControl::Psh, c, Some(1), head),
             Instant::from_micros(t),
@@ -503,7 +506,7 @@ fn held_back_and_out_of_order_bytes_are_bounded_over_all_connections() {
         );
         for i in 0..3u32 {
             let seq = c + head.len() as u32 + i * 1400;
-            tap.record(
+            tap.record_bytes(
                 In,
                 &packet(In, port, TcpControl::Psh, seq, Some(1), &chunk),
                 Instant::from_micros(t),
@@ -511,7 +514,7 @@ fn held_back_and_out_of_order_bytes_are_bounded_over_all_connections() {
             );
         }
         let far = c + 100_000;
-        tap.record(
+        tap.record_bytes(
             In,
             &packet(In, port, TcpControl::Psh, far, Some(1), &chunk),
             Instant::from_micros(t),
@@ -531,7 +534,7 @@ fn held_back_and_out_of_order_bytes_are_bounded_over_all_connections() {
         );
     }
     // Every connection forgotten (idle), every byte given back.
-    tap.record(
+    tap.record_bytes(
         In,
         &packet(In, 9, TcpControl::Rst, 0, None, b""),
         Instant::from_micros(t + IDLE_US + 2_000_000),
