@@ -9,8 +9,13 @@
 //! - python-socketio's client (PyPI, pinned in tests/socketio/requirements.txt, in
 //!   tests/socketio/.venv) against `--socketio-test`, both transport choices: auth, ack, binary,
 //!   3 heartbeat intervals;
+//! - python-socketio on the chat: names, broadcast to 3 clients, rooms, both transport choices,
+//!   tunws restarted and both clients reconnecting by themselves (python_chat.py);
 //! - headless Chromium on the chat page in Socket.IO mode, with the browser client tunws serves
-//!   from that npm package (`--socketio-client`), tests/browser/socketio.test.mjs.
+//!   from that npm package (`--socketio-client`), tests/browser/socketio.test.mjs: two pages
+//!   chat, then tunws restarted under a page that reconnects by itself; against
+//!   `--socketio-test`, a 100 kB binary round trip from the browser, byte-exact, on both
+//!   transport choices.
 
 use netns_tests::{Netns, Proc, Tunws, http_exchange, require_root, wait_for_file};
 use std::path::{Path, PathBuf};
@@ -96,11 +101,7 @@ fn venv_python() -> PathBuf {
 /// Runs `python SCRIPT` (from tests/socketio) in `ns`, restarting tunws when it asks if
 /// `restart` is given; asserts it passed every check and returns its report and whether it
 /// asked for the restart.
-fn run_python(
-    ns: &Netns,
-    script: &str,
-    restart: Option<(&mut Tunws, &Path)>,
-) -> (String, bool) {
+fn run_python(ns: &Netns, script: &str, restart: Option<(&mut Tunws, &Path)>) -> (String, bool) {
     let mut cmd = ns.command(venv_python().to_str().expect("utf-8 path"));
     cmd.current_dir(client_dir())
         .arg(script)
@@ -110,9 +111,8 @@ fn run_python(
     }
     let mut client = Proc::spawn(&format!("python {script}"), cmd);
     let deadline = Instant::now() + NODE_TIMEOUT;
-    let restarted = restart.is_some_and(|(tunws, dir)| {
-        restart_when_ready(ns, tunws, dir, &mut client, deadline)
-    });
+    let restarted = restart
+        .is_some_and(|(tunws, dir)| restart_when_ready(ns, tunws, dir, &mut client, deadline));
     let status = client.wait_timeout(deadline.saturating_duration_since(Instant::now()));
     let report = format!("stdout:\n{}\nstderr:\n{}", client.stdout(), client.stderr());
     assert!(
@@ -149,10 +149,10 @@ fn chat_with_the_official_client_and_a_restart() {
     println!("{report}");
 }
 
-#[test]
-#[ignore = "needs root: run scripts/test.sh"]
-fn chat_page_in_socketio_mode_in_chromium() {
-    require_root!();
+/// `node --test socketio.test.mjs` of tests/browser (headless Chromium) in `ns`, against a
+/// tunws started with `tunws_args` and the browser client from npm (`--socketio-client`);
+/// `restart` restarts tunws when the page asks.
+fn browser_socketio(ns: &Netns, tunws_args: &[&str], mode: &str, restart: bool) -> String {
     let client = client_dir().join("node_modules/socket.io-client/dist/socket.io.min.js");
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     assert!(
@@ -160,15 +160,57 @@ fn chat_page_in_socketio_mode_in_chromium() {
         "playwright-core is not installed: run `npm ci` in {} (scripts/test.sh does it)",
         browser_dir.display()
     );
-    let ns = Netns::new("sio-browser");
     let client = client.to_str().expect("utf-8 path");
-    let _tunws = Tunws::start(&ns, &["--socketio-client", client]);
+    let args: Vec<&str> = ["--socketio-client", client]
+        .into_iter()
+        .chain(tunws_args.iter().copied())
+        .collect();
+    let mut tunws = Tunws::start(ns, &args);
+    let dir = restart_dir(ns);
     let mut cmd = ns.command("node");
     cmd.current_dir(&browser_dir)
         .args(["--test", "--test-reporter=spec", "socketio.test.mjs"])
-        .env("TUNWS_URL", "http://10.0.0.2:8080/");
-    let node = Proc::spawn("node --test socketio.test.mjs", cmd);
-    println!("{}", finish(node, Instant::now() + NODE_TIMEOUT));
+        .env("TUNWS_URL", "http://10.0.0.2:8080/")
+        .env("TUNWS_MODE", mode);
+    if restart {
+        cmd.env("TUNWS_RESTART_DIR", &dir);
+    }
+    let mut node = Proc::spawn("node --test socketio.test.mjs", cmd);
+    let deadline = Instant::now() + NODE_TIMEOUT;
+    let restarted = restart && restart_when_ready(ns, &mut tunws, &dir, &mut node, deadline);
+    let report = finish(node, deadline);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        restarted, restart,
+        "the restart test never asked:\n{report}"
+    );
+    report
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn chat_page_in_socketio_mode_in_chromium() {
+    require_root!();
+    let ns = Netns::new("sio-browser");
+    let report = browser_socketio(&ns, &[], "chat", true);
+    assert!(
+        report.contains("✔ a page in Socket.IO mode reconnects"),
+        "{report}"
+    );
+    println!("{report}");
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn binary_round_trip_from_chromium() {
+    require_root!();
+    let ns = Netns::new("sio-browser-bin");
+    let report = browser_socketio(&ns, &["--socketio-test"], "protocol", false);
+    assert!(
+        report.contains("✔ binary round trip from the browser"),
+        "{report}"
+    );
+    println!("{report}");
 }
 
 #[test]
@@ -190,7 +232,10 @@ fn python_socketio_chat_rooms_and_a_restart() {
     let mut tunws = Tunws::start(&ns, &[]);
     let (report, restarted) = run_python(&ns, "python_chat.py", Some((&mut tunws, &dir)));
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(restarted, "python_chat.py never asked for the restart:\n{report}");
+    assert!(
+        restarted,
+        "python_chat.py never asked for the restart:\n{report}"
+    );
     // Both clients came back to the new tunws on their own.
     let log = tunws.output();
     assert_eq!(
