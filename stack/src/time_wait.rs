@@ -14,7 +14,7 @@
 //! new SYN reuses the 4-tuple or the cap needs the socket. The socket then goes back to its
 //! shard's pool with its ring slot.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::{AnySocket, Socket, tcp};
@@ -22,6 +22,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
 use crate::rings::Slot;
+use crate::shard::TupleMap;
 
 /// How long a socket waits here: smoltcp's own TIME-WAIT delay (10 s). A peer that
 /// retransmits its FIN after that gets a RST, which ends its LAST-ACK as well.
@@ -41,7 +42,7 @@ pub(crate) struct TimeWaitSet {
     /// The sockets; only their own packets visit this set.
     pub sockets: SocketSet<'static>,
     /// (local, remote) → handle in `sockets`.
-    by_tuple: HashMap<(IpEndpoint, IpEndpoint), SocketHandle>,
+    by_tuple: TupleMap<SocketHandle>,
     /// Oldest first.
     order: VecDeque<Waiting>,
 }
@@ -51,7 +52,7 @@ impl TimeWaitSet {
     pub fn new() -> Self {
         TimeWaitSet {
             sockets: SocketSet::new(Vec::new()),
-            by_tuple: HashMap::new(),
+            by_tuple: TupleMap::default(),
             order: VecDeque::new(),
         }
     }
