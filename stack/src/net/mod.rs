@@ -17,7 +17,9 @@
 //! set per packet, so the sockets are split over several interfaces by flow hash (see
 //! `shard.rs`): a packet costs a scan of one shard, and `poll` runs egress only on the
 //! shards that had ingress, application calls or a due timer. Sends queued by the
-//! application go out at the next `poll`; `poll_delay` is zero until then.
+//! application go out at the next `poll`; `poll_delay` is zero until then. The runner splits
+//! `poll` in two around the application (`poll_ingress`, then `poll_egress`), so what a turn
+//! queues leaves in that turn.
 //!
 //! The files of this module, one job each:
 //!
