@@ -22,7 +22,7 @@
 #   counts   (only when asked for) system calls and packets per message for each server, at
 #            C=1 32 B, C=10 32 B, C=100 4 KiB and connect: `perf stat` counts the server's system
 #            calls (tracepoints) and the interface counters (the TUN for tunws, the peers' veth)
-#            count packets each way over the measured window less 0.5 s (needs perf); with
+#            count packets each way over the measured window less 1.2 s (needs perf); with
 #            PROFILE=1 in the environment also a CPU profile of each server over the same window
 #            (`perf record -F 999 -g`, DIR/perf-SERVER-CELL-rROUND.data)
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
@@ -287,7 +287,7 @@ fi
 # by tracepoint (perf stat, cheap enough not to change the loop's shape) and its packets by the
 # interface counters, over a window inside the loadgen's measured one; both are divided by the
 # messages the loadgen echoed per second.
-count_window=$(python3 -c "print(max(0.5, $duration - 0.5))")
+count_window=$(python3 -c "print(max(0.5, $duration - 1.2))")
 count_events=raw_syscalls:sys_enter,context-switches
 for call in read readv recvfrom recvmsg write writev sendto sendmsg ppoll poll epoll_wait epoll_pwait epoll_pwait2 io_uring_enter; do
     count_events+=,syscalls:sys_enter_$call
@@ -306,12 +306,13 @@ iface_packets() {
 # One loadgen run of $server with the counts taken in its measured window; appends the loadgen
 # line with syscalls/packets per message to results.jsonl (section "counts").
 counted() {
-    local server=$1 round=$2 lg line in0 out0 in1 out1 profiler=
+    local server=$1 round=$2 lg line in0 out0 in1 out1 t0 t1 profiler=
     shift 2
     loadgen "$server" "$@" >"$out/counts-loadgen.json" 2>>"$out/loadgen.err" &
     lg=$!
     sleep "$(python3 -c "print($warmup + 0.3)")"
     read -r in0 out0 < <(iface_packets "$server")
+    t0=$(date +%s.%N)
     if [[ -n ${PROFILE:-} ]]; then
         perf record -q -F 999 -g -p "${pid[$server]}" -o "$out/perf-$server-${mode}-c$c-s$s-r$round.data" \
             -- sleep "$count_window" 2>>"$out/perf-record.log" &
@@ -320,19 +321,24 @@ counted() {
     perf stat -x, -e "$count_events" -p "${pid[$server]}" -o "$out/counts-perf.csv" -- sleep "$count_window"
     [[ -z $profiler ]] || wait "$profiler" || true
     read -r in1 out1 < <(iface_packets "$server")
+    t1=$(date +%s.%N)
     wait "$lg" || note "run failed: counts $server round $round: $* (see $out/loadgen.err)"
     line=$(cat "$out/counts-loadgen.json")
     [[ -n $line ]] || line='{"failed":true}'
-    python3 - "$line" "$server" "$round" "$count_window" $((in1 - in0)) $((out1 - out0)) "$out/counts-perf.csv" >>"$results" <<'PY'
+    python3 - "$line" "$server" "$round" "$(python3 -c "print($t1 - $t0)")" $((in1 - in0)) $((out1 - out0)) "$out/counts-perf.csv" >>"$results" <<'PY'
 import json, sys
 line, server, rnd, window, pin, pout, csv = sys.argv[1:]
 d = json.loads(line)
 d.update(section="counts", server=server, round=int(rnd))
-counts = {}
+counts, enabled = {}, {}
 for row in open(csv):
     f = row.strip().split(",")
-    if len(f) > 2 and f[0].replace(".", "").isdigit():
+    if len(f) > 3 and f[0].replace(".", "").isdigit():
         counts[f[2]] = float(f[0])
+        enabled[f[2]] = float(f[3]) / 1e9
+# perf counts from the moment it is attached, which on a busy machine is well after it
+# starts: divide by the time the counters were enabled, not by the window asked for.
+window = enabled.get("raw_syscalls:sys_enter") or float(window)
 groups = {
     "syscalls": ["raw_syscalls:sys_enter"],
     "reads": [f"syscalls:sys_enter_{c}" for c in ("read", "readv", "recvfrom", "recvmsg")],
@@ -342,11 +348,12 @@ groups = {
 }
 rate = d.get("msgs_per_s") or 0
 if rate and not d.get("failed"):
-    msgs = rate * float(window)
+    msgs = rate * window
     for name, events in groups.items():
         d[f"{name}_per_msg"] = sum(counts.get(e, 0) for e in events) / msgs
-    d["packets_in_per_msg"] = int(pin) / msgs
-    d["packets_out_per_msg"] = int(pout) / msgs
+    # The interface counters were read around perf's whole run (argv: its wall time).
+    d["packets_in_per_msg"] = int(pin) / (rate * float(sys.argv[4]))
+    d["packets_out_per_msg"] = int(pout) / (rate * float(sys.argv[4]))
 print(json.dumps(d))
 PY
 }
