@@ -92,7 +92,7 @@ pub struct TupleHashing {
 impl Default for TupleHashing {
     fn default() -> Self {
         TupleHashing {
-            key: std::collections::hash_map::RandomState::new().hash_one(0x7475_6e77_73u64),
+            key: std::collections::hash_map::RandomState::new().hash_one("tunws 4-tuple table"),
         }
     }
 }
@@ -128,7 +128,9 @@ impl Hasher for TupleHasher {
         self.write_u64(u64::from(n));
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
     }
     fn write_usize(&mut self, n: usize) {
         self.write_u64(n as u64);
@@ -207,21 +209,23 @@ impl Shard {
         let mut i = 0;
         while i < self.draining.len() {
             let handle = self.draining[i];
-            if self.sockets.get::<tcp::Socket>(handle).state() != State::TimeWait {
-                i += 1;
-                continue;
-            }
-            let (socket, slot) = self.pool.detach(&mut self.sockets, handle);
-            match self.time_wait.admit(socket, slot, now) {
-                Ok(()) => {
-                    self.draining.swap_remove(i);
+            let socket = self.sockets.get::<tcp::Socket>(handle);
+            let tuple = match (socket.local_endpoint(), socket.remote_endpoint()) {
+                (Some(local), Some(remote))
+                    if socket.state() == State::TimeWait
+                        && !self.time_wait.contains(local, remote) =>
+                {
+                    (local, remote)
                 }
-                Err((socket, slot)) => {
-                    // Not admitted (a second socket of one 4-tuple): it drains here as before.
-                    self.draining[i] = self.pool.adopt(&mut self.sockets, socket, slot);
+                // Not (yet) in TIME-WAIT, or a second socket of one 4-tuple: drains here.
+                _ => {
                     i += 1;
+                    continue;
                 }
-            }
+            };
+            self.draining.swap_remove(i);
+            let (socket, slot) = self.pool.detach(&mut self.sockets, handle);
+            self.time_wait.admit(socket, slot, tuple, now);
         }
     }
 
@@ -385,10 +389,18 @@ mod tests {
             map.insert((v4(2, 8080), v4(1, port)), port);
         }
         assert!((0..2000u16).all(|port| map.get(&(v4(2, 8080), v4(1, port))) == Some(&port)));
-        assert_eq!(map.get(&(v4(1, 8080), v4(2, 7))), None, "the order of the ends counts");
+        assert_eq!(
+            map.get(&(v4(1, 8080), v4(2, 7))),
+            None,
+            "the order of the ends counts"
+        );
         let hash = |hashing: &TupleHashing| hashing.hash_one((v4(2, 8080), v4(1, 40000)));
         let (a, b) = (TupleHashing::default(), TupleHashing::default());
-        assert_eq!(hash(&a), hash(&a.clone()), "one table hashes a tuple the same way");
+        assert_eq!(
+            hash(&a),
+            hash(&a.clone()),
+            "one table hashes a tuple the same way"
+        );
         assert_ne!(hash(&a), hash(&b), "each table is keyed apart");
     }
 }

@@ -67,27 +67,17 @@ impl TimeWaitSet {
         !self.by_tuple.is_empty() && self.by_tuple.contains_key(&(local, remote))
     }
 
-    /// Takes in a socket in TIME-WAIT (detached from its shard's set, with its ring slot) at
-    /// `now`. A socket without both endpoints is handed back (nothing could reach it here).
+    /// Takes in a socket in TIME-WAIT for the 4-tuple (`local`, `remote`), detached from its
+    /// shard's set with its ring slot, at `now`. The caller checks that no other socket of
+    /// the 4-tuple waits here ([`TimeWaitSet::contains`]).
     pub fn admit(
         &mut self,
         socket: Socket<'static>,
         slot: Slot,
+        tuple: (IpEndpoint, IpEndpoint),
         now: Instant,
-    ) -> Result<(), (Socket<'static>, Slot)> {
-        let tuple = match &socket {
-            Socket::Tcp(tcp) => match (tcp.local_endpoint(), tcp.remote_endpoint()) {
-                (Some(local), Some(remote)) if tcp.state() == tcp::State::TimeWait => {
-                    (local, remote)
-                }
-                _ => return Err((socket, slot)),
-            },
-            #[allow(unreachable_patterns)] // only TCP sockets exist in this stack
-            _ => return Err((socket, slot)),
-        };
-        if self.by_tuple.contains_key(&tuple) {
-            return Err((socket, slot));
-        }
+    ) {
+        debug_assert!(!self.by_tuple.contains_key(&tuple));
         let handle = self.sockets.add(socket);
         self.by_tuple.insert(tuple, handle);
         self.order.push_back(Waiting {
@@ -96,7 +86,6 @@ impl TimeWaitSet {
             slot,
             since: now,
         });
-        Ok(())
     }
 
     /// Takes out the socket of the 4-tuple (`local`, `remote`), if one waits here.

@@ -101,7 +101,10 @@ impl Net {
             self.top_up(index);
             let shard = &mut self.shards[index];
             let smoltcp = shard.iface.poll_at(now, &shard.sockets);
-            self.deadlines[index] = smoltcp.into_iter().chain(shard.time_wait.next_expiry()).min();
+            self.deadlines[index] = smoltcp
+                .into_iter()
+                .chain(shard.time_wait.next_expiry())
+                .min();
             shard.dirty = false;
         }
         if !dirty.is_empty() {
