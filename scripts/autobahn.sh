@@ -26,6 +26,8 @@
 # scripts/test.sh has already built; cases 1-10 take about a minute per role with it), or with
 # --release (about 30 s per role). AUTOBAHN_TUNWS=/path/to/tunws skips the build, tests that binary;
 # AUTOBAHN_TUNWS_ARGS adds options to tunws in both roles (e.g. --trace: its lines land in the logs).
+# Each role logs its wall time and the CPU seconds of wstest and of the testee, which tell where
+# a slow run spends its time.
 set -euo pipefail
 script=autobahn.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -273,6 +275,15 @@ wait_for_log() {
     done
 }
 
+# CPU seconds (user + system) used so far by process $1, read before it exits; and by the
+# children this shell has waited for (cutime + cstime of the shell itself). Each role logs where
+# its time went: wstest (Python 2) or the testee.
+hz=$(getconf CLK_TCK)
+cpu_of() { awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+children_cpu() { awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.1f", ($14 + $15) / hz }' "/proc/$$/stat"; }
+cpu_wstest=0
+cpu_testee=0
+
 # Server role: wstest connects to our /echo once per case.
 run_server() {
     local dir=$reports/server
@@ -283,8 +294,12 @@ run_server() {
     wait_for_log "$dir/testee.log" "listening on" "$testee_pid" 10
     write_spec fuzzingclient.json "ws://$server_host:9001/echo" "$dir" >"$dir/spec.json"
     log "server role: wstest fuzzingclient -> ws://$server_host:9001/echo (log: $dir/wstest.log)"
+    local before
+    before=$(children_cpu)
     in_ns timeout "$role_timeout" "$wstest" -m fuzzingclient -s "$dir/spec.json" \
         >"$dir/wstest.log" 2>&1 || log "server role: wstest exited with status $? (see $dir/wstest.log)"
+    cpu_wstest=$(python3 -c "print(round($(children_cpu) - $before, 1))")
+    cpu_testee=$(cpu_of "$testee_pid")
     kill "$testee_pid" 2>/dev/null || true
     wait "$testee_pid" 2>/dev/null || true
 }
@@ -310,7 +325,8 @@ run_client() {
     log "client role: $count cases from wstest fuzzingserver on $base (logs: $dir/case-N.log)"
     # Exit statuses are not verdicts (the client exits 1 when it rightly fails a connection);
     # wstest judges each case from the wire.
-    local i role_deadline=$((SECONDS + role_timeout))
+    local i role_deadline=$((SECONDS + role_timeout)) before
+    before=$(children_cpu)
     for ((i = 1; i <= count; i++)); do
         if [[ $SECONDS -ge $role_deadline ]]; then
             log "client role: stopped at case $i of $count after $role_timeout s (AUTOBAHN_ROLE_TIMEOUT)"
@@ -319,6 +335,7 @@ run_client() {
         in_ns timeout "$case_timeout" "${client_cmd[@]}" --echo \
             "$base/runCase?case=$i&agent=tunws" >"$dir/case-$i.log" 2>&1 || echo "exit status $?" >>"$dir/case-$i.log"
     done
+    cpu_testee=$(python3 -c "print(round($(children_cpu) - $before, 1))")
     in_ns timeout 30 "${client_cmd[@]}" "$base/updateReports?agent=tunws" >"$dir/updateReports.log" 2>&1 ||
         log "client role: updateReports exited with status $? (see $dir/updateReports.log)"
     local deadline=$((SECONDS + 30))
@@ -326,6 +343,7 @@ run_client() {
         [[ $SECONDS -lt $deadline ]] || { log "client role: wstest wrote no index.json"; break; }
         sleep 0.2
     done
+    cpu_wstest=$(cpu_of "$wstest_pid")
     kill "$wstest_pid" 2>/dev/null || true
     wait "$wstest_pid" 2>/dev/null || true
 }
@@ -335,7 +353,7 @@ summary_args=(--cases "$cases" --exclude "$exclude")
 for role in "${roles[@]}"; do
     t0=$SECONDS
     "run_$role"
-    log "$role role took $((SECONDS - t0)) s"
+    log "$role role took $((SECONDS - t0)) s; CPU: wstest $cpu_wstest s, testee $cpu_testee s"
     summary_args+=(--role "$role" "$reports/$role" "$specs/expected-$role.json")
 done
 echo
