@@ -229,6 +229,56 @@ def scale_table(med, lines):
     lines.append("")
 
 
+SIO_SERVERS = ["tunws", "node", "socketioxide"]
+
+
+def sio_tables(med, lines):
+    """Socket.IO cells (bench.sh --only sio): tunws vs Node's socket.io vs socketioxide."""
+    labels = {lbl for (sec, lbl, _) in med if sec == "sio"}
+    if not labels:
+        return
+    def g(lbl, sv, k):
+        return get(med, "sio", lbl, sv, k)
+    lines += ["## Socket.IO (WebSocket transport, the chat's handlers on every server; median)", "",
+              "| cell | tunws | Node socket.io | socketioxide | tunws ÷ Node | tunws ÷ socketioxide | server CPU util (tunws / Node / sxd) | generator CPU util (same runs) |",
+              "|---|---:|---:|---:|---:|---:|---|---|"]
+    for lbl in sorted(l for l in labels if " idle " not in l):
+        v = {sv: g(lbl, sv, "msgs_per_s") for sv in SIO_SERVERS}
+        unit = "acks/s" if " ack " in lbl else "deliveries/s"
+        lines.append(f"| {lbl.removeprefix('sio ')} ({unit}) | {fmt(v['tunws'])} | {fmt(v['node'])} | {fmt(v['socketioxide'])} | "
+                     f"{fmt_ratio(ratio(v['tunws'], v['node']))} | {fmt_ratio(ratio(v['tunws'], v['socketioxide']))} | "
+                     + " / ".join(fmt(g(lbl, sv, "server_cpu_util")) for sv in SIO_SERVERS) + " | "
+                     + " / ".join(fmt(g(lbl, sv, "loadgen_cpu_util")) for sv in SIO_SERVERS) + " |")
+    for lbl in sorted(l for l in labels if " idle " in l):
+        v = {sv: g(lbl, sv, "rss_bytes_per_session") for sv in SIO_SERVERS}
+        lines.append(f"| {lbl.removeprefix('sio ')} (RSS bytes per session) | {fmt(v['tunws'], 0)} | {fmt(v['node'], 0)} | "
+                     f"{fmt(v['socketioxide'], 0)} | {fmt_ratio(ratio(v['node'], v['tunws']))} smaller | "
+                     f"{fmt_ratio(ratio(v['socketioxide'], v['tunws']))} smaller | – | – |")
+    acks = sorted(l for l in labels if " ack " in l)
+    if acks:
+        lines += ["", "Emit+ack round trip p50 / p99 in µs: " + "; ".join(
+            f"{sv} " + " / ".join(fmt(g(lbl, sv, k)) for k in ("p50_us", "p99_us"))
+            for lbl in acks for sv in SIO_SERVERS)]
+    lines += ["", "CPU util is CPU-seconds per second of the measured window (1.00 = one core busy); "
+              "the generator runs on the other core.", ""]
+
+
+def sio_targets(med):
+    rows = []
+    for lbl in sorted({l for (sec, l, _) in med if sec == "sio"}):
+        if " idle " in lbl:
+            m = get(med, "sio", lbl, "tunws", "rss_bytes_per_session")
+            rows.append((f"Socket.IO memory per idle session ≤ 16 KiB ({lbl.removeprefix('sio ')})", f"{fmt(m, 0)} B",
+                         verdict(None if m is None else m <= 16 * 1024)))
+            continue
+        t = get(med, "sio", lbl, "tunws", "msgs_per_s")
+        for peer, need in (("node", 3.0), ("socketioxide", 1.0)):
+            r = ratio(t, get(med, "sio", lbl, peer, "msgs_per_s"))
+            rows.append((f"Socket.IO {lbl.removeprefix('sio ')} ≥ {need:.0f}× {peer}", fmt_ratio(r),
+                         verdict(None if r is None else r >= need)))
+    return rows
+
+
 def verdict(ok):
     return "–" if ok is None else ("**met**" if ok else "**not met**")
 
@@ -258,7 +308,8 @@ def targets(med, lines):
         m = g(ns[-1], "tunws", "rss_bytes_per_idle")
         rows.append(("memory ≤ 12 KiB per idle connection", f"{fmt(m, 0)} B at N={ns[-1]}",
                      verdict(None if m is None else m <= 12 * 1024)))
-    lines += ["## Targets (issue 5)", "", "| target | measured | verdict |", "|---|---|---|"]
+    rows += sio_targets(med)
+    lines += ["## Targets (issues 5 and 12)", "", "| target | measured | verdict |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {v} |" for t, m, v in rows]
     lines.append("")
 
@@ -298,6 +349,7 @@ def loadgen_report(args):
     counts_table(med, lines)
     bulk_table(med, lines)
     scale_table(med, lines)
+    sio_tables(med, lines)
     failures(med, lines)
     print("\n".join(lines))
     if summary:

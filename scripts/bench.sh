@@ -2,8 +2,9 @@
 # Side-by-side benchmarks: tunws (userspace TCP over a TUN) against kernel-TCP peers, one run.
 #
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
-#                    [--only echo,connect,bulk,scale,loss,counts] [--servers tunws,tungstenite,fastwebsockets]
+#                    [--only echo,connect,bulk,scale,loss,counts,sio] [--servers tunws,tungstenite,fastwebsockets]
 #                    [--scale 10,1000,10000] [--loss 1,2,5] [--bulk-loss P] [--no-build] [--no-offload]
+#                    [--sio-servers tunws,node,socketioxide] [--sio-clients N]
 #
 # Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
 # tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
@@ -22,7 +23,9 @@
 #   counts   (only when asked for) system calls and packets per message for each server, at
 #            C=1 32 B, C=10 32 B, C=100 4 KiB and connect: `perf stat` counts the server's system
 #            calls (tracepoints) and the interface counters (the TUN for tunws, the peers' veth)
-#            count packets each way over the measured window less 0.5 s (needs perf)
+#            count packets each way over the measured window less 0.5 s (needs perf); with
+#            PROFILE=1 in the environment also a CPU profile of each server over the same window
+#            (`perf record -F 999 -g`, DIR/perf-SERVER-CELL-rROUND.data)
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
 # --no-offload: tunws and tunbulk exchange MTU-sized packets with the kernel (no TSO/GSO over the
@@ -48,8 +51,10 @@ bulk_loss=0
 build=1
 out=
 servers=(tunws tungstenite fastwebsockets)
+sio_servers=(tunws node socketioxide)
+sio_clients=1000
 offload_flag=()
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -59,6 +64,8 @@ while [[ $# -gt 0 ]]; do
         --out) out=$2; shift ;;
         --only) sections=$2; shift ;;
         --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
+        --sio-servers) IFS=, read -r -a sio_servers <<<"$2"; shift ;;
+        --sio-clients) sio_clients=$2; shift ;;
         --scale) IFS=, read -r -a scale_ns <<<"$2"; shift ;;
         --loss) IFS=, read -r -a loss_rates <<<"$2"; shift ;;
         --bulk-loss) bulk_loss=$2; shift ;;
@@ -82,15 +89,27 @@ git -C "$repo" diff --quiet HEAD -- ws stack demo bench 2>/dev/null ||
     commit="$commit + uncommitted changes in ws/stack/demo/bench"
 [[ $build -eq 1 ]] || commit="$commit (--no-build: binaries as found in the target dir)"
 if [[ $build -eq 1 ]]; then
-    note "building release binaries (tunws, loadgen, peers, tcpbulk, tunbulk)"
+    note "building release binaries (tunws, loadgen, peers, tcpbulk, tunbulk, sioload)"
     as_user cargo build --release -p demo -p bench
 fi
 bin=$(target_dir)/release
-for b in loadgen peer-tungstenite peer-fastwebsockets tcpbulk $(serving tunws && [[ -z ${TUNWS_BIN:-} ]] && echo tunws); do
+for b in loadgen peer-tungstenite peer-fastwebsockets tcpbulk $(serving tunws && [[ -z ${TUNWS_BIN:-} ]] && echo tunws) \
+    $(want sio && echo sioload peer-socketioxide $([[ -z ${TUNWS_BIN:-} ]] && echo tunws)); do
     [[ -x $bin/$b ]] || die "$bin/$b missing: run without --no-build"
 done
 tunws_bin=${TUNWS_BIN:-$bin/tunws}
 [[ -x $tunws_bin ]] || ! serving tunws || die "TUNWS_BIN=$tunws_bin is not an executable"
+# Node's socket.io for the sio cells, as pinned by bench/socketio-node/package-lock.json.
+node_dir=$repo/bench/socketio-node
+if want sio && [[ " ${sio_servers[*]} " == *" node "* ]]; then
+    require_tools node npm jq
+    locked=$(jq -r '.packages["node_modules/socket.io"].version' "$node_dir/package-lock.json")
+    installed=$(jq -r .version "$node_dir/node_modules/socket.io/package.json" 2>/dev/null || echo none)
+    if [[ $locked != "$installed" ]]; then
+        note "installing socket.io $locked into bench/socketio-node (npm ci)"
+        (cd "$node_dir" && as_user npm ci --no-audit --no-fund) || die "npm ci in bench/socketio-node failed"
+    fi
+fi
 out=${out:-$(target_dir)/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 # Other load on the machine skews every figure: keep it on record.
@@ -195,7 +214,8 @@ start_watcher() {
     die "the /trace watcher did not start (log: $log)"
 }
 
-declare -A addr=([tunws]=$tunws_net.2:8080 [tungstenite]=$kernel_p:9001 [fastwebsockets]=$kernel_p:9002)
+declare -A addr=([tunws]=$tunws_net.2:8080 [tungstenite]=$kernel_p:9001 [fastwebsockets]=$kernel_p:9002
+    [node]=$kernel_p:9003 [socketioxide]=$kernel_p:9004)
 declare -A pid
 
 # (Re)starts one of the compared servers and records its pid.
@@ -203,6 +223,7 @@ start_named() {
     [[ -n ${pid[$1]:-} ]] && stop_server "${pid[$1]}"
     case $1 in
         tunws) start_tunws 1500; pid[tunws]=$tunws_pid ;;
+        node) start_server socketio-node "$ns_p" node "$node_dir/server.js" "${addr[node]}"; pid[node]=$started ;;
         *) start_server "peer-$1" "$ns_p" "$bin/peer-$1" --cpu 0 --listen "${addr[$1]}"; pid[$1]=$started ;;
     esac
 }
@@ -226,17 +247,21 @@ record() {
         "$line" "$section" "$server" "$round" $((drops1 - drops0)) >>"$results"
 }
 
-loadgen() {
-    local server=$1
-    shift
+# One run of load generator $1 (bench loadgen or sioload) against server $2 on core 1 (the
+# servers are on core 0); a server found dead is restarted first.
+run_generator() {
+    local generator=$1 server=$2
+    shift 2
     if ! kill -0 "${pid[$server]}" 2>/dev/null; then
         note "$server died (log: $out/*$server.log); restarting it"
         start_named "$server"
     fi
-    # A hung run costs at most two minutes beyond its own length (10 000 opens take ~15 s).
-    timeout $((${duration%.*} + ${warmup%.*} + 120)) ip netns exec "$ns_c" taskset -c 1 "$bin/loadgen" --cpu 1 --server "${addr[$server]}" --path /echo \
-        --server-pid "${pid[$server]}" --duration "$duration" --warmup "$warmup" "$@"
+    # A hung run costs at most three minutes beyond its own length (10 000 opens take ~15 s).
+    timeout $((${duration%.*} + ${warmup%.*} + 180)) ip netns exec "$ns_c" taskset -c 1 "$bin/$generator" --cpu 1 \
+        --server "${addr[$server]}" --server-pid "${pid[$server]}" --duration "$duration" --warmup "$warmup" "$@"
 }
+
+loadgen() { run_generator loadgen "$1" --path /echo "${@:2}"; }
 
 # Each round visits the servers in a rotated order, so drift over the run hits all of them.
 rotated() {
@@ -304,13 +329,19 @@ iface_packets() {
 # One loadgen run of $server with the counts taken in its measured window; appends the loadgen
 # line with syscalls/packets per message to results.jsonl (section "counts").
 counted() {
-    local server=$1 round=$2 lg line in0 out0 in1 out1
+    local server=$1 round=$2 lg line in0 out0 in1 out1 profiler=
     shift 2
     loadgen "$server" "$@" >"$out/counts-loadgen.json" 2>>"$out/loadgen.err" &
     lg=$!
     sleep "$(python3 -c "print($warmup + 0.3)")"
     read -r in0 out0 < <(iface_packets "$server")
+    if [[ -n ${PROFILE:-} ]]; then
+        perf record -q -F 999 -g -p "${pid[$server]}" -o "$out/perf-$server-${mode}-c$c-s$s-r$round.data" \
+            -- sleep "$count_window" 2>>"$out/perf-record.log" &
+        profiler=$!
+    fi
     perf stat -x, -e "$count_events" -p "${pid[$server]}" -o "$out/counts-perf.csv" -- sleep "$count_window"
+    [[ -z $profiler ]] || wait "$profiler" || true
     read -r in1 out1 < <(iface_packets "$server")
     wait "$lg" || note "run failed: counts $server round $round: $* (see $out/loadgen.err)"
     line=$(cat "$out/counts-loadgen.json")
@@ -439,6 +470,25 @@ if want bulk; then
         set_loss 0
         hold_gso
     fi
+fi
+
+sioload() { run_generator sioload "$@"; }
+
+if want sio; then
+    servers=("${sio_servers[@]}")
+    tunws_max_connections=$((sio_clients + 100))
+    for ((r = 1; r <= rounds; r++)); do
+        note "round $r/$rounds: Socket.IO emit+ack at C=100, broadcast and idle sessions at C=$sio_clients"
+        for server in $(rotated "$r"); do
+            # A fresh server per round: RSS growth and presence start from nothing.
+            start_named "$server"
+            record sio "$server" "$r" sioload "$server" --mode idle -c "$sio_clients" --label "sio idle c=$sio_clients"
+            record sio "$server" "$r" sioload "$server" --mode ack -c 100 --label "sio ack c=100"
+            record sio "$server" "$r" sioload "$server" --mode broadcast -c "$sio_clients" -s 32 \
+                --label "sio broadcast c=$sio_clients s=32"
+            stop_server "${pid[$server]}"
+        done
+    done
 fi
 
 {

@@ -78,7 +78,7 @@ if [[ ${1:-} == --inside ]]; then
 fi
 
 # ---- outside: choose the labs, prepare, run each in its namespace ---------------------------
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 userns=false
 verbose=false
 as_user_name=""

@@ -46,16 +46,6 @@ require_tools ip nft curl ping jq cargo rustup node npm nc xxd python3 unshare
 chmod 0666 /dev/net/tun || note "cannot make /dev/net/tun 0666: the labs as nobody will fail"
 as_user rustup target list --installed | grep -qx thumbv7em-none-eabihf ||
     as_user rustup target add thumbv7em-none-eabihf || die "rustup target add thumbv7em-none-eabihf failed"
-# Installs DIR's npm packages from its package-lock.json (`npm ci`) unless PACKAGE is already
-# installed at the locked version.
-npm_ci_pinned() {
-    local dir=$1 package=$2 locked installed
-    locked=$(jq -r ".packages[\"node_modules/$package\"].version" "$dir/package-lock.json")
-    installed=$(jq -r .version "$dir/node_modules/$package/package.json" 2>/dev/null || echo none)
-    if [[ $installed != "$locked" ]]; then
-        (cd "$dir" && as_user npm ci --no-audit --no-fund) || die "npm ci in $dir failed"
-    fi
-}
 # Makes DIR/.venv with the pinned packages of DIR/requirements.txt, again when the pins change.
 venv_pinned() {
     local dir=$1 venv=$1/.venv

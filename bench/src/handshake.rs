@@ -32,9 +32,9 @@ fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
 
-/// Reads an HTTP head (up to and including CRLFCRLF). The other side sends nothing after its head
-/// until it hears from us, so any extra byte is a protocol error rather than data to keep.
-async fn read_head(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+/// Reads an HTTP head (up to and including CRLFCRLF) and returns it with any bytes that came after
+/// it in the same reads (a server may send its first message right behind its 101).
+async fn read_head_and_rest(stream: &mut TcpStream) -> io::Result<(Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
     loop {
@@ -47,15 +47,23 @@ async fn read_head(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            if end + 4 != buf.len() {
-                return Err(invalid("bytes after the handshake head"));
-            }
-            return Ok(buf);
+            let rest = buf.split_off(end + 4);
+            return Ok((buf, rest));
         }
         if buf.len() > MAX_HEAD {
             return Err(invalid("handshake head too large"));
         }
     }
+}
+
+/// Reads an HTTP head. The other side sends nothing after its head until it hears from us, so
+/// any extra byte is a protocol error rather than data to keep.
+async fn read_head(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let (head, rest) = read_head_and_rest(stream).await?;
+    if !rest.is_empty() {
+        return Err(invalid("bytes after the handshake head"));
+    }
+    Ok(head)
 }
 
 /// Value of the first header called `name` (ASCII case-insensitive), trimmed.
@@ -87,13 +95,33 @@ pub async fn server(stream: &mut TcpStream) -> io::Result<()> {
 }
 
 /// Client side: sends the upgrade request for `path` with a key made from `nonce`, and checks the
-/// 101 and its `Sec-WebSocket-Accept`.
+/// 101 and its `Sec-WebSocket-Accept`. The server must not send anything before it hears from
+/// the client (an echo server).
 pub async fn client(
     stream: &mut TcpStream,
     host: &str,
     path: &str,
     nonce: [u8; 16],
 ) -> io::Result<()> {
+    if client_keeping_rest(stream, host, path, nonce)
+        .await?
+        .is_empty()
+    {
+        Ok(())
+    } else {
+        Err(invalid("bytes after the handshake head"))
+    }
+}
+
+/// [`client`] for servers that speak first (Engine.IO sends its open packet right after the
+/// 101): returns the bytes that followed the 101 in the same reads, the start of the first
+/// WebSocket frames.
+pub async fn client_keeping_rest(
+    stream: &mut TcpStream,
+    host: &str,
+    path: &str,
+    nonce: [u8; 16],
+) -> io::Result<Vec<u8>> {
     let mut key = [0u8; 24];
     let n = STANDARD
         .encode_slice(nonce, &mut key)
@@ -103,7 +131,7 @@ pub async fn client(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
-    let head = read_head(stream).await?;
+    let (head, rest) = read_head_and_rest(stream).await?;
     if !head.starts_with(b"HTTP/1.1 101") {
         let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
         return Err(invalid(&format!(
@@ -112,7 +140,7 @@ pub async fn client(
         )));
     }
     match header(&head, "sec-websocket-accept") {
-        Some(got) if got == accept_key(key.as_bytes()).as_bytes() => Ok(()),
+        Some(got) if got == accept_key(key.as_bytes()).as_bytes() => Ok(rest),
         _ => Err(invalid("wrong or missing Sec-WebSocket-Accept")),
     }
 }

@@ -37,6 +37,24 @@ pub fn rss_kib(pid: u32) -> io::Result<u64> {
         .ok_or_else(|| bad("no VmRSS"))
 }
 
+/// CPU time of process `pid` (if given) and of the calling process at `at`, read from a task
+/// that sleeps until then (the bounds of a measured window).
+pub async fn cpu_at(
+    pid: Option<u32>,
+    at: std::time::Instant,
+) -> (Option<Duration>, Option<Duration>) {
+    tokio::time::sleep_until(at.into()).await;
+    (
+        pid.and_then(|p| cpu_time(p).ok()),
+        cpu_time(std::process::id()).ok(),
+    )
+}
+
+/// `b - a` when both readings exist.
+pub fn elapsed_between(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    Some(b?.saturating_sub(a?))
+}
+
 fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }

@@ -17,6 +17,7 @@ pub fn config() -> socket::Config {
             ping_interval: Duration::from_millis(300),
             ping_timeout: Duration::from_millis(200),
             max_payload: 1_000_000,
+            max_buffered: 1 << 20,
         },
         connect_timeout: Duration::from_secs(1),
         max_attachments: socket::MAX_ATTACHMENTS,

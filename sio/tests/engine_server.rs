@@ -13,6 +13,7 @@ fn server() -> Server {
         ping_interval: Duration::from_millis(300),
         ping_timeout: Duration::from_millis(200),
         max_payload: 1_000_000,
+        max_buffered: 1 << 20,
     })
 }
 

@@ -35,6 +35,28 @@
 //! `Net::send_with` writes them into the socket's ring, the next `Net::poll` runs smoltcp's
 //! egress into `Port` (middleware, impairment, virtio-net header) and `TunLink` writes them.
 //!
+//! # Which connection needs attention this turn
+//!
+//! One ledger, in `Net`, fed link by link, each link deduplicated by a flag on the shard or
+//! the connection, so a turn touches only what changed:
+//!
+//! ```text
+//!  packet routed to shard i / shard i's timer due / socket API call on a connection of i
+//!    │ Net::mark_dirty            net/engine.rs   Net::dirty: shards to poll (Shard::dirty)
+//!    ▼
+//!  connection with a packet, a state change or a timer of its shard
+//!    │ Net::touch                 net/table.rs    Net::touched: to examine after the poll
+//!    ▼                                            (Conn::touched)
+//!  what the role must hear
+//!    │ Net::check_pending         net/engine.rs   Net::accepted (SYN-RECEIVED → announced)
+//!    │ Net::examine_touched       net/table.rs    Net::ready (Conn::ready), Net::gone
+//!    │ Net::wake                  net/socket.rs   Net::ready, for the role's own reasons:
+//!    ▼                                            accepted, role timer expired, output from
+//!                                                 an app (server::Outbox) or a mount
+//!  the role's turn: Net::accept, Net::poll_ready until empty, Net::poll_gone
+//!                                 server/mod.rs (client.rs: one connection, drains the list)
+//! ```
+//!
 //! The rest: `net/mod.rs` builds [`Net`]; `net/supply.rs` finds closed sockets for new
 //! listeners and connections and moves them between shards; `ppoll.rs` is the one blocking
 //! call (ppoll with a signal mask), for the runner and for `net/wait.rs` (loops of one's own);
@@ -72,6 +94,7 @@ pub mod runner;
 pub mod server;
 mod session;
 pub(crate) mod shard;
+pub(crate) mod time_wait;
 pub mod watch;
 
 pub use clock::{Clock, Duration, Instant};

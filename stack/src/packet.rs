@@ -15,8 +15,15 @@
 //! that is not a whole TCP segment (another protocol, an IPv4 fragment, IPv6 extension
 //! headers, a truncated or malformed TCP header) as [`Headers::Ip`], and a malformed option
 //! list ends the options read (those before it count).
+//!
+//! [`emit_tcp`] is the mirror for tests and fuzz targets that play a peer: a TCP segment in an
+//! IPv4 or IPv6 packet with every checksum filled in.
 
-use smoltcp::wire::{IpAddress, IpEndpoint, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    IpAddress, IpEndpoint, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpPacket,
+    TcpRepr,
+};
 
 /// At most four SACK blocks fit in the 40 bytes of TCP options (RFC 2018 §3).
 pub const MAX_SACK_BLOCKS: usize = 4;
@@ -356,6 +363,51 @@ pub fn refresh_ack(packet: &mut [u8], segment: &mut Segment, ack: u32, window: u
     segment.window = window;
 }
 
+/// Writes an IP packet carrying `tcp` from `src` to `dst` (IPv4 or IPv6, as the addresses are)
+/// into the start of `out`, with every checksum filled in, and returns its length; `None` when
+/// it does not fit `out` or the two addresses are of different versions.
+pub fn emit_tcp(
+    src: IpAddress,
+    dst: IpAddress,
+    tcp: &TcpRepr<'_>,
+    out: &mut [u8],
+) -> Option<usize> {
+    let caps = ChecksumCapabilities::default();
+    let payload_len = tcp.buffer_len();
+    let (header_len, tcp_out) = match (src, dst) {
+        (IpAddress::Ipv4(src_addr), IpAddress::Ipv4(dst_addr)) => {
+            let ip = Ipv4Repr {
+                src_addr,
+                dst_addr,
+                next_header: IpProtocol::Tcp,
+                payload_len,
+                hop_limit: 64,
+            };
+            let len = ip.buffer_len() + payload_len;
+            let mut packet = Ipv4Packet::new_unchecked(out.get_mut(..len)?);
+            ip.emit(&mut packet, &caps);
+            (ip.buffer_len(), packet.into_inner())
+        }
+        (IpAddress::Ipv6(src_addr), IpAddress::Ipv6(dst_addr)) => {
+            let ip = Ipv6Repr {
+                src_addr,
+                dst_addr,
+                next_header: IpProtocol::Tcp,
+                payload_len,
+                hop_limit: 64,
+            };
+            let len = ip.buffer_len() + payload_len;
+            let mut packet = Ipv6Packet::new_unchecked(out.get_mut(..len)?);
+            ip.emit(&mut packet);
+            (ip.buffer_len(), packet.into_inner())
+        }
+        _ => return None,
+    };
+    let segment = &mut tcp_out[header_len..];
+    tcp.emit(&mut TcpPacket::new_unchecked(segment), &src, &dst, &caps);
+    Some(header_len + payload_len)
+}
+
 /// `a` is before `b` in sequence space (RFC 9293 §3.4, modulo 2^32).
 pub fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
@@ -568,6 +620,49 @@ pub(crate) mod tests {
         assert_eq!(again, s, "the segment read matches the rewritten bytes");
         let tcp = TcpPacket::new_checked(&p[20..]).unwrap();
         assert!(tcp.verify_checksum(&s.src.addr, &s.dst.addr));
+    }
+
+    /// Emit and parse mirror each other, over IPv4 and IPv6.
+    #[test]
+    fn emitted_segments_parse_back() {
+        use smoltcp::wire::{Ipv4Address, Ipv6Address, TcpControl, TcpSeqNumber};
+        let tcp = TcpRepr {
+            src_port: 40000,
+            dst_port: 8080,
+            control: TcpControl::Syn,
+            seq_number: TcpSeqNumber(7),
+            ack_number: None,
+            window_len: 64240,
+            window_scale: Some(7),
+            max_seg_size: Some(1460),
+            sack_permitted: true,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: b"hi",
+        };
+        let v4 = (
+            Ipv4Address::new(10, 0, 0, 1).into(),
+            Ipv4Address::new(10, 0, 0, 2).into(),
+        );
+        let v6 = (
+            Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 1).into(),
+            Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).into(),
+        );
+        for (src, dst) in [v4, v6] {
+            let mut out = [0u8; 128];
+            let len = emit_tcp(src, dst, &tcp, &mut out).unwrap();
+            let s = Segment::parse(&out[..len]).unwrap();
+            assert_eq!(
+                (s.src.addr, s.dst.addr, s.src.port, s.seq),
+                (src, dst, 40000, 7)
+            );
+            assert!(s.opens() && s.options.sack_permitted && s.payload_len == 2);
+            assert_eq!((s.options.mss, s.options.wscale), (Some(1460), Some(7)));
+            let tcp_bytes = TcpPacket::new_checked(&out[s.tcp_at..len]).unwrap();
+            assert!(tcp_bytes.verify_checksum(&src, &dst));
+            assert_eq!(emit_tcp(src, dst, &tcp, &mut out[..len - 1]), None);
+        }
+        assert_eq!(emit_tcp(v4.0, v6.1, &tcp, &mut [0u8; 128]), None);
     }
 
     #[test]

@@ -5,15 +5,17 @@
 //! One turn:
 //!
 //! ```text
-//! net.poll(now)                      // ingress, timers, egress of what the last turn queued
+//! net.poll(now)                      // ingress, timers, egress
 //! driver.stop(..)                    // once, when `stop` is set (SIGINT/SIGTERM)
 //! driver.handle(net, now)            // accept, read, write, expire: queue sends
+//! net.poll_egress(now)               // what `handle` queued leaves now
 //! ppoll(fds, min(net.poll_delay, driver.poll_delay), mask without SIGINT/SIGTERM)
 //! driver.handle_input(..)            // the driver's own fd (stdin), when readable
 //! ```
 //!
-//! One `poll` per turn: what `handle` queued marks its shard dirty, so `poll_delay` is zero,
-//! the wait returns at once and the next turn's `poll` sends it.
+//! The egress after `handle` sends an answer in the turn that read its request, with the ACK
+//! of the request riding on it (smoltcp delays a bare ACK), and spares the wait and the read
+//! that found the link empty which sending it in the next turn's `poll` cost.
 //!
 //! Signals: SIGINT and SIGTERM are blocked while a turn runs and unblocked only inside
 //! `ppoll` (its `sigmask` argument swaps the masks atomically). A signal that arrives between
@@ -81,6 +83,7 @@ pub fn run<D: Driver + ?Sized>(
         if let ControlFlow::Break(output) = driver.handle(net, now) {
             break output;
         }
+        net.poll_egress(now);
         let timeout = [net.poll_delay(now), driver.poll_delay(now)]
             .into_iter()
             .flatten()

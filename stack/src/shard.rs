@@ -18,6 +18,7 @@ use smoltcp::wire::{IpAddress, IpEndpoint};
 use crate::device::{Link, PortRx, PortTx};
 use crate::id::{ConnId, IdSet};
 use crate::pool::Pool;
+use crate::time_wait::TimeWaitSet;
 
 /// Connections per shard the count is sized for.
 const CONNECTIONS_PER_SHARD: usize = 64;
@@ -112,6 +113,8 @@ pub(crate) struct Shard {
     pub draining_added: bool,
     /// In `Net`'s list of shards to poll.
     pub dirty: bool,
+    /// Draining sockets that reached TIME-WAIT, out of the egress walk.
+    pub time_wait: TimeWaitSet,
 }
 
 impl Shard {
@@ -126,6 +129,7 @@ impl Shard {
             draining: Vec::new(),
             draining_added: false,
             dirty: false,
+            time_wait: TimeWaitSet::new(),
         }
     }
 
@@ -133,6 +137,30 @@ impl Shard {
     pub fn drain(&mut self, handle: SocketHandle) {
         self.draining.push(handle);
         self.draining_added = true;
+    }
+
+    /// Moves the draining sockets that reached TIME-WAIT into [`TimeWaitSet`], out of the
+    /// egress walk. O(draining sockets still in this set).
+    pub fn set_aside_time_wait(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.draining.len() {
+            let handle = self.draining[i];
+            if self.sockets.get::<tcp::Socket>(handle).state() != State::TimeWait {
+                i += 1;
+                continue;
+            }
+            let (socket, slot) = self.pool.detach(&mut self.sockets, handle);
+            match self.time_wait.admit(socket, slot, now) {
+                Ok(()) => {
+                    self.draining.swap_remove(i);
+                }
+                Err((socket, slot)) => {
+                    // Not admitted (a second socket of one 4-tuple): it drains here as before.
+                    self.draining[i] = self.pool.adopt(&mut self.sockets, socket, slot);
+                    i += 1;
+                }
+            }
+        }
     }
 
     /// Takes the draining socket in TIME-WAIT for the 4-tuple `local`–`remote` out of the
@@ -148,6 +176,9 @@ impl Shard {
         local: IpEndpoint,
         remote: IpEndpoint,
     ) -> Option<SocketHandle> {
+        if let Some((socket, slot)) = self.time_wait.take(local, remote) {
+            return Some(self.pool.adopt(&mut self.sockets, socket, slot));
+        }
         let sockets = &self.sockets;
         let pos = self.draining.iter().position(|&h| {
             let socket = sockets.get::<tcp::Socket>(h);
@@ -162,6 +193,9 @@ impl Shard {
     /// when the cap needs the room, a new connection matters more than re-ACKing a lost final
     /// FIN (the peer then gets a RST for it, which ends its LAST-ACK just as well).
     pub fn reap_time_wait(&mut self) -> Option<SocketHandle> {
+        if let Some((socket, slot)) = self.time_wait.take_oldest() {
+            return Some(self.pool.adopt(&mut self.sockets, socket, slot));
+        }
         let sockets = &self.sockets;
         let pos = self
             .draining

@@ -5,13 +5,10 @@
 mod common;
 
 use common::{MTU, PORT, SERVER_IP, config};
-use smoltcp::phy::ChecksumCapabilities;
-use smoltcp::wire::{
-    IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr,
-    TcpSeqNumber,
-};
+use smoltcp::wire::{Ipv4Address, TcpControl, TcpRepr, TcpSeqNumber};
 use stack::device::Link;
 use stack::device::memory::{self, MemoryLink};
+use stack::packet::emit_tcp;
 use stack::{Duration, Instant, Net, NetConfig};
 
 /// A server `Net` and the raw far end of its link, where the test plays any number of peers.
@@ -57,23 +54,9 @@ impl Raw {
             timestamp: None,
             payload: &[],
         };
-        let ip = Ipv4Repr {
-            src_addr: src,
-            dst_addr: dst,
-            next_header: IpProtocol::Tcp,
-            payload_len: tcp.buffer_len(),
-            hop_limit: 64,
-        };
-        let mut buf = vec![0; ip.buffer_len() + tcp.buffer_len()];
-        let caps = ChecksumCapabilities::default();
-        let mut packet = Ipv4Packet::new_unchecked(&mut buf[..]);
-        ip.emit(&mut packet, &caps);
-        tcp.emit(
-            &mut TcpPacket::new_unchecked(packet.payload_mut()),
-            &IpAddress::Ipv4(src),
-            &IpAddress::Ipv4(dst),
-            &caps,
-        );
+        let mut buf = vec![0; MTU];
+        let len = emit_tcp(src.into(), dst.into(), &tcp, &mut buf).expect("fits the MTU");
+        buf.truncate(len);
         self.wire.send(&buf).unwrap();
     }
 
@@ -91,13 +74,12 @@ impl Raw {
         let mut out = Vec::new();
         let mut buf = vec![0; MTU];
         while let Some(n) = self.wire.recv(&mut buf).unwrap() {
-            let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
-            let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+            let tcp = stack::packet::Segment::parse(&buf[..n]).expect("a TCP segment");
             out.push(Segment {
-                dst_port: tcp.dst_port(),
-                seq: tcp.seq_number().0 as u32,
-                syn: tcp.syn(),
-                rst: tcp.rst(),
+                dst_port: tcp.dst.port,
+                seq: tcp.seq,
+                syn: tcp.syn,
+                rst: tcp.rst,
             });
         }
         out

@@ -691,3 +691,20 @@ fn at_the_cap_an_evicted_half_open_socket_serves_a_syn_of_another_shard() {
     assert!(s.connections <= 128, "cap held: {s:?}");
     assert!(real.iter().all(|&id| pair.client.is_established(id)));
 }
+
+/// `Net::wake` is the role's way onto the one ready list: a woken connection comes out of
+/// `poll_ready` once however often it was woken, and an id the table does not hold is ignored.
+#[test]
+fn woken_connections_come_out_of_poll_ready_once() {
+    let mut pair = Pair::listening();
+    let (_cid, sid) = connect(&mut pair);
+    while pair.server.poll_ready().is_some() {}
+    assert!(!pair.server.has_ready());
+    pair.server.wake(sid);
+    pair.server.wake(sid);
+    pair.server.wake(ConnId(u64::MAX));
+    assert!(pair.server.has_ready());
+    assert_eq!(pair.server.poll_ready(), Some(sid));
+    assert_eq!(pair.server.poll_ready(), None);
+    assert!(!pair.server.has_ready());
+}

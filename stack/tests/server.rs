@@ -915,6 +915,7 @@ fn engine_io_server() -> Server {
         ping_interval: ws::Duration::from_millis(300),
         ping_timeout: ws::Duration::from_millis(200),
         max_payload: 1000,
+        max_buffered: 1 << 20,
     };
     server.mount("/engine.io/", Box::new(EngineEcho::new(config).unwrap()));
     server

@@ -40,6 +40,8 @@ fn help_lists_every_option_of_the_contract() {
         "--origin",
         "--trace-web",
         "--deflate",
+        "--socketio-ping-interval",
+        "--socketio-ping-timeout",
     ] {
         assert!(
             text.contains(option),

@@ -5,6 +5,7 @@
 //! Both print one JSON line. The client is fastwebsockets over kernel TCP on a current-thread
 //! tokio runtime (one core, like the servers); see docs/BENCHMARKS.md for what limits it.
 
+use bench::Window;
 use bench::stats::{JsonLine, Latencies};
 use bench::{handshake, procstat};
 use clap::{Parser, ValueEnum};
@@ -17,7 +18,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::task::LocalSet;
 
 /// What each connection does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -73,19 +73,6 @@ struct Args {
 
 type Ws = FragmentCollector<TcpStream>;
 
-/// The measurement window, fixed once every connection is open.
-#[derive(Clone, Copy)]
-struct Window {
-    measure_from: Instant,
-    end: Instant,
-}
-
-impl Window {
-    fn measures(&self, t: Instant) -> bool {
-        t >= self.measure_from && t < self.end
-    }
-}
-
 /// What one task measured.
 #[derive(Default)]
 struct Tally {
@@ -125,35 +112,11 @@ fn ws_err(e: fastwebsockets::WebSocketError) -> EchoError {
     EchoError::Io(e.to_string())
 }
 
-/// Per-connection key material: a deterministic xorshift so runs are repeatable.
-fn nonce(id: u64) -> [u8; 16] {
-    let mut x = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = [0u8; 16];
-    for b in &mut out {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    out
-}
-
-/// Opens one WebSocket. A refused connect is retried for a while: a server may refuse a SYN
-/// burst briefly (smoltcp's listen pool), which is not what connection setup is measuring here.
+/// Opens one WebSocket.
 async fn open(args: &Args, id: u64) -> io::Result<Ws> {
-    let give_up = Instant::now() + Duration::from_secs(5);
-    let mut stream = loop {
-        match TcpStream::connect(args.server).await {
-            Ok(s) => break s,
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused && Instant::now() < give_up => {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    stream.set_nodelay(true)?;
+    let mut stream = bench::connect(args.server).await?;
     let host = args.server.to_string();
-    handshake::client(&mut stream, &host, &args.path, nonce(id)).await?;
+    handshake::client(&mut stream, &host, &args.path, bench::nonce(id)).await?;
     let mut ws = WebSocket::after_handshake(stream, Role::Client);
     ws.set_auto_close(true);
     ws.set_max_message_size(args.size.max(1 << 20) * 2);
@@ -329,20 +292,6 @@ async fn connect_loop(args: Rc<Args>, worker: u64, win: Window, ids: Rc<Cell<u64
     t
 }
 
-/// CPU time of the server (if given) and of the load generator itself at `at`, read from a task
-/// that sleeps until then.
-async fn cpu_at(pid: Option<u32>, at: Instant) -> (Option<Duration>, Option<Duration>) {
-    tokio::time::sleep_until(at.into()).await;
-    (
-        pid.and_then(|p| procstat::cpu_time(p).ok()),
-        procstat::cpu_time(std::process::id()).ok(),
-    )
-}
-
-fn elapsed_between(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    Some(b?.saturating_sub(a?))
-}
-
 async fn run(args: Rc<Args>) -> Result<String, String> {
     let rss_before = args.server_pid.and_then(|p| procstat::rss_kib(p).ok());
     let idle = open_many(&args, 1_000_000, args.idle)
@@ -358,14 +307,9 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
         Vec::new()
     };
 
-    let now = Instant::now();
-    let measure_from = now + Duration::from_secs_f64(args.warmup);
-    let win = Window {
-        measure_from,
-        end: measure_from + Duration::from_secs_f64(args.duration),
-    };
-    let cpu0 = tokio::task::spawn_local(cpu_at(args.server_pid, win.measure_from));
-    let cpu1 = tokio::task::spawn_local(cpu_at(args.server_pid, win.end));
+    let win = Window::after_warmup(args.warmup, args.duration);
+    let cpu0 = tokio::task::spawn_local(procstat::cpu_at(args.server_pid, win.measure_from));
+    let cpu1 = tokio::task::spawn_local(procstat::cpu_at(args.server_pid, win.end));
 
     let tasks: Vec<_> = match args.mode {
         Mode::Echo => active
@@ -393,8 +337,8 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
     }
     let (server0, own0) = cpu0.await.unwrap_or_default();
     let (server1, own1) = cpu1.await.unwrap_or_default();
-    let cpu = elapsed_between(server0, server1);
-    let own_cpu = elapsed_between(own0, own1);
+    let cpu = procstat::elapsed_between(server0, server1);
+    let own_cpu = procstat::elapsed_between(own0, own1);
     drop(idle);
 
     let secs = args.duration;
@@ -457,18 +401,13 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(cpu) = args.cpu
-        && let Err(e) = bench::pin_to_cpu(cpu)
-    {
-        eprintln!("loadgen: cannot pin to CPU {cpu}: {e}");
-        return ExitCode::FAILURE;
-    }
-    bench::raise_nofile_limit();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let result = rt.block_on(LocalSet::new().run_until(run(Rc::new(args))));
+    let result = match bench::run_local(args.cpu, run(Rc::new(args))) {
+        Ok(result) => result,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match result {
         Ok(line) => {
             println!("{line}");

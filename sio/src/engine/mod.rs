@@ -51,6 +51,19 @@ impl Encoded {
         Encoded::Text(out)
     }
 
+    /// Size in bytes (the text form's, or the binary data's).
+    pub fn len(&self) -> usize {
+        match self {
+            Encoded::Text(text) => text.len(),
+            Encoded::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    /// Whether the encoding is empty (never for a packet: the type comes first in text).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The packet back as a borrowed [`Packet`] (the mirror of [`Encoded::new`]).
     pub fn packet(&self) -> Result<Packet<'_>, PacketError> {
         match self {

@@ -228,10 +228,16 @@ impl Server {
             .is_none_or(Session::wants_websocket_close)
     }
 
-    /// Queues a message for session `sid` (ignored if it is gone).
+    /// Queues a message for session `sid` (ignored if it is gone). A session whose queue bound
+    /// the message would pass closes ([`Session::send`]); its close is then an event.
     pub fn send(&mut self, sid: &str, message: Encoded) {
         if let Some(session) = self.sessions.get_mut(sid) {
             session.send(message);
+            // Only a close is news: touching on every send would cost a broadcast an
+            // insertion per session.
+            if session.is_closed() {
+                self.touched.insert(sid.into());
+            }
         }
     }
 

@@ -47,15 +47,24 @@ pub struct Config {
     /// Largest polling body (and WebSocket message) accepted, in bytes; larger ones end the
     /// session with "transport error" (HTTP 413 on polling).
     pub max_payload: usize,
+    /// Largest total size, in bytes, of the packets waiting in a session's queue for its
+    /// transport to take them (a polling client that stops polling while others broadcast).
+    /// A packet that would go beyond it ends the session with "transport error" instead of
+    /// being queued: without a bound the queue grows until the heartbeat ends the session
+    /// (the reference server keeps no bound; a client that lost packets silently would
+    /// show a chat with holes, while a closed session reconnects and is told so).
+    pub max_buffered: usize,
 }
 
 impl Default for Config {
-    /// The reference server's defaults: 25 s, 20 s, 1,000,000 bytes.
+    /// The reference server's defaults: 25 s, 20 s, 1,000,000 bytes; a queue bound of 1 MiB
+    /// (tunws's bound for a WebSocket's output, `ServerConfig::queue_limit`).
     fn default() -> Self {
         Config {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             max_payload: 1_000_000,
+            max_buffered: 1 << 20,
         }
     }
 }
@@ -114,6 +123,8 @@ pub struct Session {
     state: State,
     /// Packets waiting for the current transport.
     queue: VecDeque<Encoded>,
+    /// Total size of `queue`'s packets, in bytes (bounded by `config.max_buffered`).
+    queued_bytes: usize,
     /// Packets for the upgrading WebSocket only (the probe answer).
     probe_queue: VecDeque<Encoded>,
     /// A polling GET is held open.
@@ -146,8 +157,10 @@ impl Session {
             ping_timeout: config.ping_timeout.as_millis(),
             max_payload: config.max_payload as u64,
         };
+        let open = Encoded::new(&Packet::Open(&open.to_json()));
+        let queued_bytes = open.len();
         let mut queue = VecDeque::new();
-        queue.push_back(Encoded::new(&Packet::Open(&open.to_json())));
+        queue.push_back(open);
         Session {
             sid,
             config,
@@ -156,6 +169,7 @@ impl Session {
                 Transport::WebSocket => State::WebSocket,
             },
             queue,
+            queued_bytes,
             probe_queue: VecDeque::new(),
             get_held: false,
             held_final: None,
@@ -191,11 +205,22 @@ impl Session {
         matches!(self.state, State::Closed(_))
     }
 
-    /// Queues a message packet for the client.
+    /// Queues a message packet for the client. A packet that would take the queue beyond
+    /// [`Config::max_buffered`] is not queued: the session closes with "transport error".
     pub fn send(&mut self, message: Encoded) {
-        if !self.is_closed() {
-            self.queue.push_back(message);
+        if self.is_closed() {
+            return;
         }
+        if self.queued_bytes.saturating_add(message.len()) > self.config.max_buffered {
+            self.close_with(CloseReason::TransportError);
+            return;
+        }
+        self.enqueue(message);
+    }
+
+    /// Bytes waiting in the session's queue.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
     }
 
     /// Closes the session from the server side ("forced close"); a held GET is answered with a
@@ -357,7 +382,11 @@ impl Session {
     pub fn poll_ws_transmit(&mut self) -> Option<Encoded> {
         match self.state {
             State::Upgrading { .. } => self.probe_queue.pop_front(),
-            State::WebSocket => self.queue.pop_front(),
+            State::WebSocket => {
+                let packet = self.queue.pop_front()?;
+                self.queued_bytes -= packet.len();
+                Some(packet)
+            }
             _ => None,
         }
     }
@@ -422,7 +451,7 @@ impl Session {
             .filter(|due| due.as_micros() <= now.as_micros())
         {
             self.next_ping = None;
-            self.queue.push_back(Encoded::new(&Packet::Ping("")));
+            self.enqueue(Encoded::new(&Packet::Ping("")));
             // Counted from when the ping was due, not from when the timer ran: a late wake-up
             // must not stretch the session past pingInterval + pingTimeout.
             self.pong_deadline = Some(due + self.config.ping_timeout);
@@ -480,6 +509,7 @@ impl Session {
             Ok(Packet::Upgrade) if probed => {
                 // The probe answer goes first, then whatever polling had not yet delivered.
                 let mut queue = core::mem::take(&mut self.probe_queue);
+                self.queued_bytes += queue.iter().map(Encoded::len).sum::<usize>();
                 queue.extend(self.queue.drain(..));
                 self.queue = queue;
                 self.state = State::WebSocket;
@@ -488,9 +518,15 @@ impl Session {
         }
     }
 
+    fn enqueue(&mut self, packet: Encoded) {
+        self.queued_bytes += packet.len();
+        self.queue.push_back(packet);
+    }
+
     fn drain_polling(&mut self) -> String {
         let body = payload::encode(self.queue.iter());
         self.queue.clear();
+        self.queued_bytes = 0;
         body
     }
 
@@ -512,6 +548,7 @@ impl Session {
         }
         self.state = State::Closed(reason);
         self.queue.clear();
+        self.queued_bytes = 0;
         self.probe_queue.clear();
         self.next_ping = None;
         self.pong_deadline = None;

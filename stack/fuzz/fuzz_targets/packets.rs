@@ -25,13 +25,13 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    IpAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr, Ipv6Address,
-    Ipv6Cidr, Ipv6Packet, Ipv6Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
+    IpAddress, IpCidr, Ipv4Address, Ipv4Cidr, Ipv6Address, Ipv6Cidr, TcpControl, TcpRepr,
+    TcpSeqNumber,
 };
 use stack::device::Link;
 use stack::device::memory::{self, MemoryLink};
+use stack::packet::{Segment, emit_tcp};
 use stack::server::{App, Outbox, Page, Server, ServerConfig};
 use stack::watch::{Scope, Tap, app::TraceApp};
 use stack::{ConnId, Duration, Instant, Net, NetConfig};
@@ -274,72 +274,22 @@ impl Harness {
 /// Writes an IPv4 or IPv6 packet carrying `tcp` from `peer` to the stack; returns its length
 /// (0 if it does not fit the MTU).
 fn emit(peer: IpAddress, tcp: &TcpRepr<'_>, out: &mut [u8]) -> usize {
-    let caps = ChecksumCapabilities::default();
-    match peer {
-        IpAddress::Ipv4(src) => {
-            let ip = Ipv4Repr {
-                src_addr: src,
-                dst_addr: STACK_V4,
-                next_header: IpProtocol::Tcp,
-                payload_len: tcp.buffer_len(),
-                hop_limit: 64,
-            };
-            let len = ip.buffer_len() + tcp.buffer_len();
-            if len > out.len() {
-                return 0;
-            }
-            let mut packet = Ipv4Packet::new_unchecked(&mut out[..len]);
-            ip.emit(&mut packet, &caps);
-            let mut segment = TcpPacket::new_unchecked(packet.payload_mut());
-            tcp.emit(&mut segment, &peer, &IpAddress::Ipv4(STACK_V4), &caps);
-            len
-        }
-        IpAddress::Ipv6(src) => {
-            let ip = Ipv6Repr {
-                src_addr: src,
-                dst_addr: STACK_V6,
-                next_header: IpProtocol::Tcp,
-                payload_len: tcp.buffer_len(),
-                hop_limit: 64,
-            };
-            let len = ip.buffer_len() + tcp.buffer_len();
-            if len > out.len() {
-                return 0;
-            }
-            let mut packet = Ipv6Packet::new_unchecked(&mut out[..len]);
-            ip.emit(&mut packet);
-            let mut segment = TcpPacket::new_unchecked(packet.payload_mut());
-            tcp.emit(&mut segment, &peer, &IpAddress::Ipv6(STACK_V6), &caps);
-            len
-        }
-    }
+    let stack = match peer {
+        IpAddress::Ipv4(_) => IpAddress::Ipv4(STACK_V4),
+        IpAddress::Ipv6(_) => IpAddress::Ipv6(STACK_V6),
+    };
+    emit_tcp(peer, stack, tcp, out).unwrap_or(0)
 }
 
 /// Learns the stack's sequence and ACK numbers from a packet it sent.
 fn note_output(peers: &mut HashMap<(IpAddress, u16), PeerState>, packet: &[u8]) {
-    let (dst, segment) = match packet.first().map(|b| b >> 4) {
-        Some(4) => match Ipv4Packet::new_checked(packet) {
-            Ok(ip) if ip.next_header() == IpProtocol::Tcp => {
-                (IpAddress::Ipv4(ip.dst_addr()), ip.payload())
-            }
-            _ => return,
-        },
-        Some(6) => match Ipv6Packet::new_checked(packet) {
-            Ok(ip) if ip.next_header() == IpProtocol::Tcp => {
-                (IpAddress::Ipv6(ip.dst_addr()), ip.payload())
-            }
-            _ => return,
-        },
-        _ => return,
-    };
-    let Ok(tcp) = TcpPacket::new_checked(segment) else {
+    let Some(segment) = Segment::parse(packet) else {
         return;
     };
-    let state = peers.entry((dst, tcp.dst_port())).or_default();
-    let len = tcp.payload().len() as u32 + u32::from(tcp.syn()) + u32::from(tcp.fin());
-    state.stack_next = Some((tcp.seq_number().0 as u32).wrapping_add(len));
-    if tcp.ack() {
-        state.peer_next = Some(tcp.ack_number().0 as u32);
+    let state = peers.entry((segment.dst.addr, segment.dst.port)).or_default();
+    state.stack_next = Some(segment.end());
+    if let Some(ack) = segment.ack {
+        state.peer_next = Some(ack);
     }
 }
 

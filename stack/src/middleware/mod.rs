@@ -12,8 +12,6 @@
 //! duplicating is the impairment's job alone, on the wire side, where a dropped packet is
 //! reported to the layers through [`Layer::on_wire_drop`].
 
-#[cfg(test)]
-pub(crate) mod fixture;
 pub mod impair;
 pub mod pcap;
 pub mod trace;

@@ -144,7 +144,7 @@ fn describe_tcp(line: &mut String, tcp: &Segment) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::fixture::ipv4_tcp;
+    use crate::packet::emit_tcp;
     use smoltcp::wire::{Ipv4Address, TcpControl, TcpRepr, TcpSeqNumber};
 
     fn syn_packet() -> Vec<u8> {
@@ -164,7 +164,10 @@ mod tests {
             timestamp: None,
             payload: &[],
         };
-        ipv4_tcp(src, dst, &tcp)
+        let mut packet = vec![0u8; 120 + tcp.payload.len()];
+        let len = emit_tcp(src.into(), dst.into(), &tcp, &mut packet).expect("fits");
+        packet.truncate(len);
+        packet
     }
 
     #[test]

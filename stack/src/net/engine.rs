@@ -24,49 +24,19 @@ impl Net {
     /// and [`Net::poll_gone`], and [`Net::poll_delay`] is zero until those are emptied, so
     /// a loop that polls once per turn (see [`crate::runner`]) misses nothing.
     pub fn poll(&mut self, now: Instant) -> bool {
+        let ingress = self.poll_ingress(now);
+        self.poll_egress(now) || ingress
+    }
+
+    /// The second half of [`Net::poll`] alone: due timers, then the egress and settling of
+    /// the shards with news, without reading the link. The runner calls it right after the
+    /// application's turn, so what the turn queued (an echo, with the ACK of the data it
+    /// answers) leaves before the loop sleeps rather than after one more wake-up and read.
+    ///
+    /// Returns true when anything happened (a packet out, a state change).
+    pub fn poll_egress(&mut self, now: Instant) -> bool {
         self.now = now;
         let mut activity = false;
-        let port = self.listen_port();
-        if self.census.listeners == 0 && port.is_some() {
-            // At the cap: a half-open connection may have outlived its grace since the last
-            // top-up, and the next SYN should find its socket listening.
-            self.evict_oldest_half_open(HALF_OPEN_GRACE);
-        }
-        for _ in 0..INGRESS_BUDGET {
-            let Some((rx, tx)) = self.device.receive(now) else {
-                break;
-            };
-            let flow = rx.flow();
-            let index = flow.map_or(0, |f| self.flows.shard_of(f.src, f.dst));
-            if !prepare_for_syn(
-                &mut self.shards,
-                &mut self.census,
-                &self.tuples,
-                self.conns.len(),
-                self.half_open,
-                index,
-                flow,
-                port,
-            ) {
-                self.dropped_syns += 1;
-                activity = true;
-                continue;
-            }
-            let shard = &mut self.shards[index];
-            let mut staged = Staged::new(rx, tx, &self.caps);
-            match shard
-                .iface
-                .poll_ingress_single(now, &mut staged, &mut shard.sockets)
-            {
-                PollIngressSingleResult::None => break,
-                PollIngressSingleResult::PacketProcessed
-                | PollIngressSingleResult::SocketStateChanged => {
-                    activity = true;
-                    self.mark_dirty(index);
-                    self.after_ingress(index, flow);
-                }
-            }
-        }
         // Shards whose timers are due join the ones with news: O(shards), not O(sockets),
         // and only when the earliest timer is due.
         if self.earliest.is_some_and(|at| now >= at) {
@@ -118,7 +88,8 @@ impl Net {
             // Releasing sockets may have made room for listeners.
             self.top_up(index);
             let shard = &mut self.shards[index];
-            self.deadlines[index] = shard.iface.poll_at(now, &shard.sockets);
+            let smoltcp = shard.iface.poll_at(now, &shard.sockets);
+            self.deadlines[index] = smoltcp.into_iter().chain(shard.time_wait.next_expiry()).min();
             shard.dirty = false;
         }
         if !dirty.is_empty() {
@@ -129,6 +100,64 @@ impl Net {
             let mut dirty = dirty;
             dirty.clear();
             self.dirty = dirty;
+        }
+        activity
+    }
+
+    /// Reads the link: incoming packets one at a time into their shards (topping the listen
+    /// pool up after each), at most [`INGRESS_BUDGET`] of them. True when any came.
+    fn poll_ingress(&mut self, now: Instant) -> bool {
+        self.now = now;
+        let mut activity = false;
+        let port = self.listen_port();
+        if self.census.listeners == 0 && port.is_some() {
+            // At the cap: a half-open connection may have outlived its grace since the last
+            // top-up, and the next SYN should find its socket listening.
+            self.evict_oldest_half_open(HALF_OPEN_GRACE);
+        }
+        for _ in 0..INGRESS_BUDGET {
+            let Some((rx, tx)) = self.device.receive(now) else {
+                break;
+            };
+            let flow = rx.flow();
+            let index = flow.map_or(0, |f| self.flows.shard_of(f.src, f.dst));
+            if !prepare_for_syn(
+                &mut self.shards,
+                &mut self.census,
+                &self.tuples,
+                self.conns.len(),
+                self.half_open,
+                index,
+                flow,
+                port,
+            ) {
+                self.dropped_syns += 1;
+                activity = true;
+                continue;
+            }
+            let shard = &mut self.shards[index];
+            let mut staged = Staged::new(rx, tx, &self.caps);
+            if flow.is_some_and(|f| shard.time_wait.contains(f.dst, f.src)) {
+                // A packet of a connection in TIME-WAIT (a retransmitted FIN, say): only its
+                // socket's set sees it, and its answer leaves through the packet's token.
+                shard
+                    .iface
+                    .poll_ingress_single(now, &mut staged, &mut shard.time_wait.sockets);
+                activity = true;
+                continue;
+            }
+            match shard
+                .iface
+                .poll_ingress_single(now, &mut staged, &mut shard.sockets)
+            {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed
+                | PollIngressSingleResult::SocketStateChanged => {
+                    activity = true;
+                    self.mark_dirty(index);
+                    self.after_ingress(index, flow);
+                }
+            }
         }
         activity
     }
@@ -179,6 +208,9 @@ impl Net {
         if let Some(flow) = flow {
             if let Some(&id) = self.tuples.get(&(flow.dst, flow.src)) {
                 self.touch(id, true);
+            } else if !self.shards[index].draining.is_empty() {
+                // Maybe a draining socket's: it may have reached TIME-WAIT, to be set aside.
+                self.shards[index].draining_added = true;
             }
         }
         let mut taken = std::mem::take(&mut self.taken);
@@ -271,8 +303,9 @@ impl Net {
         }
     }
 
-    /// Recycles shard `index`'s draining sockets that are fully closed (RST sent). TIME-WAIT
-    /// ones wait for their timer, or are reaped early when the cap needs their room.
+    /// Recycles shard `index`'s draining sockets that are fully closed (RST sent), moves the
+    /// ones in TIME-WAIT to the shard's [`crate::time_wait::TimeWaitSet`] and recycles those
+    /// whose wait is over (they are reaped earlier when the cap needs their room).
     pub(super) fn recycle_draining(&mut self, index: usize) -> bool {
         let connections = self.conns.len();
         let shard = &mut self.shards[index];
@@ -290,6 +323,14 @@ impl Net {
             } else {
                 i += 1;
             }
+        }
+        shard.set_aside_time_wait(self.now);
+        while let Some((socket, slot)) = shard.time_wait.take_expired(self.now) {
+            let handle = shard.pool.adopt(&mut shard.sockets, socket, slot);
+            shard
+                .pool
+                .release(&mut shard.sockets, handle, &mut self.census, connections);
+            recycled = true;
         }
         recycled
     }

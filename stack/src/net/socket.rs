@@ -41,6 +41,24 @@ impl Net {
         None
     }
 
+    /// Puts `id` on the ready list (once) for a reason of the caller's own: the role gave it
+    /// output, its role timer expired, it was just accepted. [`Net::poll_ready`] is then the
+    /// one list of connections that need attention this turn. Ignored for ids not (or no
+    /// longer) in the table.
+    pub fn wake(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            if !conn.ready {
+                conn.ready = true;
+                self.ready.push_back(id);
+            }
+        }
+    }
+
+    /// Whether [`Net::poll_ready`] has a connection to return.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Reads received bytes into `buf`. `Ok(0)`: nothing now (or not yet established).
     /// `Err(Closed)`: the peer sent FIN and everything has been read. `Err(Reset)`: reset or
     /// timed out.

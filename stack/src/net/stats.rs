@@ -69,6 +69,7 @@ impl Net {
                 .iter()
                 .filter(|(_, s)| tcp::Socket::downcast(s).is_some())
                 .count();
+            sockets += shard.time_wait.len();
         }
         // Only sockets that belong to a connection or drain one: a recycled socket keeps the
         // stale bytes of its last connection until it listens again, and they are nobody's.
@@ -78,8 +79,11 @@ impl Net {
             self.shards.iter().enumerate().flat_map(|(index, shard)| {
                 shard.draining.iter().map(move |&handle| (index, handle))
             });
-        for (index, handle) in handles.chain(draining) {
-            let socket = self.shards[index].sockets.get::<tcp::Socket>(handle);
+        let waiting = self.shards.iter().flat_map(|shard| shard.time_wait.iter());
+        let sockets_of = handles
+            .chain(draining)
+            .map(|(index, handle)| self.shards[index].sockets.get::<tcp::Socket>(handle));
+        for socket in sockets_of.chain(waiting) {
             rx_buffered += socket.recv_queue();
             tx_buffered += socket.send_queue();
         }
@@ -108,7 +112,11 @@ impl Net {
             refused_per_source: self.refused_per_source,
             evicted_half_open: self.evicted_half_open,
             dropped_syns: self.dropped_syns,
-            draining: self.shards.iter().map(|s| s.draining.len()).sum(),
+            draining: self
+                .shards
+                .iter()
+                .map(|s| s.draining.len() + s.time_wait.len())
+                .sum(),
             free: self.census.free,
             duplicates: self.duplicates,
             port: self.device.stats(),

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use ws::{CloseCode, MessageKind};
 
-use crate::ConnId;
+use crate::{ConnId, Net};
 
 use super::conn::Conn;
 
@@ -113,8 +113,9 @@ pub const OVERLOADED: CloseCode = CloseCode::POLICY;
 /// queues; the event loop writes the bytes as the TCP send buffers drain.
 pub struct Outbox<'a> {
     pub(super) conns: &'a mut HashMap<ConnId, Conn>,
-    /// Connections that got new output and must be flushed this loop iteration.
-    pub(super) touched: &'a mut Vec<ConnId>,
+    /// The stack, whose ready list gets the connections with new output ([`Net::wake`]),
+    /// flushed in this turn.
+    pub(super) net: &'a mut Net,
     pub(super) queue_limit: usize,
     /// The connection whose event the app is handling. Its own replies are bounded by the
     /// read pause (it is not read while its queue is full), not by `queue_limit`.
@@ -156,7 +157,7 @@ impl Outbox<'_> {
             self.queue_limit
         };
         let result = conn.send_piece(kind, data, first, fin, limit);
-        self.touched.push(client);
+        self.net.wake(client);
         result
     }
 
@@ -170,7 +171,7 @@ impl Outbox<'_> {
     pub fn close(&mut self, client: ConnId, code: CloseCode, reason: &str) {
         if let Some(conn) = self.conns.get_mut(&client) {
             conn.close_ws(code, reason);
-            self.touched.push(client);
+            self.net.wake(client);
         }
     }
 }

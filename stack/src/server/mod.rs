@@ -27,9 +27,10 @@
 //! - Close: the server closes TCP after the WebSocket close handshake; if the peer does not
 //!   finish it within [`ServerConfig::close_timeout`], TCP is closed anyway, and a connection
 //!   whose FIN is not acknowledged within the same time is reset.
-//! - Readiness: a turn services only the connections [`Net::poll_ready`] reports (a packet
-//!   arrived for them or their state changed), those whose timers expired and those an app
-//!   sent to, so thousands of idle connections cost nothing per packet. Work left undone
+//! - Readiness: a turn services only the connections [`Net::poll_ready`] reports: a packet
+//!   arrived for them or their state changed, or the server woke them ([`Net::wake`]: just
+//!   accepted, a timer expired, an app or mount gave them output), so thousands of idle
+//!   connections cost nothing per packet. Work left undone
 //!   (output waiting for send space, input paused behind it) resumes when the peer's ACK
 //!   makes the connection ready again.
 
@@ -131,10 +132,6 @@ pub struct Server {
     conns: HashMap<ConnId, Conn>,
     /// (deadline, connection), earliest first; each connection appears at most once.
     timers: BTreeSet<(Instant, ConnId)>,
-    /// Connections an app sent to or closed, to flush in this turn.
-    touched: Vec<ConnId>,
-    /// Reused list of ids to service.
-    scratch: Vec<ConnId>,
     shutting_down: bool,
     /// Engine.IO / Socket.IO endpoints and their paths (mount.rs).
     mounts: Vec<mount::Mount>,
@@ -151,8 +148,6 @@ impl Server {
             apps: Vec::new(),
             conns: HashMap::new(),
             timers: BTreeSet::new(),
-            touched: Vec::new(),
-            scratch: Vec::new(),
             shutting_down: false,
             mounts: Vec::new(),
             mount_paths: Vec::new(),
@@ -198,11 +193,11 @@ impl Server {
     }
 
     /// Gives every app its [`App::poll`].
-    fn poll_apps(&mut self) {
+    fn poll_apps(&mut self, net: &mut Net) {
         for app in &mut self.apps {
             let mut out = Outbox {
                 conns: &mut self.conns,
-                touched: &mut self.touched,
+                net: &mut *net,
                 queue_limit: self.config.queue_limit,
                 current: None,
             };
@@ -222,15 +217,10 @@ impl Server {
             if self.shutting_down {
                 self.start_tcp_close(net, id, now);
             }
-            self.touched.push(id);
+            net.wake(id);
         }
         while let Some(id) = net.poll_gone() {
             self.forget(net, id);
-        }
-        let mut ids = std::mem::take(&mut self.scratch);
-        ids.clear();
-        while let Some(id) = net.poll_ready() {
-            ids.push(id);
         }
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
@@ -241,26 +231,21 @@ impl Server {
                 conn.timer = None;
             }
             self.expire(net, id, now);
-            ids.push(id);
+            net.wake(id);
         }
-        self.poll_apps();
+        self.poll_apps(net);
         self.mount_timers(now);
-        ids.append(&mut self.touched);
+        // One list: the network's news and the server's own (accepted, timers, output from
+        // apps and mounts), each connection once; apps may wake others while these run.
         loop {
-            for &id in &ids {
+            while let Some(id) = net.poll_ready() {
                 self.service(net, id, now);
             }
-            self.mount_flush(now);
-            // Apps may have sent to other connections while we serviced these.
-            if self.touched.is_empty() {
+            self.mount_flush(net, now);
+            if !net.has_ready() {
                 break;
             }
-            ids.clear();
-            ids.append(&mut self.touched);
-            ids.sort_unstable();
-            ids.dedup();
         }
-        self.scratch = ids;
     }
 
     /// Starts a graceful shutdown: every WebSocket gets a close frame with 1001 (going away),
@@ -277,7 +262,7 @@ impl Server {
                 Some(Phase::Http(_)) => self.start_tcp_close(net, id, now),
                 _ => {}
             }
-            self.touched.push(id);
+            net.wake(id);
         }
     }
 
@@ -366,7 +351,7 @@ impl Server {
                             let route = ws.route;
                             let data = ws.session.take_message();
                             match route {
-                                Route::App(route) => self.with_app(route, id, |app, out| {
+                                Route::App(route) => self.with_app(net, route, id, |app, out| {
                                     app.on_message(out, id, kind, data.as_slice())
                                 }),
                                 Route::EngineIo(mount) => {
@@ -379,7 +364,7 @@ impl Server {
                                 ws.session.restore_message(data);
                             }
                         }
-                        self.check_ws_end(id, now);
+                        self.check_ws_end(net, id, now);
                     }
                     Step::Piece { kind, first, fin } => {
                         // Only apps stream; the Socket.IO mount takes whole messages.
@@ -387,7 +372,7 @@ impl Server {
                             (ws.open, ws.session.end_code(), ws.route)
                         {
                             let data = ws.session.take_message();
-                            self.with_app(route, id, |app, out| {
+                            self.with_app(net, route, id, |app, out| {
                                 app.on_piece(out, id, kind, data.as_slice(), first, fin)
                             });
                             if let Some(Phase::Ws(ws)) =
@@ -396,10 +381,10 @@ impl Server {
                                 ws.session.restore_message(data);
                             }
                         }
-                        self.check_ws_end(id, now);
+                        self.check_ws_end(net, id, now);
                     }
                     Step::Idle => {
-                        self.check_ws_end(id, now);
+                        self.check_ws_end(net, id, now);
                         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
                             if ws.session.wants_tcp_close() {
                                 self.start_tcp_close(net, id, now);
@@ -409,7 +394,7 @@ impl Server {
                     }
                     Step::TcpEnded(error) => {
                         ws.session.tcp_ended();
-                        self.check_ws_end(id, now);
+                        self.check_ws_end(net, id, now);
                         if error == TcpEnd::Finished {
                             self.start_tcp_close(net, id, now);
                         } else {
@@ -493,7 +478,7 @@ impl Server {
         }
         log::info!("client {id} connected from {peer}");
         if let Route::App(route) = route {
-            self.with_app(route, id, |app, out| app.on_open(out, id, peer));
+            self.with_app(net, route, id, |app, out| app.on_open(out, id, peer));
         }
         if self.shutting_down {
             if let Some(conn) = self.conns.get_mut(&id) {
@@ -503,7 +488,7 @@ impl Server {
     }
 
     /// If `id`'s WebSocket has just stopped being open, tells its app and logs it.
-    fn check_ws_end(&mut self, id: ConnId, now: Instant) {
+    fn check_ws_end(&mut self, net: &mut Net, id: ConnId, now: Instant) {
         let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) else {
             return;
         };
@@ -518,7 +503,9 @@ impl Server {
         let route = ws.route;
         log::info!("client {id} left ({code})");
         match route {
-            Route::App(route) => self.with_app(route, id, |app, out| app.on_close(out, id, code)),
+            Route::App(route) => {
+                self.with_app(net, route, id, |app, out| app.on_close(out, id, code))
+            }
             Route::EngineIo(mount) => self.mount_ws_ended(mount, id, code, now),
         }
     }
@@ -528,7 +515,7 @@ impl Server {
         self.mount_conn_gone(id, now);
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
-            self.check_ws_end(id, now);
+            self.check_ws_end(net, id, now);
         }
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
@@ -552,7 +539,7 @@ impl Server {
         if let Some(Phase::Ws(ws)) = self.conns.get_mut(&id).map(|c| &mut c.phase) {
             ws.session.tcp_ended();
             // Any instant will do: the connection is removed right after.
-            self.check_ws_end(id, Instant::from_micros(0));
+            self.check_ws_end(net, id, Instant::from_micros(0));
         }
         if let Some(conn) = self.conns.remove(&id) {
             if let Some(at) = conn.timer {
@@ -582,13 +569,14 @@ impl Server {
     /// Calls the app of `route` with an [`Outbox`] over the connections.
     fn with_app(
         &mut self,
+        net: &mut Net,
         route: usize,
         id: ConnId,
         f: impl FnOnce(&mut dyn App, &mut Outbox<'_>),
     ) {
         let mut out = Outbox {
             conns: &mut self.conns,
-            touched: &mut self.touched,
+            net,
             queue_limit: self.config.queue_limit,
             current: Some(id),
         };

@@ -20,7 +20,7 @@ use sio::engine::{
 use ws::handshake::{self, EMPTY_HEADER};
 use ws::{CloseCode, HttpStatus, Instant, MessageKind};
 
-use crate::ConnId;
+use crate::{ConnId, Net};
 
 use super::Server;
 use super::conn::{Conn, HttpConn, Phase, Route};
@@ -320,22 +320,27 @@ impl Server {
 
     /// For every mount: hands the application its events, then carries out what is owed to
     /// the connections: held polls answered, WebSocket packets queued, WebSocket closes
-    /// started. Connections that got output are marked touched.
-    pub(super) fn mount_flush(&mut self, now: Instant) {
+    /// started. Connections that got output are woken ([`Net::wake`]).
+    pub(super) fn mount_flush(&mut self, net: &mut Net, now: Instant) {
         let next_deadline = now + self.config.handshake_timeout;
+        let queue_limit = self.config.queue_limit;
         for mount in &mut self.mounts {
             mount.endpoint.run_app(now);
-            flush(mount, &mut self.conns, &mut self.touched, next_deadline);
+            flush(mount, &mut self.conns, net, next_deadline, queue_limit);
         }
     }
 }
 
-/// Carries out what `mount` owes its connections (see [`Server::mount_flush`]).
+/// Carries out what `mount` owes its connections (see [`Server::mount_flush`]). A session's
+/// WebSocket holds at most `queue_limit` bytes not yet taken by TCP, as a `/chat` connection:
+/// a packet beyond it closes the WebSocket with 1008 (the session ends with "transport
+/// error"); polling output is bounded by the session itself (`Config::max_buffered`).
 fn flush(
     mount: &mut Mount,
     conns: &mut HashMap<ConnId, Conn>,
-    touched: &mut Vec<ConnId>,
+    net: &mut Net,
     next_deadline: Instant,
+    queue_limit: usize,
 ) {
     {
         let mut answered = Vec::new();
@@ -351,7 +356,7 @@ fn flush(
                     *keep_alive,
                     next_deadline,
                 );
-                touched.push(conn_id);
+                net.wake(conn_id);
             }
             answered.push(conn_id);
         }
@@ -368,9 +373,7 @@ fn flush(
                     Encoded::Text(text) => (MessageKind::Text, text.as_bytes()),
                     Encoded::Binary(bytes) => (MessageKind::Binary, bytes.as_slice()),
                 };
-                // The session bounds what it queues (heartbeat closes a client that stops
-                // reading); the connection's own bound does not apply.
-                if let Err(e) = conn.send_piece(kind, data, true, true, usize::MAX) {
+                if let Err(e) = conn.send_piece(kind, data, true, true, queue_limit) {
                     log::debug!("engine.io session {sid}: packet not sent: {e}");
                 }
                 sent = true;
@@ -380,7 +383,7 @@ fn flush(
                 sent = true;
             }
             if sent {
-                touched.push(conn_id);
+                net.wake(conn_id);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! token scoping, the lost marker and the pcap export.
 
 use super::*;
-use crate::middleware::fixture::ipv4_tcp;
+use crate::packet::emit_tcp;
 use smoltcp::wire::{Ipv4Address, TcpControl, TcpRepr, TcpSeqNumber};
 
 const TOKEN_A: &str = "AAAAAAAAAAAAAAAAAAAAAA";
@@ -39,7 +39,10 @@ fn packet(
         timestamp: None,
         payload,
     };
-    ipv4_tcp(src, dst, &tcp)
+    let mut packet = vec![0u8; 120 + tcp.payload.len()];
+    let len = emit_tcp(src.into(), dst.into(), &tcp, &mut packet).expect("fits");
+    packet.truncate(len);
+    packet
 }
 
 /// A page's WebSocket connection from `port`: handshake, upgrade with `?t=token`, one masked
