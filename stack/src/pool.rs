@@ -259,6 +259,14 @@ impl Pool {
         }
     }
 
+    /// Gives the transmit ring pages of the live socket `handle` back to the kernel. Only for
+    /// a socket whose send queue is empty (see [`RingArena::trim_tx`]).
+    pub fn trim_tx(&self, handle: SocketHandle, census: &Census) {
+        if let Some(&slot) = self.slots.get(&handle) {
+            census.rings.trim_tx(slot);
+        }
+    }
+
     /// Makes the closed socket `handle` a listener on the port.
     pub fn listen_on(
         &mut self,

@@ -7,7 +7,10 @@
 //! keeps every page its last connection touched. Here every socket owns a page-aligned
 //! [`Slot`] of one `mmap(MAP_NORESERVE)` reservation: a page becomes resident only when a byte
 //! of it is written, and [`RingArena::trim`] gives a slot's pages back to the kernel
-//! (`MADV_DONTNEED`) when its connection is over.
+//! (`MADV_DONTNEED`) when its connection is over. [`RingArena::trim_tx`] gives back the
+//! transmit ring of a live connection whose send queue stayed empty (see `net/idle_rings.rs`):
+//! a burst of sends would otherwise keep every page it touched resident for the connection's
+//! life.
 //!
 //! The slices handed out are `'static` so smoltcp's sockets can hold them; they are not, so
 //! [`RingArena::take`] is an `unsafe fn` whose `# Safety` section states the contract. The
@@ -118,14 +121,29 @@ impl RingArena {
     /// Gives the pages of `slot` back to the kernel; they read as zeros afterwards. For a socket
     /// whose connection is over (its rings hold nothing anyone will read).
     pub fn trim(&self, slot: Slot) {
-        let start = slot.0 as usize * self.stride;
-        // SAFETY: the range is one slot, inside the mapping and page-aligned; MADV_DONTNEED on
-        // private anonymous memory only replaces its contents with zeros, which is what the
-        // caller asks for (the socket's rings are empty and reset before their next use).
+        self.release(slot.0 as usize * self.stride, self.stride);
+    }
+
+    /// Gives the pages of `slot`'s transmit ring back to the kernel; they read as zeros
+    /// afterwards, the receive ring is left alone. For a live connection whose send queue is
+    /// empty: smoltcp keeps no byte of an empty transmit ring (nothing is unacknowledged, and
+    /// the next `send` starts writing at the ring's start again), so every page may go.
+    pub fn trim_tx(&self, slot: Slot) {
+        let tx_pages = self.tx.max(1).next_multiple_of(page_size());
+        let start = slot.0 as usize * self.stride + self.stride - tx_pages;
+        self.release(start, tx_pages);
+    }
+
+    /// `MADV_DONTNEED` on `len` bytes at offset `start` of the mapping.
+    fn release(&self, start: usize, len: usize) {
+        debug_assert!(start.is_multiple_of(page_size()) && start + len <= self.len);
+        // SAFETY: callers pass a page-aligned range of one slot, inside the mapping;
+        // MADV_DONTNEED on private anonymous memory only replaces its contents with zeros,
+        // which is what they ask for (rings whose bytes nobody will read again).
         let rc = unsafe {
             libc::madvise(
                 self.base.as_ptr().add(start).cast(),
-                self.stride,
+                len,
                 libc::MADV_DONTNEED,
             )
         };
@@ -250,6 +268,50 @@ mod tests {
         assert_eq!(resident_pages(rx.as_ptr(), rx.len()), 0);
         assert_eq!(resident_pages(tx.as_ptr(), tx.len()), 0);
         assert!(rx.iter().all(|&b| b == 0), "a trimmed ring reads as zeros");
+    }
+
+    /// Resident bytes of the whole process, from /proc/self/statm (field 2, in pages).
+    fn process_rss() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * page_size()
+    }
+
+    #[test]
+    fn trim_tx_gives_back_the_transmit_ring_only() {
+        const SLOTS: usize = 64;
+        let mut arena = RingArena::new(SLOTS, 64 * 1024, 64 * 1024).unwrap();
+        let mut rings = Vec::new();
+        for _ in 0..SLOTS {
+            // SAFETY: the slices are used only while `arena` lives; no slot is given back.
+            let (slot, rx, tx) = unsafe { arena.take() }.unwrap();
+            rx[..100].fill(3);
+            // A presence burst that left the whole transmit ring touched.
+            tx.fill(5);
+            rings.push((slot, rx, tx));
+        }
+        let tx_pages = 64 * 1024 / page_size();
+        for (_, rx, tx) in &rings {
+            assert_eq!(resident_pages(rx.as_ptr(), rx.len()), 1);
+            assert_eq!(resident_pages(tx.as_ptr(), tx.len()), tx_pages);
+        }
+        let before = process_rss();
+        for (slot, _, _) in &rings {
+            arena.trim_tx(*slot);
+        }
+        let after = process_rss();
+        for (_, rx, tx) in &rings {
+            assert_eq!(resident_pages(tx.as_ptr(), tx.len()), 0);
+            assert_eq!(resident_pages(rx.as_ptr(), rx.len()), 1, "rx is left alone");
+            assert!(rx[..100].iter().all(|&b| b == 3), "rx keeps its bytes");
+            assert!(tx.iter().all(|&b| b == 0), "a trimmed ring reads as zeros");
+        }
+        // 64 × 64 KiB = 4 MiB left the process; allow other threads' noise of 1 MiB.
+        let freed = before.saturating_sub(after);
+        assert!(
+            freed >= SLOTS * 64 * 1024 - 1024 * 1024,
+            "RSS fell by {freed} B only ({before} → {after})"
+        );
     }
 
     #[test]

@@ -110,6 +110,7 @@ impl Net {
         if !dirty.is_empty() {
             self.earliest = self.deadlines.iter().flatten().min().copied();
         }
+        self.sweep_idle_rings(now);
         // Shards marked by this poll's own bookkeeping stay listed for the next one.
         if self.dirty.is_empty() {
             let mut dirty = dirty;
@@ -194,6 +195,7 @@ impl Net {
             .earliest
             .into_iter()
             .chain(self.device.next_release())
+            .chain(self.idle_rings.due())
             .min()?;
         Some(if next > now {
             next - now

@@ -30,6 +30,7 @@
 //! | `admission.rs` | the SYN policy: listeners for SYNs, half-open budget and eviction, per-source cap |
 //! | `supply.rs` | closed sockets for new listeners and connections, moving them between shards |
 //! | `table.rs` | the connection table and when the application hears about a connection |
+//! | `idle_rings.rs` | giving back the transmit ring pages of connections that went quiet |
 //! | `socket.rs` | the socket API: accept, readiness, recv/send, close, connect |
 //! | `wait.rs` | sleeping on the TUN fd |
 //! | `stats.rs` | [`NetStats`], [`ShardLoad`] |
@@ -38,6 +39,7 @@
 mod admission;
 mod engine;
 mod error;
+mod idle_rings;
 mod socket;
 mod stats;
 mod supply;
@@ -54,6 +56,7 @@ use smoltcp::socket::tcp::CongestionControl;
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
+use self::idle_rings::IdleRings;
 use crate::config::NetConfig;
 use crate::device::tun::TunLink;
 use crate::device::{Link, MAX_INGRESS_PACKET, Port};
@@ -131,6 +134,8 @@ pub struct Net {
     /// Congestion control of the connections `connect` opens (the pools set it for accepted
     /// ones).
     congestion: CongestionControl,
+    /// Connections whose transmit ring may be given back once they go quiet.
+    idle_rings: IdleRings,
 }
 
 impl Net {
@@ -227,6 +232,7 @@ impl Net {
             scratch: Vec::new(),
             log_states: config.trace,
             congestion: config.congestion,
+            idle_rings: IdleRings::default(),
         })
     }
 

@@ -33,6 +33,10 @@ pub(super) struct Conn {
     pub(super) touched: bool,
     /// In `Net::ready`: the application has not yet been told about the latest change.
     pub(super) ready: bool,
+    /// Got a packet since the last idle-ring sweep (see `idle_rings.rs`).
+    pub(super) ring_busy: bool,
+    /// In the idle-ring sweep's list.
+    pub(super) ring_listed: bool,
 }
 
 impl Conn {
@@ -59,6 +63,8 @@ impl Conn {
             news: false,
             touched: false,
             ready: false,
+            ring_busy: false,
+            ring_listed: false,
         }
     }
 }
@@ -185,9 +191,14 @@ impl Net {
                 self.drop_conn(id);
                 self.shards[index].drain(handle);
                 self.gone.push_back(id);
-            } else if (news || changed) && !conn.ready {
-                conn.ready = true;
-                self.ready.push_back(id);
+            } else {
+                if (news || changed) && !conn.ready {
+                    conn.ready = true;
+                    self.ready.push_back(id);
+                }
+                if news {
+                    self.ring_activity(id);
+                }
             }
         }
         self.touched = touched;
