@@ -49,16 +49,16 @@ fn a_connection_that_keeps_sending_is_not_trimmed() {
     let (cid, sid) = connect(&mut pair);
     let mut got = Vec::new();
     let mut buf = [0u8; 256];
-    // A 45-byte message every 100 ms for 3 s: never quiet for a whole sweep period.
-    for round in 0..30u8 {
+    // A 45-byte message every 40 ms for 3 s: never quiet for a whole sweep period (100 ms).
+    for round in 0..75u8 {
         let message = [round; 45];
         assert_eq!(pair.server.send(sid, &message), Ok(45));
-        pair.run_for(Duration::from_millis(100));
+        pair.run_for(Duration::from_millis(40));
         while let Ok(n @ 1..) = pair.client.recv(cid, &mut buf) {
             got.extend_from_slice(&buf[..n]);
         }
     }
-    assert_eq!(got.len(), 30 * 45);
+    assert_eq!(got.len(), 75 * 45);
     assert!(
         got.chunks(45)
             .enumerate()
