@@ -24,6 +24,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 
 use super::Net;
+use super::table::Conn;
 use crate::id::ConnId;
 
 /// How long a connection must go without a packet before its empty transmit ring is trimmed
@@ -44,6 +45,19 @@ pub(super) struct IdleRings {
 }
 
 impl IdleRings {
+    /// Notes that connection `id` (`conn`) got a packet at `now`: its rings are in use. Called
+    /// with the table entry already in hand, so a packet costs no second lookup.
+    pub(super) fn activity(&mut self, id: ConnId, conn: &mut Conn, now: Instant) {
+        conn.ring_busy = true;
+        if !conn.ring_listed {
+            conn.ring_listed = true;
+            self.listed.push(id);
+            if self.next.is_none() {
+                self.next = Some(now + SWEEP_PERIOD);
+            }
+        }
+    }
+
     /// When the event loop must wake for the next sweep, if anything is listed.
     pub(super) fn due(&self) -> Option<Instant> {
         self.next
@@ -55,21 +69,6 @@ impl Net {
     /// `net/idle_rings.rs`): one per quiet spell of a connection that had sent something.
     pub fn tx_rings_trimmed(&self) -> u64 {
         self.idle_rings.trimmed
-    }
-
-    /// Notes that connection `id` got a packet: its rings are in use.
-    pub(super) fn ring_activity(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        conn.ring_busy = true;
-        if !conn.ring_listed {
-            conn.ring_listed = true;
-            self.idle_rings.listed.push(id);
-            if self.idle_rings.next.is_none() {
-                self.idle_rings.next = Some(self.now + SWEEP_PERIOD);
-            }
-        }
     }
 
     /// Trims the transmit rings of listed connections that stayed quiet for a whole period

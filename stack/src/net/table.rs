@@ -197,7 +197,7 @@ impl Net {
                     self.ready.push_back(id);
                 }
                 if news {
-                    self.ring_activity(id);
+                    self.idle_rings.activity(id, conn, self.now);
                 }
             }
         }
