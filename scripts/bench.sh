@@ -4,7 +4,7 @@
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
 #                    [--only echo,connect,bulk,scale,loss,counts,sio] [--servers tunws,tungstenite,fastwebsockets]
 #                    [--scale 10,1000,10000] [--loss 1,2,5] [--bulk-loss P] [--no-build] [--no-offload]
-#                    [--sio-servers tunws,node,socketioxide] [--sio-clients N]
+#                    [--sio-servers tunws,node,socketioxide] [--sio-clients N] [--sio-cells idle,ack,broadcast]
 #
 # Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
 # tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
@@ -23,8 +23,8 @@
 #   counts   (only when asked for) system calls and packets per message for each server, at
 #            C=1 32 B, C=10 32 B, C=100 4 KiB and connect: `perf stat` counts the server's system
 #            calls (tracepoints) and the interface counters (the TUN for tunws, the peers' veth)
-#            count packets each way over the measured window less 0.5 s (needs perf); with
-#            PROFILE=1 in the environment also a CPU profile of each server over the same window
+#            count packets each way over one loadgen run without warmup (needs perf); with
+#            PROFILE=1 in the environment also a CPU profile of each server over that run
 #            (`perf record -F 999 -g`, DIR/perf-SERVER-CELL-rROUND.data)
 # Writes DIR/results.jsonl (every run), DIR/summary.json (medians) and DIR/report.md (tables with
 # ratio columns). Default DIR: target/bench/<UTC time>. --quick: 1 round, short runs, smaller N.
@@ -53,8 +53,9 @@ out=
 servers=(tunws tungstenite fastwebsockets)
 sio_servers=(tunws node socketioxide)
 sio_clients=1000
+sio_cells=idle,ack,broadcast
 offload_flag=()
-usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -66,6 +67,7 @@ while [[ $# -gt 0 ]]; do
         --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
         --sio-servers) IFS=, read -r -a sio_servers <<<"$2"; shift ;;
         --sio-clients) sio_clients=$2; shift ;;
+        --sio-cells) sio_cells=$2; shift ;;
         --scale) IFS=, read -r -a scale_ns <<<"$2"; shift ;;
         --loss) IFS=, read -r -a loss_rates <<<"$2"; shift ;;
         --bulk-loss) bulk_loss=$2; shift ;;
@@ -307,10 +309,10 @@ if want echo || want connect || want scale; then
 fi
 
 # System calls and packets per message (--only counts). The server's system calls are counted
-# by tracepoint (perf stat, cheap enough not to change the loop's shape) and its packets by the
-# interface counters, over a window inside the loadgen's measured one; both are divided by the
-# messages the loadgen echoed per second.
-count_window=$(python3 -c "print(max(0.5, $duration - 0.5))")
+# by tracepoint (`perf stat -p`, cheap enough not to change the loop's shape) for exactly the
+# loadgen's life (perf runs it as its workload), its packets by the interface counters around
+# it; the loadgen runs without warmup, so its message count covers the same span (plus the
+# connections' setup, small beside the messages).
 count_events=raw_syscalls:sys_enter,context-switches
 for call in read readv recvfrom recvmsg write writev sendto sendmsg ppoll poll epoll_wait epoll_pwait epoll_pwait2 io_uring_enter; do
     count_events+=,syscalls:sys_enter_$call
@@ -326,29 +328,29 @@ iface_packets() {
     fi | paste -sd' '
 }
 
-# One loadgen run of $server with the counts taken in its measured window; appends the loadgen
-# line with syscalls/packets per message to results.jsonl (section "counts").
+# One loadgen run of $server under `perf stat`; appends the loadgen line with system calls and
+# packets per message to results.jsonl (section "counts"). PROFILE=1: a `perf record` of the
+# server beside it.
 counted() {
-    local server=$1 round=$2 lg line in0 out0 in1 out1 profiler=
+    local server=$1 round=$2 line in0 out0 in1 out1 profiler=
     shift 2
-    loadgen "$server" "$@" >"$out/counts-loadgen.json" 2>>"$out/loadgen.err" &
-    lg=$!
-    sleep "$(python3 -c "print($warmup + 0.3)")"
     read -r in0 out0 < <(iface_packets "$server")
     if [[ -n ${PROFILE:-} ]]; then
         perf record -q -F 999 -g -p "${pid[$server]}" -o "$out/perf-$server-${mode}-c$c-s$s-r$round.data" \
-            -- sleep "$count_window" 2>>"$out/perf-record.log" &
+            -- sleep "$duration" 2>>"$out/perf-record.log" &
         profiler=$!
     fi
-    perf stat -x, -e "$count_events" -p "${pid[$server]}" -o "$out/counts-perf.csv" -- sleep "$count_window"
-    [[ -z $profiler ]] || wait "$profiler" || true
+    line=$(perf stat -x, -e "$count_events" -p "${pid[$server]}" -o "$out/counts-perf.csv" -- \
+        timeout $((${duration%.*} + 120)) ip netns exec "$ns_c" taskset -c 1 "$bin/loadgen" --cpu 1 \
+        --server "${addr[$server]}" --path /echo --server-pid "${pid[$server]}" \
+        --duration "$duration" --warmup 0 "$@" 2>>"$out/loadgen.err") ||
+        note "run failed: counts $server round $round: $* (see $out/loadgen.err)"
     read -r in1 out1 < <(iface_packets "$server")
-    wait "$lg" || note "run failed: counts $server round $round: $* (see $out/loadgen.err)"
-    line=$(cat "$out/counts-loadgen.json")
+    [[ -z $profiler ]] || wait "$profiler" || true
     [[ -n $line ]] || line='{"failed":true}'
-    python3 - "$line" "$server" "$round" "$count_window" $((in1 - in0)) $((out1 - out0)) "$out/counts-perf.csv" >>"$results" <<'PY'
+    python3 - "$line" "$server" "$round" $((in1 - in0)) $((out1 - out0)) "$out/counts-perf.csv" >>"$results" <<'PY'
 import json, sys
-line, server, rnd, window, pin, pout, csv = sys.argv[1:]
+line, server, rnd, pin, pout, csv = sys.argv[1:]
 d = json.loads(line)
 d.update(section="counts", server=server, round=int(rnd))
 counts = {}
@@ -363,9 +365,8 @@ groups = {
     "waits": [f"syscalls:sys_enter_{c}" for c in ("ppoll", "poll", "epoll_wait", "epoll_pwait", "epoll_pwait2", "io_uring_enter")],
     "context_switches": ["context-switches"],
 }
-rate = d.get("msgs_per_s") or 0
-if rate and not d.get("failed"):
-    msgs = rate * float(window)
+msgs = d.get("msgs") or 0
+if msgs and not d.get("failed"):
     for name, events in groups.items():
         d[f"{name}_per_msg"] = sum(counts.get(e, 0) for e in events) / msgs
     d["packets_in_per_msg"] = int(pin) / msgs
@@ -482,10 +483,16 @@ if want sio; then
         for server in $(rotated "$r"); do
             # A fresh server per round: RSS growth and presence start from nothing.
             start_named "$server"
-            record sio "$server" "$r" sioload "$server" --mode idle -c "$sio_clients" --label "sio idle c=$sio_clients"
-            record sio "$server" "$r" sioload "$server" --mode ack -c 100 --label "sio ack c=100"
-            record sio "$server" "$r" sioload "$server" --mode broadcast -c "$sio_clients" -s 32 \
-                --label "sio broadcast c=$sio_clients s=32"
+            if [[ ,$sio_cells, == *,idle,* ]]; then
+                record sio "$server" "$r" sioload "$server" --mode idle -c "$sio_clients" --label "sio idle c=$sio_clients"
+            fi
+            if [[ ,$sio_cells, == *,ack,* ]]; then
+                record sio "$server" "$r" sioload "$server" --mode ack -c 100 --label "sio ack c=100"
+            fi
+            if [[ ,$sio_cells, == *,broadcast,* ]]; then
+                record sio "$server" "$r" sioload "$server" --mode broadcast -c "$sio_clients" -s 32 \
+                    --label "sio broadcast c=$sio_clients s=32"
+            fi
             stop_server "${pid[$server]}"
         done
     done

@@ -16,12 +16,13 @@
 //!    middleware/impair.rs                       loss, delay, reorder, duplicates (--loss ...)
 //!  net/engine.rs        Net::poll: each packet routed to its shard's smoltcp interface
 //!    shard.rs             flow hash → shard; Staged hands smoltcp the one packet
+//!    time_wait.rs         TIME-WAIT sockets' own set: their packets only, no egress walk
 //!    net/admission.rs     a SYN gets a listener (pool.rs), half-open budget, per-source cap
 //!    smoltcp              TCP: handshake, sequence numbers, windows, retransmission
 //!    rings.rs             every socket's receive/transmit ring in one reservation
 //!  net/table.rs         which connection got news: the ready list, accept, gone
 //!  net/socket.rs        the socket API: accept, poll_ready, recv_with / send_with, close
-//!  runner.rs            the loop: poll, the driver's turn, ppoll (signals never lost)
+//!  runner.rs            the loop: poll_ingress, the driver's turn, poll_egress, ppoll
 //!  server/mod.rs        the server's turn: ready connections, timers (client.rs: the client's)
 //!  server/conn.rs       HTTP phase: request head parsed by ws::handshake, routed (server/http.rs)
 //!  session/mod.rs       a WebSocket: socket bytes → ws::Connection (frames parsed in ws's
@@ -32,8 +33,9 @@
 //! ```
 //!
 //! The way out is the mirror: the app's `Outbox` queues frames in the session's output queue,
-//! `Net::send_with` writes them into the socket's ring, the next `Net::poll` runs smoltcp's
-//! egress into `Port` (middleware, impairment, virtio-net header) and `TunLink` writes them.
+//! `Net::send_with` writes them into the socket's ring, `Net::poll_egress` at the end of the
+//! same turn runs smoltcp's egress into `Port` (middleware, impairment, virtio-net header) and
+//! `TunLink` writes them.
 //!
 //! # Which connection needs attention this turn
 //!

@@ -5,17 +5,19 @@
 //! One turn:
 //!
 //! ```text
-//! net.poll(now)                      // ingress, timers, egress
+//! net.poll_ingress(now)              // packets in; accepts, ready and gone ids queued
 //! driver.stop(..)                    // once, when `stop` is set (SIGINT/SIGTERM)
 //! driver.handle(net, now)            // accept, read, write, expire: queue sends
-//! net.poll_egress(now)               // what `handle` queued leaves now
+//! net.poll_egress(now)               // timers, egress: what `handle` queued leaves now
 //! ppoll(fds, min(net.poll_delay, driver.poll_delay), mask without SIGINT/SIGTERM)
 //! driver.handle_input(..)            // the driver's own fd (stdin), when readable
 //! ```
 //!
-//! The egress after `handle` sends an answer in the turn that read its request, with the ACK
-//! of the request riding on it (smoltcp delays a bare ACK), and spares the wait and the read
-//! that found the link empty which sending it in the next turn's `poll` cost.
+//! Together the two halves are one [`Net::poll`]. Egress after `handle` sends an answer in
+//! the turn that read its request, with the ACK of the request riding on it (smoltcp delays a
+//! bare ACK), and spares the wait and the read that found the link empty which sending it in
+//! the next turn's `poll` cost; and smoltcp walks the sockets of the shards with news once a
+//! turn, not once before and once after the application.
 //!
 //! Signals: SIGINT and SIGTERM are blocked while a turn runs and unblocked only inside
 //! `ppoll` (its `sigmask` argument swaps the masks atomically). A signal that arrives between
@@ -36,9 +38,9 @@ pub trait Driver {
     /// What the run ends with.
     type Output;
 
-    /// One turn after `net.poll(now)`: take accepted and gone connections, service the ready
-    /// ones, run expired timers. `Break` ends the run (after one last `poll` that sends what
-    /// this turn queued).
+    /// One turn, between `net.poll_ingress(now)` and `net.poll_egress(now)`: take accepted and
+    /// gone connections, service the ready ones, run expired timers. `Break` ends the run
+    /// (after one last `poll` that sends what this turn queued).
     fn handle(&mut self, net: &mut Net, now: Instant) -> ControlFlow<Self::Output>;
 
     /// How long until [`Driver::handle`] must run again without any I/O (`None`: no timer).
@@ -73,7 +75,7 @@ pub fn run<D: Driver + ?Sized>(
     let mut stopping = false;
     let output = loop {
         let now = clock.now();
-        net.poll(now);
+        net.poll_ingress(now);
         if !stopping && stop.load(Ordering::SeqCst) {
             stopping = true;
             if let ControlFlow::Break(output) = driver.stop(net, now) {

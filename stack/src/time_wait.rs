@@ -14,7 +14,7 @@
 //! new SYN reuses the 4-tuple or the cap needs the socket. The socket then goes back to its
 //! shard's pool with its ring slot.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::{AnySocket, Socket, tcp};
@@ -22,6 +22,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
 use crate::rings::Slot;
+use crate::shard::TupleMap;
 
 /// How long a socket waits here: smoltcp's own TIME-WAIT delay (10 s). A peer that
 /// retransmits its FIN after that gets a RST, which ends its LAST-ACK as well.
@@ -41,7 +42,7 @@ pub(crate) struct TimeWaitSet {
     /// The sockets; only their own packets visit this set.
     pub sockets: SocketSet<'static>,
     /// (local, remote) → handle in `sockets`.
-    by_tuple: HashMap<(IpEndpoint, IpEndpoint), SocketHandle>,
+    by_tuple: TupleMap<SocketHandle>,
     /// Oldest first.
     order: VecDeque<Waiting>,
 }
@@ -51,7 +52,7 @@ impl TimeWaitSet {
     pub fn new() -> Self {
         TimeWaitSet {
             sockets: SocketSet::new(Vec::new()),
-            by_tuple: HashMap::new(),
+            by_tuple: TupleMap::default(),
             order: VecDeque::new(),
         }
     }
@@ -66,27 +67,17 @@ impl TimeWaitSet {
         !self.by_tuple.is_empty() && self.by_tuple.contains_key(&(local, remote))
     }
 
-    /// Takes in a socket in TIME-WAIT (detached from its shard's set, with its ring slot) at
-    /// `now`. A socket without both endpoints is handed back (nothing could reach it here).
+    /// Takes in a socket in TIME-WAIT for the 4-tuple (`local`, `remote`), detached from its
+    /// shard's set with its ring slot, at `now`. The caller checks that no other socket of
+    /// the 4-tuple waits here ([`TimeWaitSet::contains`]).
     pub fn admit(
         &mut self,
         socket: Socket<'static>,
         slot: Slot,
+        tuple: (IpEndpoint, IpEndpoint),
         now: Instant,
-    ) -> Result<(), (Socket<'static>, Slot)> {
-        let tuple = match &socket {
-            Socket::Tcp(tcp) => match (tcp.local_endpoint(), tcp.remote_endpoint()) {
-                (Some(local), Some(remote)) if tcp.state() == tcp::State::TimeWait => {
-                    (local, remote)
-                }
-                _ => return Err((socket, slot)),
-            },
-            #[allow(unreachable_patterns)] // only TCP sockets exist in this stack
-            _ => return Err((socket, slot)),
-        };
-        if self.by_tuple.contains_key(&tuple) {
-            return Err((socket, slot));
-        }
+    ) {
+        debug_assert!(!self.by_tuple.contains_key(&tuple));
         let handle = self.sockets.add(socket);
         self.by_tuple.insert(tuple, handle);
         self.order.push_back(Waiting {
@@ -95,7 +86,6 @@ impl TimeWaitSet {
             slot,
             since: now,
         });
-        Ok(())
     }
 
     /// Takes out the socket of the 4-tuple (`local`, `remote`), if one waits here.

@@ -58,7 +58,9 @@ fn a_retransmitted_fin_is_acknowledged_from_outside_the_walk() {
         false
     }));
     pair.client.close(cid);
-    let ok = pair.run_until(Duration::from_secs(1), |p| p.server.poll_gone() == Some(sid));
+    let ok = pair.run_until(Duration::from_secs(1), |p| {
+        p.server.poll_gone() == Some(sid)
+    });
     assert!(ok, "the server's connection ended");
     let stats = pair.server.stats();
     assert_eq!(stats.draining, 1, "the server's socket waits in TIME-WAIT");
@@ -70,11 +72,16 @@ fn a_retransmitted_fin_is_acknowledged_from_outside_the_walk() {
 
     // The client's FIN goes unanswered, so it retransmits it (smoltcp: after its 1 s RTO);
     // the TIME-WAIT socket answers with an ACK and the client's connection ends cleanly.
-    let ok = pair.run_until(Duration::from_secs(5), |p| p.client.poll_gone() == Some(cid));
+    let ok = pair.run_until(Duration::from_secs(5), |p| {
+        p.client.poll_gone() == Some(cid)
+    });
     assert!(ok, "the client's LAST-ACK ended");
     let seen = seen.lock().unwrap();
     assert_eq!(seen.dropped, 1, "{seen:?}");
-    assert!(seen.acks >= 1, "the retransmitted FIN was acknowledged: {seen:?}");
+    assert!(
+        seen.acks >= 1,
+        "the retransmitted FIN was acknowledged: {seen:?}"
+    );
     assert_eq!(seen.resets, 0, "no RST for the retransmitted FIN: {seen:?}");
 
     // The wait ends by the clock (10 s, smoltcp's delay) and the socket goes back to the pool.

@@ -2,13 +2,11 @@
 //! which connections a new SYN may not open (per-source cap, duplicates of a 4-tuple), and the
 //! timeouts and budgets that bound half-open connections.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::Duration;
-use smoltcp::wire::IpEndpoint;
 
 use super::Net;
 use super::supply::{socket_for, steal_listener};
@@ -16,7 +14,7 @@ use super::table::Conn;
 use crate::device::TcpFlow;
 use crate::id::ConnId;
 use crate::pool::Census;
-use crate::shard::Shard;
+use crate::shard::{Shard, TupleMap};
 
 /// A half-open connection younger than this is never evicted for a new SYN, at the cap or
 /// beyond the half-open budget (see `Net::evict_oldest_half_open`): a real handshake
@@ -206,7 +204,7 @@ impl Net {
 pub(super) fn prepare_for_syn(
     shards: &mut [Shard],
     census: &mut Census,
-    tuples: &HashMap<(IpEndpoint, IpEndpoint), ConnId>,
+    tuples: &TupleMap<ConnId>,
     connections: usize,
     half_open: usize,
     index: usize,

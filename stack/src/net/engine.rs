@@ -24,8 +24,20 @@ impl Net {
     /// and [`Net::poll_gone`], and [`Net::poll_delay`] is zero until those are emptied, so
     /// a loop that polls once per turn (see [`crate::runner`]) misses nothing.
     pub fn poll(&mut self, now: Instant) -> bool {
-        let ingress = self.poll_ingress(now);
+        let ingress = self.read_link(now);
         self.poll_egress(now) || ingress
+    }
+
+    /// The first half of [`Net::poll`] alone: reads the link (packets into their shards, the
+    /// listen pool topped up after each) and queues what it means for the application
+    /// ([`Net::accept`], [`Net::poll_ready`], [`Net::poll_gone`]), leaving the shards with
+    /// news listed for [`Net::poll_egress`]. The runner's turn is this, the application, then
+    /// `poll_egress`: one egress walk over those shards per turn instead of one before and
+    /// one after the application. Returns true when a packet came.
+    pub fn poll_ingress(&mut self, now: Instant) -> bool {
+        let activity = self.read_link(now);
+        self.examine_touched();
+        activity
     }
 
     /// The second half of [`Net::poll`] alone: due timers, then the egress and settling of
@@ -89,7 +101,10 @@ impl Net {
             self.top_up(index);
             let shard = &mut self.shards[index];
             let smoltcp = shard.iface.poll_at(now, &shard.sockets);
-            self.deadlines[index] = smoltcp.into_iter().chain(shard.time_wait.next_expiry()).min();
+            self.deadlines[index] = smoltcp
+                .into_iter()
+                .chain(shard.time_wait.next_expiry())
+                .min();
             shard.dirty = false;
         }
         if !dirty.is_empty() {
@@ -106,7 +121,7 @@ impl Net {
 
     /// Reads the link: incoming packets one at a time into their shards (topping the listen
     /// pool up after each), at most [`INGRESS_BUDGET`] of them. True when any came.
-    fn poll_ingress(&mut self, now: Instant) -> bool {
+    fn read_link(&mut self, now: Instant) -> bool {
         self.now = now;
         let mut activity = false;
         let port = self.listen_port();

@@ -17,7 +17,9 @@
 //! set per packet, so the sockets are split over several interfaces by flow hash (see
 //! `shard.rs`): a packet costs a scan of one shard, and `poll` runs egress only on the
 //! shards that had ingress, application calls or a due timer. Sends queued by the
-//! application go out at the next `poll`; `poll_delay` is zero until then.
+//! application go out at the next `poll`; `poll_delay` is zero until then. The runner splits
+//! `poll` in two around the application (`poll_ingress`, then `poll_egress`), so what a turn
+//! queues leaves in that turn.
 //!
 //! The files of this module, one job each:
 //!
@@ -50,7 +52,7 @@ use smoltcp::iface::{Config, Interface, SocketHandle};
 use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::socket::tcp::CongestionControl;
 use smoltcp::time::Instant;
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 use crate::config::NetConfig;
 use crate::device::tun::TunLink;
@@ -61,7 +63,7 @@ use crate::middleware::Chain;
 use crate::middleware::impair::{Impair, ImpairConfig};
 use crate::pool::{Census, Pool};
 use crate::recovery::Recovery;
-use crate::shard::{FlowHasher, Shard, mix, shard_count};
+use crate::shard::{FlowHasher, Shard, TupleMap, mix, shard_count};
 
 pub use admission::{
     HALF_OPEN_GRACE, SOCKET_TIMEOUT, SYN_RECEIVED_TIMEOUT, half_open_budget, spare_for,
@@ -91,7 +93,7 @@ pub struct Net {
     census: Census,
     conns: IdMap<Conn>,
     /// (local, remote) → connection, to spot a second socket for the same 4-tuple.
-    tuples: HashMap<(IpEndpoint, IpEndpoint), ConnId>,
+    tuples: TupleMap<ConnId>,
     /// Shards to poll: ingress, an application call or a due timer since their last poll.
     dirty: Vec<usize>,
     /// Per shard, when smoltcp next needs it polled (as of its last poll); `None`: no timer.
@@ -202,7 +204,7 @@ impl Net {
             flows: FlowHasher::new(mix(seed.rotate_left(32)), count),
             census: Census::new(max_connections, rx_buffer, tx_buffer)?,
             conns: IdMap::default(),
-            tuples: HashMap::new(),
+            tuples: TupleMap::default(),
             dirty: Vec::new(),
             deadlines: vec![None; count],
             earliest: None,
