@@ -227,7 +227,12 @@ fn push_rows(out: &mut String, line: &str) {
     for row in rows(line) {
         let _ = match row {
             Row::Message { label, rightwards } => {
-                writeln!(out, "{:>9}  |{}|", "", arrow(&label, rightwards, false, '='))
+                writeln!(
+                    out,
+                    "{:>9}  |{}|",
+                    "",
+                    arrow(&label, rightwards, false, '=')
+                )
             }
             Row::Note(note) => writeln!(out, "{:>9}  |{:width$}|  {note}", "", "", width = WIDTH),
         };
@@ -428,7 +433,10 @@ mod tests {
             assert!(rows[4].contains("[SYN,ACK] seq=0 ack=1 mss"), "{ladder}");
             assert!(rows[5].contains("[PSH,ACK] seq=1 ack=1 len="), "{ladder}");
         }
-        assert!(first.contains("len=120") && first.contains("<=200 OK"), "{text}");
+        assert!(
+            first.contains("len=120") && first.contains("<=200 OK"),
+            "{text}"
+        );
         assert!(first.contains("transport=polling") && !first.contains("transport=websocket"));
         assert!(second.contains("len=194") && second.contains("<=101 Switching Protocols"));
         assert!(!second.contains("transport=polling"), "{text}");
@@ -455,7 +463,10 @@ mod tests {
         let mut cut: Vec<&str> = TWO[..7].to_vec();
         cut.push(&TWO[7][..40]);
         let text = render(&cut);
-        assert!(text.contains("connection 2 of 2") && text.contains("len=120"), "{text}");
+        assert!(
+            text.contains("connection 2 of 2") && text.contains("len=120"),
+            "{text}"
+        );
     }
 
     #[test]

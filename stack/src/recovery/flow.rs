@@ -142,7 +142,10 @@ impl Flow {
     /// once per round trip of D-SACKs and narrows again after [`REO_WND_PERSIST`] recoveries
     /// without one.
     pub(super) fn update_reorder_window(&mut self, dsack: bool) {
-        if self.dsack_round.is_some_and(|round| seq_le(round, self.snd_una)) {
+        if self
+            .dsack_round
+            .is_some_and(|round| seq_le(round, self.snd_una))
+        {
             self.dsack_round = None;
         }
         let recovered = self
