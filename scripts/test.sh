@@ -133,7 +133,7 @@ step "sio for thumbv7em-none-eabihf (no_std + alloc)" \
     as_user cargo build -p sio --target thumbv7em-none-eabihf
 if [[ -x scripts/autobahn.sh ]]; then
     # --release: cases 12 and 13 move about 10 GB each way per role through tunws's deflate
-    # code, which a debug build runs unoptimised.
+    # code, for which a debug build needs 16 times the CPU (docs/CONFORMANCE.md).
     step "Autobahn|Testsuite (scripts/autobahn.sh --release --full)" scripts/autobahn.sh --release --full
 fi
 if [[ -x scripts/fuzz.sh ]]; then
