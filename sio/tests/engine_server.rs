@@ -283,3 +283,39 @@ fn only_sessions_with_something_for_their_transport_are_listed_ready() {
     listed.sort();
     assert_eq!(listed, ["s1", "s2", "s3"]);
 }
+
+#[test]
+fn drain_ws_hands_over_every_packet_in_order_then_says_whether_to_close() {
+    let mut server = server();
+    let mut ids = ids();
+    assert_eq!(
+        server.handle_websocket("EIO=4&transport=websocket", &mut ids, at(0)),
+        Ok(Session("s1".into()))
+    );
+    server.send("s1", Encoded::Text("4one".into()));
+    server.send("s1", Encoded::Binary(vec![7, 8]));
+    server.send("s1", Encoded::Text("4three".into()));
+    let mut got = Vec::new();
+    assert!(!server.drain_ws("s1", |p| got.push(p)), "an open session");
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(matches!(&got[0], Encoded::Text(open) if open.starts_with("0{")));
+    assert_eq!(
+        got[1..],
+        [
+            Encoded::Text("4one".into()),
+            Encoded::Binary(vec![7, 8]),
+            Encoded::Text("4three".into()),
+        ]
+    );
+    // Nothing left: the same as poll_ws_transmit until None.
+    assert!(!server.drain_ws("s1", |p| panic!("drained twice: {p:?}")));
+    assert_eq!(server.poll_ws_transmit("s1"), None);
+    // Over, or never known: close, like wants_websocket_close.
+    server.close("s1", CloseReason::ForcedClose);
+    assert_eq!(
+        server.drain_ws("s1", |_| {}),
+        server.wants_websocket_close("s1")
+    );
+    assert!(server.drain_ws("s1", |_| {}));
+    assert!(server.drain_ws("nobody", |_| panic!("no session, no packet")));
+}

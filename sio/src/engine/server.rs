@@ -227,6 +227,20 @@ impl Server {
         self.sessions.get_mut(sid)?.poll_ws_transmit()
     }
 
+    /// Hands every packet queued for session `sid`'s WebSocket to `each`, in order, then says
+    /// whether that WebSocket should be closed (the session is over or unknown): what
+    /// [`Server::poll_ws_transmit`] until `None` and then [`Server::wants_websocket_close`]
+    /// do, with one session lookup instead of one per packet and one more.
+    pub fn drain_ws(&mut self, sid: &str, mut each: impl FnMut(Encoded)) -> bool {
+        let Some(session) = self.sessions.get_mut(sid) else {
+            return true;
+        };
+        while let Some(packet) = session.poll_ws_transmit() {
+            each(packet);
+        }
+        session.wants_websocket_close()
+    }
+
     /// Whether session `sid`'s WebSocket should be closed (the session is over or unknown).
     pub fn wants_websocket_close(&self, sid: &str) -> bool {
         self.sessions

@@ -271,6 +271,11 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         self.engine.poll_ws_transmit(sid)
     }
 
+    /// See [`engine::Server::drain_ws`].
+    pub fn drain_ws(&mut self, sid: &str, each: impl FnMut(Encoded)) -> bool {
+        self.engine.drain_ws(sid, each)
+    }
+
     /// See [`engine::Server::poll_ready`].
     pub fn poll_ready(&mut self) -> Option<String> {
         self.engine.poll_ready()

@@ -73,12 +73,8 @@ impl Endpoint for EngineEcho {
         self.server.handle_ws_closed(sid, error);
     }
 
-    fn poll_ws_transmit(&mut self, sid: &str) -> Option<Encoded> {
-        self.server.poll_ws_transmit(sid)
-    }
-
-    fn wants_websocket_close(&self, sid: &str) -> bool {
-        self.server.wants_websocket_close(sid)
+    fn drain_ws(&mut self, sid: &str, each: &mut dyn FnMut(Encoded)) -> bool {
+        self.server.drain_ws(sid, each)
     }
 
     fn poll_ready(&mut self) -> Option<String> {

@@ -51,10 +51,9 @@ pub trait Endpoint {
     fn handle_ws_binary(&mut self, sid: &str, bytes: &[u8], now: Instant);
     /// Session `sid`'s WebSocket closed (`error`: it failed).
     fn handle_ws_closed(&mut self, sid: &str, error: bool, now: Instant);
-    /// The next packet for session `sid`'s WebSocket.
-    fn poll_ws_transmit(&mut self, sid: &str) -> Option<Encoded>;
-    /// Whether session `sid`'s WebSocket should be closed.
-    fn wants_websocket_close(&self, sid: &str) -> bool;
+    /// Hands every packet for session `sid`'s WebSocket to `each`, then says whether that
+    /// WebSocket should be closed (one session lookup for all of it).
+    fn drain_ws(&mut self, sid: &str, each: &mut dyn FnMut(Encoded)) -> bool;
     /// The next session that may owe its transport something (packets, a held poll's answer,
     /// a close) since it was last handed out; the mount visits only these.
     fn poll_ready(&mut self) -> Option<String>;
@@ -392,7 +391,7 @@ fn flush(
                 continue;
             };
             let mut sent = false;
-            while let Some(packet) = mount.endpoint.poll_ws_transmit(&sid) {
+            let close = mount.endpoint.drain_ws(&sid, &mut |packet| {
                 let (kind, data) = match &packet {
                     Encoded::Text(text) => (MessageKind::Text, text.as_bytes()),
                     Encoded::Binary(bytes) => (MessageKind::Binary, bytes.as_slice()),
@@ -401,8 +400,8 @@ fn flush(
                     log::debug!("engine.io session {sid}: packet not sent: {e}");
                 }
                 sent = true;
-            }
-            if mount.endpoint.wants_websocket_close(&sid) {
+            });
+            if close {
                 conn.close_ws(CloseCode::NORMAL, "");
                 sent = true;
             }

@@ -116,12 +116,8 @@ impl Endpoint for SocketIo {
         self.io.handle_ws_closed(sid, error, now);
     }
 
-    fn poll_ws_transmit(&mut self, sid: &str) -> Option<Encoded> {
-        self.io.poll_ws_transmit(sid)
-    }
-
-    fn wants_websocket_close(&self, sid: &str) -> bool {
-        self.io.wants_websocket_close(sid)
+    fn drain_ws(&mut self, sid: &str, each: &mut dyn FnMut(Encoded)) -> bool {
+        self.io.drain_ws(sid, each)
     }
 
     fn poll_ready(&mut self) -> Option<String> {
