@@ -254,6 +254,12 @@ def sio_tables(med, lines):
         lines.append(f"| {lbl.removeprefix('sio ')} (RSS bytes per session) | {fmt(v['tunws'], 0)} | {fmt(v['node'], 0)} | "
                      f"{fmt(v['socketioxide'], 0)} | {fmt_ratio(ratio(v['node'], v['tunws']))} smaller | "
                      f"{fmt_ratio(ratio(v['socketioxide'], v['tunws']))} smaller | – | – |")
+    lines += ["", "Server CPU per ack or delivery in µs (utime+stime / count; steadier than the rates on a shared machine):", "",
+              "| cell | tunws | Node socket.io | socketioxide | tunws ÷ Node | tunws ÷ socketioxide |", "|---|---:|---:|---:|---:|---:|"]
+    for lbl in sorted(l for l in labels if " idle " not in l):
+        v = {sv: g(lbl, sv, "server_cpu_us_per_msg") for sv in SIO_SERVERS}
+        lines.append(f"| {lbl.removeprefix('sio ')} | {fmt(v['tunws'])} | {fmt(v['node'])} | {fmt(v['socketioxide'])} | "
+                     f"{fmt_ratio(ratio(v['tunws'], v['node']))} | {fmt_ratio(ratio(v['tunws'], v['socketioxide']))} |")
     acks = sorted(l for l in labels if " ack " in l)
     if acks:
         lines += ["", "Emit+ack round trip p50 / p99 in µs: " + "; ".join(

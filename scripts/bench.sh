@@ -4,7 +4,7 @@
 #   scripts/bench.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--out DIR]
 #                    [--only echo,connect,bulk,scale,loss,counts,sio] [--servers tunws,tungstenite,fastwebsockets]
 #                    [--scale 10,1000,10000] [--loss 1,2,5] [--bulk-loss P] [--no-build] [--no-offload]
-#                    [--sio-servers tunws,node,socketioxide] [--sio-clients N]
+#                    [--sio-servers tunws,node,socketioxide] [--sio-clients N] [--sio-cells idle,ack,broadcast]
 #
 # Builds release, makes two namespaces (tw-bench-<pid>-c: load generator + TUN + tunws;
 # tw-bench-<pid>-p: kernel-TCP peers, reached over a veth pair), pins every server to core 0 and
@@ -53,8 +53,9 @@ out=
 servers=(tunws tungstenite fastwebsockets)
 sio_servers=(tunws node socketioxide)
 sio_clients=1000
+sio_cells=idle,ack,broadcast
 offload_flag=()
-usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) rounds=1; duration=1; warmup=0.3; scale_ns=(10 1000) ;;
@@ -66,6 +67,7 @@ while [[ $# -gt 0 ]]; do
         --servers) IFS=, read -r -a servers <<<"$2"; shift ;;
         --sio-servers) IFS=, read -r -a sio_servers <<<"$2"; shift ;;
         --sio-clients) sio_clients=$2; shift ;;
+        --sio-cells) sio_cells=$2; shift ;;
         --scale) IFS=, read -r -a scale_ns <<<"$2"; shift ;;
         --loss) IFS=, read -r -a loss_rates <<<"$2"; shift ;;
         --bulk-loss) bulk_loss=$2; shift ;;
@@ -481,10 +483,16 @@ if want sio; then
         for server in $(rotated "$r"); do
             # A fresh server per round: RSS growth and presence start from nothing.
             start_named "$server"
-            record sio "$server" "$r" sioload "$server" --mode idle -c "$sio_clients" --label "sio idle c=$sio_clients"
-            record sio "$server" "$r" sioload "$server" --mode ack -c 100 --label "sio ack c=100"
-            record sio "$server" "$r" sioload "$server" --mode broadcast -c "$sio_clients" -s 32 \
-                --label "sio broadcast c=$sio_clients s=32"
+            if [[ ,$sio_cells, == *,idle,* ]]; then
+                record sio "$server" "$r" sioload "$server" --mode idle -c "$sio_clients" --label "sio idle c=$sio_clients"
+            fi
+            if [[ ,$sio_cells, == *,ack,* ]]; then
+                record sio "$server" "$r" sioload "$server" --mode ack -c 100 --label "sio ack c=100"
+            fi
+            if [[ ,$sio_cells, == *,broadcast,* ]]; then
+                record sio "$server" "$r" sioload "$server" --mode broadcast -c "$sio_clients" -s 32 \
+                    --label "sio broadcast c=$sio_clients s=32"
+            fi
             stop_server "${pid[$server]}"
         done
     done

@@ -83,7 +83,7 @@ pub enum Command {
     Sim(SimArgs),
 
     /// Draws the ladder diagram of a --trace log (from tunws or tunws sim), read from FILE or
-    /// standard input.
+    /// standard input: one ladder per TCP connection, in the order they first appear.
     Ladder(LadderArgs),
 }
 

@@ -9,8 +9,11 @@
 //! ```
 //!
 //! Sequence and acknowledgement numbers are relative to each side's ISN (the SYN's sequence
-//! number), as Wireshark shows them; segments seen before their side's SYN keep absolute
-//! numbers. It reads the trace's own text, so it draws a real run (`tunws --trace 2>log`) as
+//! number) in its connection, as Wireshark shows them; segments seen before their side's SYN
+//! keep absolute numbers. A log of several connections (a browser's or Socket.IO client's
+//! parallel requests) gives one ladder per connection (its 4-tuple), in the order each first
+//! appears, under a title naming it; tunws's `conn N` and `client N` lines go to the ladder
+//! of the connection they name. It reads the trace's own text, so it draws a real run (`tunws --trace 2>log`) as
 //! well as `tunws sim`, whose `lost` lines (same format, from its simulated wire) become arrows
 //! that end in `X` before they reach the other side; lines of other kinds are left out.
 
@@ -94,6 +97,24 @@ enum Row {
     Note(String),
 }
 
+/// The connection a tunws log line is about: its `conn N` or `client N` number and, where the
+/// line names it, the client's endpoint (`conn 1 10.0.0.1:53122: LISTEN → …`, `client 1
+/// connected from 10.0.0.1:53122`).
+fn owner(line: &str) -> Option<(&str, Option<&str>)> {
+    let mut words = line.split_whitespace();
+    let kind = words.next()?;
+    if kind != "conn" && kind != "client" {
+        return None;
+    }
+    // The kind and the number together, e.g. `conn 3`, as the id.
+    let id_end = kind.len() + 1 + words.next()?.len();
+    let id = line.get(..id_end)?;
+    let endpoint = words
+        .map(|w| w.trim_end_matches(':'))
+        .find(|w| w.parse::<std::net::SocketAddr>().is_ok());
+    Some((id, endpoint))
+}
+
 /// The rows for one log line of tunws (`conn N …`, `client N …`); none for other lines.
 fn rows(line: &str) -> Vec<Row> {
     if line.starts_with("client ") {
@@ -139,11 +160,93 @@ fn strip_log_prefix(line: &str) -> &str {
     }
 }
 
-/// Draws the diagram of `lines` (a trace log, one line each).
+/// One connection's ladder, drawn as the log is read.
+struct Ladder<'a> {
+    client: &'a str,
+    server: &'a str,
+    /// Each side's ISN, by its endpoint.
+    isn: HashMap<&'a str, u32>,
+    /// The `conn N` / `client N` ids that named it.
+    ids: Vec<&'a str>,
+    rows: String,
+}
+
+impl<'a> Ladder<'a> {
+    fn new(client: &'a str, server: &'a str) -> Ladder<'a> {
+        Ladder {
+            client,
+            server,
+            isn: HashMap::new(),
+            ids: Vec::new(),
+            rows: String::new(),
+        }
+    }
+
+    /// The column header: the client on the left, tunws on the right.
+    fn header(&self) -> String {
+        format!(
+            "{:>9}  {:<width$}{}\n",
+            "time",
+            self.client,
+            self.server,
+            width = WIDTH + 2
+        )
+    }
+
+    fn push_segment(&mut self, segment: &Segment<'a>) {
+        if segment.flags.contains("SYN") {
+            self.isn.insert(segment.src, segment.seq);
+        }
+        let isn = &self.isn;
+        let relative = |n: u32, side: &str| isn.get(side).map_or(n, |&i| n.wrapping_sub(i));
+        let mut label = format!(
+            "[{}] seq={}",
+            segment.flags,
+            relative(segment.seq, segment.src)
+        );
+        if let Some(ack) = segment.ack {
+            let _ = write!(label, " ack={}", relative(ack, segment.dst));
+        }
+        if segment.len != "0" {
+            let _ = write!(label, " len={}", segment.len);
+        }
+        for option in &segment.options {
+            let _ = write!(label, " {option}");
+        }
+        let _ = writeln!(
+            self.rows,
+            "{:>9}  |{}|",
+            segment.time,
+            arrow(&label, segment.inbound, segment.lost, '-')
+        );
+    }
+}
+
+/// Appends the rows of a tunws log line to `out`.
+fn push_rows(out: &mut String, line: &str) {
+    for row in rows(line) {
+        let _ = match row {
+            Row::Message { label, rightwards } => {
+                writeln!(
+                    out,
+                    "{:>9}  |{}|",
+                    "",
+                    arrow(&label, rightwards, false, '=')
+                )
+            }
+            Row::Note(note) => writeln!(out, "{:>9}  |{:width$}|  {note}", "", "", width = WIDTH),
+        };
+    }
+}
+
+/// Draws the diagram of `lines` (a trace log, one line each): one ladder, or one per
+/// connection when the log holds several.
 pub fn render<S: AsRef<str>>(lines: &[S]) -> String {
-    let mut out = String::new();
-    let mut isn: HashMap<&str, u32> = HashMap::new();
-    let mut header = false;
+    // Lines about no connection seen yet, drawn before the ladders.
+    let mut preamble = String::new();
+    let mut ladders: Vec<Ladder> = Vec::new();
+    // The ladder that last got a segment: where lines naming no known connection go.
+    let mut last = None;
     for line in lines {
         let line = strip_log_prefix(line.as_ref());
         if let Some(segment) = parse_segment(line) {
@@ -152,56 +255,61 @@ pub fn render<S: AsRef<str>>(lines: &[S]) -> String {
             } else {
                 (segment.dst, segment.src)
             };
-            if !header {
-                let _ = writeln!(
-                    out,
-                    "{:>9}  {client:<width$}{server}",
-                    "time",
-                    width = WIDTH + 2
-                );
-                header = true;
+            let at = match ladders
+                .iter()
+                .rposition(|l| l.client == client && l.server == server)
+            {
+                Some(at) => at,
+                None => {
+                    ladders.push(Ladder::new(client, server));
+                    ladders.len() - 1
+                }
+            };
+            ladders[at].push_segment(&segment);
+            last = Some(at);
+            continue;
+        }
+        let target = match owner(line) {
+            None => None,
+            Some((id, endpoint)) => {
+                let named = endpoint.and_then(|e| ladders.iter().rposition(|l| l.client == e));
+                if let Some(at) = named {
+                    if !ladders[at].ids.contains(&id) {
+                        ladders[at].ids.push(id);
+                    }
+                }
+                named
+                    .or_else(|| ladders.iter().rposition(|l| l.ids.contains(&id)))
+                    .or(last)
             }
-            if segment.flags.contains("SYN") {
-                isn.insert(segment.src, segment.seq);
+        };
+        match target {
+            Some(at) => push_rows(&mut ladders[at].rows, line),
+            None => push_rows(&mut preamble, line),
+        }
+    }
+    let mut out = preamble;
+    let count = ladders.len();
+    for (n, ladder) in ladders.iter().enumerate() {
+        if count > 1 {
+            if n > 0 {
+                out.push('\n');
             }
-            let relative = |n: u32, side: &str| isn.get(side).map_or(n, |&i| n.wrapping_sub(i));
-            let mut label = format!(
-                "[{}] seq={}",
-                segment.flags,
-                relative(segment.seq, segment.src)
-            );
-            if let Some(ack) = segment.ack {
-                let _ = write!(label, " ack={}", relative(ack, segment.dst));
-            }
-            if segment.len != "0" {
-                let _ = write!(label, " len={}", segment.len);
-            }
-            for option in &segment.options {
-                let _ = write!(label, " {option}");
-            }
+            let ids = if ladder.ids.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", ladder.ids.join(", "))
+            };
             let _ = writeln!(
                 out,
-                "{:>9}  |{}|",
-                segment.time,
-                arrow(&label, segment.inbound, segment.lost, '-')
+                "connection {} of {count}: {} ⇄ {}{ids}",
+                n + 1,
+                ladder.client,
+                ladder.server
             );
-        } else {
-            for row in rows(line) {
-                let _ = match row {
-                    Row::Message { label, rightwards } => {
-                        writeln!(
-                            out,
-                            "{:>9}  |{}|",
-                            "",
-                            arrow(&label, rightwards, false, '=')
-                        )
-                    }
-                    Row::Note(note) => {
-                        writeln!(out, "{:>9}  |{:width$}|  {note}", "", "", width = WIDTH)
-                    }
-                };
-            }
         }
+        out.push_str(&ladder.header());
+        out.push_str(&ladder.rows);
     }
     out
 }
@@ -285,6 +393,79 @@ mod tests {
         assert!(
             rows.iter()
                 .all(|r| r.chars().count() == rows[1].chars().count() || !r.contains('|'))
+        );
+    }
+
+    /// Two connections at once, as the Socket.IO client opens them (a polling request and a
+    /// WebSocket), their lines interleaved.
+    const TWO: [&str; 10] = [
+        "trace    0.100000 in  10.0.0.1:40000 → 10.0.0.2:8080 TCP [SYN] seq=1000 win=64240 len=0 mss=1460",
+        "[2026-12-03T08:27:37Z INFO  stack::net::admission] conn 1 10.0.0.1:40000: LISTEN → SYN-RECEIVED",
+        "trace    0.100010 out 10.0.0.2:8080 → 10.0.0.1:40000 TCP [SYN,ACK] seq=5000 ack=1001 win=65535 len=0 mss=1460",
+        "trace    0.100020 in  10.0.0.1:40002 → 10.0.0.2:8080 TCP [SYN] seq=900000 win=64240 len=0 mss=1460",
+        "[2026-12-03T08:27:37Z INFO  stack::net::admission] conn 2 10.0.0.1:40002: LISTEN → SYN-RECEIVED",
+        "trace    0.100030 out 10.0.0.2:8080 → 10.0.0.1:40002 TCP [SYN,ACK] seq=70000 ack=900001 win=65535 len=0 mss=1460",
+        "trace    0.100040 in  10.0.0.1:40000 → 10.0.0.2:8080 TCP [PSH,ACK] seq=1001 ack=5001 win=63 len=120",
+        "trace    0.100050 in  10.0.0.1:40002 → 10.0.0.2:8080 TCP [PSH,ACK] seq=900001 ack=70001 win=63 len=194",
+        "[2026-12-03T08:27:37Z INFO  stack::server::conn] conn 1 http \"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\" -> 200 OK",
+        "[2026-12-03T08:27:37Z INFO  stack::server::conn] conn 2 http \"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\" -> 101 Switching Protocols: now WebSocket",
+    ];
+
+    #[test]
+    fn several_connections_get_a_ladder_each_with_their_own_relative_numbers() {
+        let text = render(&TWO);
+        let ladders: Vec<&str> = text.split("\n\n").collect();
+        assert_eq!(ladders.len(), 2, "{text}");
+        let (first, second) = (ladders[0], ladders[1]);
+        assert!(
+            first.starts_with("connection 1 of 2: 10.0.0.1:40000 ⇄ 10.0.0.2:8080 (conn 1)\n"),
+            "{text}"
+        );
+        assert!(
+            second.starts_with("connection 2 of 2: 10.0.0.1:40002 ⇄ 10.0.0.2:8080 (conn 2)\n"),
+            "{text}"
+        );
+        for ladder in [first, second] {
+            let rows: Vec<&str> = ladder.lines().collect();
+            assert_eq!(rows.len(), 8, "{ladder}");
+            assert!(rows[2].contains("[SYN] seq=0 mss=1460"), "{ladder}");
+            assert!(rows[3].ends_with("|  LISTEN → SYN-RECEIVED"), "{ladder}");
+            assert!(rows[4].contains("[SYN,ACK] seq=0 ack=1 mss"), "{ladder}");
+            assert!(rows[5].contains("[PSH,ACK] seq=1 ack=1 len="), "{ladder}");
+        }
+        assert!(
+            first.contains("len=120") && first.contains("<=200 OK"),
+            "{text}"
+        );
+        assert!(first.contains("transport=polling") && !first.contains("transport=websocket"));
+        assert!(second.contains("len=194") && second.contains("<=101 Switching Protocols"));
+        assert!(!second.contains("transport=polling"), "{text}");
+    }
+
+    #[test]
+    fn one_connection_keeps_the_single_ladder_without_a_title() {
+        let text = render(&HANDSHAKE);
+        assert!(text.starts_with("     time  10.0.0.1:51926"), "{text}");
+        assert!(!text.contains("connection 1"), "{text}");
+    }
+
+    #[test]
+    fn truncated_lines_draw_what_parses_and_never_panic() {
+        // Every prefix of every line (a log cut mid-write), and the lines mangled.
+        for line in TWO.iter().chain(HANDSHAKE.iter()) {
+            for (cut, _) in line.char_indices() {
+                render(&[&line[..cut]]);
+                render(&[&line[..cut], line]);
+            }
+            render(&[line.replace("seq=", "seq=-"), line.replace(' ', "")]);
+        }
+        // A log cut inside its last line still draws every whole line before it.
+        let mut cut: Vec<&str> = TWO[..7].to_vec();
+        cut.push(&TWO[7][..40]);
+        let text = render(&cut);
+        assert!(
+            text.contains("connection 2 of 2") && text.contains("len=120"),
+            "{text}"
         );
     }
 

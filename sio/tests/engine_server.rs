@@ -250,3 +250,36 @@ fn websocket_session_and_upgrade_are_routed_to_their_session() {
     assert!(server.is_empty());
     assert!(server.wants_websocket_close("s1"));
 }
+
+#[test]
+fn only_sessions_with_something_for_their_transport_are_listed_ready() {
+    let mut server = server();
+    let mut ids = ids();
+    for _ in 0..3 {
+        server.handle_http(Method::Get, "EIO=4&transport=polling", b"", &mut ids, at(0));
+    }
+    let mut listed: Vec<String> = std::iter::from_fn(|| server.poll_ready()).collect();
+    listed.sort();
+    assert_eq!(listed, ["s1", "s2", "s3"], "each new session once");
+    assert_eq!(server.poll_ready(), None, "idle sessions are not listed");
+    server.send("s2", Encoded::message_text("a"));
+    server.send("s2", Encoded::message_text("b"));
+    assert_eq!(server.poll_ready().as_deref(), Some("s2"));
+    assert_eq!(server.poll_ready(), None, "listed once for two packets");
+    // A held poll is listed when its request comes, and again when its answer is ready.
+    let query = "EIO=4&transport=polling&sid=s3";
+    assert_eq!(
+        server.handle_http(Method::Get, query, b"", &mut ids, at(1)),
+        HttpAnswer::Hold { sid: "s3".into() }
+    );
+    assert_eq!(server.poll_ready().as_deref(), Some("s3"));
+    assert_eq!(server.poll_held_response("s3"), None);
+    server.send("s3", Encoded::message_text("c"));
+    assert_eq!(server.poll_ready().as_deref(), Some("s3"));
+    assert_eq!(server.poll_held_response("s3").as_deref(), Some("4c"));
+    // The heartbeat queues a ping on every session: all are listed.
+    server.handle_timeout(at(300));
+    let mut listed: Vec<String> = std::iter::from_fn(|| server.poll_ready()).collect();
+    listed.sort();
+    assert_eq!(listed, ["s1", "s2", "s3"]);
+}

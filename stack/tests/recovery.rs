@@ -336,3 +336,43 @@ fn our_acks_report_every_hole_with_full_sack_blocks() {
     assert!(most >= 3, "at most {most} SACK blocks in an ACK");
     assert!(pair.client.stats().port.recovery.sack_repairs >= 3);
 }
+
+/// Resends of every kind the layer made.
+fn resends(r: &stack::recovery::RecoveryStats) -> u64 {
+    r.sack_repairs + r.fast_retransmits + r.tail_probes + r.timeouts
+}
+
+/// `tunws --reorder 20` without `--delay`: the TUN's round trip is far below a millisecond
+/// while a reordered packet is held back 2 ms ([`stack::middleware::impair::REORDER_HOLD`]),
+/// exactly RACK's smallest reordering window. Nothing is lost, so every resend is spurious.
+/// The first one comes back as a D-SACK (RFC 2883) and widens the window (RFC 8985 §6.2 step
+/// 4); what was sent before that D-SACK returned is all it costs (at most 4 a direction
+/// here, against 20–40 each way before the layer read D-SACKs).
+#[test]
+fn reordering_alone_at_a_sub_millisecond_rtt_resends_only_until_rack_learns_it() {
+    for seed in [3, 11, 17, 29] {
+        let reordered = NetConfig {
+            reorder_percent: 20.0,
+            loss_seed: seed,
+            recovery: true,
+            ..config(SERVER_IP)
+        };
+        let mut pair = Pair::new(reordered, client(true));
+        pair.server.listen(PORT).unwrap();
+        round_trip_transfer(&mut pair, 256 * 1024, seed);
+        let s = pair.server.stats().port;
+        let c = pair.client.stats().port;
+        println!(
+            "seed {seed}: {} held; server {:?}; client {:?}",
+            s.impair.held, s.recovery, c.recovery
+        );
+        assert!(s.impair.held > 0, "the wire reordered packets");
+        for (side, r) in [("server", s.recovery), ("client", c.recovery)] {
+            assert!(
+                resends(&r) <= 4,
+                "seed {seed}: {} spurious resends by the {side}: {r:?}",
+                resends(&r)
+            );
+        }
+    }
+}

@@ -1,12 +1,21 @@
 // The chat page in Socket.IO mode (#transport) in headless Chromium, with the Socket.IO client
 // tunws serves from npm's socket.io-client (`tunws --socketio-client`): two browsers chat over
 // Socket.IO, each starting on HTTP long-polling and upgrading to WebSocket, and switching back
-// to raw WebSocket mode works too. Run by tests/tests/socketio.rs inside a network namespace.
+// to raw WebSocket mode works too; tunws restarted under a page in Socket.IO mode, which
+// reconnects by itself. With TUNWS_MODE=protocol (tunws --socketio-test): a binary round trip
+// from the browser's client through the suite server's `message-with-ack` is byte-exact. Run by
+// tests/tests/socketio.rs inside a network namespace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const url = process.env.TUNWS_URL ?? 'http://10.0.0.2:8080/';
+const protocolMode = process.env.TUNWS_MODE === 'protocol';
+// Shared with tests/tests/socketio.rs: we create `ready` once the page is connected, it restarts
+// tunws then.
+const restartDir = process.env.TUNWS_RESTART_DIR;
 
 // Debian's Chromium, never a downloaded browser build.
 const launchOptions = {
@@ -38,7 +47,7 @@ async function openPage(browser, name, transport) {
   return page;
 }
 
-test('two browsers chat over Socket.IO, upgraded from polling to WebSocket', async (t) => {
+test('two browsers chat over Socket.IO, upgraded from polling to WebSocket', { skip: protocolMode && 'chat mode only' }, async (t) => {
   const browser = await chromium.launch(launchOptions);
   t.after(() => browser.close());
   const alice = await openPage(browser, 'alice', 'socketio');
@@ -63,4 +72,42 @@ test('two browsers chat over Socket.IO, upgraded from polling to WebSocket', asy
   // The page adds its packet-ladder token (`?t=...`) to the WebSocket URL; the endpoint is /chat.
   const wsUrl = new URL(await bob.textContent('#url'));
   assert.equal(wsUrl.origin + wsUrl.pathname, url.replace('http', 'ws') + 'chat');
+});
+
+test('a page in Socket.IO mode reconnects by itself when tunws restarts', { skip: (protocolMode || !restartDir) && 'needs the chat and TUNWS_RESTART_DIR' }, async (t) => {
+  const browser = await chromium.launch(launchOptions);
+  t.after(() => browser.close());
+  const page = await openPage(browser, 'dave', 'socketio');
+  writeFileSync(join(restartDir, 'ready'), '');
+  // tunws goes away: the client notes the disconnection, then reconnects to the new tunws.
+  await page.waitForFunction(pageHas, 'disconnected (', { timeout: 20_000 });
+  await page.waitForFunction(statusIsOpen, null, { timeout: 30_000 });
+  await page.fill('#msg', 'after the restart');
+  await page.click('#send');
+  await page.waitForFunction(logHas, 'dave: after the restart', { timeout: 10_000 });
+});
+
+test('binary round trip from the browser is byte-exact (protocol mode)', { skip: !protocolMode && 'needs tunws --socketio-test' }, async (t) => {
+  const browser = await chromium.launch(launchOptions);
+  t.after(() => browser.close());
+  const page = await (await browser.newContext()).newPage();
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  assert.equal((await page.goto(url, { timeout: 15_000 })).status(), 200);
+  await page.addScriptTag({ url: '/socket.io/socket.io.js' });
+  const result = await page.evaluate(async () => {
+    const bytes = new Uint8Array(100_000).map((_, i) => (i * 7 + 3) & 0xff);
+    const results = {};
+    for (const transports of [['polling', 'websocket'], ['websocket']]) {
+      const socket = io({ transports });
+      await new Promise((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('connect_error', reject);
+      });
+      const back = new Uint8Array(await socket.timeout(10_000).emitWithAck('message-with-ack', bytes));
+      results[transports.join('+')] = back.length === bytes.length && back.every((b, i) => b === bytes[i]);
+      socket.disconnect();
+    }
+    return results;
+  });
+  assert.deepEqual(result, { 'polling+websocket': true, websocket: true });
 });

@@ -9,8 +9,13 @@
 //! - python-socketio's client (PyPI, pinned in tests/socketio/requirements.txt, in
 //!   tests/socketio/.venv) against `--socketio-test`, both transport choices: auth, ack, binary,
 //!   3 heartbeat intervals;
+//! - python-socketio on the chat: names, broadcast to 3 clients, rooms, both transport choices,
+//!   tunws restarted and both clients reconnecting by themselves (python_chat.py);
 //! - headless Chromium on the chat page in Socket.IO mode, with the browser client tunws serves
-//!   from that npm package (`--socketio-client`), tests/browser/socketio.test.mjs.
+//!   from that npm package (`--socketio-client`), tests/browser/socketio.test.mjs: two pages
+//!   chat, then tunws restarted under a page that reconnects by itself; against
+//!   `--socketio-test`, a 100 kB binary round trip from the browser, byte-exact, on both
+//!   transport choices.
 
 use netns_tests::{Netns, Proc, Tunws, http_exchange, require_root, wait_for_file};
 use std::path::{Path, PathBuf};
@@ -57,24 +62,77 @@ fn finish(mut node: Proc, deadline: Instant) -> String {
     report
 }
 
+/// When `client`'s reconnect test has its clients connected (it creates `ready` in `dir`),
+/// stops tunws (SIGINT) and starts a new one on the same device, then creates `restarted`;
+/// the clients must reconnect by themselves. Returns whether the client asked in time.
+fn restart_when_ready(
+    ns: &Netns,
+    tunws: &mut Tunws,
+    dir: &Path,
+    client: &mut Proc,
+    deadline: Instant,
+) -> bool {
+    let ready = wait_for_file(&dir.join("ready"), client, deadline);
+    if ready {
+        std::fs::write(dir.join("restarted"), b"").expect("mark restart");
+        tunws.restart(ns, &[]);
+    }
+    ready
+}
+
+/// A directory for the restart handshake files of the test in `ns`.
+fn restart_dir(ns: &Netns) -> PathBuf {
+    let dir = std::env::temp_dir().join(ns.name());
+    std::fs::create_dir_all(&dir).expect("create restart dir");
+    dir
+}
+
+/// The python of tests/socketio/.venv, where python-socketio is installed.
+fn venv_python() -> PathBuf {
+    let python = client_dir().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "python-socketio is not installed: scripts/test.sh makes {} from requirements.txt",
+        python.display()
+    );
+    python
+}
+
+/// Runs `python SCRIPT` (from tests/socketio) in `ns`, restarting tunws when it asks if
+/// `restart` is given; asserts it passed every check and returns its report and whether it
+/// asked for the restart.
+fn run_python(ns: &Netns, script: &str, restart: Option<(&mut Tunws, &Path)>) -> (String, bool) {
+    let mut cmd = ns.command(venv_python().to_str().expect("utf-8 path"));
+    cmd.current_dir(client_dir())
+        .arg(script)
+        .env("TUNWS_URL", "http://10.0.0.2:8080");
+    if let Some((_, dir)) = &restart {
+        cmd.env("TUNWS_RESTART_DIR", dir);
+    }
+    let mut client = Proc::spawn(&format!("python {script}"), cmd);
+    let deadline = Instant::now() + NODE_TIMEOUT;
+    let restarted = restart
+        .is_some_and(|(tunws, dir)| restart_when_ready(ns, tunws, dir, &mut client, deadline));
+    let status = client.wait_timeout(deadline.saturating_duration_since(Instant::now()));
+    let report = format!("stdout:\n{}\nstderr:\n{}", client.stdout(), client.stderr());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{script} failed ({status:?})\n{report}"
+    );
+    assert!(report.contains("all checks passed"), "{report}");
+    (report, restarted)
+}
+
 #[test]
 #[ignore = "needs root: run scripts/test.sh"]
 fn chat_with_the_official_client_and_a_restart() {
     require_root!();
     let ns = Netns::new("sio-chat");
-    let restart_dir = std::env::temp_dir().join(ns.name());
-    std::fs::create_dir_all(&restart_dir).expect("create restart dir");
+    let restart_dir = restart_dir(&ns);
     let mut tunws = Tunws::start(&ns, &[]);
     let mut node = spawn_node(&ns, "chat", Some(&restart_dir));
-
-    // When the clients of the restart test are connected, stop tunws (SIGINT) and start a new
-    // one on the same device; the clients must reconnect by themselves.
     let deadline = Instant::now() + NODE_TIMEOUT;
-    let restarted = wait_for_file(&restart_dir.join("ready"), &mut node, deadline);
-    if restarted {
-        std::fs::write(restart_dir.join("restarted"), b"").expect("mark restart");
-        tunws.restart(&ns, &[]);
-    }
+    let restarted = restart_when_ready(&ns, &mut tunws, &restart_dir, &mut node, deadline);
     let report = finish(node, deadline);
     let _ = std::fs::remove_dir_all(&restart_dir);
     assert!(
@@ -91,10 +149,10 @@ fn chat_with_the_official_client_and_a_restart() {
     println!("{report}");
 }
 
-#[test]
-#[ignore = "needs root: run scripts/test.sh"]
-fn chat_page_in_socketio_mode_in_chromium() {
-    require_root!();
+/// `node --test socketio.test.mjs` of tests/browser (headless Chromium) in `ns`, against a
+/// tunws started with `tunws_args` and the browser client from npm (`--socketio-client`);
+/// `restart` restarts tunws when the page asks.
+fn browser_socketio(ns: &Netns, tunws_args: &[&str], mode: &str, restart: bool) -> String {
     let client = client_dir().join("node_modules/socket.io-client/dist/socket.io.min.js");
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     assert!(
@@ -102,42 +160,89 @@ fn chat_page_in_socketio_mode_in_chromium() {
         "playwright-core is not installed: run `npm ci` in {} (scripts/test.sh does it)",
         browser_dir.display()
     );
-    let ns = Netns::new("sio-browser");
     let client = client.to_str().expect("utf-8 path");
-    let _tunws = Tunws::start(&ns, &["--socketio-client", client]);
+    let args: Vec<&str> = ["--socketio-client", client]
+        .into_iter()
+        .chain(tunws_args.iter().copied())
+        .collect();
+    let mut tunws = Tunws::start(ns, &args);
+    let dir = restart_dir(ns);
     let mut cmd = ns.command("node");
     cmd.current_dir(&browser_dir)
         .args(["--test", "--test-reporter=spec", "socketio.test.mjs"])
-        .env("TUNWS_URL", "http://10.0.0.2:8080/");
-    let node = Proc::spawn("node --test socketio.test.mjs", cmd);
-    println!("{}", finish(node, Instant::now() + NODE_TIMEOUT));
+        .env("TUNWS_URL", "http://10.0.0.2:8080/")
+        .env("TUNWS_MODE", mode);
+    if restart {
+        cmd.env("TUNWS_RESTART_DIR", &dir);
+    }
+    let mut node = Proc::spawn("node --test socketio.test.mjs", cmd);
+    let deadline = Instant::now() + NODE_TIMEOUT;
+    let restarted = restart && restart_when_ready(ns, &mut tunws, &dir, &mut node, deadline);
+    let report = finish(node, deadline);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        restarted, restart,
+        "the restart test never asked:\n{report}"
+    );
+    report
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn chat_page_in_socketio_mode_in_chromium() {
+    require_root!();
+    let ns = Netns::new("sio-browser");
+    let report = browser_socketio(&ns, &[], "chat", true);
+    assert!(
+        report.contains("✔ a page in Socket.IO mode reconnects"),
+        "{report}"
+    );
+    println!("{report}");
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn binary_round_trip_from_chromium() {
+    require_root!();
+    let ns = Netns::new("sio-browser-bin");
+    let report = browser_socketio(&ns, &["--socketio-test"], "protocol", false);
+    assert!(
+        report.contains("✔ binary round trip from the browser"),
+        "{report}"
+    );
+    println!("{report}");
 }
 
 #[test]
 #[ignore = "needs root: run scripts/test.sh"]
 fn python_socketio_client() {
     require_root!();
-    let dir = client_dir();
-    let python = dir.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "python-socketio is not installed: scripts/test.sh makes {} from requirements.txt",
-        python.display()
-    );
     let ns = Netns::new("sio-python");
     let _tunws = Tunws::start(&ns, &["--socketio-test"]);
-    let mut cmd = ns.command(python.to_str().expect("utf-8 path"));
-    cmd.current_dir(&dir)
-        .arg("python_client.py")
-        .env("TUNWS_URL", "http://10.0.0.2:8080");
-    let mut client = Proc::spawn("python python_client.py", cmd);
-    let status = client.wait_timeout(NODE_TIMEOUT);
-    let report = format!("stdout:\n{}\nstderr:\n{}", client.stdout(), client.stderr());
+    let (report, _) = run_python(&ns, "python_client.py", None);
+    println!("{report}");
+}
+
+#[test]
+#[ignore = "needs root: run scripts/test.sh"]
+fn python_socketio_chat_rooms_and_a_restart() {
+    require_root!();
+    let ns = Netns::new("sio-pychat");
+    let dir = restart_dir(&ns);
+    let mut tunws = Tunws::start(&ns, &[]);
+    let (report, restarted) = run_python(&ns, "python_chat.py", Some((&mut tunws, &dir)));
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
-        status.is_some_and(|s| s.success()),
-        "python-socketio client failed ({status:?})\n{report}"
+        restarted,
+        "python_chat.py never asked for the restart:\n{report}"
     );
-    assert!(report.contains("all checks passed"), "{report}");
+    // Both clients came back to the new tunws on their own.
+    let log = tunws.output();
+    assert_eq!(
+        log.matches("joined as \"anonymous\"").count(),
+        2,
+        "new tunws log:\n{log}\n{report}"
+    );
     println!("{report}");
 }
 

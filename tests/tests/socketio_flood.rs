@@ -219,7 +219,10 @@ fn polling_floods_get_precise_answers_and_disturb_no_one() {
                 body.split('\x1e').partition(|p| *p == expected);
             assert_eq!(mine.len(), 1, "message {i}: {} bytes", body.len());
             for other in others {
-                assert!(other.starts_with(r#"42["user left""#), "message {i}: {other}");
+                assert!(
+                    other.starts_with(r#"42["user left""#),
+                    "message {i}: {other}"
+                );
             }
         }
         assert_eq!(silent.get(), (400, UNKNOWN_SID.into()));

@@ -16,6 +16,7 @@
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use ws::Instant;
 
@@ -102,6 +103,10 @@ pub struct Server {
     sessions: BTreeMap<String, Session>,
     /// Sessions that may have events to hand out.
     touched: BTreeSet<String>,
+    /// Sessions that may owe their transport something (packets, a held poll's answer, a
+    /// close), each listed once (`Session::listed_ready`): the glue visits these instead of
+    /// every session each turn.
+    ready: Vec<String>,
 }
 
 impl Server {
@@ -111,6 +116,7 @@ impl Server {
             config,
             sessions: BTreeMap::new(),
             touched: BTreeSet::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -233,12 +239,25 @@ impl Server {
     pub fn send(&mut self, sid: &str, message: Encoded) {
         if let Some(session) = self.sessions.get_mut(sid) {
             session.send(message);
+            list_ready(&mut self.ready, sid, session);
             // Only a close is news: touching on every send would cost a broadcast an
             // insertion per session.
             if session.is_closed() {
                 self.touched.insert(sid.into());
             }
         }
+    }
+
+    /// The next session that may owe its transport something since it was last handed out:
+    /// packets queued, its held poll answerable, its WebSocket to close. Every change that can
+    /// make [`Server::poll_held_response`], [`Server::poll_ws_transmit`] or
+    /// [`Server::wants_websocket_close`] answer differently lists the session here.
+    pub fn poll_ready(&mut self) -> Option<String> {
+        let sid = self.ready.pop()?;
+        if let Some(session) = self.sessions.get_mut(&sid) {
+            session.listed_ready = false;
+        }
+        Some(sid)
     }
 
     /// Closes session `sid` from the server side for `reason` (the application's
@@ -264,6 +283,7 @@ impl Server {
             {
                 session.handle_timeout(now);
                 self.touched.insert(sid.clone());
+                list_ready(&mut self.ready, sid, session);
             }
         }
     }
@@ -294,10 +314,9 @@ impl Server {
         while self.sessions.contains_key(&sid) {
             sid = ids.next_id();
         }
-        self.sessions.insert(
-            sid.clone(),
-            Session::new(sid.clone(), transport, self.config, now),
-        );
+        let mut session = Session::new(sid.clone(), transport, self.config, now);
+        list_ready(&mut self.ready, &sid, &mut session);
+        self.sessions.insert(sid.clone(), session);
         self.touched.insert(sid.clone());
         sid
     }
@@ -316,6 +335,7 @@ impl Server {
     ) -> Result<T, RequestError> {
         let session = self.sessions.get_mut(sid).ok_or(RequestError::UnknownSid)?;
         let result = f(session);
+        list_ready(&mut self.ready, sid, session);
         self.touched.insert(sid.into());
         result
     }
@@ -323,7 +343,16 @@ impl Server {
     fn touch(&mut self, sid: &str, f: impl FnOnce(&mut Session)) {
         if let Some(session) = self.sessions.get_mut(sid) {
             f(session);
+            list_ready(&mut self.ready, sid, session);
             self.touched.insert(sid.into());
         }
+    }
+}
+
+/// Lists `session` in `ready` unless it is listed already.
+fn list_ready(ready: &mut Vec<String>, sid: &str, session: &mut Session) {
+    if !session.listed_ready {
+        session.listed_ready = true;
+        ready.push(sid.into());
     }
 }

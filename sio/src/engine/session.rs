@@ -139,6 +139,8 @@ pub struct Session {
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
     events: VecDeque<Event>,
+    /// In the server's ready list (see [`super::Server::poll_ready`]).
+    pub(crate) listed_ready: bool,
 }
 
 impl Session {
@@ -177,6 +179,7 @@ impl Session {
             next_ping: Some(now + config.ping_interval),
             pong_deadline: None,
             events: VecDeque::from([Event::Open]),
+            listed_ready: false,
         }
     }
 

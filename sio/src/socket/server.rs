@@ -271,6 +271,11 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         self.engine.poll_ws_transmit(sid)
     }
 
+    /// See [`engine::Server::poll_ready`].
+    pub fn poll_ready(&mut self) -> Option<String> {
+        self.engine.poll_ready()
+    }
+
     /// See [`engine::Server::wants_websocket_close`].
     pub fn wants_websocket_close(&self, sid: &str) -> bool {
         self.engine.wants_websocket_close(sid)

@@ -6,8 +6,11 @@ use std::collections::VecDeque;
 use smoltcp::time::{Duration, Instant};
 
 use super::receiver::Received;
-use super::{DELAYED_ACK_ALLOWANCE, INITIAL_RTT, MIN_PTO, MIN_REORDER_WINDOW, Reason};
-use crate::packet::{Segment, seq_lt};
+use super::{
+    DELAYED_ACK_ALLOWANCE, INITIAL_RTT, MAX_REORDER_WINDOW, MIN_PTO, MIN_REORDER_WINDOW,
+    REO_WND_PERSIST, Reason,
+};
+use crate::packet::{Segment, seq_le, seq_lt};
 
 /// One data segment as sent and not yet acknowledged.
 pub(super) struct Record {
@@ -58,6 +61,16 @@ pub(super) struct Flow {
     /// RACK.xmit_ts, RACK.end_seq, RACK.rtt (RFC 8985 §6.1): the most recently sent record
     /// known delivered.
     pub(super) rack: Option<(Instant, u32, Duration)>,
+    /// RACK.reo_wnd_mult (RFC 8985 §6.2 step 4): the reordering window in units of its base,
+    /// raised by one for each round trip in which a D-SACK showed a resend was spurious.
+    pub(super) reo_wnd_mult: u32,
+    /// RACK.reo_wnd_persist: recoveries left before the multiplier falls back to one.
+    pub(super) reo_wnd_persist: u32,
+    /// RACK.dsack_round: SND.MAX when the last D-SACK counted; one increase per round trip.
+    pub(super) dsack_round: Option<u32>,
+    /// SND.MAX when the layer last resent after a detected loss: the recovery ends once the
+    /// cumulative ACK passes it.
+    pub(super) recovery_point: Option<u32>,
     pub(super) timer: Option<(Instant, Timer)>,
     /// Earliest deadline of this flow in the timer heap, to avoid pushing duplicates.
     pub(super) queued: Option<Instant>,
@@ -86,6 +99,10 @@ impl Flow {
             srtt: None,
             min_rtt: None,
             rack: None,
+            reo_wnd_mult: 1,
+            reo_wnd_persist: 0,
+            dsack_round: None,
+            recovery_point: None,
             timer: None,
             queued: None,
             backoff: 0,
@@ -110,9 +127,43 @@ impl Flow {
         pto
     }
 
-    /// The reordering window: a quarter of the minimum RTT, with a floor.
+    /// The reordering window (RFC 8985 §6.2 step 4): a quarter of the minimum RTT with a floor,
+    /// times RACK.reo_wnd_mult, at most the smoothed RTT or [`MAX_REORDER_WINDOW`] whichever is
+    /// larger (the RFC's cap is SRTT alone, which over a TUN is microseconds and would keep
+    /// the window below any real reordering).
     pub(super) fn reorder_window(&self) -> Duration {
-        (self.min_rtt.unwrap_or(Duration::ZERO) / 4).max(MIN_REORDER_WINDOW)
+        let base = (self.min_rtt.unwrap_or(Duration::ZERO) / 4).max(MIN_REORDER_WINDOW);
+        let cap = self.srtt.unwrap_or(Duration::ZERO).max(MAX_REORDER_WINDOW);
+        (base * self.reo_wnd_mult).min(cap)
+    }
+
+    /// RFC 8985 §6.2 step 4, on every ACK: `dsack` says whether it carried a D-SACK block
+    /// (RFC 2883: the peer got a segment twice, so a resend was spurious). The window widens
+    /// once per round trip of D-SACKs and narrows again after [`REO_WND_PERSIST`] recoveries
+    /// without one.
+    pub(super) fn update_reorder_window(&mut self, dsack: bool) {
+        if self
+            .dsack_round
+            .is_some_and(|round| seq_le(round, self.snd_una))
+        {
+            self.dsack_round = None;
+        }
+        let recovered = self
+            .recovery_point
+            .is_some_and(|point| seq_le(point, self.snd_una));
+        if recovered {
+            self.recovery_point = None;
+        }
+        if dsack && self.dsack_round.is_none() {
+            self.dsack_round = Some(self.snd_max);
+            self.reo_wnd_mult = self.reo_wnd_mult.saturating_add(1);
+            self.reo_wnd_persist = REO_WND_PERSIST;
+        } else if recovered {
+            self.reo_wnd_persist = self.reo_wnd_persist.saturating_sub(1);
+            if self.reo_wnd_persist == 0 {
+                self.reo_wnd_mult = 1;
+            }
+        }
     }
 
     /// RFC 8985 §6.2 step 2: `record` was delivered; keep the most recently sent one.
@@ -165,6 +216,7 @@ impl Flow {
             if now >= deadline {
                 record.repair = Some(Reason::SackRepair);
                 marked = true;
+                self.recovery_point.get_or_insert(self.snd_max);
             } else {
                 wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
             }

@@ -31,9 +31,15 @@
 //! SACK information (RFC 2018 §4) in the ACKs smoltcp sends, where smoltcp puts at most one
 //! block.
 //!
+//! Reordering: RACK's window starts at a quarter of the minimum RTT (at least 2 ms) and widens
+//! by that much for each round trip in which the peer reports a duplicate with a D-SACK block
+//! (RFC 2883; RFC 8985 §6.2 step 4), up to the larger of SRTT and 16 ms; 16 recoveries without
+//! one bring it back. Our own ACKs carry D-SACK blocks for duplicates ([`receiver`]).
+//!
 //! Not done: pacing of repairs (a whole lost window goes out at once, as smoltcp's go-back-N
-//! would); DSACK; SACK blocks in segments that would outgrow the MTU with them (full-size data
-//! segments and super-packets keep smoltcp's options).
+//! would); undoing congestion-window cuts after a spurious resend (smoltcp's, not ours); SACK
+//! blocks in segments that would outgrow the MTU with them (full-size data segments and
+//! super-packets keep smoltcp's options).
 
 mod flow;
 pub mod receiver;
@@ -70,6 +76,15 @@ const INITIAL_RTT: Duration = Duration::from_millis(100);
 /// Smallest reordering window: packets overtaken by less than this are not taken for lost
 /// (RFC 8985 §6.2 uses min_RTT / 4, which is microseconds over a TUN).
 const MIN_REORDER_WINDOW: Duration = Duration::from_millis(2);
+
+/// Largest reordering window the layer learns from D-SACKs on a path whose smoothed RTT is
+/// smaller (RFC 8985 caps it at SRTT): reordering of up to this much costs a sub-millisecond
+/// path no spurious resends, and a real loss at most this much more time to detect.
+const MAX_REORDER_WINDOW: Duration = Duration::from_millis(16);
+
+/// Recoveries without a D-SACK after which the reordering window falls back to its base
+/// (RACK.reo_wnd_persist, RFC 8985 §6.2 step 4).
+const REO_WND_PERSIST: u32 = 16;
 
 /// Duplicate ACKs that signal a loss when the peer sends no SACK blocks (RFC 5681 §3.2).
 const DUP_THRESH: u32 = 3;
@@ -168,8 +183,9 @@ impl Recovery {
             received.on_ack(ack);
             // Room for the largest SACK option, within the MTU, and not a super-packet.
             let fits = gso.is_none() && end - start + 36 <= mtu;
-            if received.sack_ok && !received.blocks().is_empty() && fits {
-                if let Some(new_end) = write_sack(buf, start, end, &segment, received.blocks()) {
+            if received.sack_ok && received.wants_sack() && fits {
+                if let Some(new_end) = write_sack(buf, start, end, &segment, received.report()) {
+                    received.on_dsack_sent();
                     end = new_end;
                     *headers = Headers::parse(&buf[start..end]);
                     match headers {
@@ -310,9 +326,20 @@ impl Recovery {
                 flow.sample_rtt(rtt);
             }
         }
+        // RFC 2883 §4: a first block below the cumulative ACK, or inside the second block,
+        // reports a segment received twice.
+        let mut blocks = segment.sack_blocks();
+        let first = blocks.next();
+        let dsack = first.is_some_and(|(left, right)| {
+            seq_le(right, ack)
+                || blocks
+                    .next()
+                    .is_some_and(|(l, r)| seq_le(l, left) && seq_le(right, r))
+        });
+        flow.update_reorder_window(dsack);
         let mut sacked = false;
         for (left, right) in segment.sack_blocks() {
-            // Only blocks inside what is in flight mean anything (RFC 2018 §4; a DSACK
+            // Only blocks inside what is in flight mean anything (RFC 2018 §4; a D-SACK
             // block below SND.UNA reports a duplicate, not a delivery).
             if !seq_lt(left, right) || !seq_le(right, flow.snd_max) || seq_le(right, ack) {
                 continue;

@@ -6,6 +6,11 @@
 //! learns about its holes late. Here every ACK of a connection that negotiated SACK carries up
 //! to as many blocks as fit (three or four): the one holding the most recently arrived segment
 //! first, then the others from the most recent down, as RFC 2018 §4 asks.
+//!
+//! A segment that arrives entirely below what we already acknowledged is a duplicate: the next
+//! ACK reports it once as a D-SACK block (RFC 2883 §4, the first block, below the cumulative
+//! ACK), so the sender learns that its resend was spurious and widens its reordering window
+//! (RFC 8985 §6.2 step 4; Linux does the same with the D-SACKs we send).
 
 use crate::packet::{OPT_NOP, OPT_SACK, Segment, options as tcp_options, seq_le, seq_lt};
 
@@ -23,6 +28,8 @@ pub struct Received {
     ranges: Vec<(u32, u32)>,
     /// smoltcp has sent a SACK option on this connection: SACK was negotiated.
     pub sack_ok: bool,
+    /// A duplicate segment not reported yet (RFC 2883).
+    dsack: Option<(u32, u32)>,
 }
 
 impl Received {
@@ -31,7 +38,14 @@ impl Received {
     /// ACK covers it).
     pub fn on_data(&mut self, seq: u32, end: u32, acked: Option<u32>) {
         let Some(ack) = acked else { return };
-        if !self.sack_ok || !seq_lt(ack, seq) || !seq_lt(seq, end) {
+        if !self.sack_ok || !seq_lt(seq, end) {
+            return;
+        }
+        if seq_le(end, ack) {
+            self.dsack = Some((seq, end));
+            return;
+        }
+        if !seq_lt(ack, seq) {
             return;
         }
         let (mut left, mut right) = (seq, end);
@@ -62,14 +76,29 @@ impl Received {
         });
     }
 
-    /// The ranges to report, most recent first.
+    /// The out-of-order ranges, most recent first.
     pub fn blocks(&self) -> &[(u32, u32)] {
         &self.ranges
+    }
+
+    /// Whether an ACK now has anything to report.
+    pub fn wants_sack(&self) -> bool {
+        self.dsack.is_some() || !self.ranges.is_empty()
+    }
+
+    /// The blocks of the next ACK: the duplicate, if one arrived, then the ranges.
+    pub fn report(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.dsack.into_iter().chain(self.ranges.iter().copied())
+    }
+
+    /// The duplicate went out in an ACK: it is reported once (RFC 2883 §4).
+    pub fn on_dsack_sent(&mut self) {
+        self.dsack = None;
     }
 }
 
 /// Rewrites the TCP options of the outgoing packet `buf[start..end]` (parsed as `segment`) so
-/// they end with a SACK option holding as many of `blocks` as fit; any SACK option smoltcp put
+/// they end with a SACK option holding as many of `blocks` (in order) as fit; any SACK option smoltcp put
 /// there is replaced, other options are kept. Fixes the header length, the IP length (and the
 /// IPv4 header checksum) and the TCP checksum. Returns the packet's new end; `None` (packet
 /// untouched) when not even one block fits.
@@ -78,11 +107,11 @@ pub fn write_sack(
     start: usize,
     end: usize,
     segment: &Segment,
-    blocks: &[(u32, u32)],
+    blocks: impl IntoIterator<Item = (u32, u32)>,
 ) -> Option<usize> {
     let tcp_at = start + segment.tcp_at;
     let tcp_end = start + segment.tcp_end;
-    if tcp_end != end || blocks.is_empty() {
+    if tcp_end != end {
         return None;
     }
     let old_len = segment.header_len;
@@ -97,7 +126,14 @@ pub fn write_sack(
     }
     // NOP, NOP, kind, length, then eight bytes a block (RFC 2018 §3's layout).
     let room = MAX_OPTIONS.checked_sub(kept + 4)?;
-    let count = blocks.len().min(room / 8);
+    let mut count = 0;
+    let mut at = kept + 4;
+    for (left, right) in blocks.into_iter().take(room / 8) {
+        options[at..at + 4].copy_from_slice(&left.to_be_bytes());
+        options[at + 4..at + 8].copy_from_slice(&right.to_be_bytes());
+        at += 8;
+        count += 1;
+    }
     if count == 0 {
         return None;
     }
@@ -105,12 +141,6 @@ pub fn write_sack(
     options[kept + 1] = OPT_NOP;
     options[kept + 2] = OPT_SACK;
     options[kept + 3] = (2 + 8 * count) as u8;
-    let mut at = kept + 4;
-    for &(left, right) in &blocks[..count] {
-        options[at..at + 4].copy_from_slice(&left.to_be_bytes());
-        options[at + 4..at + 8].copy_from_slice(&right.to_be_bytes());
-        at += 8;
-    }
     let new_len = 20 + at.div_ceil(4) * 4;
     let payload = tcp_end - (tcp_at + old_len);
     let new_end = tcp_at + new_len + payload;
@@ -155,6 +185,20 @@ mod tests {
             sack_ok: true,
             ..Received::default()
         }
+    }
+
+    #[test]
+    fn a_duplicate_is_reported_once_first_then_the_ranges() {
+        let mut r = received();
+        r.on_data(300, 400, Some(200));
+        r.on_data(100, 200, Some(200));
+        assert!(r.wants_sack());
+        assert_eq!(r.report().collect::<Vec<_>>(), [(100, 200), (300, 400)]);
+        r.on_dsack_sent();
+        assert_eq!(r.report().collect::<Vec<_>>(), [(300, 400)]);
+        // Straddling the ACK is not a duplicate: smoltcp takes the new part.
+        r.on_data(150, 250, Some(200));
+        assert_eq!(r.report().collect::<Vec<_>>(), [(300, 400)]);
     }
 
     #[test]
@@ -204,7 +248,7 @@ mod tests {
             (900, 1000),
             (1100, 1200),
         ];
-        let new_end = write_sack(&mut buf, 3, end, &segment, &blocks).unwrap();
+        let new_end = write_sack(&mut buf, 3, end, &segment, blocks.iter().copied()).unwrap();
         let packet = &buf[3..new_end];
         let parsed = Segment::parse(packet).unwrap();
         // No other options: four blocks fit (4 + 32 bytes).
@@ -245,7 +289,7 @@ mod tests {
         let end = p.len();
         let segment = Segment::parse(&p).unwrap();
         let blocks = [(200, 300), (500, 600), (700, 800), (900, 1000)];
-        let new_end = write_sack(&mut p, 0, end, &segment, &blocks).unwrap();
+        let new_end = write_sack(&mut p, 0, end, &segment, blocks.iter().copied()).unwrap();
         let header_len = usize::from(p[32] >> 4) * 4;
         assert_eq!(&p[40..50], &ts, "timestamps kept first");
         let parsed = Segment::parse(&p[..new_end]).unwrap();

@@ -81,6 +81,10 @@ impl Endpoint for EngineEcho {
         self.server.wants_websocket_close(sid)
     }
 
+    fn poll_ready(&mut self) -> Option<String> {
+        self.server.poll_ready()
+    }
+
     fn close_session(&mut self, sid: &str, reason: CloseReason, _now: Instant) {
         self.server.close(sid, reason);
     }

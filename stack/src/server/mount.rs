@@ -55,6 +55,9 @@ pub trait Endpoint {
     fn poll_ws_transmit(&mut self, sid: &str) -> Option<Encoded>;
     /// Whether session `sid`'s WebSocket should be closed.
     fn wants_websocket_close(&self, sid: &str) -> bool;
+    /// The next session that may owe its transport something (packets, a held poll's answer,
+    /// a close) since it was last handed out; the mount visits only these.
+    fn poll_ready(&mut self) -> Option<String>;
     /// Ends session `sid` for `reason`.
     fn close_session(&mut self, sid: &str, reason: CloseReason, now: Instant);
     /// The earliest timer.
@@ -70,8 +73,13 @@ pub(super) struct Mount {
     endpoint: Box<dyn Endpoint>,
     /// WebSocket connection -> the session it carries.
     ws: HashMap<ConnId, String>,
+    /// Session -> its WebSocket connection (a list, though the endpoint gives a session one
+    /// WebSocket at a time: a surplus one never carries it).
+    ws_of: HashMap<String, Vec<ConnId>>,
     /// Connection holding a poll -> (session, keep the connection alive after the answer).
     held: HashMap<ConnId, (String, bool)>,
+    /// Session -> the connection holding its poll.
+    held_of: HashMap<String, ConnId>,
 }
 
 /// The largest request body any of `mounts` accepts (bodies up to it are read whole).
@@ -83,6 +91,16 @@ impl Mount {
     /// The endpoint's `maxPayload`.
     pub(super) fn max_payload(&self) -> usize {
         self.endpoint.max_payload()
+    }
+
+    /// Connection `id` no longer carries session `sid`'s WebSocket.
+    fn forget_ws(&mut self, sid: &str, id: ConnId) {
+        if let Some(conns) = self.ws_of.get_mut(sid) {
+            conns.retain(|&c| c != id);
+            if conns.is_empty() {
+                self.ws_of.remove(sid);
+            }
+        }
     }
 }
 
@@ -148,7 +166,9 @@ impl Server {
         self.mounts.push(Mount {
             endpoint,
             ws: HashMap::new(),
+            ws_of: HashMap::new(),
             held: HashMap::new(),
+            held_of: HashMap::new(),
         });
     }
 
@@ -209,6 +229,7 @@ impl Server {
             match mount.endpoint.handle_websocket(&request.query, now) {
                 Ok(WebSocketAccept::Session(sid)) => {
                     if http.accept_upgrade(&key) {
+                        mount.ws_of.entry(sid.clone()).or_default().push(id);
                         mount.ws.insert(id, sid);
                         self.upgrade(net, id, Route::EngineIo(index), None, now);
                     }
@@ -245,6 +266,7 @@ impl Server {
             }
             HttpAnswer::Hold { sid } => {
                 http.hold();
+                mount.held_of.insert(sid.clone(), id);
                 mount.held.insert(id, (sid, keep_alive));
             }
         }
@@ -285,6 +307,7 @@ impl Server {
             return;
         };
         if let Some(sid) = mount.ws.remove(&id) {
+            mount.forget_ws(&sid, id);
             // Codes we fail a connection with mean the transport broke; the others (the
             // client closed, or the TCP connection went away) are a transport close.
             let error = matches!(code.0, 1002 | 1007 | 1008 | 1009 | 1011);
@@ -296,6 +319,7 @@ impl Server {
     pub(super) fn mount_conn_gone(&mut self, id: ConnId, now: Instant) {
         for mount in &mut self.mounts {
             if let Some((sid, _)) = mount.held.remove(&id) {
+                mount.held_of.remove(&sid);
                 mount.endpoint.handle_poll_aborted(&sid, now);
             }
         }
@@ -331,7 +355,8 @@ impl Server {
     }
 }
 
-/// Carries out what `mount` owes its connections (see [`Server::mount_flush`]). A session's
+/// Carries out what `mount` owes its connections (see [`Server::mount_flush`]), visiting
+/// only the sessions the endpoint lists as ready (not every session each turn). A session's
 /// WebSocket holds at most `queue_limit` bytes not yet taken by TCP, as a `/chat` connection:
 /// a packet beyond it closes the WebSocket with 1008 (the session ends with "transport
 /// error"); polling output is bounded by the session itself (`Config::max_buffered`).
@@ -342,33 +367,32 @@ fn flush(
     next_deadline: Instant,
     queue_limit: usize,
 ) {
-    {
-        let mut answered = Vec::new();
-        for (&conn_id, (sid, keep_alive)) in &mount.held {
-            let Some(body) = mount.endpoint.poll_held_response(sid) else {
-                continue;
-            };
+    while let Some(sid) = mount.endpoint.poll_ready() {
+        if let Some(&conn_id) = mount.held_of.get(&sid)
+            && let Some(body) = mount.endpoint.poll_held_response(&sid)
+        {
+            mount.held_of.remove(&sid);
+            let keep_alive = mount.held.remove(&conn_id).is_some_and(|(_, k)| k);
             if let Some(Phase::Http(http)) = conns.get_mut(&conn_id).map(|c| &mut c.phase) {
                 http.answer_with(
                     HttpStatus::Ok,
                     TEXT_PLAIN,
                     body.as_bytes(),
-                    *keep_alive,
+                    keep_alive,
                     next_deadline,
                 );
                 net.wake(conn_id);
             }
-            answered.push(conn_id);
         }
-        for conn_id in answered {
-            mount.held.remove(&conn_id);
-        }
-        for (&conn_id, sid) in &mount.ws {
+        let Some(ws_conns) = mount.ws_of.get(&sid) else {
+            continue;
+        };
+        for &conn_id in ws_conns {
             let Some(conn) = conns.get_mut(&conn_id) else {
                 continue;
             };
             let mut sent = false;
-            while let Some(packet) = mount.endpoint.poll_ws_transmit(sid) {
+            while let Some(packet) = mount.endpoint.poll_ws_transmit(&sid) {
                 let (kind, data) = match &packet {
                     Encoded::Text(text) => (MessageKind::Text, text.as_bytes()),
                     Encoded::Binary(bytes) => (MessageKind::Binary, bytes.as_slice()),
@@ -378,7 +402,7 @@ fn flush(
                 }
                 sent = true;
             }
-            if mount.endpoint.wants_websocket_close(sid) {
+            if mount.endpoint.wants_websocket_close(&sid) {
                 conn.close_ws(CloseCode::NORMAL, "");
                 sent = true;
             }

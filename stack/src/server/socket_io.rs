@@ -124,6 +124,10 @@ impl Endpoint for SocketIo {
         self.io.wants_websocket_close(sid)
     }
 
+    fn poll_ready(&mut self) -> Option<String> {
+        self.io.poll_ready()
+    }
+
     fn close_session(&mut self, sid: &str, reason: CloseReason, now: Instant) {
         self.io.close_session(sid, reason, now);
     }
