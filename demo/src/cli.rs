@@ -131,8 +131,7 @@ pub struct TunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1280..))]
     pub mtu: Option<u16>,
 
-    /// Receive and send buffer of each TCP socket, in bytes (each; at least four MTUs, and
-    /// with offload a receive buffer of at least four 64 KiB super-packets, 256 KiB). Only
+    /// Receive and send buffer of each TCP socket, in bytes (each; at least four MTUs). Only
     /// the pages a connection has written are resident, so this costs address space, not memory,
     /// until the connection moves that much data; it bounds the TCP window
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SOCKET_BUFFER,

@@ -75,8 +75,7 @@ pub struct NetConfig {
     /// serves. Set it when peers beyond the host (forwarded or routed to the TUN) can reach
     /// the stack.
     pub max_per_source: usize,
-    /// Receive buffer per TCP socket, bytes (raised to four device MTUs when smaller, and with
-    /// offload to four 64 KiB super-packets, 256 KiB: the window must admit more than one).
+    /// Receive buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub rx_buffer: usize,
     /// Send buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub tx_buffer: usize,

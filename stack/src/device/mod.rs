@@ -68,7 +68,7 @@ impl<L: Link + ?Sized> Link for Box<L> {
 /// Largest packet the kernel hands over with offload: an IPv6 packet with the largest payload
 /// its 16-bit length field describes (IPv4 super-packets are smaller). The TUN's GSO limit is
 /// 64 KiB, so nothing larger comes; a larger one would be cut short and fail smoltcp's checks.
-pub const MAX_INGRESS_PACKET: usize = 40 + 65_535;
+const MAX_INGRESS_PACKET: usize = 40 + 65_535;
 
 /// Largest packet smoltcp may build for the kernel to segment: the largest IPv4 packet, whose
 /// total-length field must stay exact (the kernel checks it against the frame).

@@ -56,7 +56,7 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 use crate::config::NetConfig;
 use crate::device::tun::TunLink;
-use crate::device::{Link, MAX_INGRESS_PACKET, Port};
+use crate::device::{Link, Port};
 use crate::entropy::random_seed;
 use crate::id::{ConnId, IdMap};
 use crate::middleware::Chain;
@@ -171,7 +171,13 @@ impl Net {
         if config.recovery {
             device = device.with_recovery(Recovery::new(config.trace));
         }
-        let (rx_buffer, tx_buffer) = socket_buffers(config, &device);
+        // A send buffer of one segment is stop-and-wait (at MTU 65000, 64 KiB holds one): keep
+        // room for at least four full segments in each direction whatever the configuration.
+        let min_buffer = 4 * device.capabilities().max_transmission_unit;
+        let (rx_buffer, tx_buffer) = (
+            config.rx_buffer.max(min_buffer),
+            config.tx_buffer.max(min_buffer),
+        );
         let max_connections = config.max_connections.max(1);
         let count = shard_count(max_connections);
         let spare = spare_for(max_connections).div_ceil(count);
@@ -275,25 +281,4 @@ impl Net {
     pub fn flush(&mut self) -> io::Result<()> {
         self.device.chain_mut().flush()
     }
-}
-
-/// The receive and send ring of every socket: the configured sizes, raised where they would
-/// throttle a connection. A ring of one segment is stop-and-wait (at MTU 65000, 64 KiB holds
-/// one), so each holds at least four full segments. With offload the kernel sends TCP
-/// super-packets of up to 64 KiB whatever the MTU, and the receive window is what the ring has
-/// room for: a 64 KiB ring admits one super-packet per round trip (kernel → stack bulk at
-/// MTU 1500 ran at 0.69× the kernel), so the receive ring then holds four of them (256 KiB).
-/// Rings are resident only as far as they are written (see `rings.rs`), so the larger one costs
-/// a connection memory only while that much data waits unread.
-fn socket_buffers<L: Link>(config: &NetConfig, device: &Port<L>) -> (usize, usize) {
-    let segments = 4 * device.capabilities().max_transmission_unit;
-    let super_packets = if device.link().offload() {
-        4 * MAX_INGRESS_PACKET
-    } else {
-        0
-    };
-    (
-        config.rx_buffer.max(segments).max(super_packets),
-        config.tx_buffer.max(segments),
-    )
 }

@@ -124,7 +124,7 @@ impl<K: MaskKeySource> Connection<K> {
 
     /// [`Connection::send_frame_header`] for the first frame of a compressed message: RSV1
     /// set (RFC 7692 §6). The payload is the compressed bytes
-    /// ([`crate::deflate::Compressor`]); the message's further frames are started with
+    /// (`deflate::Compressor`, behind the `compress` feature); the message's further frames are started with
     /// `send_frame_header` (continuations never carry RSV1). Needs
     /// [`Connection::set_compression`] and a `Text` or `Binary` opcode.
     pub fn send_compressed_frame_header(
