@@ -136,7 +136,7 @@ impl RingArena {
 
     /// `MADV_DONTNEED` on `len` bytes at offset `start` of the mapping.
     fn release(&self, start: usize, len: usize) {
-        debug_assert!(start.is_multiple_of(page_size()) && start + len <= self.len);
+        debug_assert!(start % page_size() == 0 && start + len <= self.len);
         // SAFETY: callers pass a page-aligned range of one slot, inside the mapping;
         // MADV_DONTNEED on private anonymous memory only replaces its contents with zeros,
         // which is what they ask for (rings whose bytes nobody will read again).
