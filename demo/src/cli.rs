@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use sio::engine;
-use stack::CongestionControl;
+use stack::{CongestionControl, IoMode};
 
 // The defaults are the library's, written once there (each with its reason).
 use stack::config::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_SOURCE, DEFAULT_SOCKET_BUFFER};
@@ -143,6 +143,13 @@ pub struct TunArgs {
     /// in one read/write, the kernel cuts them to the MTU for peers beyond it)
     #[arg(long)]
     pub no_offload: bool,
+
+    /// How the TUN is read and written: uring (io_uring: one system call a loop turn submits
+    /// every outgoing packet, reaps every incoming one and waits; falls back to read-write,
+    /// with a warning, where io_uring is unavailable) or read-write (one read/write per packet,
+    /// ppoll to wait)
+    #[arg(long, value_name = "MODE", default_value = "uring", value_parser = parse_io)]
+    pub io: IoMode,
 
     /// TCP congestion control: cubic (as Linux), reno, or none (only the peer's window limits
     /// what is in flight; sends faster into a lossy path and loses more)
@@ -289,6 +296,15 @@ pub struct ServerArgs {
 }
 
 /// Who sees what on `/trace` (`--trace-web`).
+/// `--io`: `uring` or `read-write`.
+fn parse_io(s: &str) -> Result<IoMode, String> {
+    match s {
+        "uring" => Ok(IoMode::Uring),
+        "read-write" => Ok(IoMode::ReadWrite),
+        _ => Err(format!("unknown I/O mode {s:?} (uring, read-write)")),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TraceWeb {
     /// Each page sees the connections that carry its token.

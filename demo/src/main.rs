@@ -93,6 +93,7 @@ fn net_config(tun: &TunArgs, max_connections: usize) -> NetConfig {
         addr: stack_cidr(tun.addr),
         mtu: tun.mtu.map(usize::from),
         offload: !tun.no_offload,
+        io: tun.io,
         congestion: tun.congestion,
         recovery: !tun.no_recovery,
         pcap: tun.pcap.clone(),

@@ -26,6 +26,17 @@ pub fn cidr(addr: IpAddr, prefix: u8) -> IpCidr {
     IpCidr::new(IpAddress::from(addr), prefix)
 }
 
+/// How [`crate::Net::open`] drives the TUN device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoMode {
+    /// One `read`/`write` system call per frame, `ppoll` to wait ([`crate::device::tun`]).
+    ReadWrite,
+    /// io_uring: a multishot read, queued writes and the wait in one `io_uring_enter` per
+    /// turn ([`crate::device::uring`]); read/write when io_uring is unavailable.
+    #[default]
+    Uring,
+}
+
 /// Everything [`crate::Net`] needs to come up. `Default` matches the CLI defaults of `tunws`
 /// (`--tun tun0 --addr 10.0.0.2/24`), so callers set only what they change.
 #[derive(Debug, Clone)]
@@ -44,6 +55,11 @@ pub struct NetConfig {
     /// the TUN (virtio-net header, TSO/checksum offload), instead of one MTU-sized packet per
     /// read/write. Only [`crate::Net::open`] looks at it; other links say for themselves.
     pub offload: bool,
+    /// How the TUN is read and written: through io_uring (one system call a loop turn for
+    /// every frame in and out and the wait), or one `read`/`write` per frame and `ppoll`.
+    /// io_uring falls back to read/write, logged, where it is unavailable. Only
+    /// [`crate::Net::open`] looks at it.
+    pub io: IoMode,
     /// Write every packet in and out to this pcap file (LINKTYPE_RAW).
     pub pcap: Option<PathBuf>,
     /// Record packets for the `/trace` viewers (the chat page's ladder) into this tap; it
@@ -95,6 +111,7 @@ impl Default for NetConfig {
             addr6: None,
             mtu: None,
             offload: true,
+            io: IoMode::default(),
             pcap: None,
             watch: None,
             trace: false,

@@ -100,7 +100,7 @@ pub(crate) mod time_wait;
 pub mod watch;
 
 pub use clock::{Clock, Duration, Instant};
-pub use config::NetConfig;
+pub use config::{IoMode, NetConfig};
 pub use id::ConnId;
 pub use net::{
     ConnectError, ListenError, Net, NetStats, RecvError, SendError, ShardLoad, UnknownConn,

@@ -30,7 +30,6 @@ use std::ops::ControlFlow;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::ppoll;
 use crate::{Clock, Duration, Instant, Net};
 
 /// An application the runner turns: the server, the client role, a test or example loop.
@@ -95,7 +94,7 @@ pub fn run<D: Driver + ?Sized>(
             Some(fd) => std::slice::from_ref(fd),
             None => &[],
         };
-        let ready = ppoll::wait(net.link_fd(), extra, timeout, Some(&mask.during_wait))?;
+        let ready = net.wait_masked(extra, timeout, &mask.during_wait)?;
         if ready & 1 != 0 {
             if let ControlFlow::Break(output) = driver.handle_input(net, clock.now()) {
                 break output;

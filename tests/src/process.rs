@@ -294,10 +294,18 @@ pub fn wait_for_file(path: &Path, client: &mut Proc, deadline: Instant) -> bool 
 
 /// Spawns the tunws binary with `args` inside `ns` without waiting for anything (for the client
 /// role, which prints no `listening on`).
+///
+/// `TUNWS_IO` (environment), when set, is passed as `--io` to the server and client roles, so
+/// the whole suite runs on either TUN I/O path (`TUNWS_IO=read-write` for the fallback).
 pub fn spawn_tunws(ns: &Netns, label: &str, args: &[&str]) -> Proc {
     let bin = tunws_bin();
     let mut cmd = ns.command(bin.to_str().expect("utf-8 path"));
     cmd.args(args);
+    if let Some(io) = std::env::var_os("TUNWS_IO") {
+        if !matches!(args.first(), Some(&("sim" | "ladder"))) && !args.contains(&"--io") {
+            cmd.arg("--io").arg(io);
+        }
+    }
     if std::env::var_os("RUST_LOG").is_none() {
         cmd.env("RUST_LOG", "info");
     }

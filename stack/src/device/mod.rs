@@ -14,6 +14,7 @@
 
 pub mod memory;
 pub mod tun;
+pub mod uring;
 pub mod vnet;
 
 use std::io;
@@ -45,6 +46,23 @@ pub trait Link: Send {
     fn offload(&self) -> bool {
         false
     }
+    /// Sleeps until a packet can be read, one of `extra` (at most 31 fds) is readable,
+    /// `timeout` passes or a signal is handled, with `sigmask` as the signal mask meanwhile
+    /// (see [`crate::ppoll::wait`], which this is by default, on [`Link::fd`]). Also sends
+    /// what [`Link::send`] queued, for links that queue. Returns bit `i` set when `extra[i]`
+    /// is readable or hung up.
+    fn wait(
+        &mut self,
+        extra: &[RawFd],
+        timeout: Option<crate::Duration>,
+        sigmask: Option<&libc::sigset_t>,
+    ) -> io::Result<u32> {
+        crate::ppoll::wait(self.fd(), extra, timeout, sigmask)
+    }
+    /// Sends what [`Link::send`] queued (links that queue writes: [`uring::UringLink`]).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -63,16 +81,27 @@ impl<L: Link + ?Sized> Link for Box<L> {
     fn offload(&self) -> bool {
         (**self).offload()
     }
+    fn wait(
+        &mut self,
+        extra: &[RawFd],
+        timeout: Option<crate::Duration>,
+        sigmask: Option<&libc::sigset_t>,
+    ) -> io::Result<u32> {
+        (**self).wait(extra, timeout, sigmask)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
 }
 
 /// Largest packet the kernel hands over with offload: an IPv6 packet with the largest payload
 /// its 16-bit length field describes (IPv4 super-packets are smaller). The TUN's GSO limit is
 /// 64 KiB, so nothing larger comes; a larger one would be cut short and fail smoltcp's checks.
-const MAX_INGRESS_PACKET: usize = 40 + 65_535;
+pub(crate) const MAX_INGRESS_PACKET: usize = 40 + 65_535;
 
 /// Largest packet smoltcp may build for the kernel to segment: the largest IPv4 packet, whose
 /// total-length field must stay exact (the kernel checks it against the frame).
-const MAX_EGRESS_PACKET: usize = 65_535;
+pub(crate) const MAX_EGRESS_PACKET: usize = 65_535;
 
 /// Counters of what crossed the port, for tests and the final log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +249,11 @@ impl<L: Link> Port<L> {
     /// The link underneath.
     pub fn link(&self) -> &L {
         &self.link
+    }
+
+    /// The link underneath, to wait on or flush.
+    pub fn link_mut(&mut self) -> &mut L {
+        &mut self.link
     }
 
     /// The middleware chain (to flush pcap, for instance).

@@ -103,6 +103,22 @@ impl TunLink {
         })
     }
 
+    /// The open device, its MTU and whether frames carry a virtio-net header, for another
+    /// driver of the same fd ([`super::uring::UringLink`]).
+    pub(crate) fn into_parts(self) -> (File, String, usize, bool) {
+        (self.file, self.name, self.mtu, self.offload)
+    }
+
+    /// The inverse of [`TunLink::into_parts`].
+    pub(crate) fn from_parts(file: File, name: String, mtu: usize, offload: bool) -> TunLink {
+        TunLink {
+            file,
+            name,
+            mtu,
+            offload,
+        }
+    }
+
     /// The kernel's name for the device (as given, or chosen by the kernel for a pattern).
     pub fn name(&self) -> &str {
         &self.name

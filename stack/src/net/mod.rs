@@ -57,8 +57,9 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 
 use self::idle_rings::IdleRings;
-use crate::config::NetConfig;
+use crate::config::{IoMode, NetConfig};
 use crate::device::tun::TunLink;
+use crate::device::uring::UringLink;
 use crate::device::{Link, Port};
 use crate::entropy::random_seed;
 use crate::id::{ConnId, IdMap};
@@ -142,14 +143,24 @@ impl Net {
     /// Opens the TUN device named in `config` (created if missing), wraps it in the configured
     /// middleware and brings the interface up with the configured addresses.
     pub fn open(config: &NetConfig) -> io::Result<Net> {
-        let link = TunLink::open(&config.tun, config.mtu, config.offload)?;
+        let tun = TunLink::open(&config.tun, config.mtu, config.offload)?;
+        let (name, mtu, offload) = (tun.name().to_owned(), tun.mtu(), tun.offload());
+        let (link, io): (Box<dyn Link>, _) = match config.io {
+            IoMode::ReadWrite => (Box::new(tun), "read/write"),
+            IoMode::Uring => match UringLink::new(tun) {
+                Ok(link) if link.nowait() => (Box::new(link), "io_uring"),
+                Ok(link) => (Box::new(link), "io_uring, writes may wait"),
+                Err((tun, err)) => {
+                    log::warn!("io_uring unavailable ({err}): TUN I/O by read/write");
+                    (Box::new(tun), "read/write")
+                }
+            },
+        };
         log::info!(
-            "opened TUN {} (MTU {}, offload {})",
-            link.name(),
-            link.mtu(),
-            if link.offload() { "on" } else { "off" }
+            "opened TUN {name} (MTU {mtu}, offload {}, I/O {io})",
+            if offload { "on" } else { "off" }
         );
-        Net::with_link(Box::new(link), config, Instant::ZERO)
+        Net::with_link(link, config, Instant::ZERO)
     }
 
     /// Builds the stack over any [`Link`] (an in-memory pair in tests); `config.tun` and
@@ -285,6 +296,7 @@ impl Net {
 
     /// Flushes the middleware (pcap records). Also happens when `Net` is dropped.
     pub fn flush(&mut self) -> io::Result<()> {
+        self.device.link_mut().flush()?;
         self.device.chain_mut().flush()
     }
 }

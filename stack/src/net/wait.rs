@@ -7,7 +7,6 @@ use std::os::fd::RawFd;
 use smoltcp::time::Duration;
 
 use super::Net;
-use crate::ppoll;
 
 impl Net {
     /// Sleeps until the TUN fd is readable or `timeout` passes (`None`: no timeout), with
@@ -22,11 +21,17 @@ impl Net {
     /// Like [`Net::wait`], also waking when one of `extra` (at most 31 fds, e.g. stdin) is
     /// readable. Returns a bit mask: bit `i` set when `extra[i]` is readable (or hung up).
     pub fn wait_with(&mut self, timeout: Option<Duration>, extra: &[RawFd]) -> io::Result<u32> {
-        ppoll::wait(self.link_fd(), extra, timeout, None)
+        self.device.link_mut().wait(extra, timeout, None)
     }
 
-    /// The link's fd to wait on (`None` for links driven by tests).
-    pub(crate) fn link_fd(&self) -> Option<RawFd> {
-        self.device.link().fd()
+    /// Like [`Net::wait_with`] with `sigmask` as the signal mask during the wait (the runner's
+    /// wait, see [`crate::runner`]).
+    pub(crate) fn wait_masked(
+        &mut self,
+        extra: &[RawFd],
+        timeout: Option<Duration>,
+        sigmask: &libc::sigset_t,
+    ) -> io::Result<u32> {
+        self.device.link_mut().wait(extra, timeout, Some(sigmask))
     }
 }

@@ -1,0 +1,857 @@
+//! The TUN device driven through io_uring: one `io_uring_enter` per runner turn submits every
+//! frame the turn wrote and is the turn's wait, which reaps every frame that arrived.
+//!
+//! Reads: one multishot read (`IORING_OP_READ_MULTISHOT`) stays armed on the fd, picking
+//! buffers from a provided-buffer ring of [`READ_BUFFERS`] frame-sized buffers; each arriving
+//! frame is one completion, posted in the order the frames were read. [`Link::recv`] hands
+//! the completed frames over in that order and gives each buffer back to the ring at once.
+//! When the ring runs dry the kernel ends the multishot read (`-ENOBUFS`); the next wait arms
+//! it again. The fd stays `O_NONBLOCK`: the read is issued non-blocking and, finding the
+//! device empty, waits on the kernel's poll of the fd instead of a worker thread (tested by
+//! `reads_wait_for_frames_without_busy_completions` below).
+//!
+//! Writes: [`Link::send`] copies the frame into one of [`WRITE_SLOTS`] slots and queues a
+//! write; the slot is reused once its completion is reaped. The queue is submitted by the next
+//! wait (or [`Link::flush`]), or at once when the slots or the submission queue run out. A TUN
+//! write never blocks (the device's send buffer is unlimited and the fd non-blocking), so
+//! every write completes inside the submitting call, in submission order: frames leave in the
+//! order smoltcp made them. A write that fails with `EAGAIN` is a frame dropped, like the
+//! read/write path drops it; other failures and short writes are counted and logged.
+//!
+//! The wait: `io_uring_enter` with `IORING_ENTER_EXT_ARG`, the timeout and the caller's
+//! signal mask, so SIGINT/SIGTERM are let in only there, exactly like `ppoll` (see
+//! [`crate::runner`]). An extra fd (stdin for the client role) is waited on with a poll
+//! request.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
+
+use super::tun::TunLink;
+use super::{Link, MAX_EGRESS_PACKET, MAX_INGRESS_PACKET, vnet};
+use crate::Duration;
+
+/// Buffers in the provided-buffer ring the multishot read fills (a power of two).
+pub const READ_BUFFERS: u16 = 64;
+/// Frames a turn may queue before the queue is submitted early.
+pub const WRITE_SLOTS: usize = 64;
+/// Submission queue entries: every write slot, the read, the extra-fd polls and a cancel.
+const RING_ENTRIES: u32 = 128;
+/// The buffer group of the read buffers.
+const BUFFER_GROUP: u16 = 0;
+
+/// `user_data` of the multishot read; writes carry `WRITE | slot`, polls `POLL | fd`.
+const READ: u64 = 1 << 32;
+const WRITE: u64 = 2 << 32;
+const POLL: u64 = 3 << 32;
+const CANCEL: u64 = 4 << 32;
+const PROBE: u64 = 5 << 32;
+const KIND: u64 = 0xffff_ffff << 32;
+
+/// `IORING_ENTER_GETEVENTS` and `IORING_ENTER_EXT_ARG`.
+const ENTER_GETEVENTS: u32 = 1;
+const ENTER_EXT_ARG: u32 = 1 << 3;
+/// The kernel's `sigset_t`: 64 signals.
+const KERNEL_SIGSET_SIZE: u32 = 8;
+
+/// `struct io_uring_getevents_arg`.
+#[repr(C)]
+struct GeteventsArg {
+    sigmask: u64,
+    sigmask_sz: u32,
+    min_wait_usec: u32,
+    ts: u64,
+}
+
+/// `struct __kernel_timespec`.
+#[repr(C)]
+struct KernelTimespec {
+    sec: i64,
+    nsec: i64,
+}
+
+/// Counters of the io_uring path, for tests and the final log line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UringStats {
+    /// `io_uring_enter` calls (each turn's wait, plus early submits and flushes).
+    pub enters: u64,
+    /// Frames read.
+    pub reads: u64,
+    /// Frames written.
+    pub writes: u64,
+    /// Frames dropped because the device refused them (`EAGAIN`) or no slot freed in time.
+    pub dropped_writes: u64,
+    /// Failed or short writes, and failed reads.
+    pub errors: u64,
+    /// Times the multishot read was armed again (it ends when the buffers run out).
+    pub rearms: u64,
+}
+
+/// A frame-moving fd (a TUN device) driven through io_uring; see the module doc.
+pub struct UringLink {
+    /// Declared first: dropped (and the kernel's requests cancelled) before the memory below.
+    ring: IoUring,
+    reads: ReadBuffers,
+    writes: WriteSlots,
+    file: File,
+    mtu: usize,
+    offload: bool,
+    /// Frames read, in order, not yet handed over: `Ok((buffer id, length))` or a read error.
+    ready: VecDeque<io::Result<(u16, usize)>>,
+    read_armed: bool,
+    /// Writes carry `RWF_NOWAIT` ([`UringLink::nowait`]).
+    nowait: bool,
+    /// Extra fds with a poll request in flight, and those that reported readiness.
+    polling: Vec<RawFd>,
+    readable: Vec<RawFd>,
+    stats: UringStats,
+}
+
+impl UringLink {
+    /// Drives `tun` through a new io_uring. On failure (io_uring disabled by sysctl or seccomp,
+    /// a kernel without multishot reads or buffer rings) gives `tun` back with the reason.
+    pub fn new(tun: TunLink) -> Result<UringLink, (TunLink, io::Error)> {
+        let parts = probe().and_then(|()| Parts::new(tun.mtu(), tun.offload()));
+        match parts {
+            Ok(parts) => {
+                let (file, name, mtu, offload) = tun.into_parts();
+                parts
+                    .attach(file, mtu, offload)
+                    .map_err(|(file, err)| (TunLink::from_parts(file, name, mtu, offload), err))
+            }
+            Err(err) => Err((tun, err)),
+        }
+    }
+
+    /// Drives any non-blocking, pollable fd that moves one frame per read and write (a TUN
+    /// device; a `SOCK_SEQPACKET` socket in tests).
+    pub fn from_file(file: File, mtu: usize, offload: bool) -> io::Result<UringLink> {
+        Parts::new(mtu, offload)?
+            .attach(file, mtu, offload)
+            .map_err(|(_, err)| err)
+    }
+
+    /// Whether writes carry `RWF_NOWAIT` (the fd supports it): a write the device cannot take
+    /// now then fails with `EAGAIN` (the frame is dropped) instead of waiting in the kernel for
+    /// room while later frames overtake it.
+    pub fn nowait(&self) -> bool {
+        self.nowait
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> UringStats {
+        self.stats
+    }
+
+    /// Moves every completion the kernel has posted into `ready`, the free slots and
+    /// `readable`. No system call.
+    fn reap(&mut self) {
+        let mut completion = self.ring.completion();
+        completion.sync();
+        for cqe in completion {
+            let (data, res, flags) = (cqe.user_data(), cqe.result(), cqe.flags());
+            match data & KIND {
+                READ => {
+                    if !cqueue::more(flags) {
+                        self.read_armed = false;
+                    }
+                    match (res, cqueue::buffer_select(flags)) {
+                        (len, Some(bid)) if len >= 0 => {
+                            self.stats.reads += 1;
+                            self.ready.push_back(Ok((bid, len as usize)));
+                        }
+                        // The buffers ran out (re-armed by the next wait), or the request was
+                        // cancelled on drop.
+                        (res, _) if res == -libc::ENOBUFS || res == -libc::ECANCELED => {}
+                        (res, _) => {
+                            self.stats.errors += 1;
+                            self.ready
+                                .push_back(Err(io::Error::from_raw_os_error(-res)));
+                        }
+                    }
+                }
+                WRITE => {
+                    let slot = (data & !KIND) as usize;
+                    let expected = self.writes.complete(slot);
+                    match res {
+                        len if len >= 0 && len as usize == expected => self.stats.writes += 1,
+                        len if len >= 0 => {
+                            self.stats.errors += 1;
+                            log_write_error(
+                                &format!("short write: {len} of {expected} bytes"),
+                                self.stats.errors,
+                            );
+                        }
+                        res if res == -libc::EAGAIN => self.stats.dropped_writes += 1,
+                        res => {
+                            self.stats.errors += 1;
+                            let err = io::Error::from_raw_os_error(-res);
+                            log_write_error(&err.to_string(), self.stats.errors);
+                        }
+                    }
+                }
+                POLL => {
+                    let fd = (data & !KIND) as RawFd;
+                    self.polling.retain(|&f| f != fd);
+                    self.readable.push(fd);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Queues `entry`, submitting what is queued first when the submission queue is full.
+    fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: every entry points only into `reads` or `writes` (alive until the ring is
+            // dropped) or carries no pointer.
+            if unsafe { self.ring.submission().push(entry) }.is_ok() {
+                return Ok(());
+            }
+            self.enter(0, None, None)?;
+        }
+    }
+
+    /// One `io_uring_enter`: submits what is queued and waits for `want` completions, at
+    /// most `timeout`, with `sigmask`; a timeout or a handled signal is not an error.
+    fn enter(
+        &mut self,
+        want: usize,
+        timeout: Option<Duration>,
+        sigmask: Option<&libc::sigset_t>,
+    ) -> io::Result<()> {
+        self.stats.enters += 1;
+        let ts = timeout.map(|d| {
+            let micros = d.total_micros();
+            KernelTimespec {
+                sec: (micros / 1_000_000) as i64,
+                nsec: ((micros % 1_000_000) * 1000) as i64,
+            }
+        });
+        // Built here rather than with `types::SubmitArgs`, which gives the size of libc's
+        // 128-byte `sigset_t` where the kernel wants its own 8-byte one (EINVAL).
+        let arg = GeteventsArg {
+            sigmask: sigmask.map_or(0, |m| m as *const libc::sigset_t as u64),
+            sigmask_sz: if sigmask.is_some() {
+                KERNEL_SIGSET_SIZE
+            } else {
+                0
+            },
+            min_wait_usec: 0,
+            ts: ts.as_ref().map_or(0, |t| t as *const KernelTimespec as u64),
+        };
+        let mut flags = ENTER_EXT_ARG;
+        if want > 0 {
+            flags |= ENTER_GETEVENTS;
+        }
+        let to_submit = self.ring.submission().len() as u32;
+        // SAFETY: `arg` and what it points to (the mask, the timespec) outlive the call; the
+        // queued entries point only into memory the ring outlives (see `push`).
+        let result = unsafe {
+            self.ring
+                .submitter()
+                .enter(to_submit, want as u32, flags, Some(&arg))
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.raw_os_error() {
+                Some(libc::EINTR | libc::ETIME | libc::EBUSY) => Ok(()),
+                _ => Err(err),
+            },
+        }
+    }
+
+    /// Submits the queued writes and reaps their completions; waits (at most 10 ms) for one
+    /// when every slot is still in flight.
+    fn submit_writes(&mut self) -> io::Result<()> {
+        self.enter(0, None, None)?;
+        self.reap();
+        if self.writes.free.is_empty() {
+            self.enter(1, Some(Duration::from_millis(10)), None)?;
+            self.reap();
+        }
+        Ok(())
+    }
+
+    /// Arms the multishot read when it is not.
+    fn arm_read(&mut self) -> io::Result<()> {
+        if self.read_armed {
+            return Ok(());
+        }
+        let entry = opcode::ReadMulti::new(types::Fd(self.file.as_raw_fd()), 0, BUFFER_GROUP)
+            .build()
+            .user_data(READ);
+        self.push(&entry)?;
+        self.read_armed = true;
+        if self.stats.enters > 0 {
+            self.stats.rearms += 1;
+        }
+        Ok(())
+    }
+}
+
+impl Link for UringLink {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        if self.ready.is_empty() {
+            self.reap();
+        }
+        match self.ready.pop_front() {
+            None => Ok(None),
+            Some(Err(err)) => Err(err),
+            Some(Ok((bid, len))) => {
+                let frame = self.reads.buffer(bid);
+                let len = len.min(frame.len()).min(buf.len());
+                buf[..len].copy_from_slice(&frame[..len]);
+                self.reads.give_back(bid);
+                Ok(Some(len))
+            }
+        }
+    }
+
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        if frame.len() > self.writes.slot_len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame larger than a write slot",
+            ));
+        }
+        if self.writes.free.is_empty() {
+            self.submit_writes()?;
+        }
+        let Some(slot) = self.writes.take(frame) else {
+            // Every slot still in flight after the wait: drop like a congested link.
+            self.stats.dropped_writes += 1;
+            return Ok(());
+        };
+        let buf = self.writes.slot(slot);
+        let entry = opcode::Write::new(
+            types::Fd(self.file.as_raw_fd()),
+            buf.as_ptr(),
+            frame.len() as u32,
+        )
+        .rw_flags(if self.nowait { libc::RWF_NOWAIT } else { 0 })
+        .build()
+        .user_data(WRITE | slot as u64);
+        self.push(&entry)
+    }
+
+    fn mtu(&self) -> usize {
+        self.mtu
+    }
+
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.file.as_raw_fd())
+    }
+
+    fn offload(&self) -> bool {
+        self.offload
+    }
+
+    fn wait(
+        &mut self,
+        extra: &[RawFd],
+        timeout: Option<Duration>,
+        sigmask: Option<&libc::sigset_t>,
+    ) -> io::Result<u32> {
+        self.reap();
+        self.arm_read()?;
+        for &fd in extra {
+            if !self.polling.contains(&fd) && !self.readable.contains(&fd) {
+                let entry = opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32)
+                    .build()
+                    .user_data(POLL | fd as u32 as u64);
+                self.push(&entry)?;
+                self.polling.push(fd);
+            }
+        }
+        let news = !self.ready.is_empty() || extra.iter().any(|fd| self.readable.contains(fd));
+        // The writes complete inside the call and post their completions before the wait
+        // starts: wait for one more than those, a frame, a poll, the timeout or a signal.
+        let want = if news { 0 } else { self.writes.queued + 1 };
+        let timeout = if news { Some(Duration::ZERO) } else { timeout };
+        self.writes.queued = 0;
+        self.enter(want, timeout, sigmask)?;
+        self.reap();
+        let mut ready = 0u32;
+        for (i, fd) in extra.iter().enumerate() {
+            if let Some(at) = self.readable.iter().position(|f| f == fd) {
+                self.readable.swap_remove(at);
+                ready |= 1 << i;
+            }
+        }
+        Ok(ready)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writes.queued = 0;
+        self.enter(0, None, None)?;
+        self.reap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        while self.writes.in_flight() > 0 && std::time::Instant::now() < deadline {
+            self.enter(1, Some(Duration::from_millis(10)), None)?;
+            self.reap();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for UringLink {
+    fn drop(&mut self) {
+        // Queued frames leave; then the read is cancelled and its end awaited, so the kernel
+        // writes into no buffer after they are freed.
+        let _ = Link::flush(self);
+        if self.read_armed {
+            let entry = opcode::AsyncCancel::new(READ).build().user_data(CANCEL);
+            if self.push(&entry).is_ok() {
+                for _ in 0..10 {
+                    if self
+                        .enter(1, Some(Duration::from_millis(10)), None)
+                        .is_err()
+                    {
+                        break;
+                    }
+                    self.reap();
+                    if !self.read_armed {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The ring and its memory, made before the fd is taken so that a failure leaves it to the
+/// read/write path.
+struct Parts {
+    ring: IoUring,
+    reads: ReadBuffers,
+    writes: WriteSlots,
+}
+
+impl Parts {
+    fn new(mtu: usize, offload: bool) -> io::Result<Parts> {
+        let ring = IoUring::builder()
+            .setup_coop_taskrun()
+            .build(RING_ENTRIES)
+            .or_else(|_| IoUring::new(RING_ENTRIES))?;
+        let (header, rx_len, tx_len) = if offload {
+            (vnet::HEADER_LEN, MAX_INGRESS_PACKET, MAX_EGRESS_PACKET)
+        } else {
+            (0, mtu, mtu)
+        };
+        let reads = ReadBuffers::new(header + rx_len)?;
+        // SAFETY: the ring entries and the buffers they point to live in `reads`, which
+        // `UringLink` drops after `ring` (field order), and never move (heap memory).
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                reads.ring_addr(),
+                READ_BUFFERS,
+                BUFFER_GROUP,
+                0,
+            )?;
+        }
+        Ok(Parts {
+            ring,
+            reads,
+            writes: WriteSlots::new(header + tx_len),
+        })
+    }
+
+    /// Takes the fd, and finds out whether its writes can be `RWF_NOWAIT`.
+    fn attach(
+        mut self,
+        file: File,
+        mtu: usize,
+        offload: bool,
+    ) -> Result<UringLink, (File, io::Error)> {
+        let nowait = match probe_nowait(&mut self.ring, file.as_raw_fd()) {
+            Ok(nowait) => nowait,
+            Err(err) => return Err((file, err)),
+        };
+        Ok(UringLink {
+            ring: self.ring,
+            reads: self.reads,
+            writes: self.writes,
+            file,
+            mtu,
+            offload,
+            ready: VecDeque::new(),
+            read_armed: false,
+            nowait,
+            polling: Vec::new(),
+            readable: Vec::new(),
+            stats: UringStats::default(),
+        })
+    }
+}
+
+/// Finds out whether `fd` takes `RWF_NOWAIT` writes: an empty write with the flag fails with
+/// `EOPNOTSUPP` where it does not (before the device sees it; a TUN refuses the empty frame
+/// itself with `EINVAL`, a socket sends nothing).
+fn probe_nowait(ring: &mut IoUring, fd: RawFd) -> io::Result<bool> {
+    let byte = [0u8; 1];
+    let entry = opcode::Write::new(types::Fd(fd), byte.as_ptr(), 0)
+        .rw_flags(libc::RWF_NOWAIT)
+        .build()
+        .user_data(PROBE);
+    // SAFETY: the entry points to `byte`, alive until the completion is reaped below (the
+    // write completes inside the submitting call).
+    unsafe { ring.submission().push(&entry) }
+        .map_err(|_| io::Error::other("submission queue full"))?;
+    ring.submit_and_wait(1)?;
+    let supported = ring
+        .completion()
+        .find(|cqe| cqe.user_data() == PROBE)
+        .map(|cqe| cqe.result() != -libc::EOPNOTSUPP);
+    supported.ok_or_else(|| io::Error::other("no completion for the RWF_NOWAIT probe"))
+}
+
+/// Checks that io_uring is allowed here and has what this path uses.
+fn probe() -> io::Result<()> {
+    let ring = IoUring::new(4)?;
+    let mut probe = io_uring::Probe::new();
+    ring.submitter().register_probe(&mut probe)?;
+    for code in [
+        opcode::ReadMulti::CODE,
+        opcode::Write::CODE,
+        opcode::PollAdd::CODE,
+    ] {
+        if !probe.is_supported(code) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("io_uring opcode {code} not supported"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Logs the 1st, 2nd, 4th … write error, like the read/write path.
+fn log_write_error(what: &str, count: u64) {
+    if count.is_power_of_two() {
+        log::warn!("link write failed: {what} ({count} link errors so far)");
+    }
+}
+
+/// The provided-buffer ring and the buffers it hands to the multishot read.
+struct ReadBuffers {
+    /// `READ_BUFFERS` ring entries, page-aligned (mmap), shared with the kernel.
+    ring: *mut types::BufRingEntry,
+    memory: Vec<u8>,
+    buf_len: usize,
+    /// The ring's tail as this side last published it.
+    tail: u16,
+}
+
+// SAFETY: the ring memory is owned by this struct alone (and the kernel); nothing aliases it
+// across threads.
+unsafe impl Send for ReadBuffers {}
+
+impl ReadBuffers {
+    fn new(buf_len: usize) -> io::Result<ReadBuffers> {
+        let ring_bytes = usize::from(READ_BUFFERS) * std::mem::size_of::<types::BufRingEntry>();
+        // SAFETY: an anonymous private mapping; checked for failure below.
+        let ring = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                ring_bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ring == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let mut reads = ReadBuffers {
+            ring: ring.cast(),
+            memory: vec![0; buf_len * usize::from(READ_BUFFERS)],
+            buf_len,
+            tail: 0,
+        };
+        for bid in 0..READ_BUFFERS {
+            reads.give_back(bid);
+        }
+        Ok(reads)
+    }
+
+    fn ring_addr(&self) -> u64 {
+        self.ring as u64
+    }
+
+    fn buffer(&self, bid: u16) -> &[u8] {
+        let start = usize::from(bid % READ_BUFFERS) * self.buf_len;
+        &self.memory[start..start + self.buf_len]
+    }
+
+    /// Hands buffer `bid` to the kernel again (published at once).
+    fn give_back(&mut self, bid: u16) {
+        let bid = bid % READ_BUFFERS;
+        let index = usize::from(self.tail % READ_BUFFERS);
+        let addr = self.memory.as_ptr() as u64 + (usize::from(bid) * self.buf_len) as u64;
+        // SAFETY: `index` < READ_BUFFERS entries of the mapping; the kernel reads only entries
+        // between its head and the published tail, and this one is past the tail until the
+        // store below. The tail shares memory with entry 0's reserved field, which the setters
+        // do not touch, and is written atomically (the kernel reads it with acquire).
+        unsafe {
+            let entry = &mut *self.ring.add(index);
+            entry.set_addr(addr);
+            entry.set_len(self.buf_len as u32);
+            entry.set_bid(bid);
+            self.tail = self.tail.wrapping_add(1);
+            let tail = types::BufRingEntry::tail(self.ring) as *mut u16;
+            AtomicU16::from_ptr(tail).store(self.tail, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for ReadBuffers {
+    fn drop(&mut self) {
+        let ring_bytes = usize::from(READ_BUFFERS) * std::mem::size_of::<types::BufRingEntry>();
+        // SAFETY: the mapping made in `new`, unmapped once; the io_uring that used it is gone.
+        unsafe {
+            libc::munmap(self.ring.cast(), ring_bytes);
+        }
+    }
+}
+
+/// The frames written and not yet completed, one slot each.
+struct WriteSlots {
+    memory: Vec<u8>,
+    slot_len: usize,
+    free: Vec<usize>,
+    /// Length of the frame in each slot (checked against what the write reports).
+    lens: Vec<usize>,
+    /// Writes queued since the last submit.
+    queued: usize,
+}
+
+impl WriteSlots {
+    fn new(slot_len: usize) -> WriteSlots {
+        WriteSlots {
+            memory: vec![0; slot_len * WRITE_SLOTS],
+            slot_len,
+            free: (0..WRITE_SLOTS).rev().collect(),
+            lens: vec![0; WRITE_SLOTS],
+            queued: 0,
+        }
+    }
+
+    /// Copies `frame` into a free slot; `None` when every slot is in flight.
+    fn take(&mut self, frame: &[u8]) -> Option<usize> {
+        let slot = self.free.pop()?;
+        let start = slot * self.slot_len;
+        self.memory[start..start + frame.len()].copy_from_slice(frame);
+        self.lens[slot] = frame.len();
+        self.queued += 1;
+        Some(slot)
+    }
+
+    fn slot(&self, slot: usize) -> &[u8] {
+        let start = slot * self.slot_len;
+        &self.memory[start..start + self.lens[slot]]
+    }
+
+    /// Frees `slot`; returns the length written into it.
+    fn complete(&mut self, slot: usize) -> usize {
+        if slot < WRITE_SLOTS && !self.free.contains(&slot) {
+            self.free.push(slot);
+        }
+        self.lens.get(slot).copied().unwrap_or(0)
+    }
+
+    fn in_flight(&self) -> usize {
+        WRITE_SLOTS - self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    use std::time::Instant;
+
+    /// A non-blocking `SOCK_SEQPACKET` pair: one frame per read and write, like a TUN.
+    fn pair() -> (File, File) {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair fills both fds on success; each is owned by one File below.
+        unsafe {
+            let flags = libc::SOCK_SEQPACKET | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+            assert_eq!(
+                libc::socketpair(libc::AF_UNIX, flags, 0, fds.as_mut_ptr()),
+                0
+            );
+            (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1]))
+        }
+    }
+
+    fn link() -> (UringLink, File) {
+        let (ours, mut theirs) = pair();
+        let link = UringLink::from_file(ours, 1500, false).unwrap();
+        assert!(link.nowait(), "sockets take RWF_NOWAIT");
+        // The probe's empty write is an empty message on a socket.
+        assert_eq!(drain(&mut theirs), vec![Vec::<u8>::new()]);
+        (link, theirs)
+    }
+
+    /// Frame `i`: its number, then filler of a length that varies with it.
+    fn frame(i: u32) -> Vec<u8> {
+        let mut f = i.to_be_bytes().to_vec();
+        f.resize(4 + (i as usize * 7) % 200, i as u8);
+        f
+    }
+
+    /// Everything queued at `peer` now, one frame each.
+    fn drain(peer: &mut File) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Ok(len) = peer.read(&mut buf) {
+            out.push(buf[..len].to_vec());
+        }
+        out
+    }
+
+    /// Waits and reads until `n` frames came in (or 2 s passed).
+    fn receive(link: &mut UringLink, n: usize) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1500];
+        let start = Instant::now();
+        while got.len() < n && start.elapsed() < std::time::Duration::from_secs(2) {
+            link.wait(&[], Some(Duration::from_millis(100)), None)
+                .unwrap();
+            while let Some(len) = link.recv(&mut buf).unwrap() {
+                got.push(buf[..len].to_vec());
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn frames_in_are_handed_over_in_order_also_past_the_buffers() {
+        let (mut link, mut peer) = link();
+        // More than the ring has buffers: the multishot read ends (ENOBUFS) and is re-armed.
+        let n = u32::from(READ_BUFFERS) * 2 + 5;
+        for i in 0..n {
+            peer.write_all(&frame(i)).unwrap();
+        }
+        let got = receive(&mut link, n as usize);
+        assert_eq!(got, (0..n).map(frame).collect::<Vec<_>>());
+        let stats = link.stats();
+        assert_eq!((stats.reads, stats.errors), (u64::from(n), 0));
+        assert!(stats.rearms >= 1, "{stats:?}");
+        assert_eq!(link.recv(&mut [0u8; 64]).unwrap(), None);
+    }
+
+    #[test]
+    fn reads_wait_for_frames_without_busy_completions() {
+        // The fd is O_NONBLOCK: the read must wait for a frame (poll), not fail with EAGAIN.
+        let (mut link, mut peer) = link();
+        let start = Instant::now();
+        link.wait(&[], Some(Duration::from_millis(60)), None)
+            .unwrap();
+        assert!(start.elapsed() >= std::time::Duration::from_millis(50));
+        assert_eq!(link.recv(&mut [0u8; 64]).unwrap(), None);
+        assert_eq!(link.stats().errors, 0);
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            peer.write_all(b"late").unwrap();
+            peer
+        });
+        let start = Instant::now();
+        link.wait(&[], Some(Duration::from_secs(5)), None).unwrap();
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        let mut buf = [0u8; 64];
+        assert_eq!(link.recv(&mut buf).unwrap(), Some(4));
+        assert_eq!(&buf[..4], b"late");
+        drop(writer.join());
+        // One enter per wait: no spin on completions that carry nothing.
+        assert_eq!(link.stats().enters, 2);
+    }
+
+    #[test]
+    fn writes_leave_in_order_in_one_enter_and_past_the_slots() {
+        let (mut link, mut peer) = link();
+        for i in 0..10 {
+            link.send(&frame(i)).unwrap();
+        }
+        assert!(drain(&mut peer).is_empty(), "queued until the turn's wait");
+        link.wait(&[], Some(Duration::ZERO), None).unwrap();
+        assert_eq!(link.stats().enters, 1);
+        assert_eq!(drain(&mut peer), (0..10).map(frame).collect::<Vec<_>>());
+        // More frames than slots in one turn: submitted early when the slots run out.
+        let n = WRITE_SLOTS as u32 + 36;
+        for i in 0..n {
+            link.send(&frame(i)).unwrap();
+        }
+        link.flush().unwrap();
+        assert_eq!(drain(&mut peer), (0..n).map(frame).collect::<Vec<_>>());
+        let stats = link.stats();
+        assert_eq!((stats.writes, stats.dropped_writes), (10 + u64::from(n), 0));
+        assert_eq!(link.writes.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_full_device_drops_frames_and_a_failed_write_is_counted() {
+        let (mut link, mut peer) = link();
+        let small: libc::c_int = 4096;
+        // SAFETY: setsockopt reads one int through the pointer.
+        let rc = unsafe {
+            libc::setsockopt(
+                link.file.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&small as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        let big = vec![9u8; 1400];
+        for _ in 0..40 {
+            link.send(&big).unwrap();
+        }
+        link.flush().unwrap();
+        let stats = link.stats();
+        assert!(stats.dropped_writes > 0, "{stats:?}");
+        assert_eq!(stats.writes + stats.dropped_writes, 40);
+        assert_eq!(stats.errors, 0);
+        assert_eq!(drain(&mut peer).len() as u64, stats.writes);
+        // The far end gone: the write fails (EPIPE), is counted, and the link goes on.
+        drop(peer);
+        link.send(&big).unwrap();
+        link.flush().unwrap();
+        assert_eq!(link.stats().errors, 1);
+        assert_eq!(link.writes.in_flight(), 0);
+    }
+
+    #[test]
+    fn an_extra_fd_ends_the_wait_and_is_reported() {
+        let (mut link, _peer) = link();
+        let (mut reader, mut writer) = pair();
+        let fd = reader.as_raw_fd();
+        assert_eq!(
+            link.wait(&[fd], Some(Duration::from_millis(20)), None)
+                .unwrap(),
+            0
+        );
+        writer.write_all(b"x").unwrap();
+        let start = Instant::now();
+        let ready = link
+            .wait(&[fd], Some(Duration::from_secs(5)), None)
+            .unwrap();
+        assert_eq!(ready, 1);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(reader.read(&mut [0u8; 4]).unwrap(), 1);
+        // Not readable any more: the next wait polls again and times out.
+        assert_eq!(
+            link.wait(&[fd], Some(Duration::from_millis(20)), None)
+                .unwrap(),
+            0
+        );
+    }
+}
