@@ -6,6 +6,8 @@
 //!  kernel ─ TUN fd
 //!    │ read(): one IP packet, or with offload a virtio-net header + a TCP super-packet
 //!  device/tun.rs        TunLink: the fd, opened with our own ioctls (TUNSETIFF, IFF_VNET_HDR)
+//!  device/uring.rs      UringLink: the same fd through io_uring (multishot read, queued writes,
+//!                       the turn's wait), the default; TunLink's read/write is the fallback
 //!  device/vnet.rs       virtio-net header checked and stripped, partial checksum completed
 //!  device/mod.rs        Port: middleware both ways, the impairment stage; each packet's
 //!                       headers read once (packet.rs: IP + TCP header, options, payload range)
@@ -22,7 +24,8 @@
 //!    rings.rs             every socket's receive/transmit ring in one reservation
 //!  net/table.rs         which connection got news: the ready list, accept, gone
 //!  net/socket.rs        the socket API: accept, poll_ready, recv_with / send_with, close
-//!  runner.rs            the loop: poll_ingress, the driver's turn, poll_egress, ppoll
+//!  runner.rs            the loop: poll_ingress, the driver's turn, poll_egress, the link's wait
+//!                       (io_uring_enter, or ppoll)
 //!  server/mod.rs        the server's turn: ready connections, timers (client.rs: the client's)
 //!  server/conn.rs       HTTP phase: request head parsed by ws::handshake, routed (server/http.rs)
 //!  session/mod.rs       a WebSocket: socket bytes → ws::Connection (frames parsed in ws's
@@ -35,7 +38,7 @@
 //! The way out is the mirror: the app's `Outbox` queues frames in the session's output queue,
 //! `Net::send_with` writes them into the socket's ring, `Net::poll_egress` at the end of the
 //! same turn runs smoltcp's egress into `Port` (middleware, impairment, virtio-net header) and
-//! `TunLink` writes them.
+//! `UringLink` queues them for the turn's one `io_uring_enter` (`TunLink` writes each).
 //!
 //! # Which connection needs attention this turn
 //!

@@ -9,7 +9,7 @@
 //! driver.stop(..)                    // once, when `stop` is set (SIGINT/SIGTERM)
 //! driver.handle(net, now)            // accept, read, write, expire: queue sends
 //! net.poll_egress(now)               // timers, egress: what `handle` queued leaves now
-//! ppoll(fds, min(net.poll_delay, driver.poll_delay), mask without SIGINT/SIGTERM)
+//! wait(fds, min(net.poll_delay, driver.poll_delay), mask without SIGINT/SIGTERM)
 //! driver.handle_input(..)            // the driver's own fd (stdin), when readable
 //! ```
 //!
@@ -19,8 +19,13 @@
 //! the next turn's `poll` cost; and smoltcp walks the sockets of the shards with news once a
 //! turn, not once before and once after the application.
 //!
+//! The wait is the link's ([`crate::device::Link::wait`]): `ppoll` on the TUN fd, or, with
+//! io_uring ([`crate::device::uring`]), the one `io_uring_enter` that also submits what the
+//! turn wrote and reaps what arrived; the driver's fd is polled there too.
+//!
 //! Signals: SIGINT and SIGTERM are blocked while a turn runs and unblocked only inside
-//! `ppoll` (its `sigmask` argument swaps the masks atomically). A signal that arrives between
+//! the wait (the `sigmask` argument of `ppoll`, or of `io_uring_enter` with
+//! `IORING_ENTER_EXT_ARG`, swaps the masks atomically). A signal that arrives between
 //! the check of `stop` and the wait stays pending until the wait starts, which it then ends at
 //! once (EINTR) with its handler run; so no signal is lost, even on an idle stack with no
 //! timer. The handler that sets `stop` is the program's (see `demo/src/signals.rs`).

@@ -2,7 +2,8 @@
 //! frame the turn wrote and is the turn's wait, which reaps every frame that arrived.
 //!
 //! Reads: one multishot read (`IORING_OP_READ_MULTISHOT`) stays armed on the fd, picking
-//! buffers from a provided-buffer ring of [`READ_BUFFERS`] frame-sized buffers; each arriving
+//! buffers from a provided-buffer ring of frame-sized buffers (about [`READ_MEMORY`] bytes of
+//! them, at least [`MIN_READ_BUFFERS`]); each arriving
 //! frame is one completion, posted in the order the frames were read. [`Link::recv`] hands
 //! the completed frames over in that order and gives each buffer back to the ring at once.
 //! When the ring runs dry the kernel ends the multishot read (`-ENOBUFS`); the next wait arms
@@ -10,9 +11,12 @@
 //! device empty, waits on the kernel's poll of the fd instead of a worker thread (tested by
 //! `reads_wait_for_frames_without_busy_completions` below).
 //!
-//! Writes: [`Link::send`] copies the frame into one of [`WRITE_SLOTS`] slots and queues a
-//! write; the slot is reused once its completion is reaped. The queue is submitted by the next
-//! wait (or [`Link::flush`]), or at once when the slots or the submission queue run out. A TUN
+//! Writes: [`Link::send`] copies the frame into a write arena of [`WRITE_ARENA`] bytes, right
+//! after the frames before it, and queues a write; the arena starts over once every write in
+//! it has completed. The queue is submitted by the next wait (or [`Link::flush`]), or at once
+//! when the arena or the submission queue is full. Packing the frames keeps the resident
+//! memory to what a turn writes (a 64 KiB slot per frame would make every small frame's page
+//! resident in its own slot). A TUN
 //! write never blocks (the device's send buffer is unlimited and the fd non-blocking), so
 //! every write completes inside the submitting call, in submission order: frames leave in the
 //! order smoltcp made them. A write that fails with `EAGAIN` is a frame dropped, like the
@@ -27,24 +31,31 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU16, Ordering};
 
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
+
+mod buffers;
+use buffers::{ReadBuffers, WriteArena};
 
 use super::tun::TunLink;
 use super::{Link, MAX_EGRESS_PACKET, MAX_INGRESS_PACKET, vnet};
 use crate::Duration;
 
-/// Buffers in the provided-buffer ring the multishot read fills (a power of two).
-pub const READ_BUFFERS: u16 = 64;
-/// Frames a turn may queue before the queue is submitted early.
-pub const WRITE_SLOTS: usize = 64;
-/// Submission queue entries: every write slot, the read, the extra-fd polls and a cancel.
+/// Bytes of read buffers: 16 frames of 64 KiB with offload, 64 of at most 16 KiB without. A
+/// small packet makes only its buffer's first page resident, a super-packet all of it.
+pub const READ_MEMORY: usize = 1 << 20;
+/// Read buffers at least (the ring's size is a power of two, at most 64).
+pub const MIN_READ_BUFFERS: usize = 16;
+pub(crate) const MAX_READ_BUFFERS: usize = 64;
+/// Bytes of frames a turn may queue before the queue is submitted early: four of the largest.
+pub const WRITE_ARENA: usize = 4 * (vnet::HEADER_LEN + MAX_EGRESS_PACKET);
+/// Submission queue entries: writes (submitted early when these run out), the read, the
+/// extra-fd polls and a cancel.
 const RING_ENTRIES: u32 = 128;
 /// The buffer group of the read buffers.
 const BUFFER_GROUP: u16 = 0;
 
-/// `user_data` of the multishot read; writes carry `WRITE | slot`, polls `POLL | fd`.
+/// `user_data` of the multishot read; writes carry `WRITE | length`, polls `POLL | fd`.
 const READ: u64 = 1 << 32;
 const WRITE: u64 = 2 << 32;
 const POLL: u64 = 3 << 32;
@@ -83,7 +94,7 @@ pub struct UringStats {
     pub reads: u64,
     /// Frames written.
     pub writes: u64,
-    /// Frames dropped because the device refused them (`EAGAIN`) or no slot freed in time.
+    /// Frames dropped because the device refused them (`EAGAIN`) or the arena stayed full.
     pub dropped_writes: u64,
     /// Failed or short writes, and failed reads.
     pub errors: u64,
@@ -96,7 +107,7 @@ pub struct UringLink {
     /// Declared first: dropped (and the kernel's requests cancelled) before the memory below.
     ring: IoUring,
     reads: ReadBuffers,
-    writes: WriteSlots,
+    writes: WriteArena,
     file: File,
     mtu: usize,
     offload: bool,
@@ -147,7 +158,7 @@ impl UringLink {
         self.stats
     }
 
-    /// Moves every completion the kernel has posted into `ready`, the free slots and
+    /// Moves every completion the kernel has posted into `ready`, the write arena and
     /// `readable`. No system call.
     fn reap(&mut self) {
         let mut completion = self.ring.completion();
@@ -175,8 +186,8 @@ impl UringLink {
                     }
                 }
                 WRITE => {
-                    let slot = (data & !KIND) as usize;
-                    let expected = self.writes.complete(slot);
+                    let expected = (data & !KIND) as usize;
+                    self.writes.complete();
                     match res {
                         len if len >= 0 && len as usize == expected => self.stats.writes += 1,
                         len if len >= 0 => {
@@ -266,11 +277,11 @@ impl UringLink {
     }
 
     /// Submits the queued writes and reaps their completions; waits (at most 10 ms) for one
-    /// when every slot is still in flight.
+    /// when the arena is still full.
     fn submit_writes(&mut self) -> io::Result<()> {
         self.enter(0, None, None)?;
         self.reap();
-        if self.writes.free.is_empty() {
+        if self.writes.in_flight > 0 {
             self.enter(1, Some(Duration::from_millis(10)), None)?;
             self.reap();
         }
@@ -313,21 +324,20 @@ impl Link for UringLink {
     }
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        if frame.len() > self.writes.slot_len {
+        if frame.len() > WRITE_ARENA {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "frame larger than a write slot",
+                "frame larger than the write arena",
             ));
         }
-        if self.writes.free.is_empty() {
+        if !self.writes.fits(frame.len()) {
             self.submit_writes()?;
         }
-        let Some(slot) = self.writes.take(frame) else {
-            // Every slot still in flight after the wait: drop like a congested link.
+        let Some(buf) = self.writes.take(frame) else {
+            // The arena still full after the wait: drop like a congested link.
             self.stats.dropped_writes += 1;
             return Ok(());
         };
-        let buf = self.writes.slot(slot);
         let entry = opcode::Write::new(
             types::Fd(self.file.as_raw_fd()),
             buf.as_ptr(),
@@ -335,7 +345,7 @@ impl Link for UringLink {
         )
         .rw_flags(if self.nowait { libc::RWF_NOWAIT } else { 0 })
         .build()
-        .user_data(WRITE | slot as u64);
+        .user_data(WRITE | frame.len() as u64);
         self.push(&entry)
     }
 
@@ -391,7 +401,7 @@ impl Link for UringLink {
         self.enter(0, None, None)?;
         self.reap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
-        while self.writes.in_flight() > 0 && std::time::Instant::now() < deadline {
+        while self.writes.in_flight > 0 && std::time::Instant::now() < deadline {
             self.enter(1, Some(Duration::from_millis(10)), None)?;
             self.reap();
         }
@@ -429,7 +439,7 @@ impl Drop for UringLink {
 struct Parts {
     ring: IoUring,
     reads: ReadBuffers,
-    writes: WriteSlots,
+    writes: WriteArena,
 }
 
 impl Parts {
@@ -438,18 +448,18 @@ impl Parts {
             .setup_coop_taskrun()
             .build(RING_ENTRIES)
             .or_else(|_| IoUring::new(RING_ENTRIES))?;
-        let (header, rx_len, tx_len) = if offload {
-            (vnet::HEADER_LEN, MAX_INGRESS_PACKET, MAX_EGRESS_PACKET)
+        let frame = if offload {
+            vnet::HEADER_LEN + MAX_INGRESS_PACKET
         } else {
-            (0, mtu, mtu)
+            mtu
         };
-        let reads = ReadBuffers::new(header + rx_len)?;
+        let reads = ReadBuffers::new(frame)?;
         // SAFETY: the ring entries and the buffers they point to live in `reads`, which
         // `UringLink` drops after `ring` (field order), and never move (heap memory).
         unsafe {
             ring.submitter().register_buf_ring_with_flags(
                 reads.ring_addr(),
-                READ_BUFFERS,
+                reads.count,
                 BUFFER_GROUP,
                 0,
             )?;
@@ -457,7 +467,7 @@ impl Parts {
         Ok(Parts {
             ring,
             reads,
-            writes: WriteSlots::new(header + tx_len),
+            writes: WriteArena::new(),
         })
     }
 
@@ -537,139 +547,6 @@ fn log_write_error(what: &str, count: u64) {
     }
 }
 
-/// The provided-buffer ring and the buffers it hands to the multishot read.
-struct ReadBuffers {
-    /// `READ_BUFFERS` ring entries, page-aligned (mmap), shared with the kernel.
-    ring: *mut types::BufRingEntry,
-    memory: Vec<u8>,
-    buf_len: usize,
-    /// The ring's tail as this side last published it.
-    tail: u16,
-}
-
-// SAFETY: the ring memory is owned by this struct alone (and the kernel); nothing aliases it
-// across threads.
-unsafe impl Send for ReadBuffers {}
-
-impl ReadBuffers {
-    fn new(buf_len: usize) -> io::Result<ReadBuffers> {
-        let ring_bytes = usize::from(READ_BUFFERS) * std::mem::size_of::<types::BufRingEntry>();
-        // SAFETY: an anonymous private mapping; checked for failure below.
-        let ring = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                ring_bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ring == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let mut reads = ReadBuffers {
-            ring: ring.cast(),
-            memory: vec![0; buf_len * usize::from(READ_BUFFERS)],
-            buf_len,
-            tail: 0,
-        };
-        for bid in 0..READ_BUFFERS {
-            reads.give_back(bid);
-        }
-        Ok(reads)
-    }
-
-    fn ring_addr(&self) -> u64 {
-        self.ring as u64
-    }
-
-    fn buffer(&self, bid: u16) -> &[u8] {
-        let start = usize::from(bid % READ_BUFFERS) * self.buf_len;
-        &self.memory[start..start + self.buf_len]
-    }
-
-    /// Hands buffer `bid` to the kernel again (published at once).
-    fn give_back(&mut self, bid: u16) {
-        let bid = bid % READ_BUFFERS;
-        let index = usize::from(self.tail % READ_BUFFERS);
-        let addr = self.memory.as_ptr() as u64 + (usize::from(bid) * self.buf_len) as u64;
-        // SAFETY: `index` < READ_BUFFERS entries of the mapping; the kernel reads only entries
-        // between its head and the published tail, and this one is past the tail until the
-        // store below. The tail shares memory with entry 0's reserved field, which the setters
-        // do not touch, and is written atomically (the kernel reads it with acquire).
-        unsafe {
-            let entry = &mut *self.ring.add(index);
-            entry.set_addr(addr);
-            entry.set_len(self.buf_len as u32);
-            entry.set_bid(bid);
-            self.tail = self.tail.wrapping_add(1);
-            let tail = types::BufRingEntry::tail(self.ring) as *mut u16;
-            AtomicU16::from_ptr(tail).store(self.tail, Ordering::Release);
-        }
-    }
-}
-
-impl Drop for ReadBuffers {
-    fn drop(&mut self) {
-        let ring_bytes = usize::from(READ_BUFFERS) * std::mem::size_of::<types::BufRingEntry>();
-        // SAFETY: the mapping made in `new`, unmapped once; the io_uring that used it is gone.
-        unsafe {
-            libc::munmap(self.ring.cast(), ring_bytes);
-        }
-    }
-}
-
-/// The frames written and not yet completed, one slot each.
-struct WriteSlots {
-    memory: Vec<u8>,
-    slot_len: usize,
-    free: Vec<usize>,
-    /// Length of the frame in each slot (checked against what the write reports).
-    lens: Vec<usize>,
-    /// Writes queued since the last submit.
-    queued: usize,
-}
-
-impl WriteSlots {
-    fn new(slot_len: usize) -> WriteSlots {
-        WriteSlots {
-            memory: vec![0; slot_len * WRITE_SLOTS],
-            slot_len,
-            free: (0..WRITE_SLOTS).rev().collect(),
-            lens: vec![0; WRITE_SLOTS],
-            queued: 0,
-        }
-    }
-
-    /// Copies `frame` into a free slot; `None` when every slot is in flight.
-    fn take(&mut self, frame: &[u8]) -> Option<usize> {
-        let slot = self.free.pop()?;
-        let start = slot * self.slot_len;
-        self.memory[start..start + frame.len()].copy_from_slice(frame);
-        self.lens[slot] = frame.len();
-        self.queued += 1;
-        Some(slot)
-    }
-
-    fn slot(&self, slot: usize) -> &[u8] {
-        let start = slot * self.slot_len;
-        &self.memory[start..start + self.lens[slot]]
-    }
-
-    /// Frees `slot`; returns the length written into it.
-    fn complete(&mut self, slot: usize) -> usize {
-        if slot < WRITE_SLOTS && !self.free.contains(&slot) {
-            self.free.push(slot);
-        }
-        self.lens.get(slot).copied().unwrap_or(0)
-    }
-
-    fn in_flight(&self) -> usize {
-        WRITE_SLOTS - self.free.len()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,6 +575,20 @@ mod tests {
         // The probe's empty write is an empty message on a socket.
         assert_eq!(drain(&mut theirs), vec![Vec::<u8>::new()]);
         (link, theirs)
+    }
+
+    /// Sets the link socket's send buffer (`option`: SO_SNDBUF, or SO_SNDBUFFORCE as root).
+    fn set_send_buffer(link: &UringLink, option: libc::c_int, bytes: libc::c_int) -> bool {
+        // SAFETY: setsockopt reads one int through the pointer.
+        unsafe {
+            libc::setsockopt(
+                link.file.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&bytes as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ) == 0
+        }
     }
 
     /// Frame `i`: its number, then filler of a length that varies with it.
@@ -736,7 +627,8 @@ mod tests {
     fn frames_in_are_handed_over_in_order_also_past_the_buffers() {
         let (mut link, mut peer) = link();
         // More than the ring has buffers: the multishot read ends (ENOBUFS) and is re-armed.
-        let n = u32::from(READ_BUFFERS) * 2 + 5;
+        assert_eq!(link.reads.count, 64, "1500-byte frames");
+        let n = u32::from(link.reads.count) * 2 + 5;
         for i in 0..n {
             peer.write_all(&frame(i)).unwrap();
         }
@@ -775,7 +667,7 @@ mod tests {
     }
 
     #[test]
-    fn writes_leave_in_order_in_one_enter_and_past_the_slots() {
+    fn writes_leave_in_order_in_one_enter_and_past_the_arena() {
         let (mut link, mut peer) = link();
         for i in 0..10 {
             link.send(&frame(i)).unwrap();
@@ -784,33 +676,35 @@ mod tests {
         link.wait(&[], Some(Duration::ZERO), None).unwrap();
         assert_eq!(link.stats().enters, 1);
         assert_eq!(drain(&mut peer), (0..10).map(frame).collect::<Vec<_>>());
-        // More frames than slots in one turn: submitted early when the slots run out.
-        let n = WRITE_SLOTS as u32 + 36;
+        // More bytes than the arena holds in one turn: submitted early when it is full. The
+        // socket must hold them all (root may raise its send buffer; else fewer frames).
+        let raised = set_send_buffer(&link, libc::SO_SNDBUFFORCE, 8 << 20);
+        let n = if raised { 400 } else { 100 };
+        let big = |i: u32| {
+            let mut f = frame(i);
+            f.resize(1400, i as u8);
+            f
+        };
         for i in 0..n {
-            link.send(&frame(i)).unwrap();
+            link.send(&big(i)).unwrap();
         }
         link.flush().unwrap();
-        assert_eq!(drain(&mut peer), (0..n).map(frame).collect::<Vec<_>>());
+        let got = drain(&mut peer);
+        assert_eq!(got.len(), n as usize);
+        assert!(
+            got.iter().zip((0..n).map(big)).all(|(a, b)| *a == b),
+            "order"
+        );
         let stats = link.stats();
+        assert!(!raised || stats.enters >= 3, "early submits: {stats:?}");
         assert_eq!((stats.writes, stats.dropped_writes), (10 + u64::from(n), 0));
-        assert_eq!(link.writes.in_flight(), 0);
+        assert_eq!(link.writes.in_flight, 0);
     }
 
     #[test]
     fn a_full_device_drops_frames_and_a_failed_write_is_counted() {
         let (mut link, mut peer) = link();
-        let small: libc::c_int = 4096;
-        // SAFETY: setsockopt reads one int through the pointer.
-        let rc = unsafe {
-            libc::setsockopt(
-                link.file.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDBUF,
-                (&small as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0);
+        assert!(set_send_buffer(&link, libc::SO_SNDBUF, 4096));
         let big = vec![9u8; 1400];
         for _ in 0..40 {
             link.send(&big).unwrap();
@@ -826,7 +720,7 @@ mod tests {
         link.send(&big).unwrap();
         link.flush().unwrap();
         assert_eq!(link.stats().errors, 1);
-        assert_eq!(link.writes.in_flight(), 0);
+        assert_eq!(link.writes.in_flight, 0);
     }
 
     #[test]
