@@ -260,6 +260,8 @@ impl UringLink {
             flags |= ENTER_GETEVENTS;
         }
         let to_submit = self.ring.submission().len() as u32;
+        // Every queued write is submitted now (and completes inside this call).
+        self.writes.queued = 0;
         // SAFETY: `arg` and what it points to (the mask, the timespec) outlive the call; the
         // queued entries point only into memory the ring outlives (see `push`).
         let result = unsafe {
@@ -308,6 +310,16 @@ impl UringLink {
 impl Link for UringLink {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         if self.ready.is_empty() {
+            self.reap();
+        }
+        // Empty only when the kernel holds nothing either: the read armed and no frame
+        // waiting to be completed (the kernel raises IORING_SQ_TASKRUN for one that arrived
+        // since the last enter). Else one enter (no wait) fetches them all: callers take
+        // `None` as "every frame that arrived has been read" (the recovery layer's timers
+        // wait for that, or fire spuriously while the ACKs they wait for sit unread).
+        if self.ready.is_empty() && (!self.read_armed || self.ring.submission().taskrun()) {
+            self.arm_read()?;
+            self.enter(0, None, None)?;
             self.reap();
         }
         match self.ready.pop_front() {
@@ -383,7 +395,6 @@ impl Link for UringLink {
         // starts: wait for one more than those, a frame, a poll, the timeout or a signal.
         let want = if news { 0 } else { self.writes.queued + 1 };
         let timeout = if news { Some(Duration::ZERO) } else { timeout };
-        self.writes.queued = 0;
         self.enter(want, timeout, sigmask)?;
         self.reap();
         let mut ready = 0u32;
@@ -397,7 +408,6 @@ impl Link for UringLink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.writes.queued = 0;
         self.enter(0, None, None)?;
         self.reap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
@@ -446,6 +456,7 @@ impl Parts {
     fn new(mtu: usize, offload: bool) -> io::Result<Parts> {
         let ring = IoUring::builder()
             .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .build(RING_ENTRIES)
             .or_else(|_| IoUring::new(RING_ENTRIES))?;
         let frame = if offload {
