@@ -1,5 +1,7 @@
 //! Waiting on file descriptors with a microsecond timeout and a signal mask (ppoll(2)): the
-//! one blocking call of the stack. [`crate::runner`] waits with it, and so does
+//! blocking call of the read/write TUN path and of the in-memory links (the default
+//! [`crate::device::Link::wait`]); the io_uring path waits in `io_uring_enter` instead
+//! ([`crate::device::uring`]). [`crate::runner`] waits through the link, and so does
 //! [`crate::Net::wait`] for loops of one's own.
 
 use std::io;
