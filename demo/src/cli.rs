@@ -463,6 +463,7 @@ mod tests {
         );
         assert_eq!(s.tun.socket_buffer, DEFAULT_SOCKET_BUFFER);
         assert!(!s.tun.no_offload);
+        assert_eq!(s.tun.io, IoMode::Uring);
         assert_eq!(s.tun.congestion, CongestionControl::Cubic);
         assert!(!s.tun.no_recovery);
         // The reference Socket.IO server's heartbeat.
@@ -523,6 +524,8 @@ mod tests {
             "--socket-buffer",
             "262144",
             "--no-offload",
+            "--io",
+            "read-write",
             "--congestion",
             "reno",
             "--no-recovery",
@@ -557,6 +560,7 @@ mod tests {
         );
         assert_eq!(s.tun.socket_buffer, 262_144);
         assert!(s.tun.no_offload);
+        assert_eq!(s.tun.io, IoMode::ReadWrite);
         assert_eq!(s.tun.congestion, CongestionControl::Reno);
         assert!(s.tun.no_recovery);
         assert_eq!(
@@ -572,6 +576,7 @@ mod tests {
             &["tunws", "--addr", "10.0.0.2/33"],
             &["tunws", "--loss", "101"],
             &["tunws", "--congestion", "bbr"],
+            &["tunws", "--io", "epoll"],
             &["tunws", "--reorder", "-1"],
             &["tunws", "--duplicate", "100.5"],
             &["tunws", "--delay", "60001"],
