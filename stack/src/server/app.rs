@@ -1,12 +1,12 @@
 //! What an application on a WebSocket route sees: the [`App`] trait and the [`Outbox`] it
 //! sends through.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
 use ws::{CloseCode, MessageKind};
 
+use crate::id::IdMap;
 use crate::{ConnId, Net};
 
 use super::conn::Conn;
@@ -113,7 +113,7 @@ pub const OVERLOADED: CloseCode = CloseCode::POLICY;
 /// straight into the connection's TCP send buffer when nothing is queued before it and it
 /// fits; the rest is queued, and the event loop writes it as the send buffer drains.
 pub struct Outbox<'a> {
-    pub(super) conns: &'a mut HashMap<ConnId, Conn>,
+    pub(super) conns: &'a mut IdMap<Conn>,
     /// The stack, whose ready list gets the connections with new output ([`Net::wake`]),
     /// flushed in this turn.
     pub(super) net: &'a mut Net,

@@ -45,10 +45,11 @@ pub mod stats;
 
 pub use serving::run;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use ws::{CloseCode, Duration, Instant, Keepalive};
 
+use crate::id::IdMap;
 use crate::{ConnId, Net, RecvError};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
@@ -129,7 +130,7 @@ pub struct Server {
     pages: Vec<Page>,
     route_paths: Vec<String>,
     apps: Vec<Box<dyn App>>,
-    conns: HashMap<ConnId, Conn>,
+    conns: IdMap<Conn>,
     /// (deadline, connection), earliest first; each connection appears at most once.
     timers: BTreeSet<(Instant, ConnId)>,
     shutting_down: bool,
@@ -146,7 +147,7 @@ impl Server {
             pages: Vec::new(),
             route_paths: Vec::new(),
             apps: Vec::new(),
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             timers: BTreeSet::new(),
             shutting_down: false,
             mounts: Vec::new(),
