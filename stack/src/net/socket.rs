@@ -110,10 +110,24 @@ impl Net {
     /// before the handshake completes): all of them while there is room, across the ring's
     /// wrap. `Err(Closed)` after our close, `Err(Reset)` after a reset or timeout.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
-        match self.sendable(id)? {
-            Some(socket) => socket.send_slice(data).map_err(|_| SendError::Closed),
-            None => Ok(0),
+        self.send_parts(id, &[data])
+    }
+
+    /// [`Net::send`] of `parts` back to back (a frame's header and payload) with one lookup
+    /// of the socket: takes as much as fits, in order, and returns how many bytes.
+    pub fn send_parts(&mut self, id: ConnId, parts: &[&[u8]]) -> Result<usize, SendError> {
+        let Some(socket) = self.sendable(id)? else {
+            return Ok(0);
+        };
+        let mut taken = 0;
+        for part in parts {
+            let n = socket.send_slice(part).map_err(|_| SendError::Closed)?;
+            taken += n;
+            if n < part.len() {
+                break;
+            }
         }
+        Ok(taken)
     }
 
     /// Zero-copy send: `f` gets the largest contiguous free run of the send buffer and returns

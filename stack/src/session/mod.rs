@@ -187,13 +187,12 @@ impl FrameSink<'_> {
     /// queued; the next flush reports it.
     fn write(&mut self, parts: &mut [&[u8]]) {
         if let (true, Some((net, id))) = (self.out.is_empty(), self.direct.as_mut()) {
+            let mut sent = net.send_parts(*id, parts).unwrap_or(0);
+            *self.unacked += sent;
             for part in parts.iter_mut() {
-                let n = net.send(*id, part).unwrap_or(0);
-                *self.unacked += n;
+                let n = sent.min(part.len());
                 *part = &part[n..];
-                if !part.is_empty() {
-                    break;
-                }
+                sent -= n;
             }
         }
         self.out.push(parts);
