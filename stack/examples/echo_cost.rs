@@ -3,12 +3,14 @@
 //! client role, on two stacks wired back to back on a simulated clock.
 //!
 //! ```text
-//! echo_cost [MESSAGES] [SIZE] [CONNECTIONS]     (defaults: 1000 4096 1)
+//! echo_cost [MESSAGES] [SIZE] [CONNECTIONS] [TICK_US]     (defaults: 1000 4096 1 0)
 //! valgrind --tool=callgrind --callgrind-out-file=cg.out target/release/examples/echo_cost 2000 4096
 //! ```
 //! Each connection sends `MESSAGES` binary messages of `SIZE` bytes, one at a time (the next
 //! when the echo of the last one arrived whole and equal), then the program prints how many
-//! came back. Instructions per message: run with two message counts and divide the difference
+//! came back. The simulated clock jumps to the next timer when nothing moves, and with
+//! `TICK_US` also moves that many microseconds every turn (so deadlines that follow traffic,
+//! like the keepalive, move as they do in a real run). Instructions per message: run with two message counts and divide the difference
 //! in callgrind's total by the difference in messages (the setup cancels out). The count covers
 //! both ends (the client masks, the server unmasks); the server's share is the inclusive cost
 //! of `Server::handle` and of the server `Net`'s polls.
@@ -89,6 +91,7 @@ fn arg(n: usize, default: usize) -> usize {
 
 fn main() -> ExitCode {
     let (messages, size, connections) = (arg(1, 1000), arg(2, 4096), arg(3, 1).max(1));
+    let tick = Duration::from_micros(arg(4, 0) as u64);
     let (a, b) = memory::pair(MTU);
     let mut now = Instant::ZERO;
     let mut server_net =
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
     while now < deadline {
         let mut active = true;
         while active {
+            now += tick;
             active = client_net.poll(now);
             active |= server_net.poll(now);
             server.handle(&mut server_net, now);

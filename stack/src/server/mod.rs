@@ -550,12 +550,17 @@ impl Server {
     }
 
     /// Files `id` under its current deadline in the timer set.
+    ///
+    /// A deadline that only moved later (the keepalive, pushed back by every message) keeps
+    /// the filed one: it fires early, [`Server::expire`] finds nothing due, and the service
+    /// that follows files the new one. So a busy connection costs the timer set one removal
+    /// and insertion per keepalive interval instead of per message.
     fn reschedule(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         let next = conn.deadline();
-        if next == conn.timer {
+        if next == conn.timer || conn.timer.zip(next).is_some_and(|(filed, at)| filed < at) {
             return;
         }
         if let Some(at) = conn.timer {
