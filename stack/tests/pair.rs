@@ -708,3 +708,45 @@ fn woken_connections_come_out_of_poll_ready_once() {
     assert_eq!(pair.server.poll_ready(), None);
     assert!(!pair.server.has_ready());
 }
+
+/// `Net::send` takes every byte that fits, also when the send ring's free space wraps around
+/// its end (smoltcp's `send` fills one contiguous run; a frame cut there used to wait for the
+/// peer's next ACK).
+#[test]
+fn send_fills_the_ring_across_its_wrap() {
+    let server = NetConfig {
+        tx_buffer: 16384,
+        ..config(SERVER_IP)
+    };
+    let client = NetConfig {
+        rx_buffer: 6000,
+        ..config(CLIENT_IP)
+    };
+    let mut pair = Pair::new(server, client);
+    pair.server.listen(PORT).unwrap();
+    let (cid, sid) = connect(&mut pair);
+    let data = pattern(30_000, 11);
+    let first = pair.server.send(sid, &data[..12_000]).unwrap();
+    assert_eq!(first, 12_000);
+    // The client does not read: its window fills, it acknowledges what it holds, and the
+    // server's ring keeps the rest, ending 12,000 bytes into the ring.
+    pair.run_for(Duration::from_secs(1));
+    let queued = pair.server.send_queue(sid).unwrap();
+    assert!(queued > 0 && queued < 12_000, "{queued} bytes queued");
+    let room = pair.server.send_capacity(sid).unwrap();
+    assert_eq!(room, 16384 - queued);
+    assert!(room > 16384 - 12_000, "the free space wraps");
+    let second = pair.server.send(sid, &data[first..]).unwrap();
+    assert_eq!(second, room, "everything that fits is taken");
+    let total = first + second;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let ok = pair.run_until(Duration::from_secs(10), |p| {
+        while let Ok(n @ 1..) = p.client.recv(cid, &mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.len() == total
+    });
+    assert!(ok, "{} of {total} bytes arrived", got.len());
+    assert_eq!(got, &data[..total]);
+}

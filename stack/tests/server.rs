@@ -101,6 +101,17 @@ impl ClientApp for Script {
     }
 }
 
+/// Echoes every message and notes how many bytes were left queued (not in the TCP send
+/// buffer) right after each reply.
+struct QueueProbeApp(Rc<RefCell<Vec<usize>>>);
+
+impl App for QueueProbeApp {
+    fn on_message(&mut self, out: &mut Outbox<'_>, client: ConnId, kind: MessageKind, data: &[u8]) {
+        out.send(client, kind, data).unwrap();
+        self.0.borrow_mut().push(out.queued(client).unwrap());
+    }
+}
+
 fn server_with(config: ServerConfig, journal: &Shared) -> Server {
     let mut server = Server::new(config);
     server.page(Page {
@@ -1065,5 +1076,40 @@ fn engine_io_body_over_max_payload_is_413_and_ends_the_session() {
     assert!(
         refused.ends_with(r#"{"code":1,"message":"Session ID unknown"}"#),
         "{refused}"
+    );
+}
+
+/// A reply is written straight into the TCP send buffer while nothing waits before it: a
+/// small one leaves nothing queued; of one larger than the buffer only the rest is queued, and
+/// it still arrives whole.
+#[test]
+fn replies_go_straight_into_the_send_buffer_and_only_the_rest_is_queued() {
+    let journal = Shared::default();
+    let mut pair = Pair::listening();
+    let mut server = server_with(ServerConfig::default(), &journal);
+    let queued = Rc::new(RefCell::new(Vec::new()));
+    server.route("/probe", Box::new(QueueProbeApp(queued.clone())));
+    let script = vec![
+        (MessageKind::Text, b"small".to_vec()),
+        (MessageKind::Binary, pattern(300_000, 5)),
+    ];
+    let mut peer = Peer::new(&mut pair, "/probe", script.clone());
+    let ok = drive(
+        &mut pair,
+        &mut server,
+        &mut [&mut peer],
+        Duration::from_secs(20),
+        |_, peers| peers[0].app.received.len() == 2,
+    );
+    assert!(ok, "echo incomplete: {} replies", peer.app.received.len());
+    assert_eq!(peer.app.received, script);
+    let queued = queued.borrow();
+    assert_eq!(queued[0], 0, "a small reply is not queued");
+    let buffer = stack::NetConfig::default().tx_buffer;
+    // 300,000 bytes and a 10-byte header, less what the empty send buffer took.
+    assert!(
+        queued[1] > 0 && queued[1] >= 300_010 - buffer,
+        "{} bytes queued of a 300 KB reply",
+        queued[1]
     );
 }

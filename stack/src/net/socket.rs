@@ -107,15 +107,27 @@ impl Net {
     }
 
     /// Queues bytes for sending; returns how many fit in the send buffer (0 when full, or
-    /// before the handshake completes). `Err(Closed)` after our close, `Err(Reset)` after a
-    /// reset or timeout.
+    /// before the handshake completes): all of them while there is room, across the ring's
+    /// wrap. `Err(Closed)` after our close, `Err(Reset)` after a reset or timeout.
     pub fn send(&mut self, id: ConnId, data: &[u8]) -> Result<usize, SendError> {
-        self.send_with(id, |buf| {
-            let n = buf.len().min(data.len());
-            buf[..n].copy_from_slice(&data[..n]);
-            (n, n)
-        })
-        .map(|n| n.unwrap_or(0))
+        self.send_parts(id, &[data])
+    }
+
+    /// [`Net::send`] of `parts` back to back (a frame's header and payload) with one lookup
+    /// of the socket: takes as much as fits, in order, and returns how many bytes.
+    pub fn send_parts(&mut self, id: ConnId, parts: &[&[u8]]) -> Result<usize, SendError> {
+        let Some(socket) = self.sendable(id)? else {
+            return Ok(0);
+        };
+        let mut taken = 0;
+        for part in parts {
+            let n = socket.send_slice(part).map_err(|_| SendError::Closed)?;
+            taken += n;
+            if n < part.len() {
+                break;
+            }
+        }
+        Ok(taken)
     }
 
     /// Zero-copy send: `f` gets the largest contiguous free run of the send buffer and returns
@@ -126,6 +138,15 @@ impl Net {
         id: ConnId,
         f: impl FnOnce(&mut [u8]) -> (usize, R),
     ) -> Result<Option<R>, SendError> {
+        match self.sendable(id)? {
+            Some(socket) => socket.send(f).map(Some).map_err(|_| SendError::Closed),
+            None => Ok(None),
+        }
+    }
+
+    /// The socket of `id` if it can take bytes now (its shard marked for egress); `None` when
+    /// its send buffer is full or the handshake is not complete.
+    fn sendable(&mut self, id: ConnId) -> Result<Option<&mut tcp::Socket<'static>>, SendError> {
         let shard = self.conns.get(&id).ok_or(SendError::Unknown)?.shard;
         self.mark_dirty(shard);
         let socket = self.socket_mut(id)?;
@@ -135,10 +156,7 @@ impl Net {
             State::Closed => return Err(SendError::Reset),
             _ => return Err(SendError::Closed),
         }
-        if !socket.can_send() {
-            return Ok(None);
-        }
-        socket.send(f).map(Some).map_err(|_| SendError::Closed)
+        Ok(socket.can_send().then_some(socket))
     }
 
     /// Free bytes in the send buffer now (0 when our side cannot send). Stop producing data for

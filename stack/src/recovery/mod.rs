@@ -46,13 +46,14 @@ pub mod receiver;
 mod stats;
 
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
 
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
 use crate::packet::{Headers, refresh_ack, seq_le, seq_lt};
+use crate::shard::TupleMap;
 use receiver::write_sack;
 
 use flow::{Flow, Record, Timer};
@@ -102,7 +103,7 @@ const SPARE_BYTES: usize = 8 << 20;
 
 /// The loss-recovery layer: every flow's records and timers. See the module documentation.
 pub struct Recovery {
-    flows: HashMap<FlowKey, Flow>,
+    flows: TupleMap<Flow>,
     /// Flow deadlines, earliest first; entries may be stale (checked when they come due).
     timers: BinaryHeap<Reverse<(Instant, FlowKey)>>,
     /// Flows with records marked for repair.
@@ -119,7 +120,7 @@ impl Recovery {
     /// An empty layer; `trace` prints a line per retransmission, labelled with its reason.
     pub fn new(trace: bool) -> Recovery {
         Recovery {
-            flows: HashMap::new(),
+            flows: TupleMap::default(),
             timers: BinaryHeap::new(),
             pending: Vec::new(),
             spare: Spare::default(),
@@ -143,6 +144,7 @@ impl Recovery {
     /// stays within `mtu` bytes (then `headers` are read again from the rewritten packet);
     /// data segments are recorded; a SYN or RST ends what was known of the connection.
     /// Returns the packet's (new) end in `buf`.
+    #[allow(clippy::too_many_arguments)] // the device's view of one outgoing packet
     pub fn on_egress(
         &mut self,
         buf: &mut Vec<u8>,

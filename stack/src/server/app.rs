@@ -1,12 +1,12 @@
 //! What an application on a WebSocket route sees: the [`App`] trait and the [`Outbox`] it
 //! sends through.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
 use ws::{CloseCode, MessageKind};
 
+use crate::id::IdMap;
 use crate::{ConnId, Net};
 
 use super::conn::Conn;
@@ -109,10 +109,11 @@ impl std::error::Error for SendError {}
 /// is fine and the peer broke the rule "keep up or leave", so 1008 names it more precisely.
 pub const OVERLOADED: CloseCode = CloseCode::POLICY;
 
-/// The handle through which an [`App`] sends messages and closes connections. Sending only
-/// queues; the event loop writes the bytes as the TCP send buffers drain.
+/// The handle through which an [`App`] sends messages and closes connections. A message goes
+/// straight into the connection's TCP send buffer when nothing is queued before it and it
+/// fits; the rest is queued, and the event loop writes it as the send buffer drains.
 pub struct Outbox<'a> {
-    pub(super) conns: &'a mut HashMap<ConnId, Conn>,
+    pub(super) conns: &'a mut IdMap<Conn>,
     /// The stack, whose ready list gets the connections with new output ([`Net::wake`]),
     /// flushed in this turn.
     pub(super) net: &'a mut Net,
@@ -156,7 +157,14 @@ impl Outbox<'_> {
         } else {
             self.queue_limit
         };
-        let result = conn.send_piece(kind, data, first, fin, limit);
+        let result = conn.send_piece_via(
+            Some((&mut *self.net, client)),
+            kind,
+            data,
+            first,
+            fin,
+            limit,
+        );
         self.net.wake(client);
         result
     }

@@ -334,6 +334,20 @@ impl Conn {
         fin: bool,
         queue_limit: usize,
     ) -> Result<(), SendError> {
+        self.send_piece_via(None, kind, data, first, fin, queue_limit)
+    }
+
+    /// As [`Conn::send_piece`]; with `direct` (the stack and this connection's id) the frame
+    /// goes straight into the TCP send buffer while nothing is queued ([`Session::send_piece`]).
+    pub(crate) fn send_piece_via(
+        &mut self,
+        direct: Option<(&mut Net, ConnId)>,
+        kind: MessageKind,
+        data: &[u8],
+        first: bool,
+        fin: bool,
+        queue_limit: usize,
+    ) -> Result<(), SendError> {
         let Phase::Ws(ws) = &mut self.phase else {
             return Err(SendError::NotOpen);
         };
@@ -346,7 +360,7 @@ impl Conn {
             return Err(SendError::Overloaded);
         }
         ws.session
-            .send_piece(kind, data, first, fin)
+            .send_piece(direct, kind, data, first, fin)
             .map_err(|e| match e {
                 ws::SendError::FragmentOrder => SendError::PieceOrder,
                 _ => SendError::NotOpen,

@@ -45,10 +45,11 @@ pub mod stats;
 
 pub use serving::run;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use ws::{CloseCode, Duration, Instant, Keepalive};
 
+use crate::id::IdMap;
 use crate::{ConnId, Net, RecvError};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
@@ -129,7 +130,7 @@ pub struct Server {
     pages: Vec<Page>,
     route_paths: Vec<String>,
     apps: Vec<Box<dyn App>>,
-    conns: HashMap<ConnId, Conn>,
+    conns: IdMap<Conn>,
     /// (deadline, connection), earliest first; each connection appears at most once.
     timers: BTreeSet<(Instant, ConnId)>,
     shutting_down: bool,
@@ -146,7 +147,7 @@ impl Server {
             pages: Vec::new(),
             route_paths: Vec::new(),
             apps: Vec::new(),
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             timers: BTreeSet::new(),
             shutting_down: false,
             mounts: Vec::new(),
@@ -549,12 +550,17 @@ impl Server {
     }
 
     /// Files `id` under its current deadline in the timer set.
+    ///
+    /// A deadline that only moved later (the keepalive, pushed back by every message) keeps
+    /// the filed one: it fires early, [`Server::expire`] finds nothing due, and the service
+    /// that follows files the new one. So a busy connection costs the timer set one removal
+    /// and insertion per keepalive interval instead of per message.
     fn reschedule(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         let next = conn.deadline();
-        if next == conn.timer {
+        if next == conn.timer || conn.timer.zip(next).is_some_and(|(filed, at)| filed < at) {
             return;
         }
         if let Some(at) = conn.timer {

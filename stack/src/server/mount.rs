@@ -20,6 +20,7 @@ use sio::engine::{
 use ws::handshake::{self, EMPTY_HEADER};
 use ws::{CloseCode, HttpStatus, Instant, MessageKind};
 
+use crate::id::IdMap;
 use crate::{ConnId, Net};
 
 use super::Server;
@@ -361,7 +362,7 @@ impl Server {
 /// error"); polling output is bounded by the session itself (`Config::max_buffered`).
 fn flush(
     mount: &mut Mount,
-    conns: &mut HashMap<ConnId, Conn>,
+    conns: &mut IdMap<Conn>,
     net: &mut Net,
     next_deadline: Instant,
     queue_limit: usize,

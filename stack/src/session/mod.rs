@@ -1,6 +1,8 @@
 //! One WebSocket running over one TCP connection of the stack: bytes from the socket into the
 //! `ws::Connection`, whole messages out, frames into a bounded queue, queue into the socket.
-//! Shared by the server's connections and the client role.
+//! Shared by the server's connections and the client role. An app's frame skips the queue
+//! when nothing waits in it ([`Session::send_piece`]): it is copied once, from the app's
+//! bytes into the TCP send buffer, and only what does not fit is queued.
 //!
 //! Each payload byte is copied once: the engine reads straight from the TCP receive buffer
 //! ([`Net::recv_with`]) and copies the payload into the message buffer (`message.rs`),
@@ -169,10 +171,38 @@ impl<K: MaskKeySource> Session<K> {
     }
 }
 
-/// Queues a frame whose header `ws` just produced, masking the payload for a client.
+/// Where a frame goes: into the queue, or straight into the TCP send buffer of `id` while
+/// nothing is queued before it (the bytes that do not fit are queued).
+struct FrameSink<'a> {
+    out: &'a mut OutQueue,
+    direct: Option<(&'a mut Net, ConnId)>,
+    /// [`Session::unacked`], raised by what goes into the send buffer here, so that the next
+    /// [`Session::note_acks`] does not take bytes we added for bytes still unacknowledged.
+    unacked: &'a mut usize,
+}
+
+impl FrameSink<'_> {
+    /// Writes `parts` back to back: into the send buffer while the queue is empty and the
+    /// buffer has room, the rest into the queue. An error from the socket leaves the bytes
+    /// queued; the next flush reports it.
+    fn write(&mut self, parts: &mut [&[u8]]) {
+        if let (true, Some((net, id))) = (self.out.is_empty(), self.direct.as_mut()) {
+            let mut sent = net.send_parts(*id, parts).unwrap_or(0);
+            *self.unacked += sent;
+            for part in parts.iter_mut() {
+                let n = sent.min(part.len());
+                *part = &part[n..];
+                sent -= n;
+            }
+        }
+        self.out.push(parts);
+    }
+}
+
+/// Sends a frame whose header `ws` just produced, masking the payload for a client.
 fn push_frame<K: MaskKeySource>(
     ws: &mut Connection<K>,
-    out: &mut OutQueue,
+    sink: &mut FrameSink<'_>,
     trace: Option<ConnId>,
     header: &[u8],
     data: &[u8],
@@ -181,9 +211,9 @@ fn push_frame<K: MaskKeySource>(
     if ws.role() == Role::Client {
         let mut masked = data.to_vec();
         ws.mask_payload(&mut masked);
-        out.push(&[header, &masked]);
+        sink.write(&mut [header, &masked]);
     } else {
-        out.push(&[header, data]);
+        sink.write(&mut [header, data]);
     }
 }
 
@@ -312,13 +342,19 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Queues one whole message. Refused (`Err`) once a close frame is queued.
     pub(crate) fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), ws::SendError> {
-        self.send_piece(kind, data, true, true)
+        self.send_piece(None, kind, data, true, true)
     }
 
-    /// Queues one frame of a message sent in pieces: the first piece opens a `kind` message,
+    /// Sends one frame of a message sent in pieces: the first piece opens a `kind` message,
     /// the piece with `fin` ends it. Whole messages cannot be sent while one is open.
+    ///
+    /// With `direct` (this connection's stack and id) the frame goes straight into the TCP
+    /// send buffer when nothing is queued before it: its bytes are copied once, from `data`
+    /// into the send buffer, instead of into the queue and from there into the send buffer.
+    /// What does not fit, and everything without `direct`, is queued.
     pub(crate) fn send_piece(
         &mut self,
+        direct: Option<(&mut Net, ConnId)>,
         kind: MessageKind,
         data: &[u8],
         first: bool,
@@ -332,9 +368,14 @@ impl<K: MaskKeySource> Session<K> {
         } else {
             ws::OpCode::Continuation
         };
+        let mut sink = FrameSink {
+            out: &mut self.out,
+            direct,
+            unacked: &mut self.unacked,
+        };
         let Some(deflate) = &mut self.deflate else {
             let header = self.ws.send_frame_header(opcode, fin, data.len() as u64)?;
-            push_frame(&mut self.ws, &mut self.out, self.trace, &header, data);
+            push_frame(&mut self.ws, &mut sink, self.trace, &header, data);
             return Ok(());
         };
         let compressed = deflate.compress(data, fin);
@@ -344,7 +385,7 @@ impl<K: MaskKeySource> Session<K> {
         } else {
             self.ws.send_frame_header(opcode, fin, len)?
         };
-        push_frame(&mut self.ws, &mut self.out, self.trace, &header, compressed);
+        push_frame(&mut self.ws, &mut sink, self.trace, &header, compressed);
         Ok(())
     }
 
