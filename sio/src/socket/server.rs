@@ -141,8 +141,9 @@ pub enum Event {
 #[derive(Debug)]
 struct Client {
     decoder: Decoder,
-    /// nsp -> socket id
-    sockets: BTreeMap<String, String>,
+    /// (nsp, socket id) for each namespace joined: a client joins one or two, so a list is
+    /// smaller than a map (every idle session keeps one).
+    sockets: Vec<(String, String)>,
     /// Until the first namespace CONNECT.
     connect_deadline: Option<Instant>,
     /// The reason its sockets get when the session closes because the server closed it.
@@ -448,7 +449,7 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
                 engine::Event::Open => {
                     let client = Client {
                         decoder: Decoder::new(self.config.max_attachments),
-                        sockets: BTreeMap::new(),
+                        sockets: Vec::new(),
                         connect_deadline: Some(now + self.config.connect_timeout),
                         closing: None,
                     };
@@ -473,7 +474,7 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
                         continue;
                     };
                     let reason = client.closing.unwrap_or(DisconnectReason::from(reason));
-                    for socket in client.sockets.values() {
+                    for (_, socket) in &client.sockets {
                         self.remove_socket(socket, reason);
                     }
                 }
@@ -485,7 +486,11 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         let Some(client) = self.clients.get_mut(sid) else {
             return;
         };
-        let socket = client.sockets.get(&packet.nsp).cloned();
+        let socket = client
+            .sockets
+            .iter()
+            .find(|(nsp, _)| *nsp == packet.nsp)
+            .map(|(_, id)| id.clone());
         match (packet.body, socket) {
             (Body::Connect(auth), None) => self.connect(sid, packet.nsp, auth),
             (Body::Disconnect, Some(socket)) => {
@@ -542,7 +547,7 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
             return;
         };
         client.connect_deadline = None;
-        client.sockets.insert(nsp.clone(), id.clone());
+        client.sockets.push((nsp.clone(), id.clone()));
         self.sockets.insert(
             id.clone(),
             Socket {
@@ -589,7 +594,7 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
             return;
         };
         if let Some(client) = self.clients.get_mut(&state.sid) {
-            client.sockets.remove(&state.nsp);
+            client.sockets.retain(|(nsp, _)| *nsp != state.nsp);
         }
         self.adapter.leave_all(&state.nsp, socket);
         self.events.push_back(Event::Disconnect {
