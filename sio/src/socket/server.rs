@@ -154,6 +154,8 @@ struct Client {
 #[derive(Debug)]
 struct Socket {
     sid: String,
+    /// The Engine.IO session's key: a broadcast reaches it without looking `sid` up.
+    session: engine::SessionKey,
     nsp: String,
     next_ack: u64,
     /// our ack id -> deadline
@@ -384,17 +386,19 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
             nsp: nsp.into(),
             body,
         };
-        let recipients = self.adapter.broadcast(nsp, &packet, options);
+        // Encoded once; every recipient gets a copy of the same packets.
         let encoded = packet.to_engine();
+        let (sockets, engine) = (&self.sockets, &mut self.engine);
         let mut reached = 0;
-        for socket in recipients {
-            if let Some(state) = self.sockets.get(&socket) {
-                for message in &encoded {
-                    self.engine.send(&state.sid, message.clone());
+        self.adapter
+            .broadcast(nsp, &packet, options, &mut |socket: &str| {
+                if let Some(state) = sockets.get(socket) {
+                    for message in &encoded {
+                        engine.send_to(state.session, message.clone());
+                    }
+                    reached += 1;
                 }
-                reached += 1;
-            }
-        }
+            });
         reached
     }
 
@@ -543,7 +547,8 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         while self.sockets.contains_key(&id) {
             id = self.ids.next_id();
         }
-        let Some(client) = self.clients.get_mut(sid) else {
+        let (Some(client), Some(session)) = (self.clients.get_mut(sid), self.engine.key(sid))
+        else {
             return;
         };
         client.connect_deadline = None;
@@ -552,6 +557,7 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
             id.clone(),
             Socket {
                 sid: sid.into(),
+                session,
                 nsp: nsp.clone(),
                 next_ack: 0,
                 pending_acks: BTreeMap::new(),

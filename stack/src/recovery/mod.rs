@@ -243,7 +243,13 @@ impl Recovery {
         copy.clear();
         copy.extend_from_slice(packet);
         self.stats.held_bytes += copy.len() as u64;
-        let at = flow.records.partition_point(|r| seq_lt(r.seq, seq));
+        // New data (the common case) goes after every record: no search.
+        let at = match flow.records.back() {
+            Some(last) if !seq_lt(last.seq, seq) => {
+                flow.records.partition_point(|r| seq_lt(r.seq, seq))
+            }
+            _ => flow.records.len(),
+        };
         flow.records.insert(
             at,
             Record {
