@@ -352,3 +352,31 @@ fn a_session_key_reaches_its_session_and_nothing_after_it_is_dropped() {
     while server.poll_ready().is_some() {}
     assert_eq!(server.poll_ready(), None);
 }
+
+#[test]
+fn a_session_dropped_after_a_ping_timeout_is_listed_ready_so_its_websocket_closes() {
+    let mut server = server();
+    let mut ids = ids();
+    assert_eq!(
+        server.handle_websocket("EIO=4&transport=websocket", &mut ids, at(0)),
+        Ok(Session("s1".into()))
+    );
+    while server.poll_ready().is_some() {}
+    assert!(!server.drain_ws("s1", |_| {}));
+    server.handle_timeout(at(300));
+    server.handle_timeout(at(500));
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event())
+        .map(|(_, e)| e)
+        .collect();
+    assert!(events.contains(&Event::Closed(CloseReason::PingTimeout)));
+    assert!(
+        server.session("s1").is_none(),
+        "dropped once its events are taken"
+    );
+    let listed: Vec<String> = std::iter::from_fn(|| server.poll_ready()).collect();
+    assert!(listed.iter().any(|sid| sid == "s1"), "{listed:?}");
+    assert!(
+        server.drain_ws("s1", |_| {}),
+        "its WebSocket is to be closed"
+    );
+}

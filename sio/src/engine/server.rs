@@ -128,6 +128,9 @@ pub struct Server {
     /// answer, a close), each listed once (`Session::listed_ready`): the glue visits these
     /// instead of every session each turn.
     ready: Vec<usize>,
+    /// Sessions dropped from the table since the glue last asked: it still has to close
+    /// their WebSocket ([`Server::drain_ws`] says so for an unknown id).
+    dropped: Vec<String>,
 }
 
 impl Server {
@@ -140,6 +143,7 @@ impl Server {
             by_sid: BTreeMap::new(),
             touched: BTreeSet::new(),
             ready: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -315,9 +319,12 @@ impl Server {
     /// make [`Server::poll_held_response`], [`Server::poll_ws_transmit`] or
     /// [`Server::wants_websocket_close`] answer differently lists the session here.
     pub fn poll_ready(&mut self) -> Option<String> {
+        if let Some(sid) = self.dropped.pop() {
+            return Some(sid);
+        }
         while let Some(index) = self.ready.pop() {
-            // A place freed since it was listed names no session (or a newer one, which
-            // listed itself when it opened).
+            // A place freed since it was listed names no session (its id is in `dropped`)
+            // or a newer one, which listed itself when it opened.
             if let Some(session) = self.slots[index].session.as_mut() {
                 session.listed_ready = false;
                 return Some(session.sid().into());
@@ -372,6 +379,7 @@ impl Server {
                     self.touched.remove(&index);
                     if session.is_finished() {
                         self.by_sid.remove(session.sid());
+                        self.dropped.push(session.sid().into());
                         slot.session = None;
                         slot.generation = slot.generation.wrapping_add(1);
                         self.free.push(index);
