@@ -624,14 +624,14 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         let Some(state) = self.sockets.get(socket) else {
             return;
         };
-        let (sid, packet) = (
-            state.sid.clone(),
-            Packet {
-                nsp: state.nsp.clone(),
-                body,
-            },
-        );
-        self.send_packet(&sid, &packet);
+        let packet = Packet {
+            nsp: state.nsp.clone(),
+            body,
+        };
+        // By the session's key: an ack costs no search of the session by id.
+        for message in packet.to_engine() {
+            self.engine.send_to(state.session, message);
+        }
     }
 
     fn send_packet(&mut self, sid: &str, packet: &Packet) {
