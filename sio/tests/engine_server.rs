@@ -319,3 +319,64 @@ fn drain_ws_hands_over_every_packet_in_order_then_says_whether_to_close() {
     assert!(server.drain_ws("s1", |_| {}));
     assert!(server.drain_ws("nobody", |_| panic!("no session, no packet")));
 }
+
+#[test]
+fn a_session_key_reaches_its_session_and_nothing_after_it_is_dropped() {
+    let mut server = server();
+    let mut ids = ids();
+    let mut open = |server: &mut Server| {
+        let Ok(Session(sid)) =
+            server.handle_websocket("EIO=4&transport=websocket", &mut ids, at(0))
+        else {
+            panic!("not opened")
+        };
+        while server.poll_event().is_some() {}
+        server.drain_ws(&sid, |_| {});
+        sid
+    };
+    let first = open(&mut server);
+    let key = server.key(&first).expect("a live session has a key");
+    assert_eq!(server.key("nobody"), None);
+    server.send_to(key, Encoded::Text("4hi".into()));
+    let mut got = Vec::new();
+    server.drain_ws(&first, |p| got.push(p));
+    assert_eq!(got, [Encoded::Text("4hi".into())]);
+    // Dropped: the key names nothing, even once a new session takes the same place.
+    server.handle_ws_closed(&first, false);
+    while server.poll_event().is_some() {}
+    assert!(server.session(&first).is_none());
+    let second = open(&mut server);
+    assert_ne!(server.key(&second), Some(key));
+    server.send_to(key, Encoded::Text("4stale".into()));
+    assert!(!server.drain_ws(&second, |p| panic!("a stale key delivered {p:?}")));
+    while server.poll_ready().is_some() {}
+    assert_eq!(server.poll_ready(), None);
+}
+
+#[test]
+fn a_session_dropped_after_a_ping_timeout_is_listed_ready_so_its_websocket_closes() {
+    let mut server = server();
+    let mut ids = ids();
+    assert_eq!(
+        server.handle_websocket("EIO=4&transport=websocket", &mut ids, at(0)),
+        Ok(Session("s1".into()))
+    );
+    while server.poll_ready().is_some() {}
+    assert!(!server.drain_ws("s1", |_| {}));
+    server.handle_timeout(at(300));
+    server.handle_timeout(at(500));
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event())
+        .map(|(_, e)| e)
+        .collect();
+    assert!(events.contains(&Event::Closed(CloseReason::PingTimeout)));
+    assert!(
+        server.session("s1").is_none(),
+        "dropped once its events are taken"
+    );
+    let listed: Vec<String> = std::iter::from_fn(|| server.poll_ready()).collect();
+    assert!(listed.iter().any(|sid| sid == "s1"), "{listed:?}");
+    assert!(
+        server.drain_ws("s1", |_| {}),
+        "its WebSocket is to be closed"
+    );
+}

@@ -16,7 +16,7 @@ pub use error::{CloseReason, PacketError, RequestError};
 pub use open::OpenParams;
 pub use packet::{Data, Packet, PacketType, PacketView};
 pub use request::{Method, Query, Route, Transport};
-pub use server::{HttpAnswer, IdSource, Server, TEXT_PLAIN, WebSocketAccept};
+pub use server::{HttpAnswer, IdSource, Server, SessionKey, TEXT_PLAIN, WebSocketAccept};
 pub use session::{Config, Event, Message, PollAnswer, Session, State};
 
 /// A packet encoded for sending and owned, as it waits in a session's queue until a transport

@@ -96,17 +96,41 @@ pub enum WebSocketAccept {
 /// `Content-Type` of polling bodies.
 pub const TEXT_PLAIN: &str = "text/plain; charset=UTF-8";
 
+/// A live session's place in the [`Server`]'s table, for the layer above to address it
+/// without looking its id up ([`Server::send_to`]: a broadcast's delivery costs no search).
+/// A key outlives its session harmlessly: the slot's generation changes when the session is
+/// dropped, and a key of an older generation reaches nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionKey {
+    index: usize,
+    generation: u32,
+}
+
+/// One place in the table: a session, or a free place; `generation` counts the sessions
+/// dropped from it.
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    session: Option<Session>,
+}
+
 /// Every live Engine.IO session of one path.
 #[derive(Debug)]
 pub struct Server {
     config: Config,
-    sessions: BTreeMap<String, Session>,
-    /// Sessions that may have events to hand out.
-    touched: BTreeSet<String>,
-    /// Sessions that may owe their transport something (packets, a held poll's answer, a
-    /// close), each listed once (`Session::listed_ready`): the glue visits these instead of
-    /// every session each turn.
-    ready: Vec<String>,
+    /// The sessions, in places reused once free (`free`); the id names the place (`by_sid`).
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    by_sid: BTreeMap<String, usize>,
+    /// Sessions (places) that may have events to hand out.
+    touched: BTreeSet<usize>,
+    /// Sessions (places) that may owe their transport something (packets, a held poll's
+    /// answer, a close), each listed once (`Session::listed_ready`): the glue visits these
+    /// instead of every session each turn.
+    ready: Vec<usize>,
+    /// Sessions dropped from the table since the glue last asked: it still has to close
+    /// their WebSocket ([`Server::drain_ws`] says so for an unknown id).
+    dropped: Vec<String>,
 }
 
 impl Server {
@@ -114,9 +138,12 @@ impl Server {
     pub fn new(config: Config) -> Server {
         Server {
             config,
-            sessions: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_sid: BTreeMap::new(),
             touched: BTreeSet::new(),
             ready: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -127,17 +154,27 @@ impl Server {
 
     /// Live sessions (closed ones are dropped once their events are taken).
     pub fn len(&self) -> usize {
-        self.sessions.len()
+        self.by_sid.len()
     }
 
     /// Whether no session lives.
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
+        self.by_sid.is_empty()
     }
 
     /// A session by id.
     pub fn session(&self, sid: &str) -> Option<&Session> {
-        self.sessions.get(sid)
+        let index = *self.by_sid.get(sid)?;
+        self.slots[index].session.as_ref()
+    }
+
+    /// The key of session `sid`, while it lives.
+    pub fn key(&self, sid: &str) -> Option<SessionKey> {
+        let index = *self.by_sid.get(sid)?;
+        Some(SessionKey {
+            index,
+            generation: self.slots[index].generation,
+        })
     }
 
     /// A plain HTTP request on the Engine.IO path: its method, query string and body.
@@ -199,7 +236,7 @@ impl Server {
 
     /// The body for session `sid`'s held poll, when it has one.
     pub fn poll_held_response(&mut self, sid: &str) -> Option<String> {
-        self.sessions.get_mut(sid)?.poll_held_response()
+        self.find_mut(sid)?.1.poll_held_response()
     }
 
     /// Session `sid`'s held poll lost its connection.
@@ -224,7 +261,7 @@ impl Server {
 
     /// The next packet for session `sid`'s WebSocket.
     pub fn poll_ws_transmit(&mut self, sid: &str) -> Option<Encoded> {
-        self.sessions.get_mut(sid)?.poll_ws_transmit()
+        self.find_mut(sid)?.1.poll_ws_transmit()
     }
 
     /// Hands every packet queued for session `sid`'s WebSocket to `each`, in order, then says
@@ -232,7 +269,7 @@ impl Server {
     /// [`Server::poll_ws_transmit`] until `None` and then [`Server::wants_websocket_close`]
     /// do, with one session lookup instead of one per packet and one more.
     pub fn drain_ws(&mut self, sid: &str, mut each: impl FnMut(Encoded)) -> bool {
-        let Some(session) = self.sessions.get_mut(sid) else {
+        let Some((_, session)) = self.find_mut(sid) else {
             return true;
         };
         while let Some(packet) = session.poll_ws_transmit() {
@@ -243,21 +280,36 @@ impl Server {
 
     /// Whether session `sid`'s WebSocket should be closed (the session is over or unknown).
     pub fn wants_websocket_close(&self, sid: &str) -> bool {
-        self.sessions
-            .get(sid)
-            .is_none_or(Session::wants_websocket_close)
+        self.session(sid).is_none_or(Session::wants_websocket_close)
     }
 
     /// Queues a message for session `sid` (ignored if it is gone). A session whose queue bound
     /// the message would pass closes ([`Session::send`]); its close is then an event.
     pub fn send(&mut self, sid: &str, message: Encoded) {
-        if let Some(session) = self.sessions.get_mut(sid) {
+        if let Some(&index) = self.by_sid.get(sid) {
+            self.send_at(index, message);
+        }
+    }
+
+    /// [`Server::send`] to the session `key` names (ignored if it is gone).
+    pub fn send_to(&mut self, key: SessionKey, message: Encoded) {
+        if self
+            .slots
+            .get(key.index)
+            .is_some_and(|slot| slot.generation == key.generation)
+        {
+            self.send_at(key.index, message);
+        }
+    }
+
+    fn send_at(&mut self, index: usize, message: Encoded) {
+        if let Some(session) = self.slots[index].session.as_mut() {
             session.send(message);
-            list_ready(&mut self.ready, sid, session);
+            list_ready(&mut self.ready, index, session);
             // Only a close is news: touching on every send would cost a broadcast an
             // insertion per session.
             if session.is_closed() {
-                self.touched.insert(sid.into());
+                self.touched.insert(index);
             }
         }
     }
@@ -267,11 +319,18 @@ impl Server {
     /// make [`Server::poll_held_response`], [`Server::poll_ws_transmit`] or
     /// [`Server::wants_websocket_close`] answer differently lists the session here.
     pub fn poll_ready(&mut self) -> Option<String> {
-        let sid = self.ready.pop()?;
-        if let Some(session) = self.sessions.get_mut(&sid) {
-            session.listed_ready = false;
+        if let Some(sid) = self.dropped.pop() {
+            return Some(sid);
         }
-        Some(sid)
+        while let Some(index) = self.ready.pop() {
+            // A place freed since it was listed names no session (its id is in `dropped`)
+            // or a newer one, which listed itself when it opened.
+            if let Some(session) = self.slots[index].session.as_mut() {
+                session.listed_ready = false;
+                return Some(session.sid().into());
+            }
+        }
+        None
     }
 
     /// Closes session `sid` from the server side for `reason` (the application's
@@ -282,22 +341,25 @@ impl Server {
 
     /// The earliest timer of any session.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sessions
-            .values()
-            .filter_map(Session::poll_timeout)
+        self.slots
+            .iter()
+            .filter_map(|slot| slot.session.as_ref()?.poll_timeout())
             .min_by_key(|i| i.as_micros())
     }
 
     /// Runs every session timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        for (sid, session) in &mut self.sessions {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let Some(session) = slot.session.as_mut() else {
+                continue;
+            };
             if session
                 .poll_timeout()
                 .is_some_and(|due| due.as_micros() <= now.as_micros())
             {
                 session.handle_timeout(now);
-                self.touched.insert(sid.clone());
-                list_ready(&mut self.ready, sid, session);
+                self.touched.insert(index);
+                list_ready(&mut self.ready, index, session);
             }
         }
     }
@@ -305,17 +367,22 @@ impl Server {
     /// The next event of any session, with its session id. A session whose close has been
     /// reported and whose held poll has been answered is dropped here.
     pub fn poll_event(&mut self) -> Option<(String, Event)> {
-        while let Some(sid) = self.touched.first().cloned() {
-            let Some(session) = self.sessions.get_mut(&sid) else {
-                self.touched.remove(&sid);
+        while let Some(index) = self.touched.first().copied() {
+            let slot = &mut self.slots[index];
+            let Some(session) = slot.session.as_mut() else {
+                self.touched.remove(&index);
                 continue;
             };
             match session.poll_event() {
-                Some(event) => return Some((sid, event)),
+                Some(event) => return Some((session.sid().into(), event)),
                 None => {
-                    self.touched.remove(&sid);
+                    self.touched.remove(&index);
                     if session.is_finished() {
-                        self.sessions.remove(&sid);
+                        self.by_sid.remove(session.sid());
+                        self.dropped.push(session.sid().into());
+                        slot.session = None;
+                        slot.generation = slot.generation.wrapping_add(1);
+                        self.free.push(index);
                     }
                 }
             }
@@ -325,18 +392,31 @@ impl Server {
 
     fn open(&mut self, transport: Transport, ids: &mut impl IdSource, now: Instant) -> String {
         let mut sid = ids.next_id();
-        while self.sessions.contains_key(&sid) {
+        while self.by_sid.contains_key(&sid) {
             sid = ids.next_id();
         }
         let mut session = Session::new(sid.clone(), transport, self.config, now);
-        list_ready(&mut self.ready, &sid, &mut session);
-        self.sessions.insert(sid.clone(), session);
-        self.touched.insert(sid.clone());
+        let index = self.free.pop().unwrap_or(self.slots.len());
+        list_ready(&mut self.ready, index, &mut session);
+        match self.slots.get_mut(index) {
+            Some(slot) => slot.session = Some(session),
+            None => self.slots.push(Slot {
+                generation: 0,
+                session: Some(session),
+            }),
+        }
+        self.by_sid.insert(sid.clone(), index);
+        self.touched.insert(index);
         sid
     }
 
+    /// Session `sid` and its place.
+    fn find_mut(&mut self, sid: &str) -> Option<(usize, &mut Session)> {
+        find(&self.by_sid, &mut self.slots, sid)
+    }
+
     fn live_transport(&self, sid: &str) -> Option<Transport> {
-        let session = self.sessions.get(sid)?;
+        let session = self.session(sid)?;
         session
             .transport()
             .or(session.owes_noop().then_some(Transport::Polling))
@@ -347,26 +427,37 @@ impl Server {
         sid: &str,
         f: impl FnOnce(&mut Session) -> Result<T, RequestError>,
     ) -> Result<T, RequestError> {
-        let session = self.sessions.get_mut(sid).ok_or(RequestError::UnknownSid)?;
+        let (index, session) =
+            find(&self.by_sid, &mut self.slots, sid).ok_or(RequestError::UnknownSid)?;
         let result = f(session);
-        list_ready(&mut self.ready, sid, session);
-        self.touched.insert(sid.into());
+        list_ready(&mut self.ready, index, session);
+        self.touched.insert(index);
         result
     }
 
     fn touch(&mut self, sid: &str, f: impl FnOnce(&mut Session)) {
-        if let Some(session) = self.sessions.get_mut(sid) {
+        if let Some((index, session)) = find(&self.by_sid, &mut self.slots, sid) {
             f(session);
-            list_ready(&mut self.ready, sid, session);
-            self.touched.insert(sid.into());
+            list_ready(&mut self.ready, index, session);
+            self.touched.insert(index);
         }
     }
 }
 
-/// Lists `session` in `ready` unless it is listed already.
-fn list_ready(ready: &mut Vec<String>, sid: &str, session: &mut Session) {
+/// Session `sid` and its place in `slots`.
+fn find<'a>(
+    by_sid: &BTreeMap<String, usize>,
+    slots: &'a mut [Slot],
+    sid: &str,
+) -> Option<(usize, &'a mut Session)> {
+    let index = *by_sid.get(sid)?;
+    Some((index, slots.get_mut(index)?.session.as_mut()?))
+}
+
+/// Lists `session` (at place `index`) in `ready` unless it is listed already.
+fn list_ready(ready: &mut Vec<usize>, index: usize, session: &mut Session) {
     if !session.listed_ready {
         session.listed_ready = true;
-        ready.push(sid.into());
+        ready.push(index);
     }
 }

@@ -386,7 +386,10 @@ impl Session {
         match self.state {
             State::Upgrading { .. } => self.probe_queue.pop_front(),
             State::WebSocket => {
-                let packet = self.queue.pop_front()?;
+                let Some(packet) = self.queue.pop_front() else {
+                    release_burst(&mut self.queue);
+                    return None;
+                };
                 self.queued_bytes -= packet.len();
                 Some(packet)
             }
@@ -529,6 +532,7 @@ impl Session {
     fn drain_polling(&mut self) -> String {
         let body = payload::encode(self.queue.iter());
         self.queue.clear();
+        release_burst(&mut self.queue);
         self.queued_bytes = 0;
         body
     }
@@ -559,6 +563,61 @@ impl Session {
     }
 }
 
+/// Packets a drained queue keeps room for: what a busy session queues between two flushes
+/// (a few broadcasts and a ping). A burst (a chat's join storm queues one packet per join
+/// for every session) grows the queue far beyond it; the room is given back once the queue
+/// drains, so idle sessions do not keep it.
+const QUEUE_KEPT: usize = 4;
+
+/// Gives back the room of an empty `queue` grown beyond [`QUEUE_KEPT`] packets.
+fn release_burst(queue: &mut VecDeque<Encoded>) {
+    if queue.is_empty() && queue.capacity() > QUEUE_KEPT {
+        *queue = VecDeque::new();
+    }
+}
+
 fn noop_body() -> String {
     payload::encode([&Encoded::new(&Packet::Noop)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn burst(session: &mut Session, packets: usize) {
+        for _ in 0..packets {
+            session.send(Encoded::message_text("user joined"));
+        }
+    }
+
+    #[test]
+    fn a_drained_burst_gives_its_queue_room_back() {
+        let at = Instant::from_micros(0);
+        let mut session = Session::new("s".into(), Transport::WebSocket, Config::default(), at);
+        burst(&mut session, 500);
+        assert!(session.queue.capacity() >= 500);
+        let mut sent = 0;
+        while session.poll_ws_transmit().is_some() {
+            sent += 1;
+        }
+        assert_eq!((sent, session.queued_bytes()), (501, 0));
+        assert!(session.queue.capacity() <= QUEUE_KEPT);
+
+        let mut session = Session::new("p".into(), Transport::Polling, Config::default(), at);
+        burst(&mut session, 500);
+        assert!(matches!(session.handle_poll(), Ok(PollAnswer::Respond(_))));
+        assert!(session.queue.capacity() <= QUEUE_KEPT);
+    }
+
+    #[test]
+    fn a_small_queue_keeps_its_room() {
+        let at = Instant::from_micros(0);
+        let mut session = Session::new("s".into(), Transport::WebSocket, Config::default(), at);
+        while session.poll_ws_transmit().is_some() {}
+        burst(&mut session, 3);
+        let room = session.queue.capacity();
+        while session.poll_ws_transmit().is_some() {}
+        assert_eq!(session.queue.capacity(), room);
+        assert!(room > 0);
+    }
 }

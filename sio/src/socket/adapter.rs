@@ -61,14 +61,28 @@ pub trait Adapter {
     /// The rooms socket `id` of namespace `nsp` is in.
     fn rooms_of(&self, nsp: &str, id: &str) -> Vec<String>;
 
-    /// The local sockets of namespace `nsp` that `options` selects, each once.
-    fn sockets(&self, nsp: &str, options: &BroadcastOptions) -> Vec<String>;
+    /// Hands each local socket of namespace `nsp` that `options` selects to `each`, once.
+    fn for_each_socket(&self, nsp: &str, options: &BroadcastOptions, each: &mut dyn FnMut(&str));
 
-    /// A broadcast of `packet` in namespace `nsp`: the local recipients. An adapter that spans
-    /// processes also hands the packet to the others here.
-    fn broadcast(&mut self, nsp: &str, packet: &Packet, options: &BroadcastOptions) -> Vec<String> {
+    /// The local sockets of namespace `nsp` that `options` selects, each once.
+    fn sockets(&self, nsp: &str, options: &BroadcastOptions) -> Vec<String> {
+        let mut sockets = Vec::new();
+        self.for_each_socket(nsp, options, &mut |id| sockets.push(id.into()));
+        sockets
+    }
+
+    /// A broadcast of `packet` in namespace `nsp`: hands the local recipients to `each` (no
+    /// list of them is built: a broadcast to a thousand sockets costs no thousand copies of
+    /// their ids). An adapter that spans processes also hands the packet to the others here.
+    fn broadcast(
+        &mut self,
+        nsp: &str,
+        packet: &Packet,
+        options: &BroadcastOptions,
+        each: &mut dyn FnMut(&str),
+    ) {
         let _ = packet;
-        self.sockets(nsp, options)
+        self.for_each_socket(nsp, options, each);
     }
 }
 
@@ -141,9 +155,9 @@ impl Adapter for LocalAdapter {
             .unwrap_or_default()
     }
 
-    fn sockets(&self, nsp: &str, options: &BroadcastOptions) -> Vec<String> {
+    fn for_each_socket(&self, nsp: &str, options: &BroadcastOptions, each: &mut dyn FnMut(&str)) {
         let Some(rooms) = self.namespaces.get(nsp) else {
-            return Vec::new();
+            return;
         };
         let excluded: BTreeSet<&String> = options
             .except
@@ -151,21 +165,30 @@ impl Adapter for LocalAdapter {
             .filter_map(|room| rooms.members.get(room))
             .flatten()
             .collect();
-        let selected: BTreeSet<&String> = if options.rooms.is_empty() {
-            rooms.rooms_of.keys().collect()
-        } else {
-            options
+        let mut visit = |id: &String| {
+            if !excluded.contains(id) {
+                each(id);
+            }
+        };
+        match options.rooms.len() {
+            // Every socket, or one room's members: each once already, in order.
+            0 => rooms.rooms_of.keys().for_each(&mut visit),
+            1 => options
                 .rooms
                 .iter()
                 .filter_map(|room| rooms.members.get(room))
                 .flatten()
-                .collect()
-        };
-        selected
-            .into_iter()
-            .filter(|id| !excluded.contains(id))
-            .cloned()
-            .collect()
+                .for_each(&mut visit),
+            // Several rooms may share members: each once.
+            _ => options
+                .rooms
+                .iter()
+                .filter_map(|room| rooms.members.get(room))
+                .flatten()
+                .collect::<BTreeSet<&String>>()
+                .into_iter()
+                .for_each(&mut visit),
+        }
     }
 }
 

@@ -141,8 +141,9 @@ pub enum Event {
 #[derive(Debug)]
 struct Client {
     decoder: Decoder,
-    /// nsp -> socket id
-    sockets: BTreeMap<String, String>,
+    /// (nsp, socket id) for each namespace joined: a client joins one or two, so a list is
+    /// smaller than a map (every idle session keeps one).
+    sockets: Vec<(String, String)>,
     /// Until the first namespace CONNECT.
     connect_deadline: Option<Instant>,
     /// The reason its sockets get when the session closes because the server closed it.
@@ -153,6 +154,8 @@ struct Client {
 #[derive(Debug)]
 struct Socket {
     sid: String,
+    /// The Engine.IO session's key: a broadcast reaches it without looking `sid` up.
+    session: engine::SessionKey,
     nsp: String,
     next_ack: u64,
     /// our ack id -> deadline
@@ -383,17 +386,19 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
             nsp: nsp.into(),
             body,
         };
-        let recipients = self.adapter.broadcast(nsp, &packet, options);
+        // Encoded once; every recipient gets a copy of the same packets.
         let encoded = packet.to_engine();
+        let (sockets, engine) = (&self.sockets, &mut self.engine);
         let mut reached = 0;
-        for socket in recipients {
-            if let Some(state) = self.sockets.get(&socket) {
-                for message in &encoded {
-                    self.engine.send(&state.sid, message.clone());
+        self.adapter
+            .broadcast(nsp, &packet, options, &mut |socket: &str| {
+                if let Some(state) = sockets.get(socket) {
+                    for message in &encoded {
+                        engine.send_to(state.session, message.clone());
+                    }
+                    reached += 1;
                 }
-                reached += 1;
-            }
-        }
+            });
         reached
     }
 
@@ -448,7 +453,7 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
                 engine::Event::Open => {
                     let client = Client {
                         decoder: Decoder::new(self.config.max_attachments),
-                        sockets: BTreeMap::new(),
+                        sockets: Vec::new(),
                         connect_deadline: Some(now + self.config.connect_timeout),
                         closing: None,
                     };
@@ -473,7 +478,7 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
                         continue;
                     };
                     let reason = client.closing.unwrap_or(DisconnectReason::from(reason));
-                    for socket in client.sockets.values() {
+                    for (_, socket) in &client.sockets {
                         self.remove_socket(socket, reason);
                     }
                 }
@@ -485,7 +490,11 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         let Some(client) = self.clients.get_mut(sid) else {
             return;
         };
-        let socket = client.sockets.get(&packet.nsp).cloned();
+        let socket = client
+            .sockets
+            .iter()
+            .find(|(nsp, _)| *nsp == packet.nsp)
+            .map(|(_, id)| id.clone());
         match (packet.body, socket) {
             (Body::Connect(auth), None) => self.connect(sid, packet.nsp, auth),
             (Body::Disconnect, Some(socket)) => {
@@ -538,15 +547,17 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         while self.sockets.contains_key(&id) {
             id = self.ids.next_id();
         }
-        let Some(client) = self.clients.get_mut(sid) else {
+        let (Some(client), Some(session)) = (self.clients.get_mut(sid), self.engine.key(sid))
+        else {
             return;
         };
         client.connect_deadline = None;
-        client.sockets.insert(nsp.clone(), id.clone());
+        client.sockets.push((nsp.clone(), id.clone()));
         self.sockets.insert(
             id.clone(),
             Socket {
                 sid: sid.into(),
+                session,
                 nsp: nsp.clone(),
                 next_ack: 0,
                 pending_acks: BTreeMap::new(),
@@ -589,7 +600,7 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
             return;
         };
         if let Some(client) = self.clients.get_mut(&state.sid) {
-            client.sockets.remove(&state.nsp);
+            client.sockets.retain(|(nsp, _)| *nsp != state.nsp);
         }
         self.adapter.leave_all(&state.nsp, socket);
         self.events.push_back(Event::Disconnect {
@@ -613,14 +624,14 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         let Some(state) = self.sockets.get(socket) else {
             return;
         };
-        let (sid, packet) = (
-            state.sid.clone(),
-            Packet {
-                nsp: state.nsp.clone(),
-                body,
-            },
-        );
-        self.send_packet(&sid, &packet);
+        let packet = Packet {
+            nsp: state.nsp.clone(),
+            body,
+        };
+        // By the session's key: an ack costs no search of the session by id.
+        for message in packet.to_engine() {
+            self.engine.send_to(state.session, message);
+        }
     }
 
     fn send_packet(&mut self, sid: &str, packet: &Packet) {

@@ -46,8 +46,8 @@ pub mod receiver;
 mod stats;
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, VecDeque};
 
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
@@ -100,6 +100,12 @@ const IDLE_FLOW: Duration = Duration::from_secs(120);
 /// Bytes of packet buffers kept for reuse, so recording a segment does not allocate in steady
 /// state: a thousand connections with a 4 KiB message in flight each fit.
 const SPARE_BYTES: usize = 8 << 20;
+
+/// Bytes of packet buffers kept for reuse however little is in flight. Beyond it the spare
+/// buffers are at most as many bytes as the records held: a burst that is acknowledged leaves
+/// no pool of its size behind (a chat's join storm left 8 MiB of spare buffers resident for
+/// connections that then sat idle), while steady traffic still reuses every buffer.
+const SPARE_FLOOR: usize = 256 << 10;
 
 /// The loss-recovery layer: every flow's records and timers. See the module documentation.
 pub struct Recovery {
@@ -230,7 +236,7 @@ impl Recovery {
                 let covered = seq_le(seq, r.seq) && seq_le(r.end, seg_end);
                 if covered {
                     *held -= r.packet.len() as u64;
-                    recycle(spare, std::mem::take(&mut r.packet));
+                    recycle(spare, std::mem::take(&mut r.packet), *held);
                 }
                 !covered
             });
@@ -239,7 +245,13 @@ impl Recovery {
         copy.clear();
         copy.extend_from_slice(packet);
         self.stats.held_bytes += copy.len() as u64;
-        let at = flow.records.partition_point(|r| seq_lt(r.seq, seq));
+        // New data (the common case) goes after every record: no search.
+        let at = match flow.records.back() {
+            Some(last) if !seq_lt(last.seq, seq) => {
+                flow.records.partition_point(|r| seq_lt(r.seq, seq))
+            }
+            _ => flow.records.len(),
+        };
         flow.records.insert(
             at,
             Record {
@@ -322,7 +334,7 @@ impl Recovery {
                 }
                 flow.note_delivered(record.sent, record.end, record.retransmitted, now);
                 self.stats.held_bytes -= record.packet.len() as u64;
-                recycle(&mut self.spare, record.packet);
+                recycle(&mut self.spare, record.packet, self.stats.held_bytes);
             }
             if let Some(rtt) = rtt {
                 flow.sample_rtt(rtt);
@@ -446,6 +458,9 @@ impl Recovery {
             }
             flow.timer = None;
             if flow.records.is_empty() {
+                // Everything was acknowledged before the timer came due: the flow went
+                // quiet, so the room its records took (a burst's) goes back.
+                flow.records = VecDeque::new();
                 continue;
             }
             let marked = match timer {
@@ -556,7 +571,7 @@ impl Recovery {
         if let Some(flow) = self.flows.remove(&key) {
             for record in flow.records {
                 self.stats.held_bytes -= record.packet.len() as u64;
-                recycle(&mut self.spare, record.packet);
+                recycle(&mut self.spare, record.packet, self.stats.held_bytes);
             }
         }
     }
@@ -593,12 +608,65 @@ impl Spare {
     }
 }
 
-/// Keeps a packet buffer for reuse while the budget allows.
-fn recycle(spare: &mut Spare, mut buffer: Vec<u8>) {
+/// Keeps a packet buffer for reuse while the budget allows: [`SPARE_BYTES`] at most, and no
+/// more than [`SPARE_FLOOR`] or the bytes still `held` in records, whichever is larger. Spare
+/// buffers beyond the budget (kept while more was in flight) are freed.
+fn recycle(spare: &mut Spare, mut buffer: Vec<u8>, held: u64) {
     let capacity = buffer.capacity();
-    if capacity > 0 && spare.bytes + capacity <= SPARE_BYTES {
+    let budget = usize::try_from(held)
+        .unwrap_or(usize::MAX)
+        .clamp(SPARE_FLOOR, SPARE_BYTES);
+    if capacity > 0 && spare.bytes + capacity <= budget {
         buffer.clear();
         spare.bytes += capacity;
         spare.buffers.push(buffer);
+    }
+    while spare.bytes > budget {
+        let Some(extra) = spare.buffers.pop() else {
+            break;
+        };
+        spare.bytes -= extra.capacity();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buffer(len: usize) -> Vec<u8> {
+        vec![0; len]
+    }
+
+    #[test]
+    fn spare_buffers_follow_what_is_in_flight() {
+        let mut spare = Spare::default();
+        // Much in flight: buffers freed by ACKs are kept, up to what is still held.
+        let held = 4 * SPARE_FLOOR as u64;
+        for _ in 0..1000 {
+            recycle(&mut spare, buffer(1500), held);
+        }
+        assert!(spare.bytes <= 4 * SPARE_FLOOR && spare.bytes > 3 * SPARE_FLOOR);
+        // Everything acknowledged: the spare shrinks to the floor at the next recycle.
+        recycle(&mut spare, buffer(1500), 0);
+        assert!(spare.bytes <= SPARE_FLOOR && spare.bytes > SPARE_FLOOR - 1500);
+        assert_eq!(
+            spare.bytes,
+            spare.buffers.iter().map(Vec::capacity).sum::<usize>()
+        );
+        // Steady state below the floor: every buffer is reused, none allocated.
+        let mut reused = spare.take();
+        assert_eq!(reused.capacity(), 1500);
+        reused.extend_from_slice(&[1; 100]);
+        recycle(&mut spare, reused, 100);
+        assert!(spare.buffers.last().is_some_and(Vec::is_empty));
+    }
+
+    #[test]
+    fn spare_buffers_never_pass_the_cap() {
+        let mut spare = Spare::default();
+        for _ in 0..10_000 {
+            recycle(&mut spare, buffer(1500), u64::MAX);
+        }
+        assert!(spare.bytes <= SPARE_BYTES);
     }
 }
