@@ -6,10 +6,11 @@
 
 use std::collections::VecDeque;
 
-/// Capacity kept after a big message drained: large enough for everyday traffic, small
-/// enough that a thousand idle connections stay cheap.
-const RETAINED_CAPACITY: usize = 64 * 1024;
-
+// The queue holds only what did not fit in the TCP send buffer (a frame goes straight into
+// the buffer while nothing is queued), so it is empty most of the time. Once it drains, its
+// room is given back: a burst (a chat's join storm: a presence packet from every other client)
+// would otherwise leave each of a thousand idle connections holding a few KiB it never uses
+// again. Refilling it costs one allocation per burst that outgrows the send buffer.
 /// Bytes accepted for sending but not yet taken by the TCP socket.
 #[derive(Debug, Default)]
 pub(crate) struct OutQueue {
@@ -59,8 +60,8 @@ impl OutQueue {
                 break;
             }
         }
-        if self.bytes.is_empty() && self.bytes.capacity() > RETAINED_CAPACITY {
-            self.bytes.shrink_to(RETAINED_CAPACITY);
+        if self.bytes.is_empty() && self.bytes.capacity() > 0 {
+            self.bytes = VecDeque::new();
         }
         Ok(total)
     }
@@ -106,11 +107,17 @@ mod tests {
     }
 
     #[test]
-    fn big_buffers_are_released_once_drained() {
-        let mut q = OutQueue::new();
-        q.push(&[&vec![7u8; 4 * RETAINED_CAPACITY]]);
-        q.drain_into::<()>(|b| Ok(b.len())).unwrap();
-        assert!(q.is_empty());
-        assert!(q.bytes.capacity() <= 2 * RETAINED_CAPACITY);
+    fn room_is_given_back_once_drained() {
+        for size in [45, 256 * 1024] {
+            let mut q = OutQueue::new();
+            q.push(&[&vec![7u8; size]]);
+            // A partial drain keeps the rest and its room.
+            q.drain_into::<()>(|b| Ok(b.len().min(10))).unwrap();
+            assert_eq!(q.len(), size - 10);
+            assert!(q.bytes.capacity() >= size - 10);
+            q.drain_into::<()>(|b| Ok(b.len())).unwrap();
+            assert!(q.is_empty());
+            assert_eq!(q.bytes.capacity(), 0, "after {size} bytes");
+        }
     }
 }
