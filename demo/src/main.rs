@@ -4,7 +4,6 @@
 mod chat;
 mod cli;
 mod client;
-mod echo;
 mod ladder;
 mod signals;
 mod sim;
@@ -185,7 +184,7 @@ fn serve(args: &ServerArgs) -> io::Result<ExitCode> {
         content_type: "application/javascript; charset=utf-8",
         body: CHAT_SOCKETIO_JS.as_bytes(),
     });
-    server.route("/echo", Box::new(echo::Echo));
+    server.route("/echo", Box::new(stack::server::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));
     mount_engine_io(&mut server, args)?;
     if let Some(path) = &args.socketio_client {

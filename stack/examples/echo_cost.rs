@@ -19,31 +19,11 @@ use std::process::ExitCode;
 
 use stack::client::{Client, ClientApp, ClientConfig, Sender};
 use stack::device::memory;
-use stack::server::{App, Outbox, Server, ServerConfig};
-use stack::{ConnId, Duration, Instant, IpCidr, Net, NetConfig};
+use stack::server::{Echo, Server, ServerConfig};
+use stack::{Duration, Instant, IpCidr, Net, NetConfig};
 use ws::MessageKind;
 
 const MTU: usize = 1500;
-
-/// Echoes each piece as it arrives (the streaming app API, as `tunws`'s `/echo`).
-struct StreamingEcho;
-
-impl App for StreamingEcho {
-    fn streams(&self) -> bool {
-        true
-    }
-    fn on_piece(
-        &mut self,
-        out: &mut Outbox<'_>,
-        client: ConnId,
-        kind: MessageKind,
-        data: &[u8],
-        first: bool,
-        fin: bool,
-    ) {
-        let _ = out.send_piece(client, kind, data, first, fin);
-    }
-}
 
 /// Sends `left` messages one at a time and checks each echo.
 struct Sequence {
@@ -100,7 +80,7 @@ fn main() -> ExitCode {
         Net::with_link_seeded(Box::new(b), &config("10.0.0.1/24"), now, 2).expect("client stack");
     server_net.listen(8080).expect("listen");
     let mut server = Server::new(ServerConfig::default());
-    server.route("/echo", Box::new(StreamingEcho));
+    server.route("/echo", Box::new(Echo));
     let message: Vec<u8> = (0..size).map(|i| (i * 7 + 3) as u8).collect();
     let mut peers: Vec<(Client, Sequence)> = (0..connections)
         .map(|_| {

@@ -24,7 +24,7 @@ use stack::{Duration, Instant, Net, NetConfig};
 use ws::{CloseCode, MessageKind};
 
 use crate::cli::SimArgs;
-use crate::{chat, echo, ladder};
+use crate::{chat, ladder};
 
 mod wire;
 
@@ -174,7 +174,7 @@ fn exchange(args: &SimArgs, lines: &Lines) -> Result<CloseCode, String> {
         trace: true,
         ..ServerConfig::default()
     });
-    server.route("/echo", Box::new(echo::Echo));
+    server.route("/echo", Box::new(stack::server::Echo));
     server.route("/chat", Box::new(chat::Chat::default()));
     server_net.listen(PORT).map_err(|e| e.to_string())?;
 

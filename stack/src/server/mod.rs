@@ -36,6 +36,7 @@
 
 mod app;
 mod conn;
+mod echo;
 mod engine_echo;
 mod http;
 mod mount;
@@ -53,6 +54,7 @@ use crate::id::IdMap;
 use crate::{ConnId, Net, RecvError};
 
 pub use app::{App, OVERLOADED, Outbox, SendError};
+pub use echo::Echo;
 pub use engine_echo::EngineEcho;
 pub use http::Page;
 pub use mount::Endpoint;

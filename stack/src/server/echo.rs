@@ -1,8 +1,10 @@
-//! `/echo`: every message goes back to its sender unchanged, same type and bytes.
+//! The echo application (`tunws`'s `/echo`, the benchmarks' and Autobahn's testee): every
+//! message goes back to its sender unchanged, same type and bytes.
 
-use stack::ConnId;
-use stack::server::{App, Outbox};
 use ws::MessageKind;
+
+use super::{App, Outbox};
+use crate::ConnId;
 
 /// The echo application. It streams: each piece of a message is sent back as a frame as soon
 /// as it arrives (first piece opens a message of the same type, the last one ends it), so a
