@@ -48,7 +48,7 @@ pub trait Link: Send {
     }
     /// Sleeps until a packet can be read, one of `extra` (at most 31 fds) is readable,
     /// `timeout` passes or a signal is handled, with `sigmask` as the signal mask meanwhile
-    /// (see [`crate::ppoll::wait`], which this is by default, on [`Link::fd`]). Also sends
+    /// (by default a `ppoll` on [`Link::fd`], the read/write path's wait). Also sends
     /// what [`Link::send`] queued, for links that queue. Returns bit `i` set when `extra[i]`
     /// is readable or hung up.
     fn wait(
