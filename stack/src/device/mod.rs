@@ -393,7 +393,14 @@ impl<L: Link> phy::Device for Port<L> {
             // After the impairment, which copies frames as they came from the wire: completing
             // a checksum twice would corrupt it.
             if self.header > 0 {
-                match vnet::accept_ingress(&mut self.rx_buf[..len], &headers) {
+                // With no layer to show it to, only smoltcp reads the packet, and it does not
+                // check TCP checksums under offload: the kernel's partial one stays partial.
+                let settle = if self.chain.is_empty() {
+                    vnet::accept_ingress_keeping_partial
+                } else {
+                    vnet::accept_ingress
+                };
+                match settle(&mut self.rx_buf[..len], &headers) {
                     Ok(ingress) => self.stats.gso_rx += u64::from(ingress.gso),
                     Err(err) => {
                         self.stats.malformed += 1;
@@ -463,7 +470,8 @@ impl<L: Link> phy::Device for Port<L> {
             // smoltcp may then build IPv4 TCP packets larger than the MTU and name the segment
             // size (its effective MSS towards the peer) for the kernel to cut them to; it
             // requires TCP checksums left to the device, which `vnet::prepare_egress` fills in.
-            // Incoming TCP checksums are settled by `vnet::accept_ingress` (completed, vouched
+            // Incoming TCP checksums are settled by `vnet::accept_ingress` (completed or, with
+            // no middleware to see it, left partial as the local kernel made it; vouched
             // for by the kernel, or verified), so smoltcp does not check them a second time.
             // No IPv6: smoltcp 0.14 drops IPv6 packets above the MTU before they reach the
             // device, so it must keep IPv6 segments to the MSS.

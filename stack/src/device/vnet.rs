@@ -12,7 +12,9 @@
 //!
 //! Sans-IO: [`accept_ingress`] checks a frame read from the TUN, completes a partial checksum
 //! and verifies the TCP checksum of the rest, so smoltcp (with TCP checksums switched off) sees
-//! an ordinary packet and every TCP checksum is computed once; [`prepare_egress`] writes the
+//! an ordinary packet and every TCP checksum is computed once ([`accept_ingress_keeping_partial`]
+//! leaves the kernel's partial TCP checksum as it is, computed never, when nothing but smoltcp
+//! reads the packet); [`prepare_egress`] writes the
 //! header (and the TCP checksum smoltcp left out) for a frame about to be written. Neither
 //! panics on any input: a frame they refuse is dropped by the caller and counted.
 
@@ -141,6 +143,10 @@ pub enum TcpChecksum {
     Vouched,
     /// Computed here and found right.
     Verified,
+    /// Partial, exactly over the TCP segment, and left so ([`accept_ingress_keeping_partial`]):
+    /// the kernel's own for a local socket, never on a wire, so right by construction once
+    /// finished; nothing reads it (smoltcp does not check TCP checksums under offload).
+    Partial,
     /// Not a TCP packet: smoltcp checks what it carries (IPv4 header, ICMP checksums).
     NotTcp,
 }
@@ -155,6 +161,22 @@ pub enum TcpChecksum {
 /// A super-packet is accepted whole: the stack is its final destination, so it needs no
 /// segmenting, only a receive path that takes packets larger than the MTU (smoltcp's does).
 pub fn accept_ingress(frame: &mut [u8], headers: &Headers) -> Result<Ingress, Malformed> {
+    settle(frame, headers, false)
+}
+
+/// [`accept_ingress`], except that a partial checksum that is exactly the TCP segment's is
+/// left partial ([`TcpChecksum::Partial`]) instead of completed: one pass fewer over up to
+/// 64 KiB per super-packet. Only for a packet no one reads the TCP checksum of (smoltcp under
+/// offload does not; a capture would show the partial value, as tcpdump shows a sender's
+/// offloaded checksums). Other partial checksums (UDP, odd offsets) are completed as ever.
+pub fn accept_ingress_keeping_partial(
+    frame: &mut [u8],
+    headers: &Headers,
+) -> Result<Ingress, Malformed> {
+    settle(frame, headers, true)
+}
+
+fn settle(frame: &mut [u8], headers: &Headers, keep_partial: bool) -> Result<Ingress, Malformed> {
     let header = Header::parse(frame).ok_or(Malformed::Short)?;
     let packet = &mut frame[HEADER_LEN..];
     let tcp = headers.tcp();
@@ -179,17 +201,23 @@ pub fn accept_ingress(frame: &mut [u8], headers: &Headers) -> Result<Ingress, Ma
                 usize::from(header.csum_start),
                 usize::from(header.csum_offset),
             );
+            let packet_len = packet.len();
+            let exact = |t: &Segment| {
+                (start, offset, t.tcp_end)
+                    == (t.tcp_at, usize::from(TCP_CHECKSUM_OFFSET), packet_len)
+            };
+            if keep_partial && tcp.is_some_and(exact) {
+                return Ok(Ingress {
+                    gso,
+                    checksum: TcpChecksum::Partial,
+                });
+            }
             complete_checksum(packet, start, offset)?;
             match tcp {
                 None => TcpChecksum::NotTcp,
                 // The completed checksum is the TCP one, over exactly the TCP segment (the sum
                 // ran to the end of the frame).
-                Some(t)
-                    if (start, offset, t.tcp_end)
-                        == (t.tcp_at, usize::from(TCP_CHECKSUM_OFFSET), packet.len()) =>
-                {
-                    TcpChecksum::Completed
-                }
+                Some(t) if exact(t) => TcpChecksum::Completed,
                 Some(t) => verify(packet, t)?,
             }
         }
@@ -757,6 +785,56 @@ mod tests {
         );
         accept_ingress(&mut frame).unwrap();
         assert!(tcp_checksum_ok(&frame, V6_SRC.into(), V6_DST.into(), 40));
+    }
+
+    #[test]
+    fn keeping_partial_leaves_only_an_exact_tcp_partial_checksum_unfinished() {
+        let data = payload(3000);
+        let mut frame = v4_frame(&data, false);
+        prepare_egress(&mut frame, Some(1460)).unwrap();
+        let before = frame.clone();
+        let headers = headers_of(&frame);
+        assert_eq!(
+            super::accept_ingress_keeping_partial(&mut frame, &headers),
+            Ok(Ingress {
+                gso: true,
+                checksum: TcpChecksum::Partial
+            })
+        );
+        assert_eq!(frame, before, "not a byte changed");
+        // Completed, the same frame is the one with the full checksum.
+        assert_eq!(
+            accept_ingress(&mut frame).map(|i| i.checksum),
+            Ok(TcpChecksum::Completed)
+        );
+        assert_eq!(&frame[HEADER_LEN..], &v4_frame(&data, true)[HEADER_LEN..]);
+        // A partial checksum elsewhere (the IPv4 header's) is completed and the TCP one still
+        // verified: a wrong one is refused.
+        let mut bad = v4_frame(b"payload", true);
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        bad[HEADER_LEN + 10..HEADER_LEN + 12].fill(0);
+        set_header(
+            &mut bad,
+            Header {
+                flags: F_NEEDS_CSUM,
+                csum_start: 0,
+                csum_offset: 10,
+                ..Header::default()
+            },
+        );
+        let headers = headers_of(&bad);
+        assert_eq!(
+            super::accept_ingress_keeping_partial(&mut bad, &headers),
+            Err(Malformed::BadChecksum)
+        );
+        // Not TCP, no partial checksum: nothing to keep, settled as before.
+        let mut plain = v4_frame(b"abc", true);
+        let headers = headers_of(&plain);
+        assert_eq!(
+            super::accept_ingress_keeping_partial(&mut plain, &headers).map(|i| i.checksum),
+            Ok(TcpChecksum::Verified)
+        );
     }
 
     #[test]
