@@ -2,7 +2,9 @@
 //!
 //! A [`Link`] moves whole IP packets (one `read`/`write` each), nothing more: the TUN fd in
 //! production ([`tun::TunLink`]), an in-memory pair in tests ([`memory::pair`]). [`Port`] turns
-//! any link into a smoltcp device with two reused buffers (no allocation per packet), runs
+//! any link into a smoltcp device with two reused buffers (no allocation per packet; a link
+//! that reads into memory of its own, [`uring::UringLink`], lends smoltcp its frames instead
+//! of copying them into the receive buffer, see [`Link::lends`]), runs
 //! the middleware [`Chain`] on every packet in both directions and, when configured, the
 //! [`Impair`] stage on the wire side with its delay queues.
 //!
@@ -13,6 +15,7 @@
 //! one super-packet at a time.
 
 pub mod memory;
+mod tokens;
 pub mod tun;
 pub mod uring;
 pub mod vnet;
@@ -21,7 +24,7 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::RawFd;
 
-use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium, PacketMeta};
+use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::IpEndpoint;
 
@@ -29,6 +32,9 @@ use crate::middleware::impair::{Admit, Impair, ImpairStats};
 use crate::middleware::{Chain, Direction};
 use crate::packet::{Headers, Segment};
 use crate::recovery::{Recovery, RecoveryStats};
+
+use tokens::{Out, Outgoing};
+pub use tokens::{PortRx, PortTx};
 
 /// A source and sink of raw IP packets.
 pub trait Link: Send {
@@ -63,6 +69,32 @@ pub trait Link: Send {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Whether the link reads into memory of its own and lends each frame in place
+    /// ([`Link::recv_held`], [`Link::held`]) instead of copying it into the caller's buffer
+    /// ([`uring::UringLink`]); false by default.
+    fn lends(&self) -> bool {
+        false
+    }
+    /// For a link that [`lends`](Link::lends): reads the next frame and holds it in the link's
+    /// memory, where [`Link::held`] reaches it, until the next `recv_held`, `recv` or `wait`
+    /// (which give its memory back to the link). `Ok(None)` when none is queued now; the
+    /// default, for links that do not lend, reads nothing.
+    fn recv_held(&mut self) -> io::Result<Option<usize>> {
+        Ok(None)
+    }
+    /// The frame [`Link::recv_held`] holds (all of its bytes, writable in place), with the
+    /// link's way out that may be used while the frame is borrowed; `None` when no frame is
+    /// held.
+    fn held(&mut self) -> Option<(&mut [u8], &mut dyn Sink)> {
+        None
+    }
+}
+
+/// The sending half of a link that lends its frames ([`Link::held`]): sends while a frame it
+/// read is still borrowed.
+pub trait Sink {
+    /// Writes one frame, like [`Link::send`].
+    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()>;
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -91,6 +123,15 @@ impl<L: Link + ?Sized> Link for Box<L> {
     }
     fn flush(&mut self) -> io::Result<()> {
         (**self).flush()
+    }
+    fn lends(&self) -> bool {
+        (**self).lends()
+    }
+    fn recv_held(&mut self) -> io::Result<Option<usize>> {
+        (**self).recv_held()
+    }
+    fn held(&mut self) -> Option<(&mut [u8], &mut dyn Sink)> {
+        (**self).held()
     }
 }
 
@@ -143,6 +184,9 @@ pub struct Port<L: Link> {
     recovery: Option<Recovery>,
     /// The last `receive` found the link empty: every packet that arrived has been read.
     drained: bool,
+    /// The link lends its frames ([`Link::lends`]): smoltcp reads them where the link read
+    /// them, with no copy into `rx_buf` (which then holds only released held packets).
+    lends: bool,
 }
 
 impl<L: Link> Port<L> {
@@ -150,6 +194,7 @@ impl<L: Link> Port<L> {
     /// offload to the largest super-packet plus its header.
     pub fn new(link: L, chain: Chain) -> Self {
         let mtu = link.mtu();
+        let link_lends = link.lends();
         let (header, rx_len, tx_len) = if link.offload() {
             (vnet::HEADER_LEN, MAX_INGRESS_PACKET, MAX_EGRESS_PACKET)
         } else {
@@ -166,6 +211,7 @@ impl<L: Link> Port<L> {
             impair: None,
             recovery: None,
             drained: true,
+            lends: link_lends,
         }
     }
 
@@ -207,7 +253,7 @@ impl<L: Link> Port<L> {
                 }
                 buf[header..end].copy_from_slice(packet);
                 let out = Outgoing {
-                    link,
+                    link: Out::Link(link),
                     chain,
                     impair: impair.as_mut(),
                     stats,
@@ -326,24 +372,31 @@ impl<L: Link> phy::Device for Port<L> {
     fn receive(&mut self, timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         // Drop decisions happen here, before smoltcp sees the packet, so a dropped packet costs
         // one read and nothing else; keep reading until one passes or the link is empty.
-        let (len, flow) = loop {
+        let (len, flow, lent) = loop {
             // A held packet that is due arrived before anything still in the link.
             let released = self.impair.as_mut().and_then(|impair| {
                 let rx_buf = &mut self.rx_buf;
                 impair.pop_due(Direction::Ingress, timestamp, |p| {
-                    // Held packets were read into this buffer: they fit.
+                    // Held packets were read into this buffer (or a lending link's frame of
+                    // the same size): they fit.
                     let len = p.len().min(rx_buf.len());
                     rx_buf[..len].copy_from_slice(&p[..len]);
                     len
                 })
             });
-            let len = match released {
-                Some(len) => len,
+            // The frame is in the port's buffer, or (`lent`) in the link's memory.
+            let (len, lent) = match released {
+                Some(len) => (len, false),
                 None => {
-                    let len = match self.link.recv(&mut self.rx_buf) {
+                    let read = if self.lends {
+                        self.link.recv_held()
+                    } else {
+                        self.link.recv(&mut self.rx_buf)
+                    };
+                    match read {
                         Ok(Some(len)) => {
                             self.drained = false;
-                            len
+                            (len, self.lends)
                         }
                         Ok(None) => {
                             self.drained = true;
@@ -354,33 +407,41 @@ impl<L: Link> phy::Device for Port<L> {
                             log_link_error("read", &err, self.stats.errors);
                             return None;
                         }
-                    };
-                    if let Some(impair) = &mut self.impair {
-                        match impair.admit(Direction::Ingress, &self.rx_buf[..len], timestamp) {
-                            Admit::Now => {}
-                            Admit::Held => continue,
-                            Admit::Dropped => {
-                                self.stats.dropped += 1;
-                                if !self.chain.is_empty() {
-                                    let packet = &self.rx_buf[self.header.min(len)..len];
-                                    let headers = Headers::parse(packet);
-                                    self.chain.on_wire_drop(
-                                        Direction::Ingress,
-                                        packet,
-                                        &headers,
-                                        timestamp,
-                                    );
-                                }
-                                continue;
-                            }
-                        }
                     }
-                    len
                 }
             };
+            let frame: &mut [u8] = if lent {
+                self.link.held().map_or(&mut [][..], |(frame, _)| frame)
+            } else {
+                &mut self.rx_buf
+            };
+            let len = len.min(frame.len());
+            let frame = &mut frame[..len];
+            if released.is_none() {
+                if let Some(impair) = &mut self.impair {
+                    match impair.admit(Direction::Ingress, frame, timestamp) {
+                        Admit::Now => {}
+                        Admit::Held => continue,
+                        Admit::Dropped => {
+                            self.stats.dropped += 1;
+                            if !self.chain.is_empty() {
+                                let packet = &frame[self.header.min(len)..];
+                                let headers = Headers::parse(packet);
+                                self.chain.on_wire_drop(
+                                    Direction::Ingress,
+                                    packet,
+                                    &headers,
+                                    timestamp,
+                                );
+                            }
+                            continue;
+                        }
+                    }
+                }
+            }
             // The one read of this packet's headers; everything below uses it. The checksum
             // completion below changes no field it holds.
-            let Some(packet) = self.rx_buf.get(self.header..len) else {
+            let Some(packet) = frame.get(self.header..) else {
                 self.stats.malformed += 1;
                 log_malformed(
                     Direction::Ingress,
@@ -400,7 +461,7 @@ impl<L: Link> phy::Device for Port<L> {
                 } else {
                     vnet::accept_ingress
                 };
-                match settle(&mut self.rx_buf[..len], &headers) {
+                match settle(frame, &headers) {
                     Ok(ingress) => self.stats.gso_rx += u64::from(ingress.gso),
                     Err(err) => {
                         self.stats.malformed += 1;
@@ -411,7 +472,7 @@ impl<L: Link> phy::Device for Port<L> {
             }
             self.chain.handle(
                 Direction::Ingress,
-                &self.rx_buf[self.header..len],
+                &frame[self.header..],
                 &headers,
                 timestamp,
             );
@@ -421,15 +482,21 @@ impl<L: Link> phy::Device for Port<L> {
                     continue;
                 }
             }
-            break (len, headers.tcp().map(TcpFlow::of));
+            break (len, headers.tcp().map(TcpFlow::of), lent);
         };
+        // smoltcp reads the packet where it is; a lent frame stays with the link (which sends
+        // meanwhile through its sending half) until the link's next read.
+        let (frame, link): (&[u8], Out<'_, L>) = if lent {
+            let (frame, sink) = self.link.held()?;
+            (frame, Out::Lent(sink))
+        } else {
+            (&self.rx_buf, Out::Link(&mut self.link))
+        };
+        let packet = frame.get(self.header..len)?;
         self.stats.rx_packets += 1;
-        let rx = PortRx {
-            packet: &self.rx_buf[self.header..len],
-            flow,
-        };
+        let rx = PortRx { packet, flow };
         let tx = PortTx {
-            link: &mut self.link,
+            link,
             chain: &mut self.chain,
             impair: self.impair.as_mut(),
             recovery: self.recovery.as_mut(),
@@ -445,7 +512,7 @@ impl<L: Link> phy::Device for Port<L> {
 
     fn transmit(&mut self, timestamp: Instant) -> Option<Self::TxToken<'_>> {
         Some(PortTx {
-            link: &mut self.link,
+            link: Out::Link(&mut self.link),
             chain: &mut self.chain,
             impair: self.impair.as_mut(),
             recovery: self.recovery.as_mut(),
@@ -482,145 +549,6 @@ impl<L: Link> phy::Device for Port<L> {
     }
 }
 
-/// Receive token: the packet already sits in the port's receive buffer.
-pub struct PortRx<'a> {
-    packet: &'a [u8],
-    flow: Option<TcpFlow>,
-}
-
-impl PortRx<'_> {
-    /// The packet's TCP flow, read before smoltcp processes it; `None` when not TCP.
-    pub fn flow(&self) -> Option<TcpFlow> {
-        self.flow
-    }
-}
-
-impl phy::RxToken for PortRx<'_> {
-    fn consume<R, F>(self, f: F) -> R
-    where
-        F: FnOnce(&[u8]) -> R,
-    {
-        f(self.packet)
-    }
-}
-
-/// Transmit token: smoltcp fills the port's transmit buffer, the chain sees it, the
-/// impairment judges it, the link sends it (now, or later from the delay queue).
-pub struct PortTx<'a, L: Link> {
-    link: &'a mut L,
-    chain: &'a mut Chain,
-    impair: Option<&'a mut Impair>,
-    recovery: Option<&'a mut Recovery>,
-    buf: &'a mut Vec<u8>,
-    /// The link MTU: the recovery layer may not grow a packet beyond it.
-    mtu: usize,
-    /// Bytes reserved before the packet for the virtio-net header (0 without offload).
-    header: usize,
-    /// Payload bytes per segment when smoltcp hands over a super-packet (via `set_meta`).
-    segment: Option<usize>,
-    stats: &'a mut PortStats,
-    now: Instant,
-}
-
-impl<L: Link> phy::TxToken for PortTx<'_, L> {
-    fn consume<R, F>(self, len: usize, f: F) -> R
-    where
-        F: FnOnce(&mut [u8]) -> R,
-    {
-        // smoltcp never asks for more than the MTU (or, with offload, the super-packet limit);
-        // grow rather than panic if it ever does.
-        let end = self.header + len;
-        if self.buf.len() < end {
-            self.buf.resize(end, 0);
-        }
-        let result = f(&mut self.buf[self.header..end]);
-        // The one read of this packet's headers (again only if recovery rewrites it).
-        let mut headers = Headers::parse(&self.buf[self.header..end]);
-        let mut end = end;
-        if let Some(recovery) = self.recovery {
-            end = recovery.on_egress(
-                self.buf,
-                self.header,
-                end,
-                &mut headers,
-                self.segment,
-                self.mtu,
-                self.now,
-            );
-        }
-        let out = Outgoing {
-            link: self.link,
-            chain: self.chain,
-            impair: self.impair,
-            stats: self.stats,
-            header: self.header,
-            now: self.now,
-        };
-        out.send(&mut self.buf[..end], &headers, self.segment);
-        result
-    }
-
-    fn set_meta(&mut self, meta: PacketMeta) {
-        self.segment = meta
-            .segmentation_offload_size
-            .map(|size| usize::from(size.get()));
-    }
-}
-
-/// The way out shared by smoltcp's packets and the recovery layer's retransmissions: the
-/// virtio-net header (with offload), the chain, the impairment, the link.
-struct Outgoing<'a, L: Link> {
-    link: &'a mut L,
-    chain: &'a mut Chain,
-    impair: Option<&'a mut Impair>,
-    stats: &'a mut PortStats,
-    /// Bytes reserved before the packet for the virtio-net header (0 without offload).
-    header: usize,
-    now: Instant,
-}
-
-impl<L: Link> Outgoing<'_, L> {
-    /// Sends `frame` (header room, then the IP packet, read as `headers`); `segment`: the
-    /// payload bytes per segment of a super-packet.
-    fn send(self, frame: &mut [u8], headers: &Headers, segment: Option<usize>) {
-        if self.header > 0 {
-            match vnet::prepare_egress(frame, headers, segment) {
-                Ok(vnet::Egress::SuperPacket) => self.stats.gso_tx += 1,
-                Ok(vnet::Egress::Plain | vnet::Egress::Segment) => {}
-                Err(err) => {
-                    self.stats.malformed += 1;
-                    log_malformed(Direction::Egress, err, self.stats.malformed);
-                    return;
-                }
-            }
-        }
-        let frame = &*frame;
-        let packet = &frame[self.header..];
-        self.chain
-            .handle(Direction::Egress, packet, headers, self.now);
-        if let Some(impair) = self.impair {
-            match impair.admit(Direction::Egress, frame, self.now) {
-                Admit::Now => {}
-                // Sent by `Port::release_due` when its time comes.
-                Admit::Held => return,
-                Admit::Dropped => {
-                    self.chain
-                        .on_wire_drop(Direction::Egress, packet, headers, self.now);
-                    self.stats.dropped += 1;
-                    return;
-                }
-            }
-        }
-        match self.link.send(frame) {
-            Ok(()) => self.stats.tx_packets += 1,
-            Err(err) => {
-                self.stats.errors += 1;
-                log_link_error("write", &err, self.stats.errors);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,7 +556,7 @@ mod tests {
     use smoltcp::time::Duration;
     use smoltcp::wire::TcpPacket;
 
-    use smoltcp::phy::{Device, RxToken, TxToken};
+    use smoltcp::phy::{Device, PacketMeta, RxToken, TxToken};
 
     /// A minimal IPv4+TCP header pair: 10.0.0.1:1234 → 10.0.0.2:80, SYN.
     fn tcp_packet() -> Vec<u8> {
@@ -794,6 +722,112 @@ mod tests {
         assert_eq!(b.recv(&mut frame).unwrap(), None);
         let stats = port.stats();
         assert_eq!((stats.gso_tx, stats.tx_packets, stats.malformed), (1, 2, 5));
+    }
+
+    /// A link that lends: frames are read into its own buffer and handed over in place; the
+    /// copying `recv` fails, so a port that used it would count errors.
+    struct LendingLink {
+        sink: MemorySink,
+        buf: Vec<u8>,
+        held: Option<usize>,
+        offload: bool,
+        lent: u32,
+    }
+
+    struct MemorySink(memory::MemoryLink);
+
+    impl Sink for MemorySink {
+        fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+            self.0.send(frame)
+        }
+    }
+
+    impl Link for LendingLink {
+        fn recv(&mut self, _: &mut [u8]) -> io::Result<Option<usize>> {
+            Err(io::Error::other("a lending link is not copied from"))
+        }
+        fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+            self.sink.0.send(packet)
+        }
+        fn mtu(&self) -> usize {
+            1500
+        }
+        fn fd(&self) -> Option<RawFd> {
+            None
+        }
+        fn offload(&self) -> bool {
+            self.offload
+        }
+        fn lends(&self) -> bool {
+            true
+        }
+        fn recv_held(&mut self) -> io::Result<Option<usize>> {
+            self.held = self.sink.0.recv(&mut self.buf)?;
+            self.lent += u32::from(self.held.is_some());
+            Ok(self.held)
+        }
+        fn held(&mut self) -> Option<(&mut [u8], &mut dyn Sink)> {
+            let len = self.held?;
+            Some((&mut self.buf[..len], &mut self.sink))
+        }
+    }
+
+    #[test]
+    fn a_lent_frame_is_read_in_place_and_replies_leave_while_it_is_lent() {
+        let (a, mut b) = memory::pair(70_000);
+        let link = |a, offload| LendingLink {
+            sink: MemorySink(a),
+            buf: vec![0; 70_000],
+            held: None,
+            offload,
+            lent: 0,
+        };
+        // Every incoming packet duplicated: the copy comes from the port's own buffer.
+        let impair = Impair::new(&ImpairConfig {
+            loss_percent: 0.0,
+            reorder_percent: 0.0,
+            duplicate_percent: 100.0,
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            seed: 1,
+        });
+        let mut port = Port::new(link(a, false), Chain::new()).with_impair(impair);
+        b.send(&tcp_packet()).unwrap();
+        for reply in [&b"one"[..], b"two"] {
+            let (rx, tx) = port.receive(Instant::ZERO).expect("a copy");
+            assert_eq!(rx.flow().map(|f| f.src.port), Some(1234));
+            assert_eq!(rx.consume(|p| p.to_vec()), tcp_packet());
+            tx.consume(3, |buf| buf.copy_from_slice(reply));
+        }
+        assert!(port.receive(Instant::ZERO).is_none());
+        let mut buf = [0u8; 16];
+        for reply in [&b"one"[..], b"two"] {
+            assert_eq!(b.recv(&mut buf).unwrap(), Some(3));
+            assert_eq!(&buf[..3], reply);
+        }
+        let stats = port.stats();
+        assert_eq!(
+            (stats.rx_packets, stats.tx_packets, stats.errors),
+            (2, 2, 0)
+        );
+        assert_eq!(port.link().lent, 1);
+
+        // With offload and no middleware, a partial TCP checksum is left as the kernel made it
+        // (smoltcp does not check it), the header stripped in place.
+        let (a, mut b) = memory::pair(70_000);
+        let mut port = Port::new(link(a, true), Chain::new());
+        let mut packet = tcp_packet();
+        packet[36..38].copy_from_slice(&[0x12, 0x34]);
+        let partial = vnet::Header {
+            flags: vnet::F_NEEDS_CSUM,
+            csum_start: 20,
+            csum_offset: 16,
+            ..vnet::Header::default()
+        };
+        b.send(&with_header(partial, &packet)).unwrap();
+        let (rx, _tx) = port.receive(Instant::ZERO).expect("the packet");
+        assert_eq!(rx.consume(|p| p.to_vec()), packet);
+        assert_eq!((port.stats().malformed, port.link().lent), (0, 1));
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! Reads: one multishot read (`IORING_OP_READ_MULTISHOT`) stays armed on the fd, picking
 //! buffers from a provided-buffer ring of frame-sized buffers (about [`READ_MEMORY`] bytes of
 //! them, at least [`MIN_READ_BUFFERS`]); each arriving
-//! frame is one completion, posted in the order the frames were read. [`Link::recv`] hands
-//! the completed frames over in that order and gives each buffer back to the ring at once.
+//! frame is one completion, posted in the order the frames were read. The link lends them
+//! ([`Link::recv_held`]): the port hands smoltcp each frame where the kernel wrote it, with no
+//! copy, and its buffer goes back to the ring at the next read or wait (smoltcp is done with
+//! it by then); the replies smoltcp makes meanwhile leave through the link's sending half
+//! ([`Link::held`]), which touches no read buffer. [`Link::recv`] copies instead, and gives
+//! the buffer back at once.
 //! When the ring runs dry the kernel ends the multishot read (`-ENOBUFS`); the next wait arms
 //! it again. The fd stays `O_NONBLOCK`: the read is issued non-blocking and, finding the
 //! device empty, waits on the kernel's poll of the fd instead of a worker thread (tested by
@@ -38,7 +42,7 @@ mod buffers;
 use buffers::{ReadBuffers, WriteArena};
 
 use super::tun::TunLink;
-use super::{Link, MAX_EGRESS_PACKET, MAX_INGRESS_PACKET, vnet};
+use super::{Link, MAX_EGRESS_PACKET, MAX_INGRESS_PACKET, Sink, vnet};
 use crate::Duration;
 
 /// Bytes of read buffers: 16 frames of 64 KiB with offload, 64 of at most 16 KiB without. A
@@ -105,8 +109,17 @@ pub struct UringStats {
 /// A frame-moving fd (a TUN device) driven through io_uring; see the module doc.
 pub struct UringLink {
     /// Declared first: dropped (and the kernel's requests cancelled) before the memory below.
-    ring: IoUring,
+    io: Io,
     reads: ReadBuffers,
+    /// The frame lent to the caller ([`Link::recv_held`]): `(buffer id, length)`; its buffer
+    /// goes back to the ring at the next read or wait.
+    lent: Option<(u16, usize)>,
+}
+
+/// Everything but the read buffers: the ring, the writes, what was reaped. Apart so that
+/// frames can be sent ([`Sink`]) while a read buffer is lent out.
+struct Io {
+    ring: IoUring,
     writes: WriteArena,
     file: File,
     mtu: usize,
@@ -150,14 +163,47 @@ impl UringLink {
     /// now then fails with `EAGAIN` (the frame is dropped) instead of waiting in the kernel for
     /// room while later frames overtake it.
     pub fn nowait(&self) -> bool {
-        self.nowait
+        self.io.nowait
     }
 
     /// Counters so far.
     pub fn stats(&self) -> UringStats {
-        self.stats
+        self.io.stats
     }
 
+    /// Gives the lent frame's buffer back to the ring.
+    fn give_back_lent(&mut self) {
+        if let Some((bid, _)) = self.lent.take() {
+            self.reads.give_back(bid);
+        }
+    }
+
+    /// The next frame read, in order (reaping, and entering once when the kernel may hold
+    /// more, see `recv`); `None` when there is none now.
+    fn next_frame(&mut self) -> io::Result<Option<(u16, usize)>> {
+        let io = &mut self.io;
+        if io.ready.is_empty() {
+            io.reap();
+        }
+        // Empty only when the kernel holds nothing either: the read armed and no frame
+        // waiting to be completed (the kernel raises IORING_SQ_TASKRUN for one that arrived
+        // since the last enter). Else one enter (no wait) fetches them all: callers take
+        // `None` as "every frame that arrived has been read" (the recovery layer's timers
+        // wait for that, or fire spuriously while the ACKs they wait for sit unread).
+        if io.ready.is_empty() && (!io.read_armed || io.ring.submission().taskrun()) {
+            io.arm_read()?;
+            io.enter(0, None, None)?;
+            io.reap();
+        }
+        match io.ready.pop_front() {
+            None => Ok(None),
+            Some(Err(err)) => Err(err),
+            Some(Ok((bid, len))) => Ok(Some((bid, len.min(self.reads.buffer(bid).len())))),
+        }
+    }
+}
+
+impl Io {
     /// Moves every completion the kernel has posted into `ready`, the write arena and
     /// `readable`. No system call.
     fn reap(&mut self) {
@@ -307,35 +353,8 @@ impl UringLink {
     }
 }
 
-impl Link for UringLink {
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        if self.ready.is_empty() {
-            self.reap();
-        }
-        // Empty only when the kernel holds nothing either: the read armed and no frame
-        // waiting to be completed (the kernel raises IORING_SQ_TASKRUN for one that arrived
-        // since the last enter). Else one enter (no wait) fetches them all: callers take
-        // `None` as "every frame that arrived has been read" (the recovery layer's timers
-        // wait for that, or fire spuriously while the ACKs they wait for sit unread).
-        if self.ready.is_empty() && (!self.read_armed || self.ring.submission().taskrun()) {
-            self.arm_read()?;
-            self.enter(0, None, None)?;
-            self.reap();
-        }
-        match self.ready.pop_front() {
-            None => Ok(None),
-            Some(Err(err)) => Err(err),
-            Some(Ok((bid, len))) => {
-                let frame = self.reads.buffer(bid);
-                let len = len.min(frame.len()).min(buf.len());
-                buf[..len].copy_from_slice(&frame[..len]);
-                self.reads.give_back(bid);
-                Ok(Some(len))
-            }
-        }
-    }
-
-    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+impl Sink for Io {
+    fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         if frame.len() > WRITE_ARENA {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -360,19 +379,9 @@ impl Link for UringLink {
         .user_data(WRITE | frame.len() as u64);
         self.push(&entry)
     }
+}
 
-    fn mtu(&self) -> usize {
-        self.mtu
-    }
-
-    fn fd(&self) -> Option<RawFd> {
-        Some(self.file.as_raw_fd())
-    }
-
-    fn offload(&self) -> bool {
-        self.offload
-    }
-
+impl Io {
     fn wait(
         &mut self,
         extra: &[RawFd],
@@ -419,23 +428,80 @@ impl Link for UringLink {
     }
 }
 
+impl Link for UringLink {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.give_back_lent();
+        let Some((bid, len)) = self.next_frame()? else {
+            return Ok(None);
+        };
+        let len = len.min(buf.len());
+        buf[..len].copy_from_slice(&self.reads.buffer(bid)[..len]);
+        self.reads.give_back(bid);
+        Ok(Some(len))
+    }
+
+    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.io.send_frame(frame)
+    }
+
+    fn mtu(&self) -> usize {
+        self.io.mtu
+    }
+
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.io.file.as_raw_fd())
+    }
+
+    fn offload(&self) -> bool {
+        self.io.offload
+    }
+
+    fn wait(
+        &mut self,
+        extra: &[RawFd],
+        timeout: Option<Duration>,
+        sigmask: Option<&libc::sigset_t>,
+    ) -> io::Result<u32> {
+        self.give_back_lent();
+        self.io.wait(extra, timeout, sigmask)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.io.flush()
+    }
+
+    fn lends(&self) -> bool {
+        true
+    }
+
+    fn recv_held(&mut self) -> io::Result<Option<usize>> {
+        self.give_back_lent();
+        self.lent = self.next_frame()?;
+        Ok(self.lent.map(|(_, len)| len))
+    }
+
+    fn held(&mut self) -> Option<(&mut [u8], &mut dyn Sink)> {
+        let (bid, len) = self.lent?;
+        let frame = self.reads.buffer_mut(bid).get_mut(..len)?;
+        Some((frame, &mut self.io))
+    }
+}
+
 impl Drop for UringLink {
     fn drop(&mut self) {
         // Queued frames leave; then the read is cancelled and its end awaited, so the kernel
         // writes into no buffer after they are freed.
         let _ = Link::flush(self);
-        if self.read_armed {
+        let io = &mut self.io;
+        if io.read_armed {
             let entry = opcode::AsyncCancel::new(READ).build().user_data(CANCEL);
-            if self.push(&entry).is_ok() {
+            if io.push(&entry).is_ok() {
                 for _ in 0..10 {
-                    if self
-                        .enter(1, Some(Duration::from_millis(10)), None)
-                        .is_err()
-                    {
+                    if io.enter(1, Some(Duration::from_millis(10)), None).is_err() {
                         break;
                     }
-                    self.reap();
-                    if !self.read_armed {
+                    io.reap();
+                    if !io.read_armed {
                         break;
                     }
                 }
@@ -494,18 +560,21 @@ impl Parts {
             Err(err) => return Err((file, err)),
         };
         Ok(UringLink {
-            ring: self.ring,
+            io: Io {
+                ring: self.ring,
+                writes: self.writes,
+                file,
+                mtu,
+                offload,
+                ready: VecDeque::new(),
+                read_armed: false,
+                nowait,
+                polling: Vec::new(),
+                readable: Vec::new(),
+                stats: UringStats::default(),
+            },
             reads: self.reads,
-            writes: self.writes,
-            file,
-            mtu,
-            offload,
-            ready: VecDeque::new(),
-            read_armed: false,
-            nowait,
-            polling: Vec::new(),
-            readable: Vec::new(),
-            stats: UringStats::default(),
+            lent: None,
         })
     }
 }
@@ -593,7 +662,7 @@ mod tests {
         // SAFETY: setsockopt reads one int through the pointer.
         unsafe {
             libc::setsockopt(
-                link.file.as_raw_fd(),
+                link.io.file.as_raw_fd(),
                 libc::SOL_SOCKET,
                 option,
                 (&bytes as *const libc::c_int).cast(),
@@ -649,6 +718,48 @@ mod tests {
         assert_eq!((stats.reads, stats.errors), (u64::from(n), 0));
         assert!(stats.rearms >= 1, "{stats:?}");
         assert_eq!(link.recv(&mut [0u8; 64]).unwrap(), None);
+    }
+
+    #[test]
+    fn lent_frames_come_in_order_writable_and_their_buffers_go_back() {
+        let (mut link, mut peer) = link();
+        assert!(link.lends());
+        assert!(link.held().is_none(), "nothing read yet");
+        // Twice as many frames as buffers: each lent buffer must go back to the ring.
+        let n = u32::from(link.reads.count) * 2 + 3;
+        for i in 0..n {
+            peer.write_all(&frame(i)).unwrap();
+        }
+        let mut got = Vec::new();
+        let start = Instant::now();
+        while got.len() < n as usize && start.elapsed() < std::time::Duration::from_secs(2) {
+            link.wait(&[], Some(Duration::from_millis(100)), None)
+                .unwrap();
+            while let Some(len) = link.recv_held().unwrap() {
+                let (held, sink) = link.held().expect("the frame just read");
+                assert_eq!(held.len(), len);
+                got.push(held.to_vec());
+                // Writable in place, and the link sends while the frame is borrowed.
+                held[0] ^= 0xff;
+                sink.send_frame(&held[..4]).unwrap();
+            }
+            assert!(link.held().is_none(), "an empty read holds nothing");
+        }
+        assert_eq!(got, (0..n).map(frame).collect::<Vec<_>>());
+        link.flush().unwrap();
+        let echoed = drain(&mut peer);
+        assert_eq!(echoed.len(), n as usize);
+        assert!(echoed.iter().zip(0..n).all(|(e, i)| {
+            let mut want = i.to_be_bytes();
+            want[0] ^= 0xff;
+            e[..] == want[..]
+        }));
+        let stats = link.stats();
+        assert_eq!(
+            (stats.reads, stats.writes, stats.errors),
+            (u64::from(n), u64::from(n), 0)
+        );
+        assert!(stats.rearms >= 1, "{stats:?}");
     }
 
     #[test]
@@ -709,7 +820,7 @@ mod tests {
         let stats = link.stats();
         assert!(!raised || stats.enters >= 3, "early submits: {stats:?}");
         assert_eq!((stats.writes, stats.dropped_writes), (10 + u64::from(n), 0));
-        assert_eq!(link.writes.in_flight, 0);
+        assert_eq!(link.io.writes.in_flight, 0);
     }
 
     #[test]
@@ -731,7 +842,7 @@ mod tests {
         link.send(&big).unwrap();
         link.flush().unwrap();
         assert_eq!(link.stats().errors, 1);
-        assert_eq!(link.writes.in_flight, 0);
+        assert_eq!(link.io.writes.in_flight, 0);
     }
 
     #[test]

@@ -66,6 +66,13 @@ impl ReadBuffers {
         &self.memory[start..start + self.buf_len]
     }
 
+    /// Buffer `bid`, writable: only while the kernel does not own it (taken from a completion
+    /// and not yet given back).
+    pub(super) fn buffer_mut(&mut self, bid: u16) -> &mut [u8] {
+        let start = usize::from(bid % self.count) * self.buf_len;
+        &mut self.memory[start..start + self.buf_len]
+    }
+
     /// Hands buffer `bid` to the kernel again (published at once).
     pub(super) fn give_back(&mut self, bid: u16) {
         let bid = bid % self.count;
