@@ -88,6 +88,11 @@ pub trait Link: Send {
     fn held(&mut self) -> Option<(&mut [u8], &mut dyn Sink)> {
         None
     }
+    /// The link's sending half, for a link that builds frames in its own write memory
+    /// ([`Sink::slot`]); `None` by default.
+    fn sink(&mut self) -> Option<&mut dyn Sink> {
+        None
+    }
 }
 
 /// The sending half of a link that lends its frames ([`Link::held`]): sends while a frame it
@@ -95,6 +100,20 @@ pub trait Link: Send {
 pub trait Sink {
     /// Writes one frame, like [`Link::send`].
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()>;
+    /// Room for a frame of at most `len` bytes in the link's own write memory, to build the
+    /// frame in place and send it with [`Sink::send_slot`] (or leave it unsent); `None` when
+    /// the link has no such memory or no room now (then [`Sink::send_frame`] copies).
+    fn slot(&mut self, _len: usize) -> Option<&mut [u8]> {
+        None
+    }
+    /// Sends the first `len` bytes of the room the last [`Sink::slot`] gave (at most its
+    /// size; nothing else may have been sent since).
+    fn send_slot(&mut self, _len: usize) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this link builds no frame in place",
+        ))
+    }
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -132,6 +151,9 @@ impl<L: Link + ?Sized> Link for Box<L> {
     }
     fn held(&mut self) -> Option<(&mut [u8], &mut dyn Sink)> {
         (**self).held()
+    }
+    fn sink(&mut self) -> Option<&mut dyn Sink> {
+        (**self).sink()
     }
 }
 
@@ -252,15 +274,16 @@ impl<L: Link> Port<L> {
                     buf.resize(end, 0);
                 }
                 buf[header..end].copy_from_slice(packet);
-                let out = Outgoing {
-                    link: Out::Link(link),
+                let mut out = Outgoing {
                     chain,
                     impair: impair.as_mut(),
                     stats,
                     header,
                     now,
                 };
-                out.send(&mut buf[..end], headers, segment);
+                if out.pass(&mut buf[..end], headers, segment) {
+                    out.sent(link.send(&buf[..end]));
+                }
             });
         }
         let Some(impair) = &mut self.impair else {
@@ -734,11 +757,20 @@ mod tests {
         lent: u32,
     }
 
-    struct MemorySink(memory::MemoryLink);
+    /// Sends through a memory link; builds frames in its own room, counting them.
+    struct MemorySink(memory::MemoryLink, Vec<u8>, u32);
 
     impl Sink for MemorySink {
         fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
             self.0.send(frame)
+        }
+        fn slot(&mut self, len: usize) -> Option<&mut [u8]> {
+            self.1.resize(len, 0);
+            Some(&mut self.1)
+        }
+        fn send_slot(&mut self, len: usize) -> io::Result<()> {
+            self.2 += 1;
+            self.0.send(&self.1[..len])
         }
     }
 
@@ -770,13 +802,16 @@ mod tests {
             let len = self.held?;
             Some((&mut self.buf[..len], &mut self.sink))
         }
+        fn sink(&mut self) -> Option<&mut dyn Sink> {
+            Some(&mut self.sink)
+        }
     }
 
     #[test]
     fn a_lent_frame_is_read_in_place_and_replies_leave_while_it_is_lent() {
         let (a, mut b) = memory::pair(70_000);
         let link = |a, offload| LendingLink {
-            sink: MemorySink(a),
+            sink: MemorySink(a, Vec::new(), 0),
             buf: vec![0; 70_000],
             held: None,
             offload,
@@ -811,6 +846,11 @@ mod tests {
             (2, 2, 0)
         );
         assert_eq!(port.link().lent, 1);
+        assert_eq!(
+            port.link().sink.2,
+            2,
+            "both replies built in the link's room"
+        );
 
         // With offload and no middleware, a partial TCP checksum is left as the kernel made it
         // (smoltcp does not check it), the header stripped in place.

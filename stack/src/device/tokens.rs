@@ -9,7 +9,7 @@ use super::{Link, PortStats, Sink, TcpFlow, log_link_error, log_malformed, vnet}
 use crate::middleware::impair::{Admit, Impair};
 use crate::middleware::{Chain, Direction};
 use crate::packet::Headers;
-use crate::recovery::Recovery;
+use crate::recovery::{Recovery, SACK_ROOM};
 
 /// Receive token: the packet sits in the port's receive buffer, or in the link's memory (a
 /// lending link).
@@ -57,36 +57,43 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        // smoltcp never asks for more than the MTU (or, with offload, the super-packet limit);
-        // grow rather than panic if it ever does.
-        let end = self.header + len;
-        if self.buf.len() < end {
-            self.buf.resize(end, 0);
-        }
-        let result = f(&mut self.buf[self.header..end]);
-        // The one read of this packet's headers (again only if recovery rewrites it).
-        let mut headers = Headers::parse(&self.buf[self.header..end]);
-        let mut end = end;
-        if let Some(recovery) = self.recovery {
-            end = recovery.on_egress(
-                self.buf,
-                self.header,
-                end,
-                &mut headers,
-                self.segment,
-                self.mtu,
-                self.now,
-            );
-        }
-        let out = Outgoing {
-            link: self.link,
-            chain: self.chain,
-            impair: self.impair,
-            stats: self.stats,
-            header: self.header,
-            now: self.now,
+        let PortTx {
+            mut link,
+            chain,
+            impair,
+            recovery,
+            buf,
+            mtu,
+            header,
+            segment,
+            stats,
+            now,
+        } = self;
+        let mut out = Outgoing {
+            chain,
+            impair,
+            stats,
+            header,
+            now,
         };
-        out.send(&mut self.buf[..end], &headers, self.segment);
+        // Built where it leaves from when the link has write memory of its own: no copy.
+        let end = header + len;
+        if let Some(slot) = link.slot(end + SACK_ROOM) {
+            let (result, end, send) = build(slot, f, len, header, recovery, segment, mtu, &mut out);
+            if send {
+                out.sent(link.send_slot(end));
+            }
+            return result;
+        }
+        // Else in the port's buffer (smoltcp never asks for more than the MTU, or with
+        // offload the super-packet limit; grown rather than panic if it ever does).
+        if buf.len() < end + SACK_ROOM {
+            buf.resize(end + SACK_ROOM, 0);
+        }
+        let (result, end, send) = build(buf, f, len, header, recovery, segment, mtu, &mut out);
+        if send {
+            out.sent(link.send(&buf[..end]));
+        }
         result
     }
 
@@ -95,6 +102,31 @@ impl<L: Link> phy::TxToken for PortTx<'_, L> {
             .segmentation_offload_size
             .map(|size| usize::from(size.get()));
     }
+}
+
+/// Has smoltcp write a packet of `len` bytes into `buf` after `header` bytes, shows it to
+/// the recovery layer (which may add a SACK option in the [`SACK_ROOM`] after it) and readies
+/// it with `out`. Returns smoltcp's result, the frame's end in `buf`, and whether to send it now.
+#[allow(clippy::too_many_arguments)] // one outgoing packet's view of the port
+fn build<R>(
+    buf: &mut [u8],
+    f: impl FnOnce(&mut [u8]) -> R,
+    len: usize,
+    header: usize,
+    recovery: Option<&mut Recovery>,
+    segment: Option<usize>,
+    mtu: usize,
+    out: &mut Outgoing<'_>,
+) -> (R, usize, bool) {
+    let mut end = header + len;
+    let result = f(&mut buf[header..end]);
+    // The one read of this packet's headers (again only if recovery rewrites it).
+    let mut headers = Headers::parse(&buf[header..end]);
+    if let Some(recovery) = recovery {
+        end = recovery.on_egress(buf, header, end, &mut headers, segment, mtu, out.now);
+    }
+    let send = out.pass(&mut buf[..end], &headers, segment);
+    (result, end, send)
 }
 
 /// Where a port's packets leave: the link, or the sending half of a lending link while one of
@@ -111,12 +143,29 @@ impl<L: Link> Out<'_, L> {
             Out::Lent(sink) => sink.send_frame(frame),
         }
     }
+
+    /// Room in the link's own write memory ([`Sink::slot`]).
+    fn slot(&mut self, len: usize) -> Option<&mut [u8]> {
+        match self {
+            Out::Link(link) => link.sink()?.slot(len),
+            Out::Lent(sink) => sink.slot(len),
+        }
+    }
+
+    fn send_slot(&mut self, len: usize) -> io::Result<()> {
+        match self {
+            Out::Link(link) => match link.sink() {
+                Some(sink) => sink.send_slot(len),
+                None => Err(io::Error::from(io::ErrorKind::Unsupported)),
+            },
+            Out::Lent(sink) => sink.send_slot(len),
+        }
+    }
 }
 
 /// The way out shared by smoltcp's packets and the recovery layer's retransmissions: the
-/// virtio-net header (with offload), the chain, the impairment, the link.
-pub(super) struct Outgoing<'a, L: Link> {
-    pub(super) link: Out<'a, L>,
+/// virtio-net header (with offload), the chain, the impairment; then the caller sends.
+pub(super) struct Outgoing<'a> {
     pub(super) chain: &'a mut Chain,
     pub(super) impair: Option<&'a mut Impair>,
     pub(super) stats: &'a mut PortStats,
@@ -125,10 +174,16 @@ pub(super) struct Outgoing<'a, L: Link> {
     pub(super) now: Instant,
 }
 
-impl<L: Link> Outgoing<'_, L> {
-    /// Sends `frame` (header room, then the IP packet, read as `headers`); `segment`: the
-    /// payload bytes per segment of a super-packet.
-    pub(super) fn send(self, frame: &mut [u8], headers: &Headers, segment: Option<usize>) {
+impl Outgoing<'_> {
+    /// Readies `frame` (header room, then the IP packet, read as `headers`; `segment`: the
+    /// payload bytes per segment of a super-packet): true when it is to be sent now, false
+    /// when it was refused, dropped or held (the impairment sends it later).
+    pub(super) fn pass(
+        &mut self,
+        frame: &mut [u8],
+        headers: &Headers,
+        segment: Option<usize>,
+    ) -> bool {
         if self.header > 0 {
             match vnet::prepare_egress(frame, headers, segment) {
                 Ok(vnet::Egress::SuperPacket) => self.stats.gso_tx += 1,
@@ -136,7 +191,7 @@ impl<L: Link> Outgoing<'_, L> {
                 Err(err) => {
                     self.stats.malformed += 1;
                     log_malformed(Direction::Egress, err, self.stats.malformed);
-                    return;
+                    return false;
                 }
             }
         }
@@ -144,21 +199,25 @@ impl<L: Link> Outgoing<'_, L> {
         let packet = &frame[self.header..];
         self.chain
             .handle(Direction::Egress, packet, headers, self.now);
-        if let Some(impair) = self.impair {
+        if let Some(impair) = &mut self.impair {
             match impair.admit(Direction::Egress, frame, self.now) {
                 Admit::Now => {}
                 // Sent by `Port::release_due` when its time comes.
-                Admit::Held => return,
+                Admit::Held => return false,
                 Admit::Dropped => {
                     self.chain
                         .on_wire_drop(Direction::Egress, packet, headers, self.now);
                     self.stats.dropped += 1;
-                    return;
+                    return false;
                 }
             }
         }
-        let mut link = self.link;
-        match link.send(frame) {
+        true
+    }
+
+    /// Counts the link's answer to a send.
+    pub(super) fn sent(&mut self, result: io::Result<()>) {
+        match result {
             Ok(()) => self.stats.tx_packets += 1,
             Err(err) => {
                 self.stats.errors += 1;

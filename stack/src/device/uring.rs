@@ -15,8 +15,9 @@
 //! device empty, waits on the kernel's poll of the fd instead of a worker thread (tested by
 //! `reads_wait_for_frames_without_busy_completions` below).
 //!
-//! Writes: [`Link::send`] copies the frame into a write arena of [`WRITE_ARENA`] bytes, right
-//! after the frames before it, and queues a write; the arena starts over once every write in
+//! Writes: the port has smoltcp build each frame in a write arena of [`WRITE_ARENA`] bytes,
+//! right after the frames before it ([`Sink::slot`], [`Sink::send_slot`]: no copy), or
+//! [`Link::send`] copies the frame there; either queues a write; the arena starts over once every write in
 //! it has completed. The queue is submitted by the next wait (or [`Link::flush`]), or at once
 //! when the arena or the submission queue is full. Packing the frames keeps the resident
 //! memory to what a turn writes (a 64 KiB slot per frame would make every small frame's page
@@ -361,27 +362,48 @@ impl Sink for Io {
                 "frame larger than the write arena",
             ));
         }
-        if !self.writes.fits(frame.len()) {
-            self.submit_writes()?;
-        }
-        let Some(buf) = self.writes.take(frame) else {
+        let Some(buf) = self.room(frame.len())? else {
             // The arena still full after the wait: drop like a congested link.
             self.stats.dropped_writes += 1;
             return Ok(());
         };
-        let entry = opcode::Write::new(
-            types::Fd(self.file.as_raw_fd()),
-            buf.as_ptr(),
-            frame.len() as u32,
-        )
-        .rw_flags(if self.nowait { libc::RWF_NOWAIT } else { 0 })
-        .build()
-        .user_data(WRITE | frame.len() as u64);
+        buf.copy_from_slice(frame);
+        self.send_slot(frame.len())
+    }
+
+    fn slot(&mut self, len: usize) -> Option<&mut [u8]> {
+        if len > WRITE_ARENA {
+            return None;
+        }
+        // A failure here comes back from the copying send the caller falls back to.
+        self.room(len).ok().flatten()
+    }
+
+    fn send_slot(&mut self, len: usize) -> io::Result<()> {
+        let Some(buf) = self.writes.take(len) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame longer than the room taken for it",
+            ));
+        };
+        let entry = opcode::Write::new(types::Fd(self.file.as_raw_fd()), buf.as_ptr(), len as u32)
+            .rw_flags(if self.nowait { libc::RWF_NOWAIT } else { 0 })
+            .build()
+            .user_data(WRITE | len as u64);
         self.push(&entry)
     }
 }
 
 impl Io {
+    /// Room for `len` (at most [`WRITE_ARENA`]) bytes in the write arena, after submitting the
+    /// queued writes (and waiting for them) when it is full; `None` when it stayed full.
+    fn room(&mut self, len: usize) -> io::Result<Option<&mut [u8]>> {
+        if !self.writes.fits(len) {
+            self.submit_writes()?;
+        }
+        Ok(self.writes.slot(len))
+    }
+
     fn wait(
         &mut self,
         extra: &[RawFd],
@@ -478,6 +500,10 @@ impl Link for UringLink {
         self.give_back_lent();
         self.lent = self.next_frame()?;
         Ok(self.lent.map(|(_, len)| len))
+    }
+
+    fn sink(&mut self) -> Option<&mut dyn Sink> {
+        Some(&mut self.io)
     }
 
     fn held(&mut self) -> Option<(&mut [u8], &mut dyn Sink)> {
@@ -760,6 +786,43 @@ mod tests {
             (u64::from(n), u64::from(n), 0)
         );
         assert!(stats.rearms >= 1, "{stats:?}");
+    }
+
+    #[test]
+    fn frames_built_in_the_arena_leave_whole_and_in_order_with_copied_ones() {
+        let (mut link, mut peer) = link();
+        let sink = link.sink().expect("io_uring builds frames in place");
+        // Room asked for generously, a shorter frame sent from it; then a copied one.
+        let slot = sink.slot(100).expect("room");
+        assert_eq!(slot.len(), 100);
+        slot[..5].copy_from_slice(b"first");
+        sink.send_slot(5).unwrap();
+        sink.send_frame(b"second").unwrap();
+        // Room taken and left unsent is reused; a frame longer than its room is refused.
+        sink.slot(10).unwrap().copy_from_slice(b"abandoned!");
+        let slot = sink.slot(8).unwrap();
+        slot[..5].copy_from_slice(b"third");
+        assert!(sink.send_slot(9).is_err());
+        sink.send_slot(5).unwrap();
+        assert!(sink.slot(WRITE_ARENA + 1).is_none());
+        link.wait(&[], Some(Duration::ZERO), None).unwrap();
+        let sent: Vec<&[u8]> = vec![b"first", b"second", b"third"];
+        assert_eq!(drain(&mut peer), sent);
+        let sink = link.sink().unwrap();
+        // More frames than the submission queue holds: submitted early, as with copies.
+        for i in 0..300u32 {
+            let slot = sink.slot(1400).unwrap();
+            slot[..4].copy_from_slice(&i.to_be_bytes());
+            sink.send_slot(4).unwrap();
+            let _ = drain(&mut peer);
+        }
+        link.flush().unwrap();
+        let stats = link.stats();
+        assert_eq!(
+            (stats.writes, stats.dropped_writes, stats.errors),
+            (303, 0, 0)
+        );
+        assert!(stats.enters >= 3, "early submits: {stats:?}");
     }
 
     #[test]

@@ -54,6 +54,7 @@ use smoltcp::wire::IpEndpoint;
 
 use crate::packet::{Headers, refresh_ack, seq_le, seq_lt};
 use crate::shard::TupleMap;
+pub use receiver::SACK_ROOM;
 use receiver::write_sack;
 
 use flow::{Flow, Record, Timer};
@@ -147,13 +148,13 @@ impl Recovery {
 
     /// An IP packet smoltcp sends, in `buf[start..end]`, read as `headers` (`gso`: the
     /// segment size of a super-packet). Its ACK gets every SACK block that fits, if the result
-    /// stays within `mtu` bytes (then `headers` are read again from the rewritten packet);
+    /// stays within `mtu` bytes and `buf` has the room ([`SACK_ROOM`] bytes after `end`) (then `headers` are read again from the rewritten packet);
     /// data segments are recorded; a SYN or RST ends what was known of the connection.
     /// Returns the packet's (new) end in `buf`.
     #[allow(clippy::too_many_arguments)] // the device's view of one outgoing packet
     pub fn on_egress(
         &mut self,
-        buf: &mut Vec<u8>,
+        buf: &mut [u8],
         start: usize,
         end: usize,
         headers: &mut Headers,

@@ -20,6 +20,10 @@ pub const MAX_RANGES: usize = 8;
 
 /// Largest TCP options area (a 60-byte header).
 const MAX_OPTIONS: usize = 40;
+/// Bytes a packet may grow by when [`write_sack`] rewrites its options: the whole option space
+/// (smoltcp's own options may be none). Whoever hands the recovery layer a packet leaves this
+/// much room after it.
+pub const SACK_ROOM: usize = MAX_OPTIONS;
 
 /// Data received beyond what we have acknowledged, for one connection.
 #[derive(Debug, Default)]
@@ -101,9 +105,10 @@ impl Received {
 /// they end with a SACK option holding as many of `blocks` (in order) as fit; any SACK option smoltcp put
 /// there is replaced, other options are kept. Fixes the header length, the IP length (and the
 /// IPv4 header checksum) and the TCP checksum. Returns the packet's new end; `None` (packet
-/// untouched) when not even one block fits.
+/// untouched) when not even one block fits, or `buf` has no room after `end` for the longer
+/// header (the caller leaves [`SACK_ROOM`] bytes).
 pub fn write_sack(
-    buf: &mut Vec<u8>,
+    buf: &mut [u8],
     start: usize,
     end: usize,
     segment: &Segment,
@@ -145,7 +150,7 @@ pub fn write_sack(
     let payload = tcp_end - (tcp_at + old_len);
     let new_end = tcp_at + new_len + payload;
     if new_end > buf.len() {
-        buf.resize(new_end, 0);
+        return None;
     }
     buf.copy_within(tcp_at + old_len..tcp_end, tcp_at + new_len);
     buf[tcp_at + 20..tcp_at + new_len].copy_from_slice(&options[..new_len - 20]);
@@ -248,6 +253,12 @@ mod tests {
             (900, 1000),
             (1100, 1200),
         ];
+        assert_eq!(
+            write_sack(&mut buf, 3, end, &segment, blocks.iter().copied()),
+            None,
+            "no room after the packet"
+        );
+        buf.resize(end + SACK_ROOM, 0);
         let new_end = write_sack(&mut buf, 3, end, &segment, blocks.iter().copied()).unwrap();
         let packet = &buf[3..new_end];
         let parsed = Segment::parse(packet).unwrap();
@@ -289,6 +300,7 @@ mod tests {
         let end = p.len();
         let segment = Segment::parse(&p).unwrap();
         let blocks = [(200, 300), (500, 600), (700, 800), (900, 1000)];
+        p.resize(end + SACK_ROOM, 0);
         let new_end = write_sack(&mut p, 0, end, &segment, blocks.iter().copied()).unwrap();
         let header_len = usize::from(p[32] >> 4) * 4;
         assert_eq!(&p[40..50], &ts, "timestamps kept first");

@@ -113,6 +113,8 @@ pub(super) struct WriteArena {
     pub(super) in_flight: usize,
     /// Writes queued since the last submit.
     pub(super) queued: usize,
+    /// Bytes of room the last `slot` gave, not yet taken.
+    slot: usize,
 }
 
 impl WriteArena {
@@ -122,6 +124,7 @@ impl WriteArena {
             used: 0,
             in_flight: 0,
             queued: 0,
+            slot: 0,
         }
     }
 
@@ -130,19 +133,29 @@ impl WriteArena {
         self.in_flight == 0 || self.used + len <= self.memory.len()
     }
 
-    /// Copies `frame` after the frames in flight; `None` when it does not fit.
-    pub(super) fn take(&mut self, frame: &[u8]) -> Option<&[u8]> {
+    /// Room for `len` bytes after the frames in flight (the arena starts over when none
+    /// is); `None` when it does not fit. Taken only by [`WriteArena::take`].
+    pub(super) fn slot(&mut self, len: usize) -> Option<&mut [u8]> {
         if self.in_flight == 0 {
             self.used = 0;
         }
+        let end = self.used.checked_add(len)?;
+        self.slot = len;
+        self.memory.get_mut(self.used..end)
+    }
+
+    /// Takes the first `len` bytes of the last [`WriteArena::slot`] as a frame in flight;
+    /// `None` when `len` is more than that room.
+    pub(super) fn take(&mut self, len: usize) -> Option<&[u8]> {
+        if len > self.slot {
+            return None;
+        }
         let start = self.used;
-        let end = start.checked_add(frame.len())?;
-        let buf = self.memory.get_mut(start..end)?;
-        buf.copy_from_slice(frame);
-        self.used = end;
+        self.used += len;
+        self.slot = 0;
         self.in_flight += 1;
         self.queued += 1;
-        Some(&self.memory[start..end])
+        Some(&self.memory[start..start + len])
     }
 
     /// One write completed.
