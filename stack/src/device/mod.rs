@@ -477,9 +477,10 @@ impl<L: Link> phy::Device for Port<L> {
             // After the impairment, which copies frames as they came from the wire: completing
             // a checksum twice would corrupt it.
             if self.header > 0 {
-                // With no layer to show it to, only smoltcp reads the packet, and it does not
-                // check TCP checksums under offload: the kernel's partial one stays partial.
-                let settle = if self.chain.is_empty() {
+                // With no layer reading it now (none configured, or the /trace tap with no
+                // one watching), only smoltcp reads the packet, and it does not check TCP
+                // checksums under offload: the kernel's partial one stays partial.
+                let settle = if !self.chain.reads_packets() {
                     vnet::accept_ingress_keeping_partial
                 } else {
                     vnet::accept_ingress
@@ -561,7 +562,7 @@ impl<L: Link> phy::Device for Port<L> {
             // size (its effective MSS towards the peer) for the kernel to cut them to; it
             // requires TCP checksums left to the device, which `vnet::prepare_egress` fills in.
             // Incoming TCP checksums are settled by `vnet::accept_ingress` (completed or, with
-            // no middleware to see it, left partial as the local kernel made it; vouched
+            // no middleware reading it, left partial as the local kernel made it; vouched
             // for by the kernel, or verified), so smoltcp does not check them a second time.
             // No IPv6: smoltcp 0.14 drops IPv6 packets above the MTU before they reach the
             // device, so it must keep IPv6 segments to the MSS.
@@ -868,6 +869,41 @@ mod tests {
         let (rx, _tx) = port.receive(Instant::ZERO).expect("the packet");
         assert_eq!(rx.consume(|p| p.to_vec()), packet);
         assert_eq!((port.stats().malformed, port.link().lent), (0, 1));
+        // A layer that reads packets now gets the checksum completed; one that does not (an
+        // unwatched tap) leaves it partial.
+        // (A super-packet as the kernel makes them: the pseudo-header sum in the field.)
+        let mut packet = tcp_packet();
+        packet.resize(140, 3);
+        packet[2..4].copy_from_slice(&140u16.to_be_bytes());
+        let mut frame = vec![0u8; vnet::HEADER_LEN];
+        frame.extend_from_slice(&packet);
+        let headers = Headers::parse(&packet);
+        vnet::prepare_egress(&mut frame, &headers, Some(40)).unwrap();
+        let packet = frame[vnet::HEADER_LEN..].to_vec();
+        for reads in [false, true] {
+            let (a, mut b) = memory::pair(70_000);
+            let mut chain = Chain::new();
+            chain.push(Box::new(Reader(reads)));
+            let mut port = Port::new(link(a, true), chain);
+            b.send(&frame).unwrap();
+            let (rx, _tx) = port.receive(Instant::ZERO).expect("the packet");
+            let got = rx.consume(|p| p.to_vec());
+            let complete = TcpPacket::new_checked(&got[20..]).unwrap().verify_checksum(
+                &smoltcp::wire::Ipv4Address::new(10, 0, 0, 1).into(),
+                &smoltcp::wire::Ipv4Address::new(10, 0, 0, 2).into(),
+            );
+            assert_eq!((got == packet, complete), (!reads, reads), "reads {reads}");
+        }
+    }
+
+    /// A layer that reads packets, or (false) says it would not now.
+    struct Reader(bool);
+
+    impl crate::middleware::Layer for Reader {
+        fn handle(&mut self, _: Direction, _: &[u8], _: &Headers, _: Instant) {}
+        fn reads_packets(&self) -> bool {
+            self.0
+        }
     }
 
     #[test]

@@ -54,6 +54,13 @@ pub trait Layer: Send {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+
+    /// Whether [`Layer::handle`] would read the packet's bytes now (and so must see every
+    /// checksum complete). True unless the layer says otherwise, as one that records only
+    /// while someone watches does.
+    fn reads_packets(&self) -> bool {
+        true
+    }
 }
 
 /// The layers around one device, stack side first.
@@ -100,6 +107,11 @@ impl Chain {
     /// True when no layer is configured.
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
+    }
+
+    /// Whether a layer would read the next packet's bytes ([`Layer::reads_packets`]).
+    pub fn reads_packets(&self) -> bool {
+        self.layers.iter().any(|layer| layer.reads_packets())
     }
 
     /// Shows the packet (read as `headers`) to the layers in its direction's order.

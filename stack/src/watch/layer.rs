@@ -27,6 +27,10 @@ impl Layer for Watch {
         }
     }
 
+    fn reads_packets(&self) -> bool {
+        self.tap.is_watched()
+    }
+
     fn on_wire_drop(
         &mut self,
         direction: Direction,
