@@ -95,8 +95,8 @@ pub trait Link: Send {
     }
 }
 
-/// The sending half of a link that lends its frames ([`Link::held`]): sends while a frame it
-/// read is still borrowed.
+/// A link's sending half: sends while a frame it read is still borrowed ([`Link::held`]), and
+/// may build frames in the link's own write memory ([`Sink::slot`], reached by [`Link::sink`]).
 pub trait Sink {
     /// Writes one frame, like [`Link::send`].
     fn send_frame(&mut self, frame: &[u8]) -> io::Result<()>;
