@@ -473,7 +473,13 @@ if want bulk; then
     fi
 fi
 
-sioload() { run_generator sioload "$@"; }
+# The interface between the clients and server $1 in the generator's namespace, for sioload's
+# packet counts (the TUN for tunws, the clients' veth end for the kernel-TCP servers).
+sioload() {
+    local iface=$veth_c
+    [[ $1 == tunws ]] && iface=$tun_ws
+    run_generator sioload "$@" --iface "$iface" ${SIOLOAD_ARGS:-}
+}
 
 if want sio; then
     servers=("${sio_servers[@]}")

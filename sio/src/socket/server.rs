@@ -386,7 +386,8 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
             nsp: nsp.into(),
             body,
         };
-        // Encoded once; every recipient gets a copy of the same packets.
+        // Encoded once; every recipient's queue shares the same packets (a clone of an
+        // `Encoded` is a reference count, not a copy of its bytes).
         let encoded = packet.to_engine();
         let (sockets, engine) = (&self.sockets, &mut self.engine);
         let mut reached = 0;
