@@ -260,6 +260,13 @@ def sio_tables(med, lines):
         v = {sv: g(lbl, sv, "server_cpu_us_per_msg") for sv in SIO_SERVERS}
         lines.append(f"| {lbl.removeprefix('sio ')} | {fmt(v['tunws'])} | {fmt(v['node'])} | {fmt(v['socketioxide'])} | "
                      f"{fmt_ratio(ratio(v['tunws'], v['node']))} | {fmt_ratio(ratio(v['tunws'], v['socketioxide']))} |")
+    lines += ["", "Server packets out / in per ack or delivery (interface counters over the measured window; "
+              "the TUN for tunws, the clients' veth end for the others):", "",
+              "| cell | tunws | Node socket.io | socketioxide |", "|---|---:|---:|---:|"]
+    for lbl in sorted(l for l in labels if " idle " not in l):
+        lines.append(f"| {lbl.removeprefix('sio ')} | " + " | ".join(
+            " / ".join(fmt(g(lbl, sv, k), 3) for k in ("server_packets_out_per_msg", "server_packets_in_per_msg"))
+            for sv in SIO_SERVERS) + " |")
     acks = sorted(l for l in labels if " ack " in l)
     if acks:
         lines += ["", "Emit+ack round trip p50 / p99 in µs: " + "; ".join(

@@ -35,10 +35,11 @@
 # 262144'; TUNBULK_ARGS: the same for tunbulk in the bulk cells, e.g. TUNBULK_ARGS='--rx-buffer
 # 262144'. TUNWS_BIN: the tunws binary to run instead of the built one (A/B runs of two builds
 # with --no-build). The report's command line shows them. TUNWS_WATCHER=1: a /trace viewer watches every
-# tunws run (bench/watcher.py), for the cost of the chat page's packet ladder.
+# tunws run (bench/watcher.py), for the cost of the chat page's packet ladder. SIOLOAD_ARGS:
+# extra sioload options in the sio cells, e.g. SIOLOAD_ARGS='--window 64' (broadcast).
 set -euo pipefail
 script=bench.sh
-command_line="${TUNWS_BIN:+TUNWS_BIN=$TUNWS_BIN }${TUNWS_WATCHER:+TUNWS_WATCHER=$TUNWS_WATCHER }${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }${TUNBULK_ARGS:+TUNBULK_ARGS='$TUNBULK_ARGS' }scripts/bench.sh $*"
+command_line="${TUNWS_BIN:+TUNWS_BIN=$TUNWS_BIN }${TUNWS_WATCHER:+TUNWS_WATCHER=$TUNWS_WATCHER }${TUNWS_ARGS:+TUNWS_ARGS='$TUNWS_ARGS' }${TUNBULK_ARGS:+TUNBULK_ARGS='$TUNBULK_ARGS' }${SIOLOAD_ARGS:+SIOLOAD_ARGS='$SIOLOAD_ARGS' }scripts/bench.sh $*"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rounds=5
@@ -473,7 +474,13 @@ if want bulk; then
     fi
 fi
 
-sioload() { run_generator sioload "$@"; }
+# The interface between the clients and server $1 in the generator's namespace, for sioload's
+# packet counts (the TUN for tunws, the clients' veth end for the kernel-TCP servers).
+sioload() {
+    local iface=$veth_c
+    [[ $1 == tunws ]] && iface=$tun_ws
+    run_generator sioload "$@" --iface "$iface" ${SIOLOAD_ARGS:-}
+}
 
 if want sio; then
     servers=("${sio_servers[@]}")

@@ -293,7 +293,7 @@ fn drain_ws_hands_over_every_packet_in_order_then_says_whether_to_close() {
         Ok(Session("s1".into()))
     );
     server.send("s1", Encoded::Text("4one".into()));
-    server.send("s1", Encoded::Binary(vec![7, 8]));
+    server.send("s1", Encoded::Binary(vec![7, 8].into()));
     server.send("s1", Encoded::Text("4three".into()));
     let mut got = Vec::new();
     assert!(!server.drain_ws("s1", |p| got.push(p)), "an open session");
@@ -303,7 +303,7 @@ fn drain_ws_hands_over_every_packet_in_order_then_says_whether_to_close() {
         got[1..],
         [
             Encoded::Text("4one".into()),
-            Encoded::Binary(vec![7, 8]),
+            Encoded::Binary(vec![7, 8].into()),
             Encoded::Text("4three".into()),
         ]
     );

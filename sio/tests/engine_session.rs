@@ -31,7 +31,7 @@ fn echo(session: &mut Session) -> Vec<Event> {
         if let Event::Message(message) = &event {
             session.send(match message {
                 Message::Text(text) => Encoded::message_text(text),
-                Message::Binary(bytes) => Encoded::Binary(bytes.clone()),
+                Message::Binary(bytes) => Encoded::Binary(bytes.as_slice().into()),
             });
         }
         events.push(event);
@@ -165,7 +165,7 @@ fn websocket_echoes_text_and_binary() {
     echo(&mut session);
     assert_eq!(
         ws_sent(&mut session),
-        [text("4hello"), Encoded::Binary(vec![1, 2, 3, 4])]
+        [text("4hello"), Encoded::Binary(vec![1, 2, 3, 4].into())]
     );
 }
 

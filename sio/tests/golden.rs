@@ -22,7 +22,7 @@ fn socket_packets(frames: &[Frame]) -> Vec<Packet> {
         let decoded = match frame {
             Frame::Text(text) => {
                 let packet = engine::Packet::from_text(text).expect("engine packet");
-                assert_eq!(Encoded::new(&packet), Encoded::Text(text.to_string()));
+                assert_eq!(Encoded::new(&packet), Encoded::Text((*text).into()));
                 let engine::Packet::Message(engine::Data::Text(data)) = packet else {
                     panic!("not a message: {text}");
                 };
@@ -30,7 +30,7 @@ fn socket_packets(frames: &[Frame]) -> Vec<Packet> {
             }
             Frame::Binary(bytes) => {
                 let packet = engine::Packet::from_binary(bytes);
-                assert_eq!(Encoded::new(&packet), Encoded::Binary(bytes.to_vec()));
+                assert_eq!(Encoded::new(&packet), Encoded::Binary((*bytes).into()));
                 decoder.handle_binary(bytes).expect("attachment")
             }
         };
@@ -45,8 +45,8 @@ fn encoded(frames: &[Frame]) -> Vec<Encoded> {
     frames
         .iter()
         .map(|frame| match frame {
-            Frame::Text(text) => Encoded::Text(text.to_string()),
-            Frame::Binary(bytes) => Encoded::Binary(bytes.to_vec()),
+            Frame::Text(text) => Encoded::Text((*text).into()),
+            Frame::Binary(bytes) => Encoded::Binary((*bytes).into()),
         })
         .collect()
 }
@@ -284,7 +284,7 @@ fn engine_io_protocol_document_payloads() {
         .unwrap();
     assert_eq!(packets[1], engine::Packet::from_binary(&[1, 2, 3, 4]));
     let encoded: Vec<_> = packets.iter().map(Encoded::new).collect();
-    assert_eq!(encoded[1], Encoded::Binary(vec![1, 2, 3, 4]));
+    assert_eq!(encoded[1], Encoded::Binary(vec![1, 2, 3, 4].into()));
     assert_eq!(engine::payload::encode(&encoded), body);
     assert_eq!(engine::payload::polling_len(&encoded[1]), "bAQIDBA==".len());
 

@@ -142,8 +142,8 @@ proptest! {
         messages in prop::collection::vec(
             prop_oneof![
                 "[0-6][0-9-]{0,3}[/a-z,]{0,4}[0-9]{0,2}(\\[\"a\",\\{\"_placeholder\":true,\"num\":[0-2]\\}\\])?"
-                    .prop_map(Encoded::Text),
-                prop::collection::vec(any::<u8>(), 0..4).prop_map(Encoded::Binary),
+                    .prop_map(|t: String| Encoded::Text(t.into())),
+                prop::collection::vec(any::<u8>(), 0..4).prop_map(|b: Vec<u8>| Encoded::Binary(b.into())),
             ],
             0..6,
         )

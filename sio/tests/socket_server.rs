@@ -118,7 +118,7 @@ impl Client {
         self.received(server)
             .into_iter()
             .map(|m| match m {
-                Encoded::Text(t) => t,
+                Encoded::Text(t) => t.to_string(),
                 Encoded::Binary(b) => panic!("unexpected binary {b:?}"),
             })
             .collect()
@@ -259,8 +259,8 @@ fn message_back_plain_and_binary() {
             text(
                 r#"452-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
             ),
-            Encoded::Binary(vec![1, 2, 3]),
-            Encoded::Binary(vec![4, 5, 6]),
+            Encoded::Binary(vec![1, 2, 3].into()),
+            Encoded::Binary(vec![4, 5, 6].into()),
         ]
     );
 }
@@ -283,8 +283,8 @@ fn message_with_ack_plain_and_binary() {
         client.received(&mut server),
         [
             text(r#"462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#),
-            Encoded::Binary(vec![1, 2, 3]),
-            Encoded::Binary(vec![4, 5, 6]),
+            Encoded::Binary(vec![1, 2, 3].into()),
+            Encoded::Binary(vec![4, 5, 6].into()),
         ]
     );
 }
@@ -395,7 +395,7 @@ fn rooms_and_broadcasts_across_three_clients() {
         clients[0].received(&mut server),
         [
             text(r#"451-["b",{"_placeholder":true,"num":0}]"#),
-            Encoded::Binary(vec![0, 255])
+            Encoded::Binary(vec![0, 255].into())
         ]
     );
     assert!(clients[1].received(&mut server).is_empty());

@@ -15,7 +15,10 @@
 //! Before measuring, the presence storm of the joins (`user joined` to everyone, C²/2 packets)
 //! is drained until it has been quiet for `--settle-ms`. Prints one JSON line, with the server's
 //! and the generator's own CPU use over the measured window (a generator near 1.0 is the
-//! ceiling). Framing is `bench::wsframe`, not the project's `ws`/`sio` crates.
+//! ceiling). With `--iface`, the packets the server sent and received over the measured window
+//! too, from that interface's counters on the generator's side (the TUN, or the clients' end of
+//! the veth): its `rx_packets` are the server's output, its `tx_packets` the server's input.
+//! Framing is `bench::wsframe`, not the project's `ws`/`sio` crates.
 
 use std::cell::Cell;
 use std::io;
@@ -85,6 +88,24 @@ struct Args {
     /// Free-form label copied into the JSON line.
     #[arg(long, default_value = "")]
     label: String,
+    /// Interface between the clients and the server, in the generator's namespace (the TUN
+    /// for tunws, the clients' veth end for kernel-TCP servers): packets per message from its
+    /// counters over the measured window.
+    #[arg(long)]
+    iface: Option<String>,
+}
+
+/// Packets out of and into the server so far, from the counters of `iface` on the clients'
+/// side (what it received came from the server).
+fn server_packets(iface: &str) -> Option<(u64, u64)> {
+    let read = |name: &str| -> Option<u64> {
+        std::fs::read_to_string(format!("/sys/class/net/{iface}/statistics/{name}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some((read("rx_packets")?, read("tx_packets")?))
 }
 
 /// Counters every client task updates.
@@ -448,6 +469,14 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
             })
         };
         let (d0, d1) = (delivered_at(win.measure_from), delivered_at(win.end));
+        let packets_at = |at: Instant| {
+            let iface = args.iface.clone();
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep_until(at.into()).await;
+                iface.as_deref().and_then(server_packets)
+            })
+        };
+        let (p0, p1) = (packets_at(win.measure_from), packets_at(win.end));
         let _ = start_tx.send(Some(win));
         let msgs = if args.mode == Mode::Broadcast {
             if let Some(writer) = broadcast_writer {
@@ -488,6 +517,12 @@ async fn run(args: Rc<Args>) -> Result<String, String> {
                 "server_cpu_us_per_msg",
                 cpu.as_secs_f64() * 1e6 / msgs.max(1) as f64,
             );
+        }
+        if let (Ok(Some((out0, in0))), Ok(Some((out1, in1)))) = (p0.await, p1.await) {
+            let per_msg = |n: u64| n as f64 / msgs.max(1) as f64;
+            json = json
+                .num("server_packets_out_per_msg", per_msg(out1 - out0))
+                .num("server_packets_in_per_msg", per_msg(in1 - in0));
         }
         if let Some(own) = procstat::elapsed_between(own0, own1) {
             // Near 1.0 means the figure is bounded by the generator, not the server.

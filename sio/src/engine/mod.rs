@@ -10,7 +10,7 @@ pub mod server;
 pub mod session;
 
 use alloc::string::String;
-use alloc::vec::Vec;
+use alloc::sync::Arc;
 
 pub use error::{CloseReason, PacketError, RequestError};
 pub use open::OpenParams;
@@ -19,15 +19,17 @@ pub use request::{Method, Query, Route, Transport};
 pub use server::{HttpAnswer, IdSource, Server, SessionKey, TEXT_PLAIN, WebSocketAccept};
 pub use session::{Config, Event, Message, PollAnswer, Session, State};
 
-/// A packet encoded for sending and owned, as it waits in a session's queue until a transport
-/// takes it: a WebSocket sends `Text` as a text frame and `Binary` as a binary frame; polling
-/// joins them into one body ([`payload::encode`]).
+/// A packet encoded for sending, as it waits in a session's queue until a transport takes it:
+/// a WebSocket sends `Text` as a text frame and `Binary` as a binary frame; polling joins them
+/// into one body ([`payload::encode`]). The bytes are shared: a broadcast encodes its packets
+/// once and every recipient's queue holds a reference to them (a clone is a count increment,
+/// not a copy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Encoded {
     /// The text form, type digit first (`"4hello"`, `"2"`).
-    Text(String),
+    Text(Arc<str>),
     /// The bytes of a binary message packet.
-    Binary(Vec<u8>),
+    Binary(Arc<[u8]>),
 }
 
 impl Encoded {
@@ -38,7 +40,7 @@ impl Encoded {
             None => {
                 let mut text = String::new();
                 packet.emit_text(&mut text);
-                Encoded::Text(text)
+                Encoded::Text(text.into())
             }
         }
     }
@@ -48,7 +50,7 @@ impl Encoded {
         let mut out = String::with_capacity(1 + text.len());
         out.push(PacketType::Message.to_char());
         out.push_str(text);
-        Encoded::Text(out)
+        Encoded::Text(out.into())
     }
 
     /// Size in bytes (the text form's, or the binary data's).

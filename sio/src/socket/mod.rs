@@ -24,11 +24,11 @@ impl Packet {
         let mut text = alloc::string::String::from(crate::engine::PacketType::Message.to_char());
         self.emit(&mut text);
         let mut out = Vec::with_capacity(1 + self.attachments().len());
-        out.push(Encoded::Text(text));
+        out.push(Encoded::Text(text.into()));
         out.extend(
             self.attachments()
                 .iter()
-                .map(|bytes| Encoded::Binary(bytes.clone())),
+                .map(|bytes| Encoded::Binary(bytes.as_slice().into())),
         );
         out
     }

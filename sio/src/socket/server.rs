@@ -14,9 +14,10 @@
 //! which would let anyone who learns a socket id push on the session). Every socket is in the
 //! room named by its id.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque, btree_map};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::ops::Bound;
 
 use serde_json::{Map, Value};
 use ws::{Duration, Instant};
@@ -160,6 +161,39 @@ struct Socket {
     next_ack: u64,
     /// our ack id -> deadline
     pending_acks: BTreeMap<u64, Instant>,
+}
+
+/// Looks sockets up by id for a walk that mostly asks in ascending id order, as the local
+/// adapter hands out a broadcast's recipients: the entry after the last one found is tried
+/// first (one comparison), and only an id that is not there costs a search of the map.
+struct InOrder<'a, V> {
+    map: &'a BTreeMap<String, V>,
+    next: btree_map::Range<'a, String, V>,
+}
+
+impl<'a, V> InOrder<'a, V> {
+    fn new(map: &'a BTreeMap<String, V>) -> Self {
+        InOrder {
+            map,
+            next: map.range::<str, _>(..),
+        }
+    }
+
+    fn get(&mut self, id: &str) -> Option<&'a V> {
+        if self.next.clone().next().is_none_or(|(key, _)| key != id) {
+            self.next = self
+                .map
+                .range::<str, _>((Bound::Included(id), Bound::Unbounded));
+        }
+        let mut ahead = self.next.clone();
+        match ahead.next() {
+            Some((key, socket)) if key == id => {
+                self.next = ahead;
+                Some(socket)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The Socket.IO server of one path (`/socket.io/`).
@@ -386,9 +420,10 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
             nsp: nsp.into(),
             body,
         };
-        // Encoded once; every recipient gets a copy of the same packets.
+        // Encoded once; every recipient's queue shares the same packets (a clone of an
+        // `Encoded` is a reference count, not a copy of its bytes).
         let encoded = packet.to_engine();
-        let (sockets, engine) = (&self.sockets, &mut self.engine);
+        let (mut sockets, engine) = (InOrder::new(&self.sockets), &mut self.engine);
         let mut reached = 0;
         self.adapter
             .broadcast(nsp, &packet, options, &mut |socket: &str| {
@@ -638,5 +673,28 @@ impl<A: Adapter, I: IdSource> Server<A, I> {
         for message in packet.to_engine() {
             self.engine.send(sid, message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_finds_every_id_asked_in_any_order_and_no_other() {
+        let map: BTreeMap<String, u32> = [("b", 2), ("d", 4), ("f", 6), ("h", 8)]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v))
+            .collect();
+        let mut walk = InOrder::new(&map);
+        // Ascending (the local adapter's order), with gaps and ids that are not there.
+        let asked = ["a", "b", "c", "d", "h", "i"];
+        let got: Vec<_> = asked.iter().map(|id| walk.get(id).copied()).collect();
+        assert_eq!(got, [None, Some(2), None, Some(4), Some(8), None]);
+        // Backwards and repeated: still found, by a search.
+        let asked = ["f", "b", "b", "h", "d"];
+        let got: Vec<_> = asked.iter().map(|id| walk.get(id).copied()).collect();
+        assert_eq!(got, [Some(6), Some(2), Some(2), Some(8), Some(4)]);
+        assert_eq!(InOrder::new(&BTreeMap::<String, u32>::new()).get("a"), None);
     }
 }

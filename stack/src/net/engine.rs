@@ -10,7 +10,7 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 
 use super::admission::{HALF_OPEN_GRACE, SOCKET_TIMEOUT, prepare_for_syn};
-use super::{INGRESS_BUDGET, Net};
+use super::{Net, ingress_budget};
 use crate::device::TcpFlow;
 use crate::shard::Staged;
 
@@ -121,7 +121,7 @@ impl Net {
     }
 
     /// Reads the link: incoming packets one at a time into their shards (topping the listen
-    /// pool up after each), at most [`INGRESS_BUDGET`] of them. True when any came.
+    /// pool up after each), at most [`ingress_budget`] of them. True when any came.
     fn read_link(&mut self, now: Instant) -> bool {
         self.now = now;
         let mut activity = false;
@@ -131,7 +131,7 @@ impl Net {
             // top-up, and the next SYN should find its socket listening.
             self.evict_oldest_half_open(HALF_OPEN_GRACE);
         }
-        for _ in 0..INGRESS_BUDGET {
+        for _ in 0..ingress_budget(self.conns.len()) {
             let Some((rx, tx)) = self.device.receive(now) else {
                 break;
             };

@@ -157,14 +157,7 @@ impl Outbox<'_> {
         } else {
             self.queue_limit
         };
-        let result = conn.send_piece_via(
-            Some((&mut *self.net, client)),
-            kind,
-            data,
-            first,
-            fin,
-            limit,
-        );
+        let result = conn.send_piece((&mut *self.net, client), kind, data, first, fin, limit);
         self.net.wake(client);
         result
     }

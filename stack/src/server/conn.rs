@@ -325,23 +325,15 @@ impl Conn {
         }
     }
 
-    /// Queues a message piece if this is an open WebSocket; see [`super::Outbox::send_piece`].
+    /// Sends a message piece if this is an open WebSocket (see [`super::Outbox::send_piece`]):
+    /// the frame goes straight into the TCP send buffer of this connection (`to`: the stack and
+    /// its id) while nothing is queued before it, so its bytes are copied once, from `data`;
+    /// what does not fit is queued ([`Session::send_piece`]). The Outbox and the Socket.IO mount both send through here.
+    /// Refused (the connection closed with [`OVERLOADED`]) when the queue already holds
+    /// something and `data` would take it past `queue_limit`.
     pub(crate) fn send_piece(
         &mut self,
-        kind: MessageKind,
-        data: &[u8],
-        first: bool,
-        fin: bool,
-        queue_limit: usize,
-    ) -> Result<(), SendError> {
-        self.send_piece_via(None, kind, data, first, fin, queue_limit)
-    }
-
-    /// As [`Conn::send_piece`]; with `direct` (the stack and this connection's id) the frame
-    /// goes straight into the TCP send buffer while nothing is queued ([`Session::send_piece`]).
-    pub(crate) fn send_piece_via(
-        &mut self,
-        direct: Option<(&mut Net, ConnId)>,
+        to: (&mut Net, ConnId),
         kind: MessageKind,
         data: &[u8],
         first: bool,
@@ -360,7 +352,7 @@ impl Conn {
             return Err(SendError::Overloaded);
         }
         ws.session
-            .send_piece(direct, kind, data, first, fin)
+            .send_piece(Some(to), kind, data, first, fin)
             .map_err(|e| match e {
                 ws::SendError::FragmentOrder => SendError::PieceOrder,
                 _ => SendError::NotOpen,

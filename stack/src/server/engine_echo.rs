@@ -98,7 +98,7 @@ impl Endpoint for EngineEcho {
             if let Event::Message(message) = event {
                 let echo = match message {
                     Message::Text(text) => Encoded::message_text(&text),
-                    Message::Binary(bytes) => Encoded::Binary(bytes),
+                    Message::Binary(bytes) => Encoded::Binary(bytes.into()),
                 };
                 self.server.send(&sid, echo);
             }

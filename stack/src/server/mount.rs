@@ -395,9 +395,13 @@ fn flush(
             let close = mount.endpoint.drain_ws(&sid, &mut |packet| {
                 let (kind, data) = match &packet {
                     Encoded::Text(text) => (MessageKind::Text, text.as_bytes()),
-                    Encoded::Binary(bytes) => (MessageKind::Binary, bytes.as_slice()),
+                    Encoded::Binary(bytes) => (MessageKind::Binary, &bytes[..]),
                 };
-                if let Err(e) = conn.send_piece(kind, data, true, true, queue_limit) {
+                // One copy: from the packet (shared by every recipient of a broadcast) into
+                // this connection's send buffer, unless something is queued before it.
+                if let Err(e) =
+                    conn.send_piece((&mut *net, conn_id), kind, data, true, true, queue_limit)
+                {
                     log::debug!("engine.io session {sid}: packet not sent: {e}");
                 }
                 sent = true;
