@@ -369,6 +369,8 @@ pub struct TcpFlow {
     pub dst: IpEndpoint,
     /// SYN without ACK: an attempt to open a connection.
     pub syn: bool,
+    /// A bare ACK: no data, SYN, FIN or RST (it only moves the peer's view of our sending).
+    pub bare_ack: bool,
 }
 
 impl TcpFlow {
@@ -378,6 +380,7 @@ impl TcpFlow {
             src: segment.src,
             dst: segment.dst,
             syn: segment.opens(),
+            bare_ack: segment.seg_len() == 0 && !segment.rst,
         }
     }
 }

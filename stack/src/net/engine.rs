@@ -10,7 +10,7 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 
 use super::admission::{HALF_OPEN_GRACE, SOCKET_TIMEOUT, prepare_for_syn};
-use super::{Net, ingress_budget};
+use super::{IngressBudget, Net};
 use crate::device::TcpFlow;
 use crate::shard::Staged;
 
@@ -121,7 +121,7 @@ impl Net {
     }
 
     /// Reads the link: incoming packets one at a time into their shards (topping the listen
-    /// pool up after each), at most [`ingress_budget`] of them. True when any came.
+    /// pool up after each), within the [`IngressBudget`]. True when any came.
     fn read_link(&mut self, now: Instant) -> bool {
         self.now = now;
         let mut activity = false;
@@ -131,11 +131,13 @@ impl Net {
             // top-up, and the next SYN should find its socket listening.
             self.evict_oldest_half_open(HALF_OPEN_GRACE);
         }
-        for _ in 0..ingress_budget(self.conns.len()) {
+        let mut budget = IngressBudget::new();
+        while budget.open() {
             let Some((rx, tx)) = self.device.receive(now) else {
                 break;
             };
             let flow = rx.flow();
+            budget.spend(flow.is_some_and(|f| f.bare_ack));
             let index = flow.map_or(0, |f| self.flows.shard_of(f.src, f.dst));
             if !prepare_for_syn(
                 &mut self.shards,
