@@ -73,6 +73,8 @@ pub use admission::{
     HALF_OPEN_GRACE, SOCKET_TIMEOUT, SYN_RECEIVED_TIMEOUT, half_open_budget, spare_for,
 };
 pub use error::{ConnectError, ListenError, RecvError, SendError, UnknownConn};
+pub use stats::{NetStats, ShardLoad};
+use table::Conn;
 
 /// How the connections a listener accepts are set up ([`Net::listen_with`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,8 +85,6 @@ pub struct ListenOptions {
     /// (with offload the kernel sends 64 KiB super-packets: 256 KiB holds four).
     pub rx_buffer: Option<usize>,
 }
-pub use stats::{NetStats, ShardLoad};
-use table::Conn;
 
 /// Ingress packets handled per [`Net::poll`] before egress gets its turn, so a flood of input
 /// cannot starve output and application work.
