@@ -12,8 +12,9 @@
 #   echo     WebSocket echo, C in {1,10,100,1000} x S in {32 B, 4 KiB}, plus 1 MiB at C=1:
 #            tunws /echo vs peer-tungstenite vs peer-fastwebsockets; msgs/s, latency, server CPU/msg
 #   connect  connect + upgrade + one echo + close, per second (10 concurrent workers)
-#   bulk     raw TCP both directions, kernel <-> tunbulk (the stack without WebSocket) vs
-#            kernel <-> kernel over veth, at MTU 1500 and 65000
+#   bulk     raw TCP both directions, kernel <-> tunbulk (the stack without WebSocket, its
+#            listener asking for 256 KiB receive rings) vs kernel <-> kernel over veth, at MTU
+#            1500 and 65000
 #   scale    N idle WebSockets (10, 1000, 10000) + echo latency of one more; server RSS per idle one
 #   loss     (only when asked for: --only ...,loss) echo of 16 KiB messages at C=1 with P % of the
 #            packets dropped each way (nftables, P in --loss) on the TUN and on the veth, whose
@@ -33,7 +34,7 @@
 # Needs root (namespaces, TUN), ip, taskset, python3. Every address used is inside the namespaces.
 # TUNWS_ARGS (environment): extra tunws options for A/B runs, e.g. TUNWS_ARGS='--socket-buffer
 # 262144'; TUNBULK_ARGS: the same for tunbulk in the bulk cells, e.g. TUNBULK_ARGS='--rx-buffer
-# 262144'. TUNWS_BIN: the tunws binary to run instead of the built one (A/B runs of two builds
+# 65536' (tunbulk's listener asks for 256 KiB receive rings by default; 65536 is tunws's). TUNWS_BIN: the tunws binary to run instead of the built one (A/B runs of two builds
 # with --no-build). The report's command line shows them. TUNWS_WATCHER=1: a /trace viewer watches every
 # tunws run (bench/watcher.py), for the cost of the chat page's packet ladder. SIOLOAD_ARGS:
 # extra sioload options in the sio cells, e.g. SIOLOAD_ARGS='--window 64' (broadcast).

@@ -93,6 +93,13 @@ pub struct NetConfig {
     pub max_per_source: usize,
     /// Receive buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub rx_buffer: usize,
+    /// The largest receive buffer a listener may ask for with
+    /// [`Net::listen_with`](crate::Net::listen_with) (as a Linux application sets `SO_RCVBUF`
+    /// for a bulk transfer); raised to `rx_buffer`. Every socket's slot reserves this much
+    /// address space for its receive ring, but memory is taken only as a ring is written, and
+    /// only listeners that ask get the larger ring. Default 0: the same as `rx_buffer` (no
+    /// larger rings, nothing more reserved).
+    pub max_rx_buffer: usize,
     /// Send buffer per TCP socket, bytes (raised to four device MTUs when smaller).
     pub tx_buffer: usize,
     /// Congestion control of every TCP connection (smoltcp's Cubic, Reno, or none: then only
@@ -124,6 +131,7 @@ impl Default for NetConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_per_source: DEFAULT_MAX_PER_SOURCE,
             rx_buffer: DEFAULT_SOCKET_BUFFER,
+            max_rx_buffer: 0,
             tx_buffer: DEFAULT_SOCKET_BUFFER,
             congestion: CongestionControl::Cubic,
             recovery: true,

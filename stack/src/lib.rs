@@ -106,7 +106,8 @@ pub use clock::{Clock, Duration, Instant};
 pub use config::{IoMode, NetConfig};
 pub use id::ConnId;
 pub use net::{
-    ConnectError, ListenError, Net, NetStats, RecvError, SendError, ShardLoad, UnknownConn,
+    ConnectError, ListenError, ListenOptions, Net, NetStats, RecvError, SendError, ShardLoad,
+    UnknownConn,
 };
 pub use session::{DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 pub use smoltcp::socket::tcp::CongestionControl;

@@ -37,16 +37,26 @@ pub struct Census {
 
 impl Census {
     /// Nothing allocated yet under a cap of `max_connections`, for sockets with rings of
-    /// `rx_buffer` and `tx_buffer` bytes (address space is reserved for all of them now; memory
-    /// only as rings are written).
-    pub fn new(max_connections: usize, rx_buffer: usize, tx_buffer: usize) -> io::Result<Self> {
+    /// `rx_buffer` (up to `max_rx_buffer` for a listener that asks) and `tx_buffer` bytes
+    /// (address space is reserved for all of them now; memory only as rings are written).
+    pub fn new(
+        max_connections: usize,
+        rx_buffer: usize,
+        max_rx_buffer: usize,
+        tx_buffer: usize,
+    ) -> io::Result<Self> {
         Ok(Census {
             max_connections,
             sockets: 0,
             listeners: 0,
             free: 0,
-            rings: RingArena::new(max_connections, rx_buffer, tx_buffer)?,
+            rings: RingArena::new(max_connections, rx_buffer, max_rx_buffer, tx_buffer)?,
         })
+    }
+
+    /// The default receive ring length, and the largest one a slot holds.
+    pub fn rx_buffers(&self) -> (usize, usize) {
+        (self.rings.rx(), self.rings.rx_max())
     }
 
     /// True when one more socket may be allocated.
@@ -74,6 +84,8 @@ pub struct Pool {
     syn_timeout: Duration,
     /// Congestion control of every connection a listener takes.
     congestion: CongestionControl,
+    /// Receive ring of every connection a listener takes; `None`: the census's default.
+    listen_rx: Option<usize>,
 }
 
 impl Pool {
@@ -89,6 +101,7 @@ impl Pool {
             slots: HashMap::new(),
             syn_timeout,
             congestion,
+            listen_rx: None,
         }
     }
 
@@ -112,10 +125,17 @@ impl Pool {
         self.port.is_some() && self.listeners.len() < self.spare && census.may_listen(connections)
     }
 
-    /// Listens on `port` from now on; listeners on a previous port are closed (their
-    /// half-open connections, if any, are already owned by the connection table).
-    pub fn set_port(&mut self, sockets: &mut SocketSet<'static>, port: u16, census: &mut Census) {
-        if self.port == Some(port) {
+    /// Listens on `port` from now on, each connection with a receive ring of `rx` bytes
+    /// (`None`: the default); listeners on a previous port or with another ring are closed
+    /// (their half-open connections, if any, are already owned by the connection table).
+    pub fn set_port(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        port: u16,
+        rx: Option<usize>,
+        census: &mut Census,
+    ) {
+        if self.port == Some(port) && self.listen_rx == rx {
             return;
         }
         for handle in std::mem::take(&mut self.listeners) {
@@ -124,6 +144,7 @@ impl Pool {
             self.put_free(sockets, handle, census);
         }
         self.port = Some(port);
+        self.listen_rx = rx;
     }
 
     /// A closed socket for a new use: a recycled one, or a fresh one when the cap has room.
@@ -278,6 +299,7 @@ impl Pool {
             self.put_free(sockets, handle, census);
             return;
         };
+        self.fit(sockets, handle, census, self.listen_rx);
         let socket = sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(self.syn_timeout));
         socket.set_nagle_enabled(true);
@@ -293,6 +315,37 @@ impl Pool {
                 self.put_free(sockets, handle, census);
             }
         }
+    }
+
+    /// Gives the closed (or TIME-WAIT) socket `handle` a receive ring of `rx` bytes (`None`:
+    /// the default length; clamped to what a slot holds) if its ring has another length: the
+    /// socket is rebuilt over its own slot, so it comes back as a fresh closed socket with
+    /// smoltcp's default settings. Nothing to do, and nothing reset, when the length fits.
+    pub fn fit(
+        &self,
+        sockets: &mut SocketSet<'static>,
+        handle: SocketHandle,
+        census: &Census,
+        rx: Option<usize>,
+    ) {
+        let (default, max) = census.rx_buffers();
+        let want = rx.unwrap_or(default).clamp(1, max);
+        let Some(&slot) = self.slots.get(&handle) else {
+            return;
+        };
+        let socket = sockets.get_mut::<tcp::Socket>(handle);
+        if socket.recv_capacity() == want {
+            return;
+        }
+        debug_assert!(!socket.is_open() || socket.state() == tcp::State::TimeWait);
+        // The old socket, and with it every slice of the slot, goes first.
+        let (no_rx, no_tx): (&'static mut [u8], &'static mut [u8]) = (&mut [], &mut []);
+        *socket = tcp::Socket::new(tcp::SocketBuffer::new(no_rx), tcp::SocketBuffer::new(no_tx));
+        // SAFETY: `slot` is this socket's (held since `take_socket`); the socket that held its
+        // slices was just dropped, and the new one lives in this shard's set, which `Net`
+        // drops before the census (as in `take_socket`).
+        let (rx, tx) = unsafe { census.rings.rings(slot, want) };
+        *socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
     }
 
     /// Drops a socket for good.

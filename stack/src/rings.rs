@@ -12,8 +12,14 @@
 //! a burst of sends would otherwise keep every page it touched resident for the connection's
 //! life.
 //!
+//! A slot reserves room for a receive ring of up to `rx_max` bytes (address space, not memory):
+//! sockets take `rx` bytes of it by default, and a listener that asks for bulk-sized rings
+//! (`Net::listen_with`) gets its sockets rebuilt over more of the same slot
+//! ([`RingArena::rings`]), so one arena serves both sizes and a slot never moves.
+//!
 //! The slices handed out are `'static` so smoltcp's sockets can hold them; they are not, so
-//! [`RingArena::take`] is an `unsafe fn` whose `# Safety` section states the contract. The
+//! [`RingArena::take`] and [`RingArena::rings`] are `unsafe fn`s whose `# Safety` sections
+//! state the contract. The
 //! arena is owned by [`crate::Net`] behind its shards, which own every socket: Rust drops
 //! struct fields in declaration order, so all sockets are gone before the mapping is unmapped
 //! (see the field order note in `Net`). Nothing else may keep a slice.
@@ -21,7 +27,8 @@
 use std::io;
 use std::ptr::NonNull;
 
-/// A socket's place in the arena: its rings are `rx` then `tx` bytes from `index * stride`.
+/// A socket's place in the arena: its rings are up to `rx_max` then `tx` bytes from
+/// `index * stride`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot(u32);
 
@@ -32,7 +39,10 @@ pub struct RingArena {
     /// Bytes reserved: `slots * stride`.
     len: usize,
     stride: usize,
+    /// Default receive ring length.
     rx: usize,
+    /// Largest receive ring a slot holds (its reserved room).
+    rx_max: usize,
     tx: usize,
     /// Slots never handed out are `next..slots`; returned ones wait here.
     free: Vec<Slot>,
@@ -41,11 +51,12 @@ pub struct RingArena {
 }
 
 impl RingArena {
-    /// Reserves address space (not memory) for `slots` sockets with rings of `rx` and `tx`
-    /// bytes. Nothing is resident until written.
-    pub fn new(slots: usize, rx: usize, tx: usize) -> io::Result<Self> {
+    /// Reserves address space (not memory) for `slots` sockets with rings of `rx` (up to
+    /// `rx_max`, raised to `rx`) and `tx` bytes. Nothing is resident until written.
+    pub fn new(slots: usize, rx: usize, rx_max: usize, tx: usize) -> io::Result<Self> {
         let page = page_size();
-        let stride = rx
+        let rx_max = rx_max.max(rx);
+        let stride = rx_max
             .max(1)
             .next_multiple_of(page)
             .checked_add(tx.max(1).next_multiple_of(page))
@@ -73,6 +84,7 @@ impl RingArena {
             len,
             stride,
             rx,
+            rx_max,
             tx,
             free: Vec::new(),
             next: 0,
@@ -85,8 +97,19 @@ impl RingArena {
         self.free.len() + (self.slots - self.next) as usize
     }
 
-    /// A slot and its two rings (receive, transmit), or `None` when every slot is in use.
-    /// A returned slot reads as zeros until written (it was trimmed when given back).
+    /// The default receive ring length.
+    pub fn rx(&self) -> usize {
+        self.rx
+    }
+
+    /// The largest receive ring a slot holds.
+    pub fn rx_max(&self) -> usize {
+        self.rx_max
+    }
+
+    /// A slot and its two rings (receive of the default length, transmit), or `None` when
+    /// every slot is in use. A returned slot reads as zeros until written (it was trimmed when
+    /// given back).
     ///
     /// # Safety
     ///
@@ -104,17 +127,36 @@ impl RingArena {
             }
             None => return None,
         };
+        // SAFETY: the slot was free, so no slice of it is alive; the rest is this function's
+        // own contract, passed on.
+        let (rx, tx) = unsafe { self.rings(slot, self.rx) };
+        Some((slot, rx, tx))
+    }
+
+    /// The rings of `slot`, which the caller holds (from [`RingArena::take`]), again: a
+    /// receive ring of `rx` bytes (clamped to `1..=rx_max`) and the transmit ring. For
+    /// rebuilding a closed socket with a receive ring of another size; the bytes are what the
+    /// slot holds (zeros, or what the last socket wrote).
+    ///
+    /// # Safety
+    ///
+    /// As for [`RingArena::take`], and in addition no slice of `slot` handed out before may be
+    /// alive: drop the socket that held them first (replace it with one over empty buffers).
+    pub unsafe fn rings(&self, slot: Slot, rx: usize) -> (&'static mut [u8], &'static mut [u8]) {
+        debug_assert!(slot.0 < self.next);
+        let rx = rx.clamp(1, self.rx_max);
         let start = slot.0 as usize * self.stride;
         let tx_start = start + self.stride - self.tx.max(1).next_multiple_of(page_size());
-        // SAFETY: `start + rx <= tx_start` and `tx_start + tx <= start + stride <= len`, so
-        // both ranges lie inside the mapping and do not overlap each other or any other slot;
-        // a slot is handed out once until `give_back`. That the slices are not used after
-        // `give_back` or after the arena drops is this function's contract with its caller.
-        // Anonymous memory is always initialised (zeros or what was written).
+        // SAFETY: `start + rx <= start + rx_max <= tx_start` and `tx_start + tx <= start +
+        // stride <= len`, so both ranges lie inside the mapping and do not overlap each other
+        // or any other slot; a slot is handed out once until `give_back`, and its earlier
+        // slices are dead (the caller's contract). That the slices are not used after
+        // `give_back` or after the arena drops is the caller's contract too. Anonymous memory
+        // is always initialised (zeros or what was written).
         unsafe {
-            let rx = std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), self.rx);
+            let rx = std::slice::from_raw_parts_mut(self.base.as_ptr().add(start), rx);
             let tx = std::slice::from_raw_parts_mut(self.base.as_ptr().add(tx_start), self.tx);
-            Some((slot, rx, tx))
+            (rx, tx)
         }
     }
 
@@ -179,6 +221,7 @@ impl std::fmt::Debug for RingArena {
             .field("slots", &self.slots)
             .field("available", &self.available())
             .field("rx", &self.rx)
+            .field("rx_max", &self.rx_max)
             .field("tx", &self.tx)
             .finish()
     }
@@ -218,7 +261,7 @@ mod tests {
 
     #[test]
     fn slots_are_disjoint_page_aligned_and_run_out() {
-        let mut arena = RingArena::new(3, 1000, 5000).unwrap();
+        let mut arena = RingArena::new(3, 1000, 1000, 5000).unwrap();
         let mut seen = Vec::new();
         for fill in 1..=3u8 {
             // SAFETY: the slices are used only while `arena` lives, and not after `give_back`.
@@ -251,7 +294,7 @@ mod tests {
 
     #[test]
     fn only_written_pages_are_resident_and_trim_gives_them_back() {
-        let mut arena = RingArena::new(4, 64 * 1024, 64 * 1024).unwrap();
+        let mut arena = RingArena::new(4, 64 * 1024, 64 * 1024, 64 * 1024).unwrap();
         // SAFETY: the slices are used only while `arena` lives, and not after `give_back`.
         let (slot, rx, tx) = unsafe { arena.take() }.unwrap();
         assert_eq!(resident_pages(rx.as_ptr(), rx.len()), 0);
@@ -280,7 +323,7 @@ mod tests {
     #[test]
     fn trim_tx_gives_back_the_transmit_ring_only() {
         const SLOTS: usize = 64;
-        let mut arena = RingArena::new(SLOTS, 64 * 1024, 64 * 1024).unwrap();
+        let mut arena = RingArena::new(SLOTS, 64 * 1024, 64 * 1024, 64 * 1024).unwrap();
         let mut rings = Vec::new();
         for _ in 0..SLOTS {
             // SAFETY: the slices are used only while `arena` lives; no slot is given back.
@@ -315,8 +358,30 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_rebuilt_with_its_largest_receive_ring_stays_inside_the_slot() {
+        let mut arena = RingArena::new(2, 4096, 16 * 1024, 8192).unwrap();
+        // SAFETY: the slices are used only while `arena` lives; each slot's first slices are
+        // dead (not used again) before `rings` hands out new ones.
+        let (first, rx, _) = unsafe { arena.take() }.unwrap();
+        assert_eq!(rx.len(), 4096, "take gives the default length");
+        let (second, _, other_tx) = unsafe { arena.take() }.unwrap();
+        other_tx.fill(0x22);
+        let (rx, tx) = unsafe { arena.rings(first, 1 << 20) };
+        assert_eq!((rx.len(), tx.len()), (16 * 1024, 8192), "clamped to rx_max");
+        rx.fill(0x11);
+        assert!(tx.iter().all(|&b| b == 0), "the larger ring ends before tx");
+        let (other_rx, other_tx) = unsafe { arena.rings(second, 0) };
+        assert_eq!(other_rx.len(), 1, "clamped to one byte");
+        assert_eq!(
+            other_rx[0], 0,
+            "the next slot starts after the first one's rings"
+        );
+        assert!(other_tx.iter().all(|&b| b == 0x22));
+    }
+
+    #[test]
     fn a_slot_given_back_is_reused_trimmed() {
-        let mut arena = RingArena::new(1, 4096, 4096).unwrap();
+        let mut arena = RingArena::new(1, 4096, 4096, 4096).unwrap();
         // SAFETY: `rx` is not used after `give_back` (it is shadowed below).
         let (slot, rx, _) = unsafe { arena.take() }.unwrap();
         let at = rx.as_ptr();

@@ -6,7 +6,7 @@
 use bench::{BULK_SINK, BULK_SOURCE};
 use clap::Parser;
 use stack::runner::{self, Driver};
-use stack::{Clock, ConnId, Duration, Instant, IpCidr, Net, NetConfig, RecvError};
+use stack::{Clock, ConnId, Duration, Instant, IpCidr, ListenOptions, Net, NetConfig, RecvError};
 use std::collections::HashMap;
 use std::io;
 use std::ops::ControlFlow;
@@ -31,9 +31,13 @@ struct Args {
     /// Pin to this CPU.
     #[arg(long)]
     cpu: Option<usize>,
-    /// Per-socket receive buffer (the advertised window); default: the stack's default.
-    #[arg(long)]
-    rx_buffer: Option<usize>,
+    /// Receive ring of each accepted connection (the most the stack advertises as its window),
+    /// asked for on the listener (`Net::listen_with`); 65536 is the stack's default, what
+    /// tunws's connections get. Bulk-sized by default: with offload the kernel sends 64 KiB
+    /// super-packets, and a 64 KiB ring holds one, so the sender would wait a round trip for
+    /// each.
+    #[arg(long, default_value_t = BULK_RX_BUFFER)]
+    rx_buffer: usize,
     /// Per-socket send buffer; default: the stack's default.
     #[arg(long)]
     tx_buffer: Option<usize>,
@@ -48,6 +52,9 @@ struct Args {
     #[arg(long)]
     no_recovery: bool,
 }
+
+/// Default `--rx-buffer`: four 64 KiB super-packets in flight.
+const BULK_RX_BUFFER: usize = 256 * 1024;
 
 fn parse_cidr(s: &str) -> Result<IpCidr, String> {
     s.parse()
@@ -109,7 +116,7 @@ fn main() -> io::Result<()> {
         addr: args.addr,
         mtu: args.mtu,
         offload: !args.no_offload,
-        rx_buffer: args.rx_buffer.unwrap_or(defaults.rx_buffer),
+        max_rx_buffer: args.rx_buffer,
         tx_buffer: args.tx_buffer.unwrap_or(defaults.tx_buffer),
         recovery: !args.no_recovery,
         congestion: if args.no_recovery {
@@ -120,7 +127,11 @@ fn main() -> io::Result<()> {
         ..defaults
     };
     let mut net = Net::open(&config)?;
-    net.listen(args.port).map_err(io::Error::other)?;
+    let options = ListenOptions {
+        rx_buffer: Some(args.rx_buffer),
+    };
+    net.listen_with(args.port, options)
+        .map_err(io::Error::other)?;
     println!("listening on {}:{}", net.local_addr(), args.port);
     let mut bulk = Bulk {
         conns: HashMap::new(),

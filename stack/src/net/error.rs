@@ -46,6 +46,13 @@ pub enum ConnectError {
 pub enum ListenError {
     /// Port 0.
     InvalidPort,
+    /// [`ListenOptions::rx_buffer`](super::ListenOptions::rx_buffer) above
+    /// [`NetConfig::max_rx_buffer`](crate::NetConfig::max_rx_buffer) (the most a socket's
+    /// slot holds).
+    RxBufferTooLarge {
+        /// The largest receive buffer this `Net` can give.
+        max: usize,
+    },
 }
 
 impl From<UnknownConn> for RecvError {
@@ -97,9 +104,12 @@ impl fmt::Display for ConnectError {
 
 impl fmt::Display for ListenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ListenError::InvalidPort => "invalid port",
-        })
+        match self {
+            ListenError::InvalidPort => f.write_str("invalid port"),
+            ListenError::RxBufferTooLarge { max } => {
+                write!(f, "receive buffer larger than max_rx_buffer ({max} bytes)")
+            }
+        }
     }
 }
 

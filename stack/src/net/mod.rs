@@ -76,6 +76,16 @@ pub use error::{ConnectError, ListenError, RecvError, SendError, UnknownConn};
 pub use stats::{NetStats, ShardLoad};
 use table::Conn;
 
+/// How the connections a listener accepts are set up ([`Net::listen_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListenOptions {
+    /// Receive ring of each connection, bytes: the most the stack advertises as its window.
+    /// `None`: [`NetConfig::rx_buffer`]. At most [`NetConfig::max_rx_buffer`]; raised to four
+    /// device MTUs. A bulk receiver wants several of the peer's largest segments in flight
+    /// (with offload the kernel sends 64 KiB super-packets: 256 KiB holds four).
+    pub rx_buffer: Option<usize>,
+}
+
 /// Ingress packets that carry something (data, SYN, FIN, RST, or anything but TCP) handled
 /// per [`Net::poll`] before egress gets its turn, so a flood of input cannot starve output and
 /// application work ([`IngressBudget`]).
@@ -235,6 +245,7 @@ impl Net {
             config.rx_buffer.max(min_buffer),
             config.tx_buffer.max(min_buffer),
         );
+        let max_rx_buffer = config.max_rx_buffer.max(rx_buffer);
         let max_connections = config.max_connections.max(1);
         let count = shard_count(max_connections);
         let spare = spare_for(max_connections).div_ceil(count);
@@ -265,7 +276,7 @@ impl Net {
             device,
             shards,
             flows: FlowHasher::new(mix(seed.rotate_left(32)), count),
-            census: Census::new(max_connections, rx_buffer, tx_buffer)?,
+            census: Census::new(max_connections, rx_buffer, max_rx_buffer, tx_buffer)?,
             conns: IdMap::default(),
             tuples: TupleMap::default(),
             dirty: Vec::new(),
@@ -295,15 +306,30 @@ impl Net {
     }
 
     /// Accepts connections on `port` from now on (all our addresses). One port at a time.
+    /// The connections get the default rings ([`Net::listen_with`] to choose).
     pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
+        self.listen_with(port, ListenOptions::default())
+    }
+
+    /// [`Net::listen`] with `options` for the connections it accepts: e.g. a receive ring
+    /// (the window the stack advertises) larger than [`NetConfig::rx_buffer`], up to
+    /// [`NetConfig::max_rx_buffer`], for a bulk receiver. Listeners already open on the port
+    /// are closed and reopened, so every later connection gets the options.
+    pub fn listen_with(&mut self, port: u16, options: ListenOptions) -> Result<(), ListenError> {
         if port == 0 {
             return Err(ListenError::InvalidPort);
         }
+        let (_, max) = self.census.rx_buffers();
+        let min = 4 * self.caps.max_transmission_unit;
+        let rx = match options.rx_buffer {
+            Some(rx) if rx > max => return Err(ListenError::RxBufferTooLarge { max }),
+            other => other.map(|rx| rx.max(min)),
+        };
         for index in 0..self.shards.len() {
             let shard = &mut self.shards[index];
             shard
                 .pool
-                .set_port(&mut shard.sockets, port, &mut self.census);
+                .set_port(&mut shard.sockets, port, rx, &mut self.census);
             self.top_up(index);
         }
         Ok(())

@@ -247,6 +247,10 @@ impl Net {
                 .ok_or(ConnectError::Exhausted)?,
         };
         let shard = &mut self.shards[index];
+        // A socket that listened with a larger ring gets the default one back.
+        shard
+            .pool
+            .fit(&mut shard.sockets, handle, &self.census, None);
         let socket = shard.sockets.get_mut::<tcp::Socket>(handle);
         socket.set_timeout(Some(SOCKET_TIMEOUT));
         socket.set_nagle_enabled(true);
