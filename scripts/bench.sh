@@ -34,7 +34,7 @@
 # Needs root (namespaces, TUN), ip, taskset, python3. Every address used is inside the namespaces.
 # TUNWS_ARGS (environment): extra tunws options for A/B runs, e.g. TUNWS_ARGS='--socket-buffer
 # 262144'; TUNBULK_ARGS: the same for tunbulk in the bulk cells, e.g. TUNBULK_ARGS='--rx-buffer
-# 65536' (tunbulk's listener asks for 256 KiB receive rings by default; 65536 is tunws's). TUNWS_BIN: the tunws binary to run instead of the built one (A/B runs of two builds
+# 65536 --tx-buffer 65536' (tunbulk asks for 256 KiB receive and send rings by default; 65536 is tunws's). TUNWS_BIN: the tunws binary to run instead of the built one (A/B runs of two builds
 # with --no-build). The report's command line shows them. TUNWS_WATCHER=1: a /trace viewer watches every
 # tunws run (bench/watcher.py), for the cost of the chat page's packet ladder. SIOLOAD_ARGS:
 # extra sioload options in the sio cells, e.g. SIOLOAD_ARGS='--window 64' (broadcast).
