@@ -2,6 +2,7 @@
 //! attachments) and the errors and reasons the reference server uses.
 
 pub mod adapter;
+pub mod api;
 pub mod decoder;
 pub mod error;
 pub mod packet;
